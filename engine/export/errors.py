@@ -1,0 +1,101 @@
+"""ExportError and the one-line messages built from exporter tracebacks."""
+
+from __future__ import annotations
+
+import re
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_OP_OVERLOAD = re.compile(r"<OpOverload\(op='([^']+)', overload='([^']+)'\)>")
+_MAX_REASON = 180
+
+
+class ExportError(RuntimeError):
+    """A model that could not be exported; str() is one line saying why and what to try.
+
+    The exporters' own exceptions stay reachable: the first one is chained as
+    `__cause__`, and all of them are in `attempts` as (exporter name, exception).
+    """
+
+    def __init__(self, message: str, attempts: list[tuple[str, BaseException]] | None = None):
+        super().__init__(message)
+        self.attempts = attempts or []
+
+
+class BrokenExport(RuntimeError):
+    """An exporter wrote a graph that does not behave like the module; the message says how."""
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it was raised from, outermost first."""
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        seen.append(cur)
+        cur = cur.__cause__ or (None if cur.__suppress_context__ else cur.__context__)
+    return seen
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line without terminal colour codes, shortened to fit a log line."""
+    text = _ANSI.sub("", text)
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 1] + "…"
+
+
+def one_line_reason(exc: BaseException) -> str:
+    """The root cause of `exc` as 'Type: first line', since exporter wrappers say little."""
+    if isinstance(exc, BrokenExport):  # our own summary already names the cause
+        return f"{type(exc).__name__}: {first_line(str(exc))}"
+    # The dynamo exporter wraps the real problem (a TypeError, an unsupported op) in
+    # several layers of generic "step 1/3 failed" text; the innermost one is the news.
+    for inner in reversed(_chain(exc)):
+        line = first_line(str(inner))
+        if line:
+            line = _OP_OVERLOAD.sub(r"\1.\2", line)
+            return f"{type(inner).__name__}: {line}"
+    return type(exc).__name__
+
+
+_UNSUPPORTED_OP = re.compile(
+    r"No ONNX function found|is not supported|Unsupported|not implemented|NOT_IMPLEMENTED",
+    re.IGNORECASE,
+)
+_OP_NAME = re.compile(r"((?:aten|prim)(?:\.|::)\w+(?:\.\w+)*)")
+_SIGNATURE = re.compile(
+    r"positional argument|unexpected keyword|required positional|too many positional|"
+    r"missing a required argument|forward\(\)",
+    re.IGNORECASE,
+)
+_DATA_DEPENDENT = re.compile(
+    r"data-dependent|data dependent|GuardOnDataDependent|Constraints violated|specializ"
+    r"|came out fixed",
+    re.IGNORECASE,
+)
+
+
+def export_hint(reasons: str, opset: int) -> str:
+    """What to try next, guessed from the exporters' combined reasons."""
+    if _SIGNATURE.search(reasons):
+        return (
+            "model forward must take positional tensors (input_ids, attention_mask, or one "
+            "input) and return a tensor or an output with .logits"
+        )
+    if _UNSUPPORTED_OP.search(reasons):
+        op = _OP_NAME.search(reasons)
+        what = f"op {op.group(1)}" if op else "an op"
+        return (
+            f"{what} has no ONNX translation at opset {opset}: raise or lower export.opset "
+            "(13-23) or replace that op in the model"
+        )
+    if _DATA_DEPENDENT.search(reasons):
+        return (
+            "forward must not branch on tensor values (.item(), Python if on tensors) or fix "
+            "the batch/sequence size; make it shape-generic"
+        )
+    return "try another export.opset; forward must take positional tensors and return logits"
+
+
+def failure_message(model_name: str, attempts: list[tuple[str, BaseException]], opset: int) -> str:
+    """One line naming each exporter's root cause and a suggestion."""
+    reasons = "; ".join(f"{name}: {one_line_reason(exc)}" for name, exc in attempts)
+    return f"ONNX export of {model_name} failed ({reasons}) - {export_hint(reasons, opset)}"

@@ -1,0 +1,83 @@
+"""Export a model (during a job, or a stored variant later) and check it in onnxruntime.
+
+Parity is measured on held-out samples of the variant's own data when it has data,
+else on random valid inputs, so the reported max |diff| reflects real inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from engine.data import load_data
+from engine.export import ExportReport, export_and_check
+from engine.models.loaders import load_model
+from engine.recipe import ExportConfig, ModelSpec, Recipe
+from engine.store import Workspace
+
+
+def export_loaded(
+    loaded: Any,
+    data: Any,
+    path: Path,
+    cfg: ExportConfig,
+    log: Callable[[str], None] = lambda m: None,
+) -> ExportReport:
+    """Export `loaded.module` to `path`, then checker, parity and latency."""
+    parity: list[tuple[torch.Tensor, ...]] = []
+    if data is not None:
+        for i, batch in enumerate(DataLoader(data.val, batch_size=8)):
+            if i >= cfg.parity_batches:
+                break
+            parity.append((batch["input_ids"], batch["attention_mask"]))
+    if not parity:
+        parity = [loaded.example_inputs(batch=2) for _ in range(cfg.parity_batches)]
+    seq = min(cfg.latency_seq, loaded.max_positions)
+    latency_inputs = loaded.example_inputs(batch=cfg.latency_batch, seq=seq)
+    report = export_and_check(
+        loaded.module.cpu().eval(),
+        loaded.input_names,
+        loaded.example_inputs(batch=2, seq=min(16, seq)),
+        parity,
+        latency_inputs,
+        path,
+        cfg,
+        log=log,
+    )
+    log(
+        f"ONNX: {report.size_bytes / 1e6:.2f} MB, checker {'ok' if report.checker_ok else 'FAILED'}, "
+        f"max|diff| {report.max_abs_diff:.2e}, p50 {report.latency_ms_p50:.2f} ms"
+        if report.max_abs_diff is not None and report.latency_ms_p50 is not None
+        else f"ONNX written: {report.path}"
+    )
+    return report
+
+
+def export_variant(
+    ws: Workspace,
+    run_id: str,
+    cfg: ExportConfig | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """(Re-)export a stored variant into its run folder and update its card's `onnx`."""
+    v = ws.get(run_id)
+    if v.status != "finished":
+        raise ValueError(f"variant {run_id} is {v.status}; only finished variants can be exported")
+    recipe = Recipe.from_yaml(v.recipe)
+    cfg = cfg or recipe.export
+    folder = ws.run_dir(run_id)
+    ckpt = folder / "checkpoint"
+    spec = ModelSpec(source="checkpoint", path=str(ckpt)) if ckpt.is_dir() else recipe.model
+    loaded = load_model(spec)
+    data = None
+    if recipe.data.source != "none" and loaded.task in ("causal-lm", "classification"):
+        data = load_data(recipe.data, loaded)
+    report = export_loaded(loaded, data, folder / "model.onnx", cfg, log)
+    card = dict(v.card)
+    card["onnx"] = report.to_dict()
+    ws.finish(run_id, card)
+    return card["onnx"]

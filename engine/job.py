@@ -1,0 +1,161 @@
+"""Job: runs a Recipe end to end. The CLI and the GUI call exactly this.
+
+Stages: load → baseline (the unmodified parent, reused when already in the
+workspace) → methods → train → finalize → save → export/check → report.
+`run()` blocks, never raises for a bad input or a failure inside a stage, and
+returns a JobResult; listeners see the same story as events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.config_fields import ConfigError
+from engine.context import JobCancelled, JobContext, JobControl
+from engine.events import (
+    Artifact,
+    Cancelled,
+    Event,
+    Failed,
+    Finished,
+    LayerStats,
+    Log,
+    Metric,
+    StageStarted,
+)
+from engine.recipe import Recipe
+from engine.store import Workspace, default_workspace
+from engine.variant_pipeline import Pipeline
+
+Listener = Callable[[Event], None]
+
+
+@dataclass
+class JobResult:
+    status: str  # finished | cancelled | failed
+    run_id: str | None = None
+    card: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    parent_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "finished"
+
+
+class Job:
+    """`Job(recipe, listeners, workspace).run()`; cancel/pause/resume from any thread."""
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        listeners: Iterable[Listener] = (),
+        workspace: Workspace | str | Path | None = None,
+    ):
+        self.recipe = recipe
+        self.listeners = list(listeners)
+        self._workspace_arg = workspace
+        self.control = JobControl()
+        self.run_id: str | None = None
+
+    # -- control (thread-safe) ---------------------------------------------------
+    def cancel(self) -> None:
+        self.control.cancel()
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.control.paused
+
+    # -- running -----------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not kill the job
+                traceback.print_exc()
+
+    def run(self) -> JobResult:
+        """Run every stage; returns the result (status finished / cancelled / failed)."""
+        ctx = JobContext(self._emit, self.control)
+        try:
+            self.recipe.validate()
+            ws = (
+                self._workspace_arg
+                if isinstance(self._workspace_arg, Workspace)
+                else Workspace(self._workspace_arg or default_workspace())
+            )
+        except (ConfigError, ValueError, OSError) as exc:
+            return self._failed(None, str(exc))
+        pipeline = Pipeline(self.recipe, ws, ctx, on_run_created=self._attach_metrics_log)
+        try:
+            card = pipeline.run()
+        except JobCancelled:
+            if pipeline.run_id:
+                ws.mark(pipeline.run_id, "cancelled", "cancelled by the user")
+            self._emit(Log("cancelled; the run is recorded as cancelled", "warning"))
+            self._emit(Cancelled(pipeline.run_id or ""))
+            return JobResult("cancelled", pipeline.run_id, parent_id=pipeline.parent_id)
+        except Exception as exc:  # recorded, reported, never raised to the caller
+            message = _one_line(exc)
+            if pipeline.run_id:
+                ws.mark(pipeline.run_id, "failed", message)
+                (ws.run_dir(pipeline.run_id) / "error.txt").write_text(traceback.format_exc())
+            return self._failed(pipeline.run_id, message, pipeline.parent_id)
+        self._emit(Finished(pipeline.run_id or "", _finished_summary(card)))
+        return JobResult("finished", pipeline.run_id, card, parent_id=pipeline.parent_id)
+
+    def _failed(self, run_id: str | None, message: str, parent_id: str | None = None) -> JobResult:
+        self._emit(Log(message, "error"))
+        self._emit(Failed(run_id or "", message))
+        return JobResult("failed", run_id, error=message, parent_id=parent_id)
+
+    def _attach_metrics_log(self, run_id: str, folder: Path) -> None:
+        """Append every metric and layer-stats event of this run to metrics.jsonl."""
+        self.run_id = run_id
+        path = folder / "metrics.jsonl"
+        fh = path.open("a", encoding="utf-8")
+
+        def write(event: Event) -> None:
+            if isinstance(event, (Metric, LayerStats)):
+                fh.write(
+                    json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}) + "\n"
+                )
+                fh.flush()
+            elif isinstance(event, (Finished, Failed, Cancelled)):
+                fh.close()
+
+        self.listeners.append(write)
+        self._emit(Artifact("metrics", str(path)))
+        self._emit(StageStarted("run", f"run {run_id} in {folder}"))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    first = text.splitlines()[0]
+    return (
+        first
+        if isinstance(exc, (ConfigError, ValueError, FileNotFoundError))
+        else f"{type(exc).__name__}: {first}"
+    )
+
+
+def _finished_summary(card: dict[str, Any]) -> dict[str, Any]:
+    """Small plain-number summary for the Finished event."""
+    out: dict[str, Any] = {"name": card.get("name")}
+    out.update({f"metrics.{k}": v for k, v in card.get("metrics", {}).items()})
+    out["sparsity.overall"] = card.get("sparsity", {}).get("overall")
+    onnx = card.get("onnx") or {}
+    out["onnx.latency_ms_p50"] = onnx.get("latency_ms_p50")
+    return out

@@ -1,0 +1,86 @@
+"""Method registry: `config type -> handler`, one entry per optimization method.
+
+The GUI asks this registry what exists and builds its forms from the config
+dataclass fields, so adding a method is one config class + one handler + tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.config_fields import ConfigError, FieldError
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    type_name: str  # the `type:` key in recipes
+    family: str  # prune | quantize | distill
+    label: str  # what the GUI shows
+    config_cls: type
+    handler: Callable[..., Any]  # handler(config, ctx: MethodContext) -> MethodResult
+    help: str = ""
+    # preview(config, module) -> {"layers", "targeted", "removed"}: live estimate for forms
+    preview: Callable[[Any, Any], dict[str, int]] | None = None
+
+
+_METHODS: dict[str, MethodEntry] = {}
+
+
+def register_method(
+    type_name: str,
+    family: str,
+    label: str,
+    config_cls: type,
+    help: str = "",
+    preview: Callable[[Any, Any], dict[str, int]] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering `handler` for configs of `config_cls`."""
+
+    def deco(handler: Callable[..., Any]) -> Callable[..., Any]:
+        _METHODS[type_name] = MethodEntry(
+            type_name, family, label, config_cls, handler, help, preview
+        )
+        return handler
+
+    return deco
+
+
+def _ensure_loaded() -> None:
+    # Importing the method modules runs their @register_method decorators.
+    import engine.methods.prune  # noqa: F401
+
+
+def methods(family: str | None = None) -> list[MethodEntry]:
+    """Registered methods, optionally only one family, in registration order."""
+    _ensure_loaded()
+    return [m for m in _METHODS.values() if family is None or m.family == family]
+
+
+def method_entry(type_name: str) -> MethodEntry:
+    _ensure_loaded()
+    return _METHODS[type_name]
+
+
+def method_config_class(type_name: str, path: str = "type") -> type:
+    """Config class for a recipe `type:`; a clear error listing the known types otherwise."""
+    _ensure_loaded()
+    if type_name not in _METHODS:
+        known = ", ".join(sorted(_METHODS))
+        raise ConfigError(
+            [FieldError(path, f"unknown method {type_name!r}; known methods: {known}")]
+        )
+    return _METHODS[type_name].config_cls
+
+
+def method_type_name(config: Any) -> str:
+    _ensure_loaded()
+    for entry in _METHODS.values():
+        if type(config) is entry.config_cls:
+            return entry.type_name
+    raise KeyError(f"{type(config).__name__} is not a registered method config")
+
+
+def entry_for_config(config: Any) -> MethodEntry:
+    return method_entry(method_type_name(config))

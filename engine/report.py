@@ -1,0 +1,91 @@
+"""The variant card: everything the CLI's `show --json` and the compare page need.
+
+Plain JSON numbers and strings only; the same dict is stored in workspace.sqlite
+and written to the run folder as report.json.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from engine.config_fields import config_to_dict
+from engine.methods.prune import layer_sparsity, overall_sparsity
+from engine.recipe import Recipe
+from engine.registry import method_type_name
+
+
+def method_label(cfg: Any) -> str:
+    """Short human form of a method step, e.g. magnitude_prune(amount=0.5, scope=global)."""
+    d = config_to_dict(cfg)
+    shown = {k: v for k, v in d.items() if k not in ("include", "exclude")}
+    return f"{method_type_name(cfg)}(" + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")"
+
+
+def build_card(
+    *,
+    run_id: str,
+    recipe: Recipe,
+    parent: str | None,
+    loaded: Any,
+    data: Any,
+    before: Any,
+    after: Any,
+    targets: list[str],
+    module: nn.Module,
+    metrics: dict[str, float],
+    train_stats: Any,
+    onnx: dict[str, Any] | None,
+    folder: Path,
+    started: float,
+) -> dict[str, Any]:
+    """Assemble the card for a finished run."""
+    layers = layer_sparsity(module, targets) if targets else {}
+    total = after.total_params
+    card: dict[str, Any] = {
+        "id": run_id,
+        "name": recipe.name,
+        "parent": parent,
+        "status": "finished",
+        "method": " + ".join(method_label(m) for m in recipe.methods) or "none",
+        "task": loaded.task,
+        "model": {
+            "description": loaded.description,
+            "source": f"{recipe.model.source}:{recipe.model.path}",
+            "params": total,
+            "nonzero_params": after.nonzero_params,
+            "params_before": before.total_params,
+            "size_bytes": after.total_bytes,
+            "flops": after.total_flops,
+        },
+        "sparsity": {
+            "overall": overall_sparsity(module, targets) if targets else 0.0,
+            "model": 1.0 - after.nonzero_params / total if total else 0.0,
+            "layers": layers,
+        },
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "data": getattr(data, "description", None),
+        "train": None,
+        "onnx": onnx,
+        "artifacts": {
+            "folder": str(folder),
+            "recipe": str(folder / "recipe.yaml"),
+            "metrics": str(folder / "metrics.jsonl"),
+            "checkpoint": str(folder / "checkpoint") if (folder / "checkpoint").exists() else None,
+            "anatomy": str(folder / "anatomy.json") if (folder / "anatomy.json").exists() else None,
+        },
+        "started": started,
+        "finished": time.time(),
+    }
+    if train_stats is not None and train_stats.steps:
+        card["train"] = {
+            "steps": train_stats.steps,
+            "seconds": round(train_stats.seconds, 3),
+            "samples_per_s": train_stats.samples / train_stats.seconds
+            if train_stats.seconds
+            else None,
+        }
+    return card

@@ -1,0 +1,200 @@
+"""Fine-tuning loop and evaluation for the workbench's text tasks.
+
+Kept deliberately plain (nanoGPT-style): per-step work is forward, loss, backward,
+step. Anything that needs a host sync (loss.item(), sparsity counts) happens only
+every `log_every` / `eval_every` steps so the loop runs at hand-written speed
+(`bench/train_loop.py` measures that).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from engine.context import JobContext
+from engine.events import LayerStats, Metric
+from engine.recipe import TrainConfig
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' means CUDA when present, else CPU; asking for CUDA without one is an error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device is cuda but no CUDA device is available; use auto or cpu")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def compute_loss(task: str, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy: next-token for causal LMs (padding ignored), per-sample for classifiers."""
+    labels = batch["labels"]
+    if task == "causal-lm":
+        shift_logits = logits[:, :-1, :]
+        shift_labels = labels[:, 1:].masked_fill(batch["attention_mask"][:, 1:] == 0, -100)
+        return F.cross_entropy(
+            shift_logits.reshape(-1, shift_logits.size(-1)),
+            shift_labels.reshape(-1),
+            ignore_index=-100,
+        )
+    if task == "classification":
+        return F.cross_entropy(logits, labels)
+    raise ValueError(f"fine-tuning needs a causal-lm or classification model, got task {task!r}")
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def evaluate(
+    module: nn.Module,
+    task: str,
+    loader: DataLoader,
+    device: torch.device,
+    max_batches: int | None = None,
+) -> dict[str, float]:
+    """Mean loss plus accuracy (classification) or perplexity (causal LM)."""
+    was_training = module.training
+    module.eval()
+    total_loss = 0.0
+    n_items = correct = 0
+    for i, batch in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        batch = _to(batch, device)
+        logits = module(batch["input_ids"], batch["attention_mask"])
+        if task == "causal-lm":
+            tokens = int(batch["attention_mask"][:, 1:].sum())
+            total_loss += float(compute_loss(task, logits, batch)) * tokens
+            n_items += tokens
+        else:
+            total_loss += float(F.cross_entropy(logits, batch["labels"], reduction="sum"))
+            correct += int((logits.argmax(-1) == batch["labels"]).sum())
+            n_items += batch["labels"].numel()
+    module.train(was_training)
+    if n_items == 0:
+        return {}
+    loss = total_loss / n_items
+    if task == "causal-lm":
+        return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+    return {"loss": loss, "accuracy": correct / n_items}
+
+
+@dataclass
+class TrainStats:
+    steps: int = 0
+    samples: int = 0
+    seconds: float = 0.0
+    final_train_loss: float | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def make_loader(ds: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        ds, batch_size=batch_size, shuffle=shuffle, generator=gen if shuffle else None
+    )
+
+
+def total_steps(n_train: int, cfg: TrainConfig) -> int:
+    """Optimizer steps the run will take: epochs over the data, capped by max_steps."""
+    per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
+    steps = per_epoch * cfg.epochs
+    return min(steps, cfg.max_steps) if cfg.max_steps else steps
+
+
+def fine_tune(
+    module: nn.Module,
+    task: str,
+    train_ds: Dataset,
+    val_ds: Dataset,
+    cfg: TrainConfig,
+    ctx: JobContext,
+    device: torch.device,
+    layer_stats: Callable[[], dict[str, float]] | None = None,
+) -> TrainStats:
+    """Train in place; emits train/val metrics, lr, throughput and per-layer sparsity."""
+    torch.manual_seed(cfg.seed)
+    stats = TrainStats()
+    steps = total_steps(len(train_ds), cfg)
+    if cfg.epochs == 0 or steps == 0:
+        return stats
+    train_loader = make_loader(train_ds, cfg.batch_size, True, cfg.seed)
+    val_loader = make_loader(val_ds, cfg.batch_size, False, cfg.seed)
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _linear_schedule(cfg.warmup_steps, steps))
+    module.train()
+
+    def emit_layers(step: int) -> None:
+        if layer_stats is not None:
+            values = layer_stats()
+            if values:
+                ctx.emit(LayerStats(step, values))
+                overall = sum(values.values()) / len(values)
+                ctx.emit(Metric("sparsity/mean_layer", step, overall))
+
+    emit_layers(0)
+    t_start = t_window = time.perf_counter()
+    window_samples = 0
+    step = 0
+    running = torch.zeros((), device=device)
+    running_n = 0
+    while step < steps:
+        for batch in train_loader:
+            ctx.checkpoint()
+            batch = _to(batch, device)
+            logits = module(batch["input_ids"], batch["attention_mask"])
+            loss = compute_loss(task, logits, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            bs = batch["input_ids"].size(0)
+            stats.samples += bs
+            window_samples += bs
+            running += loss.detach()
+            running_n += 1
+            if step % cfg.log_every == 0 or step == steps:
+                now = time.perf_counter()
+                train_loss = float(running) / running_n
+                running.zero_()
+                running_n = 0
+                stats.final_train_loss = train_loss
+                ctx.emit(Metric("train/loss", step, train_loss))
+                ctx.emit(Metric("lr", step, sched.get_last_lr()[0]))
+                ctx.emit(
+                    Metric(
+                        "throughput/samples_per_s", step, window_samples / max(now - t_window, 1e-9)
+                    )
+                )
+                t_window, window_samples = now, 0
+                ctx.progress(step / steps, f"step {step}/{steps}  loss {train_loss:.4f}")
+            if step % cfg.eval_every == 0 or step == steps:
+                metrics = evaluate(module, task, val_loader, device, cfg.eval_batches)
+                for k, v in metrics.items():
+                    ctx.emit(Metric(f"val/{k}", step, v))
+                stats.history.append({"step": step, **metrics})
+                emit_layers(step)
+            if step >= steps:
+                break
+    stats.steps = step
+    stats.seconds = time.perf_counter() - t_start
+    return stats
+
+
+def _linear_schedule(warmup: int, total: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return factor

@@ -1,0 +1,257 @@
+"""The stages of one job, in order, producing a variant card.
+
+Inputs are loaded and checked before anything is registered in the workspace, so
+a bad model file or data file fails with one line and leaves the workspace as it
+was. The baseline (the unmodified model, evaluated and exported once) becomes the
+variant's parent so the compare page can put the two side by side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.context import JobContext
+from engine.data import load_data
+from engine.events import Artifact, LayerStats, Metric, StageStarted
+from engine.export_variant import export_loaded
+from engine.methods.base import MethodContext, MethodResult
+from engine.methods.prune import layer_sparsity, make_permanent, overall_sparsity
+from engine.models.checkpoint import save_model
+from engine.models.loaders import load_model
+from engine.models.summary import summarize
+from engine.recipe import ModelSpec, Recipe
+from engine.registry import entry_for_config
+from engine.report import build_card, method_label
+from engine.store import Workspace, atomic_write_json
+from engine.train import evaluate, fine_tune, make_loader, pick_device
+
+# Progress ranges of the stages inside the whole job.
+STAGES = {
+    "load": (0.0, 0.08),
+    "baseline": (0.08, 0.2),
+    "methods": (0.2, 0.25),
+    "train": (0.25, 0.85),
+    "save": (0.85, 0.88),
+    "export": (0.88, 1.0),
+}
+
+
+class Pipeline:
+    def __init__(
+        self,
+        recipe: Recipe,
+        ws: Workspace,
+        ctx: JobContext,
+        on_run_created: Callable[[str, Path], None] = lambda run_id, folder: None,
+    ):
+        self.recipe = recipe
+        self.ws = ws
+        self.ctx = ctx
+        self.on_run_created = on_run_created
+        self.run_id: str | None = None
+        self.parent_id: str | None = recipe.parent
+
+    def _stage(self, name: str, message: str = "") -> JobContext:
+        self.ctx.emit(StageStarted(name, message))
+        sub = self.ctx.sub(*STAGES[name])
+        sub.progress(0.0, message or name)
+        return sub
+
+    # -- the whole job -------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        r = self.recipe
+        device = pick_device(r.train.device)
+        torch.manual_seed(r.train.seed)
+
+        ctx = self._stage("load", "loading model and data")
+        spec = self._resolve_model_spec(r.model)
+        loaded = load_model(spec)
+        ctx.log(f"model: {loaded.description}")
+        data = None
+        if r.data.source != "none" and loaded.task in ("causal-lm", "classification"):
+            data = load_data(r.data, loaded)
+            ctx.log(f"data: {data.description}")
+        if r.train.epochs > 0 and data is None:
+            raise ValueError(
+                "train.epochs > 0 needs data: set data.source (text/labelled/builtin) "
+                "or train.epochs: 0 for a prune-and-export-only recipe"
+            )
+        ctx.progress(1.0)
+
+        if self.parent_id is None and r.methods:
+            self.parent_id = self._baseline(loaded, data, spec, device)
+
+        run = self.ws.new_run(r.name, r.to_yaml(), self.parent_id)
+        self.run_id = run.id
+        folder = self.ws.run_dir(run.id)
+        self.on_run_created(run.id, folder)
+        self.ctx.emit(Artifact("recipe", str(folder / "recipe.yaml")))
+        started = time.time()
+        module = loaded.module.to(device)
+        before = summarize(module, _on(loaded.example_inputs(), device))
+
+        ctx = self._stage("methods", "applying optimization methods")
+        results: list[MethodResult] = []
+        for cfg in r.methods:
+            entry = entry_for_config(cfg)
+            ctx.log(f"{entry.label}: {method_label(cfg)}")
+            mctx = MethodContext(module=module, task=loaded.task, log=ctx.log, data=data)
+            results.append(entry.handler(cfg, mctx))
+        targets = sorted({t for res in results for t in res.targets})
+        if targets:
+            layers = layer_sparsity(module, targets)
+            self.ctx.emit(LayerStats(0, layers))
+            self.ctx.emit(Metric("sparsity/overall", 0, overall_sparsity(module, targets)))
+        ctx.progress(1.0)
+
+        ctx = self._stage("train", "fine-tuning")
+        train_stats = None
+        if data is not None and r.train.epochs > 0:
+            train_stats = fine_tune(
+                module,
+                loaded.task,
+                data.train,
+                data.val,
+                r.train,
+                ctx,
+                device,
+                layer_stats=(lambda: layer_sparsity(module, targets)) if targets else None,
+            )
+        make_permanent(module)
+        metrics: dict[str, float] = {}
+        if data is not None:
+            loader = make_loader(data.val, r.train.batch_size, False, r.data.seed)
+            metrics = evaluate(module, loaded.task, loader, device)
+        if train_stats and train_stats.final_train_loss is not None:
+            metrics["train_loss"] = train_stats.final_train_loss
+        ctx.log("evaluation: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+
+        ctx = self._stage("save", "saving checkpoint")
+        module = module.cpu().eval()
+        loaded.module = module
+        ckpt = save_model(loaded, folder / "checkpoint")
+        self.ctx.emit(Artifact("checkpoint", str(ckpt)))
+        after = summarize(module, loaded.example_inputs())
+        atomic_write_json(folder / "anatomy.json", after.to_dict())
+
+        onnx = None
+        if r.export.enabled:
+            ctx = self._stage("export", "exporting to ONNX")
+            onnx = self._export(loaded, data, folder / "model.onnx", ctx).to_dict()
+            self.ctx.emit(Artifact("onnx", onnx["path"]))
+
+        card = build_card(
+            run_id=run.id,
+            recipe=r,
+            parent=self.parent_id,
+            loaded=loaded,
+            data=data,
+            before=before,
+            after=after,
+            targets=targets,
+            module=module,
+            metrics=metrics,
+            train_stats=train_stats,
+            onnx=onnx,
+            folder=folder,
+            started=started,
+        )
+        self.ws.finish(run.id, card)
+        self.ctx.emit(Artifact("report", str(folder / "report.json")))
+        self.ctx.progress(1.0, "done")
+        return card
+
+    # -- pieces --------------------------------------------------------------------
+    def _resolve_model_spec(self, spec: ModelSpec) -> ModelSpec:
+        """`source: variant` becomes that variant's checkpoint folder (and its parent id)."""
+        if spec.source != "variant":
+            return spec
+        try:
+            v = self.ws.resolve(spec.path)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from exc
+        self.parent_id = v.id
+        ckpt = self.ws.run_dir(v.id) / "checkpoint"
+        if ckpt.is_dir():
+            return dataclasses.replace(spec, source="checkpoint", path=str(ckpt))
+        # a baseline keeps no checkpoint of its own: reload what it was loaded from
+        return Recipe.from_yaml(v.recipe).model
+
+    def _baseline(self, loaded, data, spec: ModelSpec, device: torch.device) -> str:
+        """The unmodified model as a finished variant: reused if the workspace has it."""
+        r = self.recipe
+        key = json.dumps(
+            {
+                "model": dataclasses.asdict(spec),
+                "data": dataclasses.asdict(r.data),
+                "export": dataclasses.asdict(r.export),
+            },
+            sort_keys=True,
+        )
+        for v in reversed(self.ws.variants("finished")):
+            if v.card.get("baseline_key") == key:
+                self.ctx.log(f"baseline: reusing {v.id} ({v.name})")
+                return v.id
+        ctx = self._stage("baseline", "evaluating the unmodified model")
+        base_recipe = r.replace(
+            name=f"{r.model.path.rstrip('/').split('/')[-1]} (base)", methods=()
+        )
+        base_recipe = base_recipe.replace(train=dataclasses.replace(r.train, epochs=0))
+        run = self.ws.new_run(base_recipe.name, base_recipe.to_yaml(), None)
+        folder = self.ws.run_dir(run.id)
+        try:
+            module = loaded.module.to(device)
+            summary = summarize(module, _on(loaded.example_inputs(), device))
+            metrics = {}
+            if data is not None:
+                loader = make_loader(data.val, r.train.batch_size, False, r.data.seed)
+                metrics = evaluate(module, loaded.task, loader, device)
+            ctx.progress(0.4, "baseline evaluated")
+            module.cpu().eval()
+            onnx = None
+            if r.export.enabled:
+                onnx = self._export(
+                    loaded, data, folder / "model.onnx", ctx.sub(0.4, 1.0)
+                ).to_dict()
+            card = build_card(
+                run_id=run.id,
+                recipe=base_recipe,
+                parent=None,
+                loaded=loaded,
+                data=data,
+                before=summary,
+                after=summary,
+                targets=[],
+                module=module,
+                metrics=metrics,
+                train_stats=None,
+                onnx=onnx,
+                folder=folder,
+                started=run.created,
+            )
+            card["baseline_key"] = key
+            self.ws.finish(run.id, card)
+        except BaseException as exc:
+            self.ws.mark(
+                run.id, "cancelled" if type(exc).__name__ == "JobCancelled" else "failed", str(exc)
+            )
+            raise
+        self.ctx.log(f"baseline {run.id}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+        return run.id
+
+    def _export(self, loaded, data, path: Path, ctx: JobContext):
+        ctx.progress(0.1, "exporting to ONNX")
+        report = export_loaded(loaded, data, path, self.recipe.export, log=ctx.log)
+        ctx.progress(1.0, "ONNX checked")
+        return report
+
+
+def _on(inputs: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    return tuple(t.to(device) for t in inputs)

@@ -1,0 +1,109 @@
+"""`workbench`: the desktop app. Opens with the built-in demo recipe and its model loaded.
+
+    workbench [--workspace DIR] [--recipe FILE] [--page NAME]
+              [--screenshot DIR] [--quit-after SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from engine.config_fields import ConfigError
+from engine.recipe import Recipe
+from engine.store import default_workspace
+from gui.main_window import PAGES, MainWindow, app_settings
+from gui.state import AppState
+from gui.widgets.live_plots import use_light_theme
+
+REPO_ROOT = Path(__file__).resolve().parent.parent  # gui/ sits in the repository root
+DEMO_RECIPE = REPO_ROOT / "assets" / "recipes" / "demo.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description="Model Optimization Workbench")
+    p.add_argument("--workspace", type=Path, help="workspace folder (default: the last one used)")
+    p.add_argument("--recipe", type=Path, default=DEMO_RECIPE, help="recipe to open (default: the demo)")
+    p.add_argument("--page", choices=PAGES, help="page to show first")
+    p.add_argument("--screenshot", type=Path, metavar="DIR", help="save every page to DIR/<page>.png and exit")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="close the window after SECONDS")
+    return p
+
+
+def _load_recipe(path: Path) -> tuple[Recipe, str]:
+    """The recipe at `path`, or a blank one plus the reason it could not be read."""
+    try:
+        return Recipe.load(path), ""
+    except (ConfigError, OSError) as exc:
+        return Recipe(), f"could not open recipe {path}: {exc}"
+
+
+def _wait_for_model(app: QApplication, window: MainWindow, timeout_s: float = 60.0) -> None:
+    """Let the Model page finish its background load (for screenshots)."""
+    busy = getattr(window.model_page, "is_busy", lambda: False)
+    deadline = time.monotonic() + timeout_s
+    while busy() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    for _ in range(5):  # let queued results and layouts settle
+        app.processEvents()
+
+
+def save_screenshots(app: QApplication, window: MainWindow, folder: Path) -> list[Path]:
+    """Render every page of the shown window to folder/<page>.png."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _wait_for_model(app, window)
+    out = []
+    for name in PAGES:
+        window.show_page(name)
+        for _ in range(5):
+            app.processEvents()
+        path = folder / f"{name.lower()}.png"
+        window.grab().save(str(path))
+        out.append(path)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the GUI; returns the exit code."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Model Optimization Workbench")
+    app.setOrganizationName("workbench")
+    app.setStyle("Fusion")
+    use_light_theme()
+
+    settings = app_settings()
+    workspace = args.workspace or settings.value("workspace") or default_workspace()
+    recipe, problem = _load_recipe(args.recipe)
+    state = AppState(workspace, recipe)
+    window = MainWindow(state, settings)
+    if args.page:
+        window.show_page(args.page)
+    if problem:
+        window.statusBar().showMessage(problem, 15000)
+        print(problem, file=sys.stderr)
+    load_spec = getattr(window.model_page, "load_spec", None)
+    if load_spec is not None:
+        load_spec(recipe.model)  # the same loading path as the Model page's own picker
+    window.show()
+
+    if args.screenshot:
+        for path in save_screenshots(app, window, args.screenshot):
+            print(path)
+        window.close()
+        return 0
+    if args.quit_after is not None:
+        QTimer.singleShot(int(args.quit_after * 1000), window.close)
+    code = app.exec()
+    window.shutdown()  # app.quit() from elsewhere skips closeEvent; never leave a thread behind
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Compare page: every variant in the workspace as a sortable table and a metric/latency plot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.state import AppState
+from gui.widgets.compare_scatter import CompareScatter
+from gui.widgets.compare_table import (
+    CHILD_TINT,
+    COLUMNS,
+    PARENT_TINT,
+    CompareModel,
+    NumericSortProxy,
+)
+from gui.widgets.variant_metrics import PRIMARY_METRICS, primary_metric
+
+EMPTY_TEXT = (
+    "<h3>No variants in this workspace yet</h3>"
+    "<p>Load a model, choose methods on the Optimize page and run the recipe on the Run page.<br>"
+    "Every run (and the unmodified baseline it starts from) appears here.</p>"
+)
+
+
+class ComparePage(QWidget):
+    """Variants table (select → state.select_variant, double-click → Export) and scatter."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self._syncing = False  # guards the table ↔ state selection loop
+
+        self.title = QLabel()
+        self.title.setStyleSheet("font-size: 12pt; font-weight: 600;")
+        legend = QLabel(
+            f"<span style='background:{PARENT_TINT.name()}'>&nbsp;parent&nbsp;</span>&nbsp;"
+            f"<span style='background:{CHILD_TINT.name()}'>&nbsp;children&nbsp;</span>"
+            "&nbsp;of the selected variant · double-click opens it on the Export page"
+        )
+        legend.setStyleSheet("color: #555;")
+        self.legend = legend
+        self.refresh_btn = QPushButton("Refresh")
+        self.refresh_btn.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.addWidget(self.title)
+        top.addSpacing(16)
+        top.addWidget(legend)
+        top.addStretch(1)
+        top.addWidget(self.refresh_btn)
+
+        self.model = CompareModel(self)
+        self.proxy = NumericSortProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.view = QTableView()
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # oldest first until a click
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.verticalHeader().setVisible(False)
+        self.view.setWordWrap(False)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("Method"), QHeaderView.ResizeMode.Stretch)
+        self.view.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.view.doubleClicked.connect(self._open_export)
+
+        go_run = QPushButton("Go to the Run page")
+        go_run.clicked.connect(lambda: self.state.navigate.emit("Run"))
+        self.empty = _hint(EMPTY_TEXT, go_run)
+        self.table_stack = QStackedWidget()
+        self.table_stack.addWidget(self.empty)
+        self.table_stack.addWidget(self.view)
+
+        self.metric_picker = QComboBox()
+        self.metric_picker.currentIndexChanged.connect(self._redraw_plot)
+        self.metric_label = QLabel("Plot metric:")
+        self.scatter = CompareScatter()
+        self.scatter.clicked.connect(self._point_clicked)
+        self.plot_box = plot_box = QWidget()
+        plot_layout = QVBoxLayout(plot_box)
+        plot_layout.setContentsMargins(0, 0, 0, 0)
+        picker_row = QHBoxLayout()
+        picker_row.addWidget(QLabel("<b>Metric vs ONNX latency</b> (arrows: parent → child)"))
+        picker_row.addStretch(1)
+        picker_row.addWidget(self.metric_label)
+        picker_row.addWidget(self.metric_picker)
+        plot_layout.addLayout(picker_row)
+        plot_layout.addWidget(self.scatter, 1)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table_stack)
+        split.addWidget(plot_box)
+        split.setSizes([330, 420])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+
+        state.variants_changed.connect(self.refresh)
+        state.workspace_changed.connect(lambda _ws: self.refresh())
+        state.selected_variant_changed.connect(self._select_in_table)
+        self.refresh()
+
+    # -- data ----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the workspace store (cheap: one SQLite query)."""
+        variants = self.state.workspace.variants()
+        self.model.set_variants(variants)
+        n_done = sum(v.status == "finished" for v in variants)
+        self.title.setText(f"Variants: {len(variants)} ({n_done} finished)")
+        self.table_stack.setCurrentIndex(1 if variants else 0)
+        # an empty workspace is one message, not an empty table over an empty plot
+        self.plot_box.setVisible(bool(variants))
+        self.legend.setVisible(bool(variants))
+        self._fill_metric_picker(variants)
+        self._redraw_plot()
+        if self.state.selected_variant:
+            self._select_in_table(self.state.selected_variant)
+
+    def _fill_metric_picker(self, variants: list[Any]) -> None:
+        found = [m[0] for v in variants if (m := primary_metric(v.card or {}))]
+        names = [n for n in PRIMARY_METRICS if n in found] or sorted(set(found)) or ["perplexity"]
+        current = self.metric_picker.currentText()
+        if current not in names:  # first fill: the selected variant's metric, else the commonest
+            chosen = self._selected_metric()
+            current = chosen if chosen in names else max(names, key=found.count)
+        self.metric_picker.blockSignals(True)
+        self.metric_picker.clear()
+        self.metric_picker.addItems(names)
+        self.metric_picker.setCurrentText(current)
+        self.metric_picker.blockSignals(False)
+        # one metric in the workspace: nothing to choose, so no picker
+        self.metric_picker.setVisible(len(names) > 1)
+        self.metric_label.setVisible(len(names) > 1)
+
+    def _selected_metric(self) -> str | None:
+        run_id = self.state.selected_variant
+        row = self.model.row_of(run_id) if run_id else -1
+        metric = primary_metric(self.model.variants[row].card or {}) if row >= 0 else None
+        return metric[0] if metric else None
+
+    def _redraw_plot(self, *_: Any) -> None:
+        self.scatter.set_variants(self.model.variants, self.metric_picker.currentText() or "perplexity")
+        self.scatter.select(self.state.selected_variant)
+
+    # -- selection -----------------------------------------------------------------
+    def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        run_id = self.model.variants[self.proxy.mapToSource(current).row()].id
+        self.model.focus(run_id)
+        self.scatter.select(run_id)
+        if not self._syncing and run_id != self.state.selected_variant:
+            self.state.select_variant(run_id)
+
+    def _select_in_table(self, run_id: str) -> None:
+        row = self.model.row_of(run_id)
+        if row < 0:
+            return
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        self._syncing = True
+        try:
+            flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            self.view.selectionModel().setCurrentIndex(index, flags)
+        finally:
+            self._syncing = False
+        self.model.focus(run_id)
+        self.scatter.select(run_id)
+
+    def select_row(self, proxy_row: int) -> None:
+        """Select a row as the user would (by its position in the sorted view)."""
+        self.view.selectRow(proxy_row)
+
+    def _point_clicked(self, run_id: str) -> None:
+        self.state.select_variant(run_id)
+
+    def _open_export(self, index: QModelIndex) -> None:
+        run_id = self.model.variants[self.proxy.mapToSource(index).row()].id
+        if run_id != self.state.selected_variant:
+            self.state.select_variant(run_id)
+        self.state.navigate.emit("Export")
+
+
+def _hint(html: str, button: QPushButton) -> QWidget:
+    """A dashed box with a centred message and a button, for the empty workspace."""
+    box = QWidget()
+    box.setObjectName("hintBox")
+    box.setStyleSheet("#hintBox { border: 2px dashed #bbb; border-radius: 10px; }")
+    label = QLabel(html)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setStyleSheet("color: #555;")
+    layout = QVBoxLayout(box)
+    layout.addStretch(1)
+    layout.addWidget(label)
+    layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+    layout.addStretch(1)
+    return box

@@ -1,0 +1,264 @@
+"""Export page: the selected variant's ONNX export, its checks, and (re-)exporting it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.cli_format import variant_row
+from engine.store import Variant
+from gui.state import AppState
+from gui.threads import BackgroundCall
+from gui.widgets.variant_artifacts import ArtifactList
+from gui.widgets.variant_onnx_card import OnnxCard, OnnxTiles
+
+EMPTY_TEXT = (
+    "<h3>Nothing to export yet</h3>"
+    "<p>Run a recipe on the Run page; finished variants appear here,<br>"
+    "with their ONNX file, checker result, parity and latency.</p>"
+)
+NOT_EXPORTED = (
+    "<h3>Not exported yet</h3><p>This variant has no ONNX file. Press <b>Export / re-export</b> "
+    "to write one into its run folder and check it in onnxruntime.</p>"
+)
+
+
+class _LogRelay(QObject):
+    """Carries export log lines from the worker thread to the GUI thread (queued signal)."""
+
+    line = Signal(str)
+
+
+class ExportPage(QWidget):
+    """Variant picker, ONNX card with parent comparison, Export and Open-folder buttons."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self._call: BackgroundCall | None = None
+        self._busy = False
+        self._variants: list[Variant] = []
+        self._relay = _LogRelay(self)
+
+        self.combo = QComboBox()
+        self.combo.setMinimumWidth(380)
+        self.combo.activated.connect(self._combo_chosen)
+        self.export_btn = QPushButton("Export / re-export")
+        self.export_btn.clicked.connect(self.export_selected)
+        self.folder_btn = QPushButton("Open folder")
+        self.folder_btn.clicked.connect(self.open_folder)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Variant:"))
+        top.addWidget(self.combo, 1)
+        top.addWidget(self.export_btn)
+        top.addWidget(self.folder_btn)
+
+        self.summary = QLabel()
+        self.summary.setStyleSheet("font-size: 12pt;")
+        self.summary.setWordWrap(True)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(160)
+        self.busy.setTextVisible(False)
+        self.log = QLabel()
+        self.log.setStyleSheet("color: #555;")
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self.error.setStyleSheet("color: #c62828; font-weight: bold;")
+        status = QHBoxLayout()
+        status.addWidget(self.busy)
+        status.addWidget(self.log, 1)
+        self._relay.line.connect(self.log.setText)
+
+        self.tiles = OnnxTiles()
+        self.card = OnnxCard()
+        self.artifacts = ArtifactList()
+        self.artifacts.setMinimumWidth(300)
+        columns = QHBoxLayout()
+        # both boxes keep their natural height; spare room stays below them
+        columns.addWidget(self.card, 3, Qt.AlignmentFlag.AlignTop)
+        columns.addWidget(self.artifacts, 1, Qt.AlignmentFlag.AlignTop)
+        details = QWidget()
+        d_layout = QVBoxLayout(details)
+        d_layout.setContentsMargins(0, 0, 0, 0)
+        d_layout.addWidget(self.tiles)
+        d_layout.addLayout(columns)
+        d_layout.addStretch(1)
+        go_run = QPushButton("Go to the Run page")
+        go_run.clicked.connect(lambda: self.state.navigate.emit("Run"))
+        self.empty = _hint(EMPTY_TEXT, go_run)
+        self.not_exported = _hint(NOT_EXPORTED)
+        self.stack = QStackedWidget()
+        for w in (self.empty, self.not_exported, details):
+            self.stack.addWidget(w)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.summary)
+        layout.addLayout(status)
+        layout.addWidget(self.error)
+        layout.addWidget(self.stack, 1)
+
+        state.variants_changed.connect(self.refresh)
+        state.workspace_changed.connect(lambda _ws: self.refresh())
+        state.selected_variant_changed.connect(lambda _id: self.refresh())
+        self._set_busy(False)
+        self.refresh()
+
+    # -- which variant -------------------------------------------------------------
+    def current_id(self) -> str | None:
+        """The variant shown: the app's selection when finished, else the newest finished one."""
+        ids = [v.id for v in self._variants]
+        if self.state.selected_variant in ids:
+            return self.state.selected_variant
+        return ids[-1] if ids else None
+
+    def _combo_chosen(self, index: int) -> None:
+        run_id = self.combo.itemData(index)
+        if run_id and run_id != self.state.selected_variant:
+            self.state.select_variant(run_id)  # -> refresh
+
+    def refresh(self) -> None:
+        """Re-read the store and show the current variant."""
+        self._variants = self.state.workspace.variants(status="finished")
+        run_id = self.current_id()
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for v in reversed(self._variants):  # newest first, like a history
+            self.combo.addItem(f"{v.name}  ·  {v.card.get('method', '-')}  ·  {v.id}", v.id)
+        if run_id:
+            self.combo.setCurrentIndex(self.combo.findData(run_id))
+        self.combo.blockSignals(False)
+        self._show(run_id)
+
+    def _show(self, run_id: str | None) -> None:
+        selected = self.state.selected_variant
+        if selected and selected != run_id:
+            self._explain_unfinished(selected)
+        else:
+            self._set_error("")
+        self.export_btn.setEnabled(run_id is not None and not self._busy)
+        self.folder_btn.setEnabled(run_id is not None)
+        self.combo.setPlaceholderText("No finished variants yet")
+        if run_id is None:
+            self.summary.setText("")
+            self.summary.hide()
+            self.stack.setCurrentWidget(self.empty)
+            return
+        self.summary.show()
+        v = self.state.workspace.get(run_id)
+        row = variant_row(v)
+        self.summary.setText(
+            f"<b>{v.name}</b> · {row['method']} · {row['metric']} · "
+            f"{row['params']} params ({row['sparsity']} zero)"
+        )
+        if not v.card.get("onnx"):
+            self.stack.setCurrentWidget(self.not_exported)
+            return
+        parent_card = self._parent_card(v)
+        self.tiles.show_card(v.card, parent_card)
+        self.card.show_card(v.card, parent_card)
+        self.artifacts.show_folder(self.state.workspace.run_dir(run_id))
+        self.stack.setCurrentIndex(2)
+
+    def _explain_unfinished(self, selected: str) -> None:
+        try:
+            v = self.state.workspace.get(selected)
+        except KeyError:
+            self._set_error("")
+            return
+        self._set_error(
+            f"{v.name} is {v.status}" + (f" ({v.error})" if v.error else "")
+            + "; only finished variants can be exported. Showing the newest finished one."
+        )
+
+    def _parent_card(self, v: Variant) -> dict[str, Any] | None:
+        if not v.parent:
+            return None
+        try:
+            return self.state.workspace.get(v.parent).card
+        except KeyError:  # parent deleted from the store
+            return None
+
+    # -- actions -------------------------------------------------------------------
+    def export_selected(self) -> None:
+        """Run engine.export_variant for the shown variant on a worker thread."""
+        run_id = self.current_id()
+        if run_id is None or self._busy:
+            return
+        from engine.export_variant import export_variant
+
+        ws, relay = self.state.workspace, self._relay
+        self._set_error("")
+        self._set_busy(True, "Exporting to ONNX and checking it in onnxruntime…")
+        self._call = BackgroundCall(
+            lambda: export_variant(ws, run_id, log=relay.line.emit),
+            self._exported,
+            self._export_failed,
+        )
+
+    def _exported(self, _onnx: Any) -> None:
+        self._set_busy(False, "Export finished.")
+        self.state.variants_changed.emit()  # the card changed: every page re-reads the store
+
+    def _export_failed(self, message: str) -> None:
+        self._set_busy(False)
+        self._set_error(f"Export failed: {message}")
+
+    def _set_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
+    def _set_busy(self, busy: bool, text: str = "") -> None:
+        self._busy = busy
+        self.busy.setVisible(busy)
+        self.log.setText(text)
+        self.log.setVisible(busy or bool(text))
+        self.export_btn.setEnabled(not busy and self.current_id() is not None)
+        self.combo.setEnabled(not busy)
+
+    def is_busy(self) -> bool:
+        return self._busy
+
+    def folder_url(self) -> QUrl | None:
+        """file:// URL of the shown variant's run folder (what Open folder opens)."""
+        run_id = self.current_id()
+        if run_id is None:
+            return None
+        return QUrl.fromLocalFile(str(self.state.workspace.run_dir(run_id)))
+
+    def open_folder(self) -> None:
+        url = self.folder_url()
+        if url is not None:
+            QDesktopServices.openUrl(url)
+
+
+def _hint(html: str, button: QPushButton | None = None) -> QWidget:
+    """A dashed box with a centred message (and an optional button) for empty states."""
+    box = QWidget()
+    box.setObjectName("hintBox")
+    box.setStyleSheet("#hintBox { border: 2px dashed #bbb; border-radius: 10px; }")
+    label = QLabel(html)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #555;")
+    layout = QVBoxLayout(box)
+    layout.addStretch(1)
+    layout.addWidget(label)
+    if button is not None:
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+    layout.addStretch(1)
+    return box

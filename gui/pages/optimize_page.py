@@ -1,0 +1,304 @@
+"""Optimize page: build the recipe — method steps, training, data, export — with live checks.
+
+Every form is generated from the engine's config dataclasses and validated with
+the engine's own messages. A valid edit updates `state.recipe` at once; an invalid
+one disables Run and names the first problem, before anything runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.config_fields import ConfigError
+from engine.recipe import DataSpec, ExportConfig, Recipe, TrainConfig
+from gui.state import AppState
+from gui.widgets.config_form import ERROR_COLOR, ConfigForm
+from gui.widgets.method_steps import MethodStepList
+
+RECIPE_FILTER = "Recipes (*.yaml *.yml);;All files (*)"
+DATA_FILTER = "Text or labelled data (*.txt *.csv *.jsonl *.json);;All files (*)"
+
+
+def _scroll(*widgets: QWidget) -> QScrollArea:
+    """A vertically scrolling column holding `widgets` top to bottom."""
+    inner = QWidget()
+    col = QVBoxLayout(inner)
+    col.setContentsMargins(0, 0, 8, 0)
+    col.setSpacing(12)
+    for w in widgets:
+        col.addWidget(w)
+    col.addStretch(1)
+    area = QScrollArea()
+    area.setWidget(inner)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
+
+
+def _group(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    lay = QVBoxLayout(box)
+    lay.addWidget(widget)
+    return box
+
+
+class OptimizePage(QWidget):
+    """Recipe editor; `run_requested(Recipe)` asks the Run page to start it."""
+
+    run_requested = Signal(object)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self._pushing = False  # True while we set state.recipe ourselves (ignore the echo)
+        self._build()
+        self.show_recipe(state.recipe)
+        state.recipe_changed.connect(self._on_state_recipe)
+        state.model_loaded.connect(lambda _info: self._on_model())
+        self._on_model()
+
+    # -- layout --------------------------------------------------------------------
+    def _build(self) -> None:
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("variant name, e.g. gpt-prune50")
+        self.name_edit.setToolTip("The name the variant gets in the workspace")
+        self.name_edit.textChanged.connect(lambda _t: self._sync())
+        icons = self.style()
+        self.load_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton), "Load recipe…")
+        self.save_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton), "Save recipe…")
+        self.run_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Run ▶")
+        self.run_button.setDefault(True)
+        self.run_button.setMinimumWidth(110)
+        self.load_button.clicked.connect(self.choose_load)
+        self.save_button.clicked.connect(self.choose_save)
+        self.run_button.clicked.connect(self.request_run)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Recipe name:"))
+        top.addWidget(self.name_edit, 1)
+        top.addSpacing(16)
+        for b in (self.load_button, self.save_button, self.run_button):
+            top.addWidget(b)
+
+        self.model_line = QLabel()
+        self.model_line.setStyleSheet("color: #555;")
+        self.estimate_label = QLabel()
+        font = self.estimate_label.font()
+        font.setPointSizeF(font.pointSizeF() + 1)
+        font.setBold(True)
+        self.estimate_label.setFont(font)
+        self.error_label = QLabel()
+        self.error_label.setStyleSheet(f"color: {ERROR_COLOR};")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+        banner = QFrame()
+        banner.setObjectName("estimateBanner")
+        banner.setStyleSheet("#estimateBanner { background: #f3f6fb; border: 1px solid #d5deea; border-radius: 6px; }")
+        b_lay = QVBoxLayout(banner)
+        b_lay.setContentsMargins(12, 8, 12, 8)
+        b_lay.addWidget(self.estimate_label)
+        b_lay.addWidget(self.model_line)
+
+        self.steps = MethodStepList()
+        self.steps.changed.connect(self._sync)
+        self.train_form = ConfigForm(TrainConfig, path="train")
+        self.data_form = ConfigForm(DataSpec, path="data")
+        self.export_form = ConfigForm(ExportConfig, path="export")
+        for form in (self.train_form, self.data_form, self.export_form):
+            form.changed.connect(lambda _v: self._sync())
+        self.data_form.attach("path", self._browse_button())
+
+        columns = QHBoxLayout()
+        columns.setSpacing(16)
+        columns.addWidget(_scroll(_group("Optimization steps", self.steps)), 4)
+        columns.addWidget(_scroll(_group("Training", self.train_form)), 3)
+        columns.addWidget(
+            _scroll(_group("Data", self.data_form), _group("Export", self.export_form)), 3
+        )
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(8)
+        layout.addLayout(top)
+        layout.addWidget(banner)
+        layout.addWidget(self.error_label)
+        layout.addLayout(columns, 1)
+
+    def _browse_button(self) -> QToolButton:
+        button = QToolButton()
+        button.setText("Browse…")
+        button.setToolTip("Choose a text / CSV / JSONL file (arrow: a folder with one sub-folder per label)")
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        menu = QMenu(button)
+        menu.addAction("File…", self._choose_data_file)
+        menu.addAction("Folder (one sub-folder per label)…", self._choose_data_folder)
+        button.setMenu(menu)
+        button.clicked.connect(self._choose_data_file)
+        return button
+
+    # -- recipe <-> forms ----------------------------------------------------------
+    def show_recipe(self, recipe: Recipe) -> None:
+        """Load `recipe` into every form (without pushing it back to the state)."""
+        self._pushing = True
+        try:
+            self.name_edit.setText(recipe.name)
+            self.steps.set_steps(recipe.methods)
+            self.train_form.set_value(recipe.train)
+            self.data_form.set_value(recipe.data)
+            self.export_form.set_value(recipe.export)
+        finally:
+            self._pushing = False
+        self._sync()
+
+    def current_recipe(self) -> tuple[Recipe | None, list[str]]:
+        """(recipe as edited, []) when valid, else (None, every problem in CLI wording)."""
+        errors = [str(e) for e in Recipe(name=self.name_edit.text()).errors() if e.path == "name"]
+        errors += self.steps.errors() or self.steps.preview_errors()
+        for form in (self.train_form, self.data_form, self.export_form):
+            errors += form.errors()
+        methods = self.steps.values()
+        parts = (methods, self.train_form.value(), self.data_form.value(), self.export_form.value())
+        if errors or any(p is None for p in parts):
+            return None, errors or ["some settings are incomplete"]
+        recipe = self.state.recipe.replace(
+            name=self.name_edit.text().strip(), methods=methods,
+            train=parts[1], data=parts[2], export=parts[3],
+        )
+        problems = recipe.errors()  # cross-section checks and the model spec
+        return (None, [str(e) for e in problems]) if problems else (recipe, [])
+
+    def first_error(self) -> str:
+        return (self.current_recipe()[1] or [""])[0]
+
+    def _sync(self) -> None:
+        if self._pushing:
+            return
+        recipe, errors = self.current_recipe()
+        self.run_button.setEnabled(recipe is not None)
+        self.save_button.setEnabled(recipe is not None)
+        self.run_button.setToolTip("Run this recipe" if recipe else f"Fix first: {errors[0]}")
+        self.error_label.setText(_short(f"Cannot run yet — {errors[0]}") if errors else "")
+        self.error_label.setToolTip(errors[0] if errors else "")
+        self.error_label.setVisible(bool(errors))
+        self.name_edit.setProperty("invalid", any(e.startswith("name") for e in errors))
+        self.name_edit.setStyleSheet(f"border: 1px solid {ERROR_COLOR};" if self.name_edit.property("invalid") else "")
+        self._update_estimate()
+        if recipe is not None and recipe != self.state.recipe:
+            self._pushing = True
+            try:
+                self.state.set_recipe(recipe)
+            finally:
+                self._pushing = False
+
+    def _on_state_recipe(self, recipe: Recipe) -> None:
+        if not self._pushing:
+            self.show_recipe(recipe)
+
+    # -- live estimate -------------------------------------------------------------
+    def _on_model(self) -> None:
+        info = self.state.model_info
+        module = getattr(getattr(info, "loaded", None), "module", None)
+        self.steps.set_module(module)
+        if module is None:
+            self.model_line.setText("Load a model on the Model page to see a live estimate.")
+        else:
+            desc = getattr(info.loaded, "description", "") or type(module).__name__
+            self.model_line.setText(f"Model: {desc}")
+        self._update_estimate()
+
+    def _update_estimate(self) -> None:
+        text, ok = self.steps.estimate_text()
+        self.estimate_label.setText(text)
+        self.estimate_label.setStyleSheet("" if ok else f"color: {ERROR_COLOR};")
+
+    # -- actions -------------------------------------------------------------------
+    def request_run(self) -> None:
+        """Make the edited recipe current, go to the Run page and ask it to start."""
+        recipe, errors = self.current_recipe()
+        if recipe is None:
+            self.error_label.setText(f"Cannot run yet — {errors[0]}")
+            self.error_label.show()
+            return
+        if recipe != self.state.recipe:
+            self.state.set_recipe(recipe)
+        self.state.navigate.emit("Run")
+        self.run_requested.emit(recipe)
+
+    def save_recipe(self, path: str | Path) -> bool:
+        """Write the edited recipe as YAML; False (with the reason shown) if it is invalid."""
+        recipe, errors = self.current_recipe()
+        if recipe is None:
+            self._show_problem(f"not saved: {errors[0]}")
+            return False
+        Path(path).write_text(recipe.to_yaml(), encoding="utf-8")
+        return True
+
+    def load_recipe(self, path: str | Path) -> bool:
+        """Read a recipe file into the forms and the state; False (reason shown) if it is bad."""
+        try:
+            recipe = Recipe.load(path)
+        except (ConfigError, OSError) as exc:
+            self._show_problem(f"could not load {Path(path).name}: {exc}")
+            return False
+        self.state.set_recipe(recipe)  # our recipe_changed handler fills the forms
+        return True
+
+    def _show_problem(self, text: str) -> None:
+        self.error_label.setText(text)
+        self.error_label.show()
+
+    def choose_load(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load recipe", _recipes_dir(), RECIPE_FILTER)
+        if path:
+            self.load_recipe(path)
+
+    def choose_save(self) -> None:
+        default = str(Path(_recipes_dir()) / f"{self.name_edit.text().strip() or 'recipe'}.yaml")
+        path, _ = QFileDialog.getSaveFileName(self, "Save recipe", default, RECIPE_FILTER)
+        if path:
+            self.save_recipe(path)
+
+    def _choose_data_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose data file", "", DATA_FILTER)
+        if path:
+            self.set_data_path(path)
+
+    def _choose_data_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder with one sub-folder per label")
+        if path:
+            self.set_data_path(path)
+
+    def set_data_path(self, path: str) -> None:
+        """Use a data file/folder; a builtin source switches to text or labelled to match."""
+        self.data_form.set_field("path", path)
+        if (self.data_form.value() or self.state.recipe.data).source == "builtin":
+            labelled = Path(path).is_dir() or Path(path).suffix.lower() in (".csv", ".jsonl", ".json")
+            self.data_form.set_field("source", "labelled" if labelled else "text")
+
+
+def _short(text: str, limit: int = 170) -> str:
+    """Keep the page's error line to about two lines; the full text is in the tooltip."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _recipes_dir() -> str:
+    here = Path(__file__).resolve().parents[2] / "assets" / "recipes"
+    return str(here) if here.is_dir() else str(Path.cwd())
+

@@ -1,0 +1,277 @@
+"""Run page: start, pause, resume and cancel the current recipe and watch it train.
+
+All work happens in the runner's thread (or process); this page only reacts to
+its signals, so the window stays responsive however busy the job is.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.events import Artifact, Failed, Finished, Log, Metric, Progress, StageStarted
+from engine.job import JobResult
+from engine.recipe import Recipe
+from engine.report import method_label
+from gui.runner import JobRunner, RunnerBase
+from gui.state import AppState
+from gui.widgets.live_plots import LivePlots
+
+LOG_LINES = 2000  # older lines drop off; the full story is in the run folder
+ERROR_COLOR = "#c62828"
+WARNING_COLOR = "#b26a00"
+OK_COLOR = "#2e7d32"
+CANCELLED_TEXT = "cancelled — recorded as cancelled, nothing exported"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """'42 s', '3 min 05 s', '1 h 02 min' ('' when unknown)."""
+    if seconds is None:
+        return ""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def summary_text(summary: dict) -> str:
+    """One line from a Finished summary: metrics, sparsity and ONNX latency."""
+    parts = []
+    for key, value in summary.items():
+        if key.startswith("metrics.") and isinstance(value, (int, float)):
+            name = key.split(".", 1)[1].replace("_", " ")
+            parts.append(f"{name} {value:.1%}" if name == "accuracy" else f"{name} {value:.4g}")
+    sparsity = summary.get("sparsity.overall")
+    if isinstance(sparsity, (int, float)):
+        parts.append(f"sparsity {sparsity:.1%}")
+    latency = summary.get("onnx.latency_ms_p50")
+    if isinstance(latency, (int, float)):
+        parts.append(f"ONNX latency p50 {latency:.2f} ms")
+    return " · ".join(parts)
+
+
+class RunPage(QWidget):
+    """Controls, progress, live plots and the log of one job at a time."""
+
+    run_ended = Signal(object)  # JobResult, after the page has updated itself
+
+    def __init__(self, state: AppState, runner: RunnerBase | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.runner = runner or JobRunner(self)
+        self.last_result: JobResult | None = None
+        self._stage = ""
+        self._started_at = 0.0
+        self._build()
+        self.runner.event.connect(self._on_event)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.running_changed.connect(lambda _running: self._update_buttons())
+        self.runner.paused_changed.connect(self._on_paused)
+        self.runner.refused.connect(lambda msg: self.set_status(msg, ERROR_COLOR))
+        state.recipe_changed.connect(self._show_recipe)
+        self._show_recipe(state.recipe)
+        self._update_buttons()
+
+    # -- layout --------------------------------------------------------------------
+    def _build(self) -> None:
+        icons = self.style()
+        self.title = QLabel()
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() + 3)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.recipe_line = QLabel()
+        self.recipe_line.setStyleSheet("color: #555;")
+        self.recipe_line.setWordWrap(True)
+
+        self.start_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Start")
+        self.pause_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause")
+        self.resume_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_MediaSeekForward), "Resume")
+        self.cancel_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Cancel")
+        self.start_button.setToolTip("Run the current recipe (the same Job the CLI runs)")
+        self.pause_button.setToolTip("Hold at the next batch boundary")
+        self.cancel_button.setToolTip("Stop at the next batch boundary; the run is recorded as cancelled")
+        self.start_button.clicked.connect(lambda: self.start())
+        self.pause_button.clicked.connect(self.runner.pause)
+        self.resume_button.clicked.connect(self.runner.resume)
+        self.cancel_button.clicked.connect(self.cancel)
+
+        head = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.addWidget(self.title)
+        titles.addWidget(self.recipe_line)
+        head.addLayout(titles, 1)
+        for b in (self.start_button, self.pause_button, self.resume_button, self.cancel_button):
+            b.setMinimumWidth(96)
+            head.addWidget(b)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setFixedHeight(14)
+        self.stage_label = QLabel("idle")
+        self.eta_label = QLabel()
+        self.eta_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.stage_label, 1)
+        progress_row.addWidget(self.eta_label)
+
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.plots = LivePlots()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(LOG_LINES)
+        self.log.setFont(QFont("monospace", max(self.font().pointSize() - 1, 8)))
+        self.log.setPlaceholderText("The job's log appears here.")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.plots)
+        splitter.addWidget(self.log)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([520, 130])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addLayout(head)
+        layout.addSpacing(6)
+        layout.addWidget(self.progress)
+        layout.addLayout(progress_row)
+        layout.addWidget(self.status)
+        layout.addWidget(splitter, 1)
+
+    def _show_recipe(self, recipe: Recipe) -> None:
+        self.title.setText(f"Run — {recipe.name}")
+        steps = ", ".join(method_label(m) for m in recipe.methods) or "no optimization steps"
+        t = recipe.train
+        limit = f"max {t.max_steps} steps" if t.max_steps else f"{t.epochs} epoch(s)"
+        export = "ONNX export" if recipe.export.enabled else "no export"
+        self.recipe_line.setText(
+            f"{recipe.model.source}:{recipe.model.path} · {steps} · {limit}, batch {t.batch_size} · {export}"
+        )
+
+    # -- control -------------------------------------------------------------------
+    def start(self, recipe: Recipe | None = None) -> bool:
+        """Run `recipe` (default: the state's current recipe); False if it cannot start."""
+        recipe = recipe or self.state.recipe
+        errors = recipe.errors()
+        if errors:
+            self.set_status(f"cannot run: {errors[0]}", ERROR_COLOR)
+            return False
+        if self.runner.running:
+            self.set_status("a job is already running; cancel it or wait for it to finish", ERROR_COLOR)
+            return False
+        self.plots.reset()
+        self.log.clear()
+        self.progress.setValue(0)
+        self.last_result = None
+        self._stage = ""
+        self._started_at = time.monotonic()
+        self._show_recipe(recipe)
+        self.set_status(f"starting {recipe.name}…")
+        return self.runner.start(recipe, self.state.workspace)
+
+    def cancel(self) -> None:
+        if self.runner.running:
+            self.set_status("cancelling at the next batch boundary…", WARNING_COLOR)
+            self.runner.cancel()
+
+    def _update_buttons(self) -> None:
+        running, paused = self.runner.running, self.runner.paused
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running and not paused and self.runner.can_pause)
+        self.resume_button.setEnabled(running and paused)
+        self.cancel_button.setEnabled(running)
+
+    def _on_paused(self, paused: bool) -> None:
+        self._update_buttons()
+        if self.runner.running:
+            self.set_status("paused — resumes at the same batch" if paused else "running", WARNING_COLOR if paused else None)
+
+    def set_status(self, text: str, color: str | None = None) -> None:
+        self.status.setStyleSheet(f"color: {color};" if color else "")
+        self.status.setText(text)
+
+    # -- events --------------------------------------------------------------------
+    def _on_event(self, ev: object) -> None:
+        self.plots.on_event(ev)
+        if isinstance(ev, Progress):
+            self.progress.setValue(int(ev.fraction * 1000))
+            stage = f"{self._stage} — {ev.message}" if ev.message and ev.message != self._stage else self._stage
+            self.stage_label.setText(f"{stage}   {ev.fraction:.0%}")
+            eta = fmt_duration(ev.eta_s)
+            self.eta_label.setText(f"ETA {eta}" if eta and ev.fraction < 1 else "")
+        elif isinstance(ev, StageStarted):
+            self._stage = ev.stage
+            self.stage_label.setText(ev.stage + (f" — {ev.message}" if ev.message else ""))
+            self._log(f"── {ev.stage}: {ev.message}" if ev.message else f"── {ev.stage}")
+            if ev.stage == "run":  # a new variant is in the store (as running)
+                self.set_status(f"running — {ev.message}")
+                self.state.variants_changed.emit()
+        elif isinstance(ev, Log):
+            self._log(ev.message, ev.level)
+        elif isinstance(ev, Metric) and ev.name.startswith("val/"):
+            self._log(f"step {ev.step}: {ev.name} = {ev.value:.4g}")
+        elif isinstance(ev, Artifact):
+            self._log(f"{ev.kind}: {ev.path}")
+        elif isinstance(ev, Finished):
+            self._log(f"finished {ev.run_id}: {summary_text(ev.summary)}")
+        elif isinstance(ev, Failed):
+            self._log(f"failed: {ev.error}", "error")
+
+    def _log(self, message: str, level: str = "info") -> None:
+        stamp = time.strftime("%H:%M:%S")
+        color = {"error": ERROR_COLOR, "warning": WARNING_COLOR}.get(level)
+        text = html.escape(f"{stamp}  {message}")
+        self.log.appendHtml(f'<span style="color:{color}">{text}</span>' if color else text)
+
+    def _on_finished(self, result: JobResult) -> None:
+        self.last_result = result
+        elapsed = fmt_duration(time.monotonic() - self._started_at)
+        self.eta_label.setText(f"took {elapsed}")
+        if result.status == "finished":
+            self.progress.setValue(1000)
+            self.stage_label.setText("done")
+            line = summary_text(_card_summary(result.card))
+            self.set_status(f"✔ finished {result.run_id}" + (f" — {line}" if line else ""), OK_COLOR)
+        elif result.status == "cancelled":
+            self.stage_label.setText("cancelled")
+            self.set_status(CANCELLED_TEXT, WARNING_COLOR)
+        else:
+            self.stage_label.setText("failed")
+            self.set_status(f"failed: {result.error}", ERROR_COLOR)
+        if result.run_id:
+            self.state.variants_changed.emit()
+        if result.status == "finished" and result.run_id:
+            self.state.select_variant(result.run_id)
+        self._update_buttons()
+        self.run_ended.emit(result)
+
+
+def _card_summary(card: dict) -> dict:
+    """The Finished-event summary shape from a variant card (the process runner has it already)."""
+    if any(k.startswith("metrics.") for k in card):
+        return card
+    out = {f"metrics.{k}": v for k, v in (card.get("metrics") or {}).items()}
+    out["sparsity.overall"] = (card.get("sparsity") or {}).get("overall")
+    out["onnx.latency_ms_p50"] = (card.get("onnx") or {}).get("latency_ms_p50")
+    return out

@@ -1,0 +1,55 @@
+"""AppState: the one object every page shares (current recipe, model, workspace).
+
+Pages never talk to each other directly; they read and change this state and
+listen to its signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.recipe import Recipe
+from engine.store import Workspace
+
+
+@dataclass
+class ModelInfo:
+    loaded: Any  # engine.models.types.LoadedModel
+    summary: Any  # engine.models.summary.ModelSummary
+
+
+class AppState(QObject):
+    recipe_changed = Signal(object)  # Recipe
+    workspace_changed = Signal(object)  # Workspace
+    variants_changed = Signal()  # a run started/finished: re-read the store
+    selected_variant_changed = Signal(str)  # run id
+    model_loaded = Signal(object)  # ModelInfo
+    navigate = Signal(str)  # page name: Model | Optimize | Run | Export | Compare
+
+    def __init__(self, workspace: str | Path, recipe: Recipe | None = None):
+        super().__init__()
+        self.workspace = Workspace(workspace)
+        self.recipe = recipe or Recipe()
+        self.model_info: ModelInfo | None = None
+        self.selected_variant: str | None = None
+
+    def set_recipe(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+        self.recipe_changed.emit(recipe)
+
+    def set_workspace(self, path: str | Path) -> None:
+        self.workspace = Workspace(path)
+        self.workspace_changed.emit(self.workspace)
+        self.variants_changed.emit()
+
+    def set_model(self, info: ModelInfo) -> None:
+        self.model_info = info
+        self.model_loaded.emit(info)
+
+    def select_variant(self, run_id: str) -> None:
+        self.selected_variant = run_id
+        self.selected_variant_changed.emit(run_id)

@@ -1,0 +1,235 @@
+"""Model picker for the Model page: built-in list, open file/folder, and the error/trust row.
+
+The picker only decides *what* to load (a ModelSpec); the page does the loading.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
+
+from engine.models.builtin import list_builtin_models
+from engine.models.checkpoint import MANIFEST
+from engine.recipe import ModelSpec
+
+FILE_FILTER = "Model files (*.safetensors *.pt *.pth *.bin *.ts);;All files (*)"
+
+
+def is_torchscript_archive(path: Path) -> bool:
+    """True for a torch.jit.save zip: it carries `constants.pkl` and a `code/` folder."""
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(n.endswith("/constants.pkl") for n in names) or any("/code/" in n for n in names)
+
+
+def infer_source(path: str | Path) -> str:
+    """The ModelSpec.source for a file or folder; ValueError with a one-line reason otherwise."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ValueError(f"{p} does not exist")
+    if p.is_dir():
+        if (p / MANIFEST).is_file():
+            return "checkpoint"
+        if (p / "config.json").is_file():
+            return "hf"
+        raise ValueError(
+            f"{p.name}/ has neither config.json (a Hugging Face model) nor {MANIFEST} "
+            "(a workbench checkpoint)"
+        )
+    suffix = p.suffix.lower()
+    if p.name == MANIFEST:
+        return "checkpoint"
+    if p.name == "config.json":
+        return "hf"
+    if suffix == ".safetensors":
+        return "safetensors"
+    if suffix == ".ts":
+        return "torchscript"
+    if suffix in (".pt", ".pth", ".bin"):
+        return "torchscript" if is_torchscript_archive(p) else "torch"
+    raise ValueError(
+        f"{p.name}: unknown model file type; use .safetensors, .pt/.pth/.bin, .ts "
+        "or a Hugging Face / checkpoint folder"
+    )
+
+
+def parse_shape(text: str) -> tuple[int, ...] | None:
+    """'1, 3, 32, 32' or '[1,3,32,32]' -> (1, 3, 32, 32); '' -> None; ValueError otherwise."""
+    cleaned = text.strip().strip("[]()").replace("x", ",").replace("×", ",")
+    if not cleaned:
+        return None
+    try:
+        dims = tuple(int(d) for d in cleaned.replace(" ", ",").split(",") if d)
+    except ValueError:
+        raise ValueError(f"input shape {text!r} is not a list of whole numbers, e.g. 1, 3, 32, 32") from None
+    if not dims or any(d < 1 for d in dims):
+        raise ValueError(f"input shape {text!r} needs positive sizes, e.g. 1, 3, 32, 32")
+    return dims
+
+
+class ModelPicker(QWidget):
+    """Emits `requested(spec)` when the user asks for a model; shows busy and error states."""
+
+    requested = Signal(object)  # ModelSpec
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._last_path: Path | None = None  # the file behind the current error (for retries)
+        self._trusted: Path | None = None  # the file the user said they trust
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+
+        self.builtin = QComboBox()
+        for name, desc in list_builtin_models():
+            self.builtin.addItem(f"{name} — {desc}", name)
+        self.load_builtin_btn = QPushButton("Load built-in")
+        self.load_builtin_btn.clicked.connect(self._load_builtin)
+        self.open_file_btn = QPushButton("Open file…")
+        self.open_file_btn.setToolTip("A .safetensors, .pt/.pth/.bin or TorchScript file")
+        self.open_file_btn.clicked.connect(self._open_file)
+        self.open_folder_btn = QPushButton("Open folder…")
+        self.open_folder_btn.setToolTip("A Hugging Face model folder or a workbench checkpoint")
+        self.open_folder_btn.clicked.connect(self._open_folder)
+
+        row = QHBoxLayout()
+        row.addWidget(self.builtin, 1)
+        row.addWidget(self.load_builtin_btn)
+        row.addSpacing(16)
+        row.addWidget(self.open_file_btn)
+        row.addWidget(self.open_folder_btn)
+        grid.addWidget(QLabel("Model:"), 0, 0)
+        grid.addLayout(row, 0, 1)
+
+        # generic (non-text) models cannot be run without an example input shape
+        self.shape = QLineEdit()
+        self.shape.setPlaceholderText("only for non-text models, e.g. 1, 3, 32, 32")
+        self.shape.setMinimumWidth(280)
+        self.shape.setToolTip("Example input for one forward pass; press Enter to reload the file")
+        self.shape.returnPressed.connect(self._retry)
+        self.hint = QLabel("…or drop a model file or folder anywhere on this page.")
+        self.hint.setStyleSheet("color: palette(mid);")
+        shape_row = QHBoxLayout()
+        shape_row.addWidget(self.shape)
+        shape_row.addSpacing(16)
+        shape_row.addWidget(self.hint, 1)
+        grid.addWidget(QLabel("Input shape:"), 1, 0)
+        grid.addLayout(shape_row, 1, 1)
+
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # indeterminate: loading has no measurable progress
+        self.busy.setMaximumWidth(160)
+        self.busy.setTextVisible(False)
+        self.status = QLabel()
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setStyleSheet("color: #c62828; font-weight: bold;")
+        self.trust = QCheckBox(
+            "Trust this file: I made it myself; allow full unpickling (it can run code) and load it"
+        )
+        self.trust.setStyleSheet("color: #c62828;")
+        self.trust.toggled.connect(self._trust_toggled)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.busy)
+        status_row.addWidget(self.status)
+        status_row.addWidget(self.error, 1)
+        grid.addLayout(status_row, 2, 1)
+        grid.addWidget(self.trust, 3, 1)
+        grid.setColumnStretch(1, 1)
+        self.set_busy(False)
+        self.show_error("")
+
+    # -- requests ------------------------------------------------------------------
+    def _load_builtin(self) -> None:
+        self._last_path = None
+        self.requested.emit(ModelSpec(source="builtin", path=self.builtin.currentData()))
+
+    def _open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model file", "", FILE_FILTER)
+        if path:
+            self.request_path(path)
+
+    def _open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open model folder")
+        if path:
+            self.request_path(path)
+
+    def request_path(self, path: str | Path, trust: bool | None = None) -> None:
+        """Infer the source kind of a file/folder and ask for it; errors show in red.
+
+        `trust` None keeps an earlier "Trust this file" answer for the same path.
+        """
+        self._last_path = Path(path)
+        if trust is None:
+            trust = self._trusted == self._last_path
+        try:
+            source = infer_source(path)
+            shape = parse_shape(self.shape.text())
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return
+        self.requested.emit(ModelSpec(source=source, path=str(path), trust=trust, input_shape=shape))
+
+    def _trust_toggled(self, on: bool) -> None:
+        self._trusted = self._last_path if on else None
+        if on and self._last_path is not None:
+            self.request_path(self._last_path, trust=True)
+
+    def _retry(self) -> None:
+        if self._last_path is not None:
+            self.request_path(self._last_path)
+
+    # -- display -------------------------------------------------------------------
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        """Indeterminate bar + message while a load runs; buttons off so it is not doubled."""
+        self.busy.setVisible(busy)
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+        for w in (self.load_builtin_btn, self.open_file_btn, self.open_folder_btn, self.trust):
+            w.setEnabled(not busy)
+
+    def show_error(self, message: str) -> None:
+        """Red one-line error; offers the trust option only for refused pickles."""
+        field, text = _split_field(message)
+        flagged = field == "model.input_shape" or "input shape" in text
+        if flagged and self._last_path is not None:
+            text += " (type it in Input shape and press Enter)"
+        # the engine speaks recipe language; on this page the fix is the checkbox below
+        text = text.replace("set model.trust: true", "tick “Trust this file” below")
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+        wants_trust = field == "model.trust" or "unpickling" in text
+        trusted_here = self._trusted is not None and self._trusted == self._last_path
+        # once trusted, the box stays ticked for this file through later errors (e.g. shape)
+        self.trust.blockSignals(True)
+        self.trust.setChecked(trusted_here)
+        self.trust.blockSignals(False)
+        self.trust.setVisible(bool(text) and (wants_trust or trusted_here))
+        self.shape.setStyleSheet("border: 1px solid #c62828;" if flagged else "")
+
+
+def _split_field(message: str) -> tuple[str, str]:
+    """('model.trust', 'the text') from 'model.trust: the text' (engine errors name their field)."""
+    head, sep, rest = message.partition(": ")
+    if sep and head.startswith("model.") and " " not in head:
+        return head, rest
+    return "", message

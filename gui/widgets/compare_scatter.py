@@ -1,0 +1,149 @@
+"""Scatter of a metric against ONNX latency, one labelled point per variant, lineage arrows."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from engine.store import Variant
+from gui.widgets.variant_metrics import metric_label, metric_value, onnx_number
+
+POINT = "#4a7fc1"
+SELECTED = "#f57c00"
+EDGE = (120, 120, 120, 160)
+
+
+def plot_points(variants: list[Variant], metric: str) -> list[tuple[Variant, float, float]]:
+    """(variant, p50 ms, metric) for finished variants that have both numbers."""
+    out = []
+    for v in variants:
+        if v.status != "finished":
+            continue
+        lat, value = onnx_number(v.card, "latency_ms_p50"), metric_value(v.card, metric)
+        if lat is not None and value is not None:
+            out.append((v, lat, value))
+    return out
+
+
+class CompareScatter(QWidget):
+    """Emits `clicked(run_id)` when a point is clicked; `select(id)` highlights one."""
+
+    clicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTextPen("#333")
+            self.plot.getAxis(axis).setPen("#888")
+            # "(x0.001)" axis prefixes confuse more than they help for ms and accuracies
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
+        self.plot.setLabel("bottom", "ONNX latency p50 (ms, lower is better)", color="#333")
+        self.scatter = pg.ScatterPlotItem(size=12, pen=pg.mkPen("w", width=1.5), hoverable=True)
+        self.scatter.sigClicked.connect(self._point_clicked)
+        self.plot.addItem(self.scatter)
+        self._extra: list[Any] = []  # labels, edges and arrows, rebuilt on every refresh
+        self.points: list[tuple[Variant, float, float]] = []
+        self._selected: str | None = None
+        self._arrows: list[tuple[pg.ArrowItem, tuple[float, float], tuple[float, float]]] = []
+        # arrow heads are drawn in pixels, so their angle follows the view's aspect
+        self.plot.getViewBox().sigTransformChanged.connect(self._orient_arrows)
+
+        self.empty = QLabel(
+            "No finished variant with an ONNX latency yet.\n"
+            "Variants appear here once a run exports to ONNX (Export page or recipe export)."
+        )
+        self.empty.setStyleSheet("color: #666; font-size: 11pt;")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setMargin(24)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.plot)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+
+    def set_variants(self, variants: list[Variant], metric: str) -> None:
+        """Redraw for `metric` (accuracy / perplexity / loss)."""
+        for item in self._extra:
+            self.plot.removeItem(item)
+        self._extra.clear()
+        self.points = plot_points(variants, metric)
+        self.stack.setCurrentIndex(1 if self.points else 0)
+        self.plot.setLabel("left", metric_label(metric), color="#333")
+        where = {v.id: (x, y) for v, x, y in self.points}
+        self._arrows = []
+        for v, x, y in self.points:
+            if v.parent in where:  # parent → child: the line plus an arrow head at its middle
+                px, py = where[v.parent]
+                self._add(pg.PlotCurveItem([px, x], [py, y], pen=pg.mkPen(EDGE, width=1)))
+                arrow = pg.ArrowItem(headLen=13, tipAngle=30, pen=None, brush=EDGE)
+                self._add(arrow)
+                self._arrows.append((arrow, (px, py), (x, y)))
+            label = pg.TextItem(v.name, color="#222", anchor=(0, 1.15))
+            label.setPos(x, y)
+            self._add(label)
+        self._draw_points()
+        if self.points:
+            self._fit()
+        self._orient_arrows()
+
+    def _fit(self) -> None:
+        """Pad the view so labels fit, and never let equal values collapse the range."""
+        xs = [x for _, x, _ in self.points]
+        ys = [y for _, _, y in self.points]
+
+        def span(lo: float, hi: float) -> tuple[float, float]:
+            width = max(hi - lo, abs(hi) * 0.1, 1e-3)
+            return lo - width * 0.15, hi + width * 0.15
+
+        x0, x1 = span(min(xs), max(xs))
+        y0, y1 = span(min(ys), max(ys))
+        self.plot.setXRange(x0, x1 + (x1 - x0) * 0.15, padding=0)  # room for the labels
+        self.plot.setYRange(y0, y1 + (y1 - y0) * 0.08, padding=0)
+
+    def _orient_arrows(self, *_: Any) -> None:
+        vb = self.plot.getViewBox()
+        for arrow, (px, py), (x, y) in self._arrows:
+            a, b = vb.mapViewToDevice(QPointF(px, py)), vb.mapViewToDevice(QPointF(x, y))
+            if a is None or b is None:
+                continue
+            # ArrowItem points left at angle 0 and rotates clockwise on screen
+            angle = math.degrees(math.atan2(-(b.y() - a.y()), -(b.x() - a.x())))
+            arrow.setStyle(angle=angle)
+            arrow.setPos(px + (x - px) * 0.55, py + (y - py) * 0.55)
+
+    def _add(self, item: Any) -> None:
+        self.plot.addItem(item)
+        self._extra.append(item)
+
+    def _draw_points(self) -> None:
+        spots = [
+            {
+                "pos": (x, y),
+                "data": v.id,
+                "brush": pg.mkBrush(SELECTED if v.id == self._selected else POINT),
+                "size": 16 if v.id == self._selected else 12,
+            }
+            for v, x, y in self.points
+        ]
+        self.scatter.setData(spots)
+
+    def select(self, run_id: str | None) -> None:
+        """Highlight one variant's point."""
+        self._selected = run_id
+        self._draw_points()
+
+    def point_count(self) -> int:
+        return len(self.points)
+
+    def _point_clicked(self, _item: Any, spots: list[Any], *_: Any) -> None:
+        if len(spots):
+            self.clicked.emit(str(spots[0].data()))

@@ -1,0 +1,158 @@
+"""Table model of all variants: CLI-formatted text, raw numbers for sorting, lineage tints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from engine.cli_format import variant_row
+from engine.store import Variant
+from gui.widgets.variant_metrics import model_number, onnx_number, primary_metric
+
+Index = QModelIndex | QPersistentModelIndex
+COLUMNS = (
+    "Name", "ID", "Parent", "Status", "Method", "Params", "Non-zero",
+    "Sparsity", "Size MB", "Metric", "ONNX MB", "p50 ms",
+)  # fmt: skip
+NUMERIC_FROM = COLUMNS.index("Params")
+STATUS_COLORS = {"failed": "#c62828", "crashed": "#c62828", "cancelled": "#8a8a8a", "running": "#1565c0"}
+PARENT_TINT = QColor("#ffe9a8")  # the selected row's parent
+CHILD_TINT = QColor("#dcebff")  # rows derived from the selected row
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+def _row_values(v: Variant, names: dict[str, str]) -> tuple[list[str], list[Any]]:
+    """(display texts, raw sort values) for one variant; raw None means 'no value'."""
+    text = variant_row(v)
+    c = v.card or {}
+    metric = primary_metric(c)
+    size = model_number(c, "size_bytes")
+    onnx_size = onnx_number(c, "size_bytes")
+    sparsity = (c.get("sparsity") or {}).get("overall")
+    parent = names.get(v.parent or "", v.parent or "") if v.parent else ""
+    shown = [
+        v.name, v.id, parent or "–", v.status, text["method"], text["params"], text["nonzero"],
+        text["sparsity"], f"{size / 1e6:.2f}" if size else "-", text["metric"],
+        text["onnx MB"], text["p50 ms"],
+    ]  # fmt: skip
+    raw = [
+        v.name.lower(), v.id, parent.lower(), v.status, text["method"],
+        model_number(c, "params"), model_number(c, "nonzero_params"),
+        float(sparsity) if isinstance(sparsity, (int, float)) else None,
+        size, metric[1] if metric else None, onnx_size, onnx_number(c, "latency_ms_p50"),
+    ]  # fmt: skip
+    return shown, raw
+
+
+class CompareModel(QAbstractTableModel):
+    """One row per variant; `focus(id)` tints that row's parent and children."""
+
+    def __init__(self, parent: Any = None):
+        super().__init__(parent)
+        self.variants: list[Variant] = []
+        self._shown: list[list[str]] = []
+        self._raw: list[list[Any]] = []
+        self._focus: str | None = None
+
+    def set_variants(self, variants: list[Variant]) -> None:
+        self.beginResetModel()
+        self.variants = list(variants)
+        names = {v.id: v.name for v in self.variants}
+        rows = [_row_values(v, names) for v in self.variants]
+        self._shown = [r[0] for r in rows]
+        self._raw = [r[1] for r in rows]
+        self.endResetModel()
+
+    def row_of(self, run_id: str) -> int:
+        """Source row of a variant id, -1 when absent."""
+        return next((i for i, v in enumerate(self.variants) if v.id == run_id), -1)
+
+    def focus(self, run_id: str | None) -> None:
+        """Tint the parent and children of `run_id` (None clears)."""
+        self._focus = run_id
+        if self.variants:
+            self.dataChanged.emit(
+                self.index(0, 0),
+                self.index(len(self.variants) - 1, len(COLUMNS) - 1),
+                [Qt.ItemDataRole.BackgroundRole],
+            )
+
+    def relation(self, row: int) -> str:
+        """'parent', 'child' or '' relative to the focused variant."""
+        if self._focus is None:
+            return ""
+        v = self.variants[row]
+        focused = next((x for x in self.variants if x.id == self._focus), None)
+        if focused is not None and focused.parent == v.id:
+            return "parent"
+        return "child" if v.parent == self._focus else ""
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.variants)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = 0) -> Any:
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        v = self.variants[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._shown[row][col]
+        if role == Qt.ItemDataRole.UserRole:
+            return self._raw[row][col]
+        if role == Qt.ItemDataRole.ForegroundRole and v.status in STATUS_COLORS:
+            return QBrush(QColor(STATUS_COLORS[v.status]))
+        if role == Qt.ItemDataRole.BackgroundRole:
+            rel = self.relation(row)
+            return QBrush(PARENT_TINT if rel == "parent" else CHILD_TINT) if rel else None
+        if role == Qt.ItemDataRole.FontRole and col == 0:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= NUMERIC_FROM:
+            return _RIGHT
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(v, col)
+        return None
+
+    def _tooltip(self, v: Variant, col: int) -> str | None:
+        if col == COLUMNS.index("Status") and v.error:
+            return v.error
+        if col == COLUMNS.index("Parent") and v.parent:
+            return f"parent id {v.parent}"
+        if col == COLUMNS.index("Method"):
+            return self._shown[self.row_of(v.id)][col]
+        return None
+
+
+class NumericSortProxy(QSortFilterProxyModel):
+    """Sorts by the raw UserRole values; rows without a value stay at the bottom either way."""
+
+    def __init__(self, parent: Any = None):
+        super().__init__(parent)
+        self.setSortRole(Qt.ItemDataRole.UserRole)
+
+    def lessThan(self, left: Index, right: Index) -> bool:
+        a, b = left.data(Qt.ItemDataRole.UserRole), right.data(Qt.ItemDataRole.UserRole)
+        descending = self.sortOrder() == Qt.SortOrder.DescendingOrder
+        if a is None or b is None:
+            # Qt flips the result for descending order, so "missing" must flip too
+            return (a is None) == descending and a is not b
+        if isinstance(a, str) or isinstance(b, str):
+            return str(a) < str(b)
+        return a < b

@@ -1,0 +1,196 @@
+"""The ONNX section of a variant card, and how it compares with its parent's export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
+
+from gui.widgets.anatomy_header import StatTile
+from gui.widgets.variant_metrics import PARITY_TOLERANCE
+
+GOOD, BAD, MUTED = "#2e7d32", "#c62828", "#666"
+ROWS = (
+    ("path", "File"),
+    ("size", "Size"),
+    ("opset", "Opset / exporter"),
+    ("checker", "ONNX checker"),
+    ("max_diff", "Parity max |ONNX − PyTorch|"),
+    ("top1", "Top-1 agreement"),
+    ("latency", "Latency (onnxruntime)"),
+    ("provider", "Provider"),
+    ("vs_size", "Size vs parent"),
+    ("vs_latency", "Speed vs parent"),
+    ("note", ""),
+)
+
+
+def _colored(text: str, ok: bool | None) -> str:
+    color = MUTED if ok is None else GOOD if ok else BAD
+    return f"<span style='color:{color}; font-weight:600'>{text}</span>"
+
+
+def _shape(shape: Any) -> str:
+    return "×".join(str(d) for d in shape) if isinstance(shape, (list, tuple)) and shape else "?"
+
+
+def describe_onnx(onnx: dict[str, Any]) -> dict[str, str]:
+    """Rich-text value per row key for one `onnx` card section."""
+    size = onnx.get("size_bytes")
+    diff = onnx.get("max_abs_diff")
+    top1 = onnx.get("top1_agreement")
+    p50, p95 = onnx.get("latency_ms_p50"), onnx.get("latency_ms_p95")
+    checker = (
+        _colored("✔ passed", True)
+        if onnx.get("checker_ok")
+        else _colored(f"✘ {onnx.get('checker_message') or 'failed'}", False)
+    )
+    if isinstance(diff, (int, float)):
+        verdict = "within" if diff <= PARITY_TOLERANCE else "above"
+        parity = _colored(f"{diff:.2e}", diff <= PARITY_TOLERANCE) + (
+            f" <span style='color:{MUTED}'>({verdict} tolerance {PARITY_TOLERANCE:g})</span>"
+        )
+    else:
+        parity = _colored("not measured", None)
+    agreement = _colored(f"{top1:.1%}", top1 >= 0.99) if isinstance(top1, (int, float)) else "–"
+    latency = (
+        f"<b>p50 {p50:.2f} ms</b> · p95 {p95:.2f} ms "
+        f"<span style='color:{MUTED}'>(input {_shape(onnx.get('latency_shape'))})</span>"
+        if isinstance(p50, (int, float)) and isinstance(p95, (int, float))
+        else _colored("not measured", None)
+    )
+    exporter = onnx.get("exporter")
+    return {
+        "path": onnx.get("path") or "–",
+        "size": f"<b>{size / 1e6:.2f} MB</b>" if isinstance(size, (int, float)) else "–",
+        "opset": f"{onnx.get('opset', '?')}" + (f" · {exporter}" if exporter else ""),
+        "checker": checker,
+        "max_diff": parity,
+        "top1": agreement,
+        "latency": latency,
+        "provider": onnx.get("provider") or "–",
+    }
+
+
+def compare_with_parent(card: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, str]:
+    """Size ratio and latency speed-up against the parent's export, when both exist."""
+    onnx = card.get("onnx") or {}
+    p_onnx = (parent or {}).get("onnx") or {}
+    if not p_onnx:
+        why = "no parent variant" if parent is None else "the parent has no ONNX export"
+        return {"vs_size": _colored(why, None), "vs_latency": _colored(why, None), "note": ""}
+    out: dict[str, str] = {"note": ""}
+    size, p_size = onnx.get("size_bytes"), p_onnx.get("size_bytes")
+    if size and p_size:
+        ratio = size / p_size
+        out["vs_size"] = _colored(f"{ratio:.2f}×", ratio < 0.98 or None) + (
+            f" the parent's size ({size / 1e6:.2f} MB vs {p_size / 1e6:.2f} MB)"
+        )
+        sparsity = (card.get("sparsity") or {}).get("overall") or 0.0
+        if sparsity > 0.05 and ratio > 0.95:
+            out["note"] = (
+                f"<span style='color:{MUTED}'>This variant is {sparsity:.0%} zeros, but ONNX stores "
+                "them densely: the file shrinks with structured pruning, quantization or "
+                "compression, not with masks alone.</span>"
+            )
+    lat, p_lat = onnx.get("latency_ms_p50"), p_onnx.get("latency_ms_p50")
+    if lat and p_lat:
+        speedup = p_lat / lat
+        word = "faster" if speedup >= 1 else "slower"
+        out["vs_latency"] = _colored(f"{speedup:.2f}× {word}", speedup >= 1.05 or None) + (
+            f" (p50 {lat:.2f} ms vs {p_lat:.2f} ms)"
+        )
+    out.setdefault("vs_size", "–")
+    out.setdefault("vs_latency", "–")
+    return out
+
+
+class OnnxCard(QFrame):
+    """Label/value grid; `values[key]` is the QLabel for each row (tests read them)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("onnxCard")
+        self.setStyleSheet(
+            "#onnxCard { background: palette(base); border: 1px solid palette(mid);"
+            " border-radius: 6px; }"
+        )
+        grid = QGridLayout(self)
+        grid.setContentsMargins(16, 12, 16, 12)
+        grid.setHorizontalSpacing(24)
+        grid.setVerticalSpacing(8)
+        self.captions: dict[str, QLabel] = {}
+        self.values: dict[str, QLabel] = {}
+        for row, (key, caption) in enumerate(ROWS):
+            cap = QLabel(caption)
+            cap.setStyleSheet(f"color: {MUTED};")
+            value = QLabel()
+            value.setTextFormat(Qt.TextFormat.RichText if key != "path" else Qt.TextFormat.PlainText)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            grid.addWidget(cap, row, 0, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(value, row, 1, Qt.AlignmentFlag.AlignTop)
+            self.captions[key], self.values[key] = cap, value
+        grid.setColumnStretch(1, 1)
+
+    def show_card(self, card: dict[str, Any], parent_card: dict[str, Any] | None) -> None:
+        """Fill from a variant card (with an `onnx` section) and its parent's card."""
+        texts = describe_onnx(card.get("onnx") or {})
+        texts.update(compare_with_parent(card, parent_card))
+        for key, label in self.values.items():
+            label.setText(texts.get(key, "–"))
+            visible = bool(texts.get(key))
+            label.setVisible(visible)
+            self.captions[key].setVisible(visible)
+
+    def text(self, key: str) -> str:
+        """Plain text of one value (markup stripped), for tests and copying."""
+        from PySide6.QtGui import QTextDocument
+
+        doc = QTextDocument()
+        doc.setHtml(self.values[key].text())
+        return doc.toPlainText()
+
+
+class OnnxTiles(QFrame):
+    """Headline numbers of an export: size, checker, parity, p50, speed-up vs parent."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.tiles = {
+            key: StatTile(caption)
+            for key, caption in (
+                ("size", "ONNX size"),
+                ("checker", "Checker"),
+                ("parity", "Parity max |diff|"),
+                ("p50", "Latency p50"),
+                ("speedup", "Speed vs parent"),
+            )
+        }
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.setHorizontalSpacing(36)
+        for col, tile in enumerate(self.tiles.values()):
+            grid.addWidget(tile, 0, col)
+        grid.setColumnStretch(len(self.tiles), 1)
+
+    def show_card(self, card: dict[str, Any], parent_card: dict[str, Any] | None) -> None:
+        onnx = card.get("onnx") or {}
+        p_onnx = (parent_card or {}).get("onnx") or {}
+        size, diff, p50 = onnx.get("size_bytes"), onnx.get("max_abs_diff"), onnx.get("latency_ms_p50")
+        t = self.tiles
+        t["size"].set(f"{size / 1e6:.2f} MB" if size else "–")
+        ok = bool(onnx.get("checker_ok"))
+        t["checker"].set(_colored("✔ passed" if ok else "✘ failed", ok), onnx.get("checker_message", ""))
+        t["parity"].set(
+            _colored(f"{diff:.1e}", diff <= PARITY_TOLERANCE) if isinstance(diff, (int, float)) else "–",
+            f"tolerance {PARITY_TOLERANCE:g}",
+        )
+        t["p50"].set(f"{p50:.2f} ms" if isinstance(p50, (int, float)) else "–")
+        p_p50 = p_onnx.get("latency_ms_p50")
+        if p50 and p_p50:
+            speedup = p_p50 / p50
+            t["speedup"].set(_colored(f"{speedup:.2f}×", speedup >= 1.05 or None))
+        else:
+            t["speedup"].set(_colored("n/a", None), "needs a parent with an ONNX export")

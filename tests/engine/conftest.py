@@ -1,0 +1,32 @@
+"""Shared fixtures: one small real job, run once per session, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.job import Job
+from engine.recipe import Recipe
+
+TINY_RECIPE = """
+name: tiny-prune
+model: {source: builtin, path: tiny-gpt}
+data: {source: builtin, path: shakespeare, max_length: 32, max_samples: 200}
+methods:
+  - {type: magnitude_prune, amount: 0.5, scope: global}
+train: {epochs: 1, max_steps: 8, batch_size: 8, lr: 0.001, eval_every: 4, log_every: 2}
+export: {parity_batches: 1, latency_runs: 3, latency_seq: 32}
+"""
+
+
+def tiny_recipe(**changes) -> Recipe:
+    return Recipe.from_yaml(TINY_RECIPE).replace(**changes)
+
+
+@pytest.fixture(scope="session")
+def finished_job(tmp_path_factory):
+    """A real tiny job: (workspace path, JobResult, events)."""
+    ws = tmp_path_factory.mktemp("ws")
+    events: list = []
+    result = Job(tiny_recipe(), [events.append], workspace=ws).run()
+    assert result.ok, result.error
+    return ws, result, events

@@ -1,0 +1,158 @@
+"""Compare page on a workspace built by real tiny jobs: rows, numeric sort, scatter, selection."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+
+from engine.job import Job  # noqa: E402
+from engine.recipe import Recipe  # noqa: E402
+from engine.registry import method_config_class  # noqa: E402
+from engine.store import Variant, Workspace  # noqa: E402
+from gui.pages.compare_page import ComparePage  # noqa: E402
+from gui.state import AppState  # noqa: E402
+from gui.widgets.compare_table import COLUMNS, STATUS_COLORS, CompareModel, NumericSortProxy  # noqa: E402
+
+TINY = """
+name: prune-50
+model: {source: builtin, path: tiny-gpt}
+data: {source: builtin, path: shakespeare, max_length: 32, max_samples: 100}
+methods:
+  - {type: magnitude_prune, amount: 0.5, scope: global}
+train: {epochs: 1, max_steps: 4, batch_size: 8, lr: 0.001, eval_every: 4, eval_batches: 2, log_every: 2}
+export: {parity_batches: 1, latency_runs: 3, latency_seq: 32}
+"""
+
+
+@functools.cache
+def tiny_workspace() -> Path:
+    """Two real tiny jobs (baseline + prune-50 + prune-80) run once per test process.
+
+    Shared with test_export_page.py so the jobs run once however the tests are selected.
+    """
+    root = Path(tempfile.mkdtemp(prefix="wb-gui-ws-"))
+    atexit.register(shutil.rmtree, root, True)
+    first = Job(Recipe.from_yaml(TINY), workspace=root).run()
+    assert first.ok, first.error
+    prune = method_config_class("magnitude_prune")
+    second = Recipe.from_yaml(TINY).replace(
+        name="prune-80", methods=(prune(amount=0.8, scope="global"),)
+    )
+    result = Job(second, workspace=root).run()
+    assert result.ok, result.error
+    return root
+
+
+@pytest.fixture(scope="module")
+def workspace() -> Path:
+    return tiny_workspace()
+
+
+@pytest.fixture
+def page(qtbot, workspace):
+    w = ComparePage(AppState(workspace))
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    return w
+
+
+def _column(page: ComparePage, name: str, role=Qt.ItemDataRole.DisplayRole) -> list:
+    col = COLUMNS.index(name)
+    return [page.proxy.index(r, col).data(role) for r in range(page.proxy.rowCount())]
+
+
+def test_one_row_per_variant_and_one_point_per_exported_variant(page, workspace):
+    variants = Workspace(workspace).variants()
+    assert [v.status for v in variants] == ["finished"] * 3
+    assert page.proxy.rowCount() == 3
+    assert sorted(_column(page, "Name")) == sorted(v.name for v in variants)
+    assert page.scatter.point_count() == 3
+    # one parent → child arrow for each pruned variant
+    assert len(page.scatter._arrows) == 2
+    assert page.metric_picker.isHidden()  # every variant has perplexity: nothing to pick
+    baseline = next(v for v in variants if v.parent is None)
+    assert _column(page, "Parent").count(baseline.name) == 2
+
+
+def test_columns_sort_numerically_with_missing_values_last(page, workspace):
+    ws = Workspace(workspace)
+    failed = ws.new_run("broken", "name: broken\n")
+    ws.mark(failed.id, "failed", error="prune.amount must be in [0, 1), got 1.5")
+    try:
+        page.refresh()
+        page.view.sortByColumn(COLUMNS.index("Non-zero"), Qt.SortOrder.DescendingOrder)
+        values = _column(page, "Non-zero", Qt.ItemDataRole.UserRole)
+        assert values[-1] is None and values[:-1] == sorted(values[:-1], reverse=True)
+        page.view.sortByColumn(COLUMNS.index("Sparsity"), Qt.SortOrder.AscendingOrder)
+        values = _column(page, "Sparsity", Qt.ItemDataRole.UserRole)
+        assert values[-1] is None and values[:-1] == sorted(values[:-1])
+        assert values[:-1] == pytest.approx([0.0, 0.5, 0.8], abs=0.01)
+        row = _column(page, "Name").index("broken")
+        color = page.proxy.index(row, 0).data(Qt.ItemDataRole.ForegroundRole).color().name()
+        assert color == STATUS_COLORS["failed"]
+        assert "1.5" in page.proxy.index(row, COLUMNS.index("Status")).data(Qt.ItemDataRole.ToolTipRole)
+        assert page.scatter.point_count() == 3  # a failed run has nothing to plot
+    finally:
+        ws.delete(failed.id)
+
+
+def test_params_sort_by_number_not_text():
+    """9,000 < 10,000 although '9.00k' > '10.00k' as text."""
+    model, proxy = CompareModel(), NumericSortProxy()
+    proxy.setSourceModel(model)
+    cards = [{"model": {"params": n, "nonzero_params": n}} for n in (10_000, 9_000, 200_000)]
+    model.set_variants(
+        [Variant(f"id{i}", None, f"v{i}", "finished", "", card) for i, card in enumerate(cards)]
+    )
+    proxy.sort(COLUMNS.index("Params"), Qt.SortOrder.AscendingOrder)
+    shown = [proxy.index(r, COLUMNS.index("Params")).data() for r in range(3)]
+    assert shown == ["9.00k", "10.00k", "200.00k"]
+
+
+def test_selecting_a_row_selects_the_variant_and_tints_its_parent(qtbot, page, workspace):
+    variants = Workspace(workspace).variants()
+    child = next(v for v in variants if v.name == "prune-80")
+    row = _column(page, "Name").index("prune-80")
+    with qtbot.waitSignal(page.state.selected_variant_changed) as sig:
+        page.select_row(row)
+    assert sig.args == [child.id] and page.state.selected_variant == child.id
+    parent_row = _column(page, "ID").index(child.parent)
+    assert page.proxy.index(parent_row, 0).data(Qt.ItemDataRole.BackgroundRole) is not None
+    assert page.scatter._selected == child.id
+    # the other way round: a selection made elsewhere moves the table
+    other = next(v for v in variants if v.name == "prune-50")
+    page.state.select_variant(other.id)
+    assert page.view.currentIndex().row() == _column(page, "ID").index(other.id)
+
+
+def test_double_click_opens_the_export_page(qtbot, page):
+    index = page.proxy.index(0, 0)
+    rect = page.view.visualRect(index)
+    viewport, left = page.view.viewport(), Qt.MouseButton.LeftButton
+    with qtbot.waitSignal(page.state.navigate) as sig:
+        # Qt only reports a double-click on the index the first press landed on
+        qtbot.mouseClick(viewport, left, pos=rect.center())
+        qtbot.mouseDClick(viewport, left, pos=rect.center())
+    assert sig.args == ["Export"]
+    assert page.state.selected_variant == _column(page, "ID")[0]
+
+
+def test_refreshes_when_variants_change_and_shows_empty_state(qtbot, tmp_path):
+    state = AppState(tmp_path / "empty")
+    w = ComparePage(state)
+    qtbot.addWidget(w)
+    assert w.table_stack.currentWidget() is w.empty and w.plot_box.isHidden()
+    ws = Workspace(tmp_path / "empty")
+    ws.mark(ws.new_run("started", "name: started\n").id, "cancelled")
+    state.variants_changed.emit()
+    assert w.proxy.rowCount() == 1 and w.table_stack.currentWidget() is w.view

@@ -1,0 +1,110 @@
+"""Export page on real variants: the card's numbers, parent comparison, re-export, empty states."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+from engine.store import Workspace  # noqa: E402
+from gui.pages.export_page import ExportPage  # noqa: E402
+from gui.state import AppState  # noqa: E402
+from tests.gui.test_compare_page import tiny_workspace  # noqa: E402
+
+EXPORT_MS = 180_000
+
+
+@pytest.fixture(scope="module")
+def workspace():
+    return tiny_workspace()
+
+
+@pytest.fixture
+def page(qtbot, workspace):
+    w = ExportPage(AppState(workspace))
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    return w
+
+
+def _variant(workspace, name):
+    return next(v for v in Workspace(workspace).variants() if v.name == name)
+
+
+def test_shows_the_selected_variants_onnx_numbers(page, workspace):
+    v = _variant(workspace, "prune-80")
+    page.state.select_variant(v.id)
+    onnx = v.card["onnx"]
+    assert page.stack.currentIndex() == 2
+    assert page.combo.currentData() == v.id
+    assert f"{onnx['max_abs_diff']:.2e}" in page.card.text("max_diff")
+    assert f"p50 {onnx['latency_ms_p50']:.2f} ms" in page.card.text("latency")
+    assert f"p95 {onnx['latency_ms_p95']:.2f} ms" in page.card.text("latency")
+    assert f"{onnx['size_bytes'] / 1e6:.2f} MB" in page.card.text("size")
+    assert "✔ passed" in page.card.text("checker")
+    assert onnx["path"] == page.card.text("path")
+    assert "#2e7d32" in page.card.values["max_diff"].text()  # green: within 1e-3
+    assert f"{onnx['latency_ms_p50']:.2f} ms" == page.tiles.tiles["p50"].value.text()
+
+
+def test_compares_with_the_parents_export(page, workspace):
+    v = _variant(workspace, "prune-50")
+    parent = Workspace(workspace).get(v.parent)
+    page.state.select_variant(v.id)
+    speedup = parent.card["onnx"]["latency_ms_p50"] / v.card["onnx"]["latency_ms_p50"]
+    ratio = v.card["onnx"]["size_bytes"] / parent.card["onnx"]["size_bytes"]
+    assert f"{speedup:.2f}×" in page.card.text("vs_latency")
+    assert f"{ratio:.2f}×" in page.card.text("vs_size")
+    # the baseline has no parent to compare with
+    page.state.select_variant(parent.id)
+    assert "no parent variant" in page.card.text("vs_latency")
+
+
+def test_open_folder_targets_the_run_folder(page, workspace):
+    v = _variant(workspace, "prune-50")
+    page.state.select_variant(v.id)
+    url = page.folder_url()
+    assert url.isLocalFile() and url.toLocalFile() == str(Workspace(workspace).run_dir(v.id))
+    names = [page.artifacts.item(r, 0).text() for r in range(page.artifacts.rowCount())]
+    assert "model.onnx" in names and "checkpoint/" in names
+
+
+def test_failed_selection_is_explained_and_newest_finished_shown(qtbot, page, workspace):
+    ws = Workspace(workspace)
+    failed = ws.new_run("broken", "name: broken\n")
+    ws.mark(failed.id, "failed", error="out of memory")
+    try:
+        page.state.select_variant(failed.id)
+        assert "broken is failed (out of memory)" in page.error.text()
+        assert page.current_id() == ws.variants(status="finished")[-1].id
+    finally:
+        ws.delete(failed.id)
+
+
+def test_reexport_runs_in_the_background_and_refreshes(qtbot, page, workspace):
+    v = _variant(workspace, "prune-50")
+    page.state.select_variant(v.id)
+    with qtbot.waitSignal(page.state.variants_changed, timeout=EXPORT_MS):
+        page.export_btn.click()
+        assert page.is_busy() and not page.export_btn.isEnabled()
+    assert not page.is_busy() and page.error.text() == ""
+    after = Workspace(workspace).get(v.id)
+    assert after.card["onnx"]["checker_ok"] is True
+    assert after.updated > v.updated
+    assert f"{after.card['onnx']['max_abs_diff']:.2e}" in page.card.text("max_diff")
+
+
+def test_empty_and_not_exported_states(qtbot, tmp_path):
+    state = AppState(tmp_path / "ws")
+    w = ExportPage(state)
+    qtbot.addWidget(w)
+    assert w.stack.currentWidget() is w.empty and not w.export_btn.isEnabled()
+    assert w.folder_url() is None
+    ws = Workspace(tmp_path / "ws")
+    run = ws.new_run("no-onnx", "name: no-onnx\n")
+    ws.finish(run.id, {"id": run.id, "name": "no-onnx", "method": "none", "onnx": None})
+    state.variants_changed.emit()
+    assert w.stack.currentWidget() is w.not_exported and w.export_btn.isEnabled()
