@@ -40,6 +40,19 @@ class LayerStats:
 
 
 @dataclass(frozen=True)
+class WeightHistogram:
+    """Distribution of |w| of one layer: `phase` "before" (dense, at the start) or "now"."""
+
+    step: int
+    layer: str
+    edges: tuple[float, ...]  # len(counts) + 1 bin edges over |w| (log10 scale when log=True)
+    counts: tuple[int, ...]
+    zeros: int = 0  # exact zeros, kept out of the bins so they don't flatten the plot
+    phase: str = "now"
+    log: bool = True
+
+
+@dataclass(frozen=True)
 class Log:
     message: str
     level: str = "info"  # info | warning | error
@@ -69,7 +82,16 @@ class Failed:
 
 
 Event = (
-    StageStarted | Progress | Metric | LayerStats | Log | Artifact | Finished | Cancelled | Failed
+    StageStarted
+    | Progress
+    | Metric
+    | LayerStats
+    | WeightHistogram
+    | Log
+    | Artifact
+    | Finished
+    | Cancelled
+    | Failed
 )
 
 EVENT_TYPES: dict[str, type] = {
@@ -79,6 +101,7 @@ EVENT_TYPES: dict[str, type] = {
         Progress,
         Metric,
         LayerStats,
+        WeightHistogram,
         Log,
         Artifact,
         Finished,
@@ -98,6 +121,8 @@ def event_from_json(line: str) -> Event:
     try:
         data = json.loads(line)
         cls = EVENT_TYPES[data.pop("event")]
+        if cls is WeightHistogram:  # JSON has lists where the event holds tuples
+            data["edges"], data["counts"] = tuple(data["edges"]), tuple(data["counts"])
         return cls(**data)
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"not a workbench event line: {line[:80]!r}") from exc

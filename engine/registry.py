@@ -23,9 +23,13 @@ class MethodEntry:
     help: str = ""
     # preview(config, module) -> {"layers", "targeted", "removed"}: live estimate for forms
     preview: Callable[[Any, Any], dict[str, int]] | None = None
+    # check(config, module) -> problems that need the model to see (a pattern matching no
+    # layer, N:M on a width not divisible by M...); run before anything is registered
+    check: Callable[[Any, Any], list[str]] | None = None
 
 
 _METHODS: dict[str, MethodEntry] = {}
+_ALIASES: dict[str, str] = {}
 
 
 def register_method(
@@ -35,21 +39,37 @@ def register_method(
     config_cls: type,
     help: str = "",
     preview: Callable[[Any, Any], dict[str, int]] | None = None,
+    check: Callable[[Any, Any], list[str]] | None = None,
+    aliases: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator registering `handler` for configs of `config_cls`."""
+    """Decorator registering `handler` for configs of `config_cls`.
+
+    `aliases` are older `type:` names that recipes may still use; they load as this method.
+    """
 
     def deco(handler: Callable[..., Any]) -> Callable[..., Any]:
         _METHODS[type_name] = MethodEntry(
-            type_name, family, label, config_cls, handler, help, preview
+            type_name, family, label, config_cls, handler, help, preview, check
         )
+        for old in aliases:
+            _ALIASES[old] = type_name
         return handler
 
     return deco
 
 
 def _ensure_loaded() -> None:
-    # Importing the method modules runs their @register_method decorators.
-    import engine.methods.prune  # noqa: F401
+    # Importing the method modules runs their @register_method decorators. Every module in
+    # engine/methods/ except the shared helpers is a method family member: a new method is
+    # a new file there, with no list to edit.
+    import importlib
+    import pkgutil
+
+    import engine.methods as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith(("prune", "quantize", "distill")):
+            importlib.import_module(f"engine.methods.{info.name}")
 
 
 def methods(family: str | None = None) -> list[MethodEntry]:
@@ -66,6 +86,7 @@ def method_entry(type_name: str) -> MethodEntry:
 def method_config_class(type_name: str, path: str = "type") -> type:
     """Config class for a recipe `type:`; a clear error listing the known types otherwise."""
     _ensure_loaded()
+    type_name = _ALIASES.get(type_name, type_name)
     if type_name not in _METHODS:
         known = ", ".join(sorted(_METHODS))
         raise ConfigError(
@@ -84,3 +105,13 @@ def method_type_name(config: Any) -> str:
 
 def entry_for_config(config: Any) -> MethodEntry:
     return method_entry(method_type_name(config))
+
+
+def check_methods(configs: tuple[Any, ...], module: Any) -> list[FieldError]:
+    """Model-dependent problems of every method step, before anything runs."""
+    errors: list[FieldError] = []
+    for i, cfg in enumerate(configs):
+        entry = entry_for_config(cfg)
+        if entry.check is not None:
+            errors += [FieldError(f"methods[{i}]", msg) for msg in entry.check(cfg, module)]
+    return errors

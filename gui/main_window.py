@@ -85,7 +85,8 @@ class MainWindow(QMainWindow):
         self.optimize_page.run_requested.connect(self.run_page.start)
         state.navigate.connect(self.show_page)
         state.workspace_changed.connect(lambda _ws: self._show_workspace())
-        self.runner.running_changed.connect(self._show_running)
+        self.runner.running_changed.connect(lambda _r: self._show_running())
+        self.runner.paused_changed.connect(lambda _p: self._show_running())
         self._restore()
 
     # -- building ------------------------------------------------------------------
@@ -183,9 +184,11 @@ class MainWindow(QMainWindow):
         self.workspace_label.setText(f"Workspace: {self.state.workspace.root}")
         self.workspace_label.setToolTip(str(self.state.workspace.root))
 
-    def _show_running(self, running: bool) -> None:
-        self.job_label.setText(f"● running {self.state.recipe.name}" if running else "")
-        self.job_label.setStyleSheet("color: #2e7d32;" if running else "")
+    def _show_running(self) -> None:
+        running, paused = self.runner.running, self.runner.paused
+        what = "paused" if paused else "running"
+        self.job_label.setText(f"● {what} {self.state.recipe.name}" if running else "")
+        self.job_label.setStyleSheet(("color: #b26a00;" if paused else "color: #2e7d32;") if running else "")
 
     # -- settings and exit ---------------------------------------------------------
     def _restore(self) -> None:

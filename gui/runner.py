@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QProcess, Qt, QThread, Signal, Slot
 
 from engine.events import Cancelled, Event, Failed, Finished, Log, event_from_json
 from engine.job import Job, JobResult
@@ -124,7 +124,9 @@ class JobRunner(RunnerBase):
         self._worker = _JobWorker(self.job)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
-        self._worker.done.connect(self._thread.quit)
+        # Direct: quit() is thread-safe, and a queued call would wait for the GUI
+        # thread, which may be blocked in wait() at exit (a deadlock until timeout).
+        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._worker.done.connect(self._on_done)
         self._thread.finished.connect(self._on_thread_finished)
         self._thread.finished.connect(self._worker.deleteLater)

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from torch import nn
+
+
+class TrainHook(Protocol):
+    """Something a method leaves running during fine-tuning (a pruning schedule).
+
+    `on_step` is called after every optimizer step with the step just taken; it may
+    change the model (update masks) and emit events through the context it was given.
+    `state_dict`/`load_state_dict` hold plain data so a training checkpoint resumes it
+    exactly (the masks themselves are model buffers and travel with the model).
+    """
+
+    def on_step(self, step: int) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -15,6 +31,11 @@ class MethodContext:
     task: str  # causal-lm | classification | generic
     log: Callable[[str], None] = lambda message: None
     data: Any = None  # engine.data.DataBundle when the recipe has data (for data-aware methods)
+    emit: Callable[[Any], None] = lambda event: None  # engine.events for live views
+    total_steps: int = 0  # optimizer steps fine-tuning will take (0: no fine-tuning)
+    batch_size: int = 16
+    device: Any = None  # torch.device the model is on
+    seed: int = 0
 
 
 @dataclass
@@ -22,3 +43,5 @@ class MethodResult:
     targets: list[str] = field(default_factory=list)  # layers the method changed
     layer_sparsity: dict[str, float] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    hooks: list[TrainHook] = field(default_factory=list)  # run during fine-tuning
+    structured: bool = False  # tensors physically shrank (no masks, no zeros to count)

@@ -22,6 +22,7 @@ from engine.store import Variant
 from gui.state import AppState
 from gui.threads import BackgroundCall
 from gui.widgets.variant_artifacts import ArtifactList
+from gui.widgets.variant_family_chart import FamilyChart
 from gui.widgets.variant_onnx_card import OnnxCard, OnnxTiles
 
 EMPTY_TEXT = (
@@ -96,7 +97,11 @@ class ExportPage(QWidget):
         d_layout.setContentsMargins(0, 0, 0, 0)
         d_layout.addWidget(self.tiles)
         d_layout.addLayout(columns)
-        d_layout.addStretch(1)
+        self.family_title = QLabel("<b>Next to its parent and siblings</b> (this variant in orange)")
+        self.family = FamilyChart()
+        self.family.setMinimumHeight(160)
+        d_layout.addWidget(self.family_title)
+        d_layout.addWidget(self.family, 1)
         go_run = QPushButton("Go to the Run page")
         go_run.clicked.connect(lambda: self.state.navigate.emit("Run"))
         self.empty = _hint(EMPTY_TEXT, go_run)
@@ -172,6 +177,10 @@ class ExportPage(QWidget):
         self.tiles.show_card(v.card, parent_card)
         self.card.show_card(v.card, parent_card)
         self.artifacts.show_folder(self.state.workspace.run_dir(run_id))
+        self.family.show_family(self._variants, run_id)
+        alone = len(self.family.names) < 2  # nothing to compare with: no chart
+        self.family.setHidden(alone)
+        self.family_title.setHidden(alone)
         self.stack.setCurrentIndex(2)
 
     def _explain_unfinished(self, selected: str) -> None:

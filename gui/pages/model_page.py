@@ -110,7 +110,10 @@ class ModelPage(QWidget):
         self._busy = False
         self.picker.set_busy(False)
         self.picker.show_error("")
-        self.state.set_recipe(self.state.recipe.replace(model=spec))
+        if spec.source == "builtin":  # the picker shows what is loaded, however it was asked for
+            self.picker.builtin.setCurrentIndex(max(0, self.picker.builtin.findData(spec.path)))
+        if spec != self.state.recipe.model:  # no recipe_changed churn when reloading the same model
+            self.state.set_recipe(self.state.recipe.replace(model=spec))
         self.state.set_model(ModelInfo(loaded, summary))  # -> _show via model_loaded
 
     def _failed(self, request: int, message: str) -> None:

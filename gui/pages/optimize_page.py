@@ -17,11 +17,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMenu,
     QPushButton,
     QScrollArea,
     QStyle,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +27,7 @@ from PySide6.QtWidgets import (
 from engine.config_fields import ConfigError
 from engine.recipe import DataSpec, ExportConfig, Recipe, TrainConfig
 from gui.state import AppState
+from gui.widgets.browse_button import BrowseButton
 from gui.widgets.config_form import ERROR_COLOR, ConfigForm
 from gui.widgets.method_steps import MethodStepList
 
@@ -123,7 +122,9 @@ class OptimizePage(QWidget):
         self.export_form = ConfigForm(ExportConfig, path="export")
         for form in (self.train_form, self.data_form, self.export_form):
             form.changed.connect(lambda _v: self._sync())
-        self.data_form.attach("path", self._browse_button())
+        self.data_form.attach(
+            "path", BrowseButton(self.set_data_path, DATA_FILTER, "Folder (one sub-folder per label)…")
+        )
 
         columns = QHBoxLayout()
         columns.setSpacing(16)
@@ -140,18 +141,6 @@ class OptimizePage(QWidget):
         layout.addWidget(banner)
         layout.addWidget(self.error_label)
         layout.addLayout(columns, 1)
-
-    def _browse_button(self) -> QToolButton:
-        button = QToolButton()
-        button.setText("Browse…")
-        button.setToolTip("Choose a text / CSV / JSONL file (arrow: a folder with one sub-folder per label)")
-        button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        menu = QMenu(button)
-        menu.addAction("File…", self._choose_data_file)
-        menu.addAction("Folder (one sub-folder per label)…", self._choose_data_folder)
-        button.setMenu(menu)
-        button.clicked.connect(self._choose_data_file)
-        return button
 
     # -- recipe <-> forms ----------------------------------------------------------
     def show_recipe(self, recipe: Recipe) -> None:
@@ -274,16 +263,6 @@ class OptimizePage(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Save recipe", default, RECIPE_FILTER)
         if path:
             self.save_recipe(path)
-
-    def _choose_data_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose data file", "", DATA_FILTER)
-        if path:
-            self.set_data_path(path)
-
-    def _choose_data_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a folder with one sub-folder per label")
-        if path:
-            self.set_data_path(path)
 
     def set_data_path(self, path: str) -> None:
         """Use a data file/folder; a builtin source switches to text or labelled to match."""

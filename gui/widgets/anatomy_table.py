@@ -79,8 +79,8 @@ class AnatomyModel(QAbstractTableModel):
             return _RIGHT
         if role == Qt.ItemDataRole.ToolTipRole and col == 3 and r.params:
             return f"{1 - r.nonzero / r.params:.1%} of this layer's weights are zero"
-        if role == Qt.ItemDataRole.ToolTipRole and col == 1:
-            return r.type
+        if role == Qt.ItemDataRole.ToolTipRole and col < 2:
+            return raw[col]
         return None
 
 
@@ -111,6 +111,8 @@ class AnatomyTable(QWidget):
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # model order until a click
         self.view.setAlternatingRowColors(True)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # both ends of a name matter
+        self.view.setWordWrap(False)
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(22)

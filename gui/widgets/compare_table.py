@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import (
@@ -29,6 +30,11 @@ CHILD_TINT = QColor("#dcebff")  # rows derived from the selected row
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
+def compact_method(text: str) -> str:
+    """'magnitude_prune(amount=0.5, scope=global)' -> 'magnitude_prune(0.5, global)' for a narrow column."""
+    return re.sub(r"\b\w+=", "", text)
+
+
 def _row_values(v: Variant, names: dict[str, str]) -> tuple[list[str], list[Any]]:
     """(display texts, raw sort values) for one variant; raw None means 'no value'."""
     text = variant_row(v)
@@ -39,7 +45,7 @@ def _row_values(v: Variant, names: dict[str, str]) -> tuple[list[str], list[Any]
     sparsity = (c.get("sparsity") or {}).get("overall")
     parent = names.get(v.parent or "", v.parent or "") if v.parent else ""
     shown = [
-        v.name, v.id, parent or "–", v.status, text["method"], text["params"], text["nonzero"],
+        v.name, v.id, parent or "–", v.status, compact_method(text["method"]), text["params"], text["nonzero"],
         text["sparsity"], f"{size / 1e6:.2f}" if size else "-", text["metric"],
         text["onnx MB"], text["p50 ms"],
     ]  # fmt: skip
@@ -61,6 +67,7 @@ class CompareModel(QAbstractTableModel):
         self._shown: list[list[str]] = []
         self._raw: list[list[Any]] = []
         self._focus: str | None = None
+        self.metric_header = "Metric"
 
     def set_variants(self, variants: list[Variant]) -> None:
         self.beginResetModel()
@@ -69,7 +76,19 @@ class CompareModel(QAbstractTableModel):
         rows = [_row_values(v, names) for v in self.variants]
         self._shown = [r[0] for r in rows]
         self._raw = [r[1] for r in rows]
+        self._name_metric_in_header()
         self.endResetModel()
+
+    def _name_metric_in_header(self) -> None:
+        """One metric kind in the workspace: say it once in the header, not in every cell."""
+        col = COLUMNS.index("Metric")
+        kinds = {m[0] for v in self.variants if (m := primary_metric(v.card or {}))}
+        self.metric_header = "Metric"
+        if len(kinds) == 1:
+            kind = kinds.pop()
+            self.metric_header = kind.capitalize()
+            for row in self._shown:
+                row[col] = row[col].removeprefix(kind + " ")
 
     def row_of(self, run_id: str) -> int:
         """Source row of a variant id, -1 when absent."""
@@ -103,7 +122,7 @@ class CompareModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return self.metric_header if COLUMNS[section] == "Metric" else COLUMNS[section]
         return None
 
     def data(self, index: Index, role: int = 0) -> Any:
@@ -120,9 +139,12 @@ class CompareModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.BackgroundRole:
             rel = self.relation(row)
             return QBrush(PARENT_TINT if rel == "parent" else CHILD_TINT) if rel else None
-        if role == Qt.ItemDataRole.FontRole and col == 0:
+        if role == Qt.ItemDataRole.FontRole and col in (0, 1):
             font = QFont()
-            font.setBold(True)
+            if col == 0:
+                font.setBold(True)
+            else:  # ids are for copying, not reading: keep them from crowding the row
+                font.setPointSizeF(max(font.pointSizeF() - 1.5, 7.0))
             return font
         if role == Qt.ItemDataRole.TextAlignmentRole and col >= NUMERIC_FROM:
             return _RIGHT
@@ -136,7 +158,7 @@ class CompareModel(QAbstractTableModel):
         if col == COLUMNS.index("Parent") and v.parent:
             return f"parent id {v.parent}"
         if col == COLUMNS.index("Method"):
-            return self._shown[self.row_of(v.id)][col]
+            return (v.card or {}).get("method")  # the full form, with parameter names
         return None
 
 

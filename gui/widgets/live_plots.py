@@ -18,6 +18,7 @@ from engine.events import LayerStats, Metric
 from gui.widgets.ring_buffer import RingBuffer
 
 REDRAW_MS = 50  # 20 Hz is smooth for a human and cheap for the GUI thread
+ROW_PX = 16  # below this a bar's name would overlap the next one (pyqtgraph then drops labels)
 
 # metric name -> (plot key, legend label, colour, draw points as symbols)
 CURVES: dict[str, tuple[str, str, str, bool]] = {
@@ -41,6 +42,19 @@ _SHORT_PARTS = {
 def use_light_theme() -> None:
     """White plots with black text, antialiased (set before creating plot widgets)."""
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
+
+
+def strip_common_prefix(names: list[str]) -> list[str]:
+    """Drop dotted parts every name shares ('bert.encoder.layer.0.x' -> 'layer.0.x')."""
+    if len(names) < 2:
+        return list(names)
+    split = [n.split(".") for n in names]
+    common = 0
+    while all(len(p) > common + 1 and p[common] == split[0][common] for p in split):
+        common += 1
+    if common and split[0][common].isdigit():
+        common -= 1  # keep 'layer' in 'layer.0.x' so the short name reads 'L0.x'
+    return [".".join(p[common:]) for p in split]
 
 
 def short_layer_name(name: str, limit: int = 22) -> str:
@@ -75,15 +89,34 @@ class LayerBars(pg.PlotWidget):
         self.getAxis("left").setTicks([[], []])  # no numeric ticks on a name axis
 
     def set_values(self, values: dict[str, float]) -> None:
-        """Show one bar per layer (order as given)."""
+        """Show one bar per layer (order as given); full names are in the hover tooltip."""
+        new_layers = list(values) != self.names
         self.names = list(values)
         self.values = np.fromiter(values.values(), dtype=float, count=len(values))
         y = np.arange(len(self.names))
         self.bars.setOpts(x0=np.zeros(len(y)), y=y, width=self.values, height=0.7)
-        ticks = [(float(i), short_layer_name(n)) for i, n in enumerate(self.names)]
-        self.getAxis("left").setTicks([ticks, []])
         self._empty.setVisible(not self.names)
-        self.setYRange(-0.6, max(len(y) - 0.4, 0.4), padding=0)
+        if new_layers:  # keep the user's scroll position when only the values moved
+            labels = [short_layer_name(n) for n in strip_common_prefix(self.names)]
+            self.getAxis("left").setTicks([list(zip(y.astype(float), labels, strict=True)), []])
+            self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """Show as many rows as stay readable; with more layers, drag to scroll the rest."""
+        n = len(self.names)
+        fit = max(8, int(self.getPlotItem().vb.height() / ROW_PX)) if self.isVisible() else 32
+        shown = min(n, fit)
+        vb = self.getPlotItem().vb
+        vb.setLimits(yMin=-0.6, yMax=max(n - 0.4, 0.4))
+        self.setYRange(-0.6, max(shown - 0.4, 0.4), padding=0)
+        more = f" · {shown} of {n} (drag)" if shown < n else ""
+        self.setTitle(f"Sparsity per layer{more}")
+        self.setToolTip("drag up/down for more layers" if more else "")
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "names", None):  # pyqtgraph calls this before __init__ finishes
+            self._fit_rows()
 
     def _hover(self, pos: QPointF) -> None:
         if not self.names:
@@ -131,7 +164,7 @@ class LivePlots(QWidget):
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         item.showGrid(x=True, y=True, alpha=0.25)
-        item.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        item.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=(255, 255, 255, 210))
         item.getAxis("bottom").setLabel("step")
         if key == "sparsity":
             item.setYRange(0, 1, padding=0.05)

@@ -50,9 +50,9 @@ def test_run_list_show_json(tmp_path):
     assert by_name["id"] == run_id
 
 
-def _recipe_with_model(tmp_path: Path, model_yaml: str, extra: str = "") -> Path:
-    text = TINY_RECIPE.replace("model: {source: builtin, path: tiny-gpt}", f"model: {model_yaml}") + extra
-    p = tmp_path / "bad.yaml"
+def _recipe_with_model(tmp_path: Path, model_yaml: str, name: str) -> Path:
+    text = TINY_RECIPE.replace("model: {source: builtin, path: tiny-gpt}", f"model: {model_yaml}")
+    p = tmp_path / f"{name}.yaml"  # one file per case: they are all built before one is run
     p.write_text(text)
     return p
 
@@ -82,11 +82,11 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     return {
-        "truncated checkpoint": (_recipe_with_model(tmp_path, f"{{source: torch, path: {truncated}, architecture: tiny-gpt}}"), "truncated"),
-        "text renamed .pt": (_recipe_with_model(tmp_path, f"{{source: torch, path: {text_pt}, architecture: tiny-gpt}}"), "not"),
-        "pickle running code": (_recipe_with_model(tmp_path, f"{{source: torch, path: {evil}, architecture: tiny-gpt}}"), "trust"),
-        "amount 1.5": (_recipe_with_model(tmp_path, "{source: builtin, path: tiny-gpt}").with_name("x"), "must be in [0, 1), got 1.5"),
-        "empty data file": (_recipe_with_model(tmp_path, "{source: builtin, path: tiny-gpt}").with_name("y"), "empty"),
+        "truncated checkpoint": (_recipe_with_model(tmp_path, f"{{source: torch, path: {truncated}, architecture: tiny-gpt}}", "truncated"), "truncated"),
+        "text renamed .pt": (_recipe_with_model(tmp_path, f"{{source: torch, path: {text_pt}, architecture: tiny-gpt}}", "text"), "not"),
+        "pickle running code": (_recipe_with_model(tmp_path, f"{{source: torch, path: {evil}, architecture: tiny-gpt}}", "evil"), "trust"),
+        "amount 1.5": (_recipe_with_model(tmp_path, "{source: builtin, path: tiny-gpt}", "amount"), "must be in [0, 1), got 1.5"),
+        "empty data file": (_recipe_with_model(tmp_path, "{source: builtin, path: tiny-gpt}", "empty"), "empty"),
     }
 
 

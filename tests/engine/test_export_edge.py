@@ -148,6 +148,21 @@ def test_opset_below_18_uses_torchscript_and_keeps_the_opset(tmp_path):
     assert report.checker_ok and report.max_abs_diff < 1e-4
 
 
+def test_check_off_skips_checker_and_parity_but_times(tmp_path):
+    report = export_and_check(
+        gpt(),
+        TEXT_INPUTS,
+        text_batch(2, 8),
+        [text_batch(2, 8, seed=1)],
+        text_batch(1, 8),
+        tmp_path / "model.onnx",
+        ExportConfig(opset=17, check=False, latency_runs=3),
+    )
+    assert not report.checker_ok and report.checker_message.startswith("not run")
+    assert report.max_abs_diff is None and report.top1_agreement is None
+    assert report.latency_ms_p50 > 0 and report.latency_shape == (1, 8)
+
+
 @pytest.mark.slow
 def test_auto_never_keeps_a_graph_that_breaks_at_other_shapes(tmp_path):
     """Llama at opset 23: dynamo fuses RotaryEmbedding, which onnxruntime 1.32 rejects
@@ -163,9 +178,11 @@ def test_auto_never_keeps_a_graph_that_breaks_at_other_shapes(tmp_path):
     got = ort_logits(path, {"input_ids": ids, "attention_mask": mask})
     assert np.abs(got - ref).max() < 1e-4
     assert any("verified in onnxruntime at input shape (3, 9)" in m for m in logs)
+    opsets = {o.domain: o.version for o in onnx.load(str(path)).opset_import}
+    assert opsets[""] == 23
 
 
-def test_mixed_train_eval_modes_are_restored(ts_gpt, tmp_path):
+def test_mixed_train_eval_modes_are_restored(tmp_path):
     module = gpt().train()
     module.blocks[0].eval()  # e.g. a frozen part
     export_onnx(module, text_batch(2, 8), TEXT_INPUTS, tmp_path / "m.onnx", exporter="torchscript")

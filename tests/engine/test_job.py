@@ -73,7 +73,7 @@ def test_second_job_reuses_baseline_and_chains_from_variant(finished_job):
     assert again.ok and again.parent_id == result.parent_id
     child = Job(
         tiny_recipe(name="child", model=ModelSpec(source="variant", path="tiny-prune"), methods=(),
-                    train=TrainConfig(epochs=0)),
+                    train=TrainConfig(epochs=0), export=ExportConfig(enabled=False)),
         workspace=ws_path,
     ).run()
     assert child.ok, child.error
@@ -91,7 +91,8 @@ def _run_in_thread(job):
 
 def test_cancel_mid_training_is_recorded_as_cancelled(tmp_path):
     steps = []
-    job = Job(tiny_recipe(train=TrainConfig(max_steps=200, batch_size=8, log_every=1, eval_every=1000)),
+    job = Job(tiny_recipe(train=TrainConfig(max_steps=200, batch_size=8, log_every=1, eval_every=1000),
+                          export=ExportConfig(enabled=False)),
               [lambda e: steps.append(e.step) if isinstance(e, Metric) and e.name == "train/loss" else None],
               workspace=tmp_path)
     t, box = _run_in_thread(job)

@@ -58,6 +58,7 @@ def test_compares_with_the_parents_export(page, workspace):
     ratio = v.card["onnx"]["size_bytes"] / parent.card["onnx"]["size_bytes"]
     assert f"{speedup:.2f}×" in page.card.text("vs_latency")
     assert f"{ratio:.2f}×" in page.card.text("vs_size")
+    assert page.family.names[0] == parent.name and {"prune-50", "prune-80"} <= set(page.family.names)
     # the baseline has no parent to compare with
     page.state.select_variant(parent.id)
     assert "no parent variant" in page.card.text("vs_latency")

@@ -8,7 +8,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
 from torch import nn  # noqa: E402
 
 from engine.recipe import ModelSpec  # noqa: E402
@@ -112,6 +113,18 @@ def test_code_running_pickle_is_refused_and_trust_loads_a_module(qtbot, page, tm
     assert page.state.model_info.summary.total_params == 8 * 16 + 16 + 16 * 4 + 4
     assert page.table.proxy.rowCount() == 2
     assert not page.picker.trust.isVisible()
+
+
+def test_dropping_a_file_loads_it(qtbot, page, tmp_path):
+    weights = tmp_path / "tiny.safetensors"
+    weights.write_bytes(b"not really safetensors")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(weights))])
+    pos = QPointF(page.rect().center())
+    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    page.dropEvent(drop)
+    _wait_loaded(qtbot, page)
+    assert "safetensors" in page.picker.error.text()  # it went through the safetensors loader
 
 
 def test_torchscript_saved_as_pt_is_detected(tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from engine.events import LayerStats, Metric
 from gui.pages.run_page import ERROR_COLOR, RunPage, fmt_duration, summary_text
+from gui.widgets.live_plots import LivePlots, short_layer_name, strip_common_prefix
 from tests.gui.conftest import fast_recipe
 
 
@@ -66,3 +68,28 @@ def test_text_helpers():
     assert fmt_duration(185) == "3 min 05 s" and fmt_duration(3720) == "1 h 02 min"
     line = summary_text({"metrics.accuracy": 0.8123, "sparsity.overall": 0.5, "onnx.latency_ms_p50": 1.234})
     assert line == "accuracy 81.2% · sparsity 50.0% · ONNX latency p50 1.23 ms"
+
+
+def test_plots_redraw_per_tick_not_per_event(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.timer.stop()
+    for step in range(500):
+        plots.on_event(Metric("train/loss", step, 1.0 / (step + 1)))
+    plots.on_event(Metric("val/loss", 499, 0.1))
+    plots.redraw()
+    assert plots.redraws == 2  # one setData per changed curve, however many events came in
+    plots.redraw()
+    assert plots.redraws == 2  # nothing changed: nothing redrawn
+    names = [f"bert.encoder.layer.{i}.attention.self.query" for i in range(30)]
+    plots.on_event(LayerStats(0, {n: 0.5 for n in names}))
+    plots.redraw()
+    assert plots.layer_bars.names == names
+
+
+def test_short_layer_names():
+    assert short_layer_name("blocks.0.attn.qkv") == "b0.attn.qkv"
+    assert strip_common_prefix(["bert.encoder.layer.0.output.dense", "bert.encoder.layer.1.output.dense"]) == [
+        "layer.0.output.dense", "layer.1.output.dense"]
+    assert short_layer_name("layer.11.attention.output.dense") == "L11.attn.out.dense"
+    assert len(short_layer_name("a_very_long_module_name.with_another_long_part.and_more")) == 22

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 from PySide6.QtCore import QTimer
 
 from engine.events import Log, Metric
-from gui.runner import BUSY_MESSAGE, JobRunner
+from gui.runner import BUSY_MESSAGE, JobRunner, ProcessJobRunner
 from gui.widgets.live_plots import LivePlots
+from gui.widgets.ring_buffer import RingBuffer
 from tests.gui.conftest import fast_recipe
 
 
@@ -73,3 +75,33 @@ def test_runner_streams_pauses_resumes_and_cancels(qtbot, app_state):
 
 def _train_steps(events: list) -> int:
     return sum(1 for e in events if isinstance(e, Metric) and e.name == "train/loss")
+
+
+def test_process_runner_parses_json_event_lines(qtbot, app_state):
+    """The QProcess route: JSON lines from a child become the same event signals."""
+    script = (
+        "from engine.events import *\n"
+        "for e in (StageStarted('train'), Metric('train/loss', 1, 2.5), Log('hi'), "
+        "Finished('r1', {'metrics.loss': 2.5})):\n"
+        "    print(event_to_json(e), flush=True)\n"
+        "print('not json from a library')\n"
+    )
+    runner = ProcessJobRunner(command=lambda recipe, ws: [sys.executable, "-c", script])
+    events: list = []
+    runner.event.connect(events.append)
+    with qtbot.waitSignal(runner.finished, timeout=30000) as done:
+        assert runner.start(fast_recipe(), app_state.workspace)
+    assert done.args[0].status == "finished" and done.args[0].run_id == "r1"
+    assert Metric("train/loss", 1, 2.5) in events
+    assert Log("not json from a library") in events
+    assert not runner.running
+
+
+def test_ring_buffer_keeps_the_newest_points():
+    buf = RingBuffer(capacity=4)
+    assert len(buf) == 0 and buf.last() is None
+    for i in range(6):
+        buf.append(i, i * 10)
+    x, y = buf.data()
+    assert list(x) == [2, 3, 4, 5] and list(y) == [20, 30, 40, 50]
+    assert buf.last() == (5.0, 50.0) and buf.version == 6
