@@ -57,8 +57,10 @@ class Job:
         recipe: Recipe,
         listeners: Iterable[Listener] = (),
         workspace: Workspace | str | Path | None = None,
+        resume_run: str | None = None,
     ):
         self.recipe = recipe
+        self.resume_run = resume_run  # continue this unfinished run from its training state
         self.listeners = list(listeners)
         self._workspace_arg = workspace
         self.control = JobControl()
@@ -98,7 +100,9 @@ class Job:
             )
         except (ConfigError, ValueError, OSError) as exc:
             return self._failed(None, str(exc))
-        pipeline = Pipeline(self.recipe, ws, ctx, on_run_created=self._attach_metrics_log)
+        pipeline = Pipeline(
+            self.recipe, ws, ctx, on_run_created=self._attach_metrics_log, resume_run=self.resume_run
+        )
         try:
             card = pipeline.run()
         except JobCancelled:

@@ -86,6 +86,9 @@ class TrainConfig:
     eval_every: int = option(50, min=1, help="validate every N steps")
     eval_batches: int | None = option(None, min=1, help="cap on validation batches", advanced=True)
     log_every: int = option(5, min=1, help="emit train metrics every N steps", advanced=True)
+    checkpoint_every: int | None = option(
+        None, min=1, help="save a resumable training state every N steps", advanced=True
+    )
     device: str = option("auto", choices=("auto", "cpu", "cuda"))
     precision: str = option(
         "fp32", choices=("fp32",), help="AMP fp16/bf16 arrive with the training issue"
@@ -174,7 +177,7 @@ class Recipe:
         for i, step in enumerate(data.get("methods") or []):
             if not isinstance(step, dict) or "type" not in step:
                 raise ConfigError(
-                    [FieldError(f"methods[{i}]", "needs a 'type:' (e.g. magnitude_prune)")]
+                    [FieldError(f"methods[{i}]", "needs a 'type:' (e.g. unstructured_prune)")]
                 )
             step = dict(step)
             mcls = method_config_class(step.pop("type"), f"methods[{i}].type")

@@ -13,15 +13,28 @@ from typing import Any
 from torch import nn
 
 from engine.config_fields import config_to_dict
-from engine.methods.prune import layer_sparsity, overall_sparsity
+from engine.methods.masks import layer_sparsity, overall_sparsity
 from engine.recipe import Recipe
 from engine.registry import method_type_name
 
+# always shown, even at their defaults: what a reader needs to tell two variants apart
+KEY_FIELDS = ("amount", "target", "n", "m", "scope", "criterion")
+
 
 def method_label(cfg: Any) -> str:
-    """Short human form of a method step, e.g. magnitude_prune(amount=0.5, scope=global)."""
+    """Short human form of a step: key fields plus what differs from the defaults.
+
+    e.g. unstructured_prune(criterion=magnitude, amount=0.5, scope=global, schedule=gradual)
+    """
     d = config_to_dict(cfg)
-    shown = {k: v for k, v in d.items() if k not in ("include", "exclude")}
+    defaults = config_to_dict(type(cfg)())
+    shown = {
+        k: v
+        for k, v in d.items()
+        if k not in ("include", "exclude", "types")
+        and (k in KEY_FIELDS or v != defaults.get(k))
+        and not (k == "threshold" and d.get("mode") != "threshold")
+    }
     return f"{method_type_name(cfg)}(" + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")"
 
 

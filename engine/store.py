@@ -119,6 +119,20 @@ class Workspace:
             )
         return self.get(run_id)
 
+    def reopen(self, run_id: str) -> Variant:
+        """Mark an unfinished run as running again in this process (to resume it)."""
+        v = self.get(run_id)
+        if v.status in ("finished", "running"):
+            raise ValueError(f"run {run_id} is {v.status}; only a cancelled, failed or crashed "
+                             "run can be resumed")
+        with self._connect() as db:
+            db.execute(
+                "UPDATE variants SET status='running', error=NULL, pid=?, host=?, updated=? "
+                "WHERE id=?",
+                (os.getpid(), socket.gethostname(), time.time(), run_id),
+            )
+        return self.get(run_id)
+
     def run_dir(self, run_id: str) -> Path:
         return self.root / "runs" / run_id
 

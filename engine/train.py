@@ -9,9 +9,12 @@ every `log_every` / `eval_every` steps so the loop runs at hand-written speed
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +23,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from engine.context import JobContext
 from engine.events import LayerStats, Metric
+from engine.methods.base import TrainHook
 from engine.recipe import TrainConfig
+
+STATE_FILE = "train_state.pt"
 
 
 def pick_device(name: str) -> torch.device:
@@ -119,18 +125,30 @@ def fine_tune(
     ctx: JobContext,
     device: torch.device,
     layer_stats: Callable[[], dict[str, float]] | None = None,
+    hooks: Sequence[TrainHook] = (),
+    state_path: Path | None = None,
+    resume: bool = False,
 ) -> TrainStats:
-    """Train in place; emits train/val metrics, lr, throughput and per-layer sparsity."""
+    """Train in place; emits train/val metrics, lr, throughput and per-layer sparsity.
+
+    `hooks` run after every optimizer step (pruning schedules). With `state_path`, a
+    resumable state is written every `cfg.checkpoint_every` steps, and `resume=True`
+    continues from the one there: same data order, same RNG, same masks and schedule.
+    """
     torch.manual_seed(cfg.seed)
     stats = TrainStats()
     steps = total_steps(len(train_ds), cfg)
     if cfg.epochs == 0 or steps == 0:
         return stats
-    train_loader = make_loader(train_ds, cfg.batch_size, True, cfg.seed)
+    per_epoch = max(1, math.ceil(len(train_ds) / cfg.batch_size))
     val_loader = make_loader(val_ds, cfg.batch_size, False, cfg.seed)
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _linear_schedule(cfg.warmup_steps, steps))
+    step = 0
+    if resume and state_path is not None:
+        step = load_train_state(state_path, module, opt, sched, hooks)
+        ctx.log(f"resumed from step {step} ({state_path.name})")
     module.train()
 
     def emit_layers(step: int) -> None:
@@ -141,14 +159,19 @@ def fine_tune(
                 overall = sum(values.values()) / len(values)
                 ctx.emit(Metric("sparsity/mean_layer", step, overall))
 
-    emit_layers(0)
+    if step == 0:
+        emit_layers(0)
     t_start = t_window = time.perf_counter()
     window_samples = 0
-    step = 0
     running = torch.zeros((), device=device)
     running_n = 0
     while step < steps:
-        for batch in train_loader:
+        # one loader per epoch, seeded by the epoch: a resumed run sees the same order
+        epoch, skip = divmod(step, per_epoch)
+        loader = make_loader(train_ds, cfg.batch_size, True, cfg.seed + epoch)
+        for i, batch in enumerate(loader):
+            if i < skip:
+                continue
             ctx.checkpoint()
             batch = _to(batch, device)
             logits = module(batch["input_ids"], batch["attention_mask"])
@@ -158,6 +181,8 @@ def fine_tune(
             opt.step()
             sched.step()
             step += 1
+            for hook in hooks:
+                hook.on_step(step)
             bs = batch["input_ids"].size(0)
             stats.samples += bs
             window_samples += bs
@@ -184,11 +209,47 @@ def fine_tune(
                     ctx.emit(Metric(f"val/{k}", step, v))
                 stats.history.append({"step": step, **metrics})
                 emit_layers(step)
+            if state_path is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                save_train_state(state_path, step, module, opt, sched, hooks)
             if step >= steps:
                 break
     stats.steps = step
     stats.seconds = time.perf_counter() - t_start
     return stats
+
+
+def save_train_state(
+    path: Path, step: int, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook]
+) -> None:
+    """Everything needed to continue exactly: weights and masks, optimizer, schedules, RNG."""
+    state = {
+        "step": step,
+        "model": module.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "hooks": [h.state_dict() for h in hooks],
+        "rng": torch.get_rng_state(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # a crash mid-write leaves the previous state intact
+
+
+def load_train_state(
+    path: Path, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook]
+) -> int:
+    """Restore what save_train_state wrote; returns the step to continue from."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    module.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    if len(state["hooks"]) != len(hooks):
+        raise ValueError(f"{path.name} has {len(state['hooks'])} schedule(s), the recipe "
+                         f"{len(hooks)}: resume with the recipe the run was started with")
+    for hook, hs in zip(hooks, state["hooks"], strict=True):
+        hook.load_state_dict(hs)
+    torch.set_rng_state(state["rng"])
+    return int(state["step"])
 
 
 def _linear_schedule(warmup: int, total: int) -> Callable[[int], float]:

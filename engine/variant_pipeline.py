@@ -17,20 +17,21 @@ from typing import Any
 
 import torch
 
+from engine.config_fields import ConfigError
 from engine.context import JobContext
 from engine.data import load_data
-from engine.events import Artifact, LayerStats, Metric, StageStarted
+from engine.events import Artifact, StageStarted
 from engine.export_variant import export_loaded
 from engine.methods.base import MethodContext, MethodResult
-from engine.methods.prune import layer_sparsity, make_permanent, overall_sparsity
+from engine.methods.masks import layer_sparsity, make_permanent
 from engine.models.checkpoint import save_model
 from engine.models.loaders import load_model
 from engine.models.summary import summarize
 from engine.recipe import ModelSpec, Recipe
-from engine.registry import entry_for_config
+from engine.registry import check_methods, entry_for_config
 from engine.report import build_card, method_label
 from engine.store import Workspace, atomic_write_json
-from engine.train import evaluate, fine_tune, make_loader, pick_device
+from engine.train import STATE_FILE, evaluate, fine_tune, make_loader, pick_device, total_steps
 
 # Progress ranges of the stages inside the whole job.
 STAGES = {
@@ -50,7 +51,9 @@ class Pipeline:
         ws: Workspace,
         ctx: JobContext,
         on_run_created: Callable[[str, Path], None] = lambda run_id, folder: None,
+        resume_run: str | None = None,
     ):
+        self.resume_run = resume_run  # an unfinished run to continue from its train_state.pt
         self.recipe = recipe
         self.ws = ws
         self.ctx = ctx
@@ -83,12 +86,17 @@ class Pipeline:
                 "train.epochs > 0 needs data: set data.source (text/labelled/builtin) "
                 "or train.epochs: 0 for a prune-and-export-only recipe"
             )
+        problems = check_methods(r.methods, loaded.module)
+        if problems:  # before anything is registered: the workspace stays as it was
+            raise ConfigError(problems)
         ctx.progress(1.0)
 
-        if self.parent_id is None and r.methods:
-            self.parent_id = self._baseline(loaded, data, spec, device)
-
-        run = self.ws.new_run(r.name, r.to_yaml(), self.parent_id)
+        if self.resume_run:
+            run = self._reopen(self.resume_run)
+        else:
+            if self.parent_id is None and r.methods:
+                self.parent_id = self._baseline(loaded, data, spec, device)
+            run = self.ws.new_run(r.name, r.to_yaml(), self.parent_id)
         self.run_id = run.id
         folder = self.ws.run_dir(run.id)
         self.on_run_created(run.id, folder)
@@ -99,16 +107,18 @@ class Pipeline:
 
         ctx = self._stage("methods", "applying optimization methods")
         results: list[MethodResult] = []
+        steps = total_steps(len(data.train), r.train) if data is not None and r.train.epochs else 0
         for cfg in r.methods:
             entry = entry_for_config(cfg)
             ctx.log(f"{entry.label}: {method_label(cfg)}")
-            mctx = MethodContext(module=module, task=loaded.task, log=ctx.log, data=data)
+            mctx = MethodContext(
+                module=module, task=loaded.task, log=ctx.log, data=data, emit=self.ctx.emit,
+                total_steps=steps, batch_size=r.train.batch_size, device=device, seed=r.train.seed,
+            )  # fmt: skip
             results.append(entry.handler(cfg, mctx))
-        targets = sorted({t for res in results for t in res.targets})
-        if targets:
-            layers = layer_sparsity(module, targets)
-            self.ctx.emit(LayerStats(0, layers))
-            self.ctx.emit(Metric("sparsity/overall", 0, overall_sparsity(module, targets)))
+        # zeros are counted only where masks put them; structured steps shrank tensors instead
+        targets = sorted({t for res in results if not res.structured for t in res.targets})
+        hooks = [h for res in results for h in res.hooks]
         ctx.progress(1.0)
 
         ctx = self._stage("train", "fine-tuning")
@@ -123,6 +133,9 @@ class Pipeline:
                 ctx,
                 device,
                 layer_stats=(lambda: layer_sparsity(module, targets)) if targets else None,
+                hooks=hooks,
+                state_path=folder / STATE_FILE,
+                resume=self.resume_run is not None,
             )
         make_permanent(module)
         metrics: dict[str, float] = {}
@@ -164,11 +177,30 @@ class Pipeline:
             started=started,
         )
         self.ws.finish(run.id, card)
+        # the optimizer state makes it 3x the model; a finished run never resumes
+        (folder / STATE_FILE).unlink(missing_ok=True)
         self.ctx.emit(Artifact("report", str(folder / "report.json")))
         self.ctx.progress(1.0, "done")
         return card
 
     # -- pieces --------------------------------------------------------------------
+    def _reopen(self, run_id: str):
+        """The unfinished run to continue: it must have a training state to resume from."""
+        try:
+            v = self.ws.get(run_id)
+        except KeyError as exc:
+            raise ValueError(f"no run {run_id!r} in {self.ws.root}") from exc
+        if v.status in ("finished", "running"):
+            raise ValueError(f"run {run_id} is {v.status}; only a cancelled, failed or crashed "
+                             "run can be resumed")
+        if not (self.ws.run_dir(run_id) / STATE_FILE).is_file():
+            raise ValueError(
+                f"run {run_id} has no {STATE_FILE}: set train.checkpoint_every in the recipe "
+                "so a run can be resumed; this one has to be run again"
+            )
+        self.parent_id = v.parent
+        return self.ws.reopen(run_id)
+
     def _resolve_model_spec(self, spec: ModelSpec) -> ModelSpec:
         """`source: variant` becomes that variant's checkpoint folder (and its parent id)."""
         if spec.source != "variant":

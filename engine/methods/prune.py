@@ -1,156 +1,242 @@
-"""Unstructured magnitude pruning (L1), layer-wise or global.
+"""Unstructured pruning: zero individual weights by importance, at once or on a schedule.
 
-Masks are applied with `torch.nn.utils.prune`, which keeps `weight_orig` and a
-`weight_mask` buffer and recomputes `weight = weight_orig * mask` before every
-forward. That is what keeps pruned weights at exactly zero through fine-tuning,
-whatever the optimizer does to `weight_orig` (momentum, Adam state, weight decay).
-`make_permanent` folds the masks in at the end so the saved and exported model
-has plain zero weights.
+Criteria: L1 magnitude, random (a baseline), first-order Taylor saliency. Scope: global
+(one ranking over every targeted layer) or layer (the same fraction in each), with
+per-layer overrides. Mode `amount` removes an exact fraction; mode `threshold` removes
+every weight scoring below a value and reports the sparsity that gave. Masks live on the
+layers (engine.methods.masks) so pruned weights stay zero through fine-tuning.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils import prune as torch_prune
 
 from engine.config_fields import option
 from engine.methods.base import MethodContext, MethodResult
+from engine.methods.importance import (
+    CRITERIA,
+    effective_weight,
+    global_masks,
+    layer_scores,
+    mask_lowest,
+    taylor_saliency,
+)
+from engine.methods.masks import (
+    DEFAULT_EXCLUDE,
+    DEFAULT_TYPES,
+    LAYER_TYPES,
+    layer_sparsity,
+    matches,
+    overall_sparsity,
+    scope_problems,
+    select_targets,
+    set_mask,
+)
+from engine.methods.schedule import SCHEDULES, LayerWatcher, MaskScheduleHook, SparsitySchedule
 from engine.registry import register_method
-
-PRUNABLE_TYPES: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-DEFAULT_EXCLUDE = ("*embed*", "*emb", "*lm_head*", "*classifier*", "*score")
 
 
 @dataclass(frozen=True)
-class MagnitudePruneConfig:
+class UnstructuredPruneConfig:
+    criterion: str = option(
+        "magnitude",
+        choices=CRITERIA,
+        help="magnitude: smallest |w|; random: a baseline; taylor: smallest |w·dL/dw| "
+        "over calibration batches",
+    )
+    mode: str = option(
+        "amount",
+        choices=("amount", "threshold"),
+        help="amount: remove an exact fraction; threshold: remove scores below a value",
+    )
     amount: float = option(
-        0.5,
-        min=0.0,
-        max=1.0,
-        max_exclusive=True,
-        help="fraction of the targeted weights set to zero",
+        0.5, min=0.0, max=1.0, max_exclusive=True, help="fraction of the targeted weights set to zero"
+    )
+    threshold: float = option(
+        0.01, min=0.0, help="mode threshold: weights scoring below this are removed (|w| for magnitude)"
     )
     scope: str = option(
         "global",
         choices=("global", "layer"),
-        help="global: one threshold over all targeted layers; layer: the same fraction in each layer",
+        help="global: one ranking over all targeted layers; layer: the same fraction in each",
     )
     include: tuple[str, ...] = option(
-        default_factory=lambda: ("*",),
-        help="layer name patterns to prune (fnmatch, e.g. *.mlp.*)",
+        default_factory=lambda: ("*",), help="layer name patterns to prune (fnmatch, e.g. *.mlp.*)"
     )
     exclude: tuple[str, ...] = option(
         default_factory=lambda: DEFAULT_EXCLUDE,
-        help="layer name patterns to leave dense (embeddings and output head by default)",
+        help="layer name patterns left dense (embeddings and the output head by default)",
     )
+    types: tuple[str, ...] = option(
+        default_factory=lambda: DEFAULT_TYPES,
+        help=f"layer types to prune: {', '.join(LAYER_TYPES)}",
+        advanced=True,
+    )
+    overrides: dict[str, float] = option(
+        default_factory=dict,
+        help="per-layer amounts, layer name or pattern -> fraction, e.g. {'*.0.*': 0.2}",
+    )
+    schedule: str = option(
+        "oneshot",
+        choices=SCHEDULES,
+        help="oneshot: prune once, then fine-tune; iterative: rounds of prune -> fine-tune; "
+        "gradual: cubic ramp during fine-tuning",
+    )
+    rounds: int = option(3, min=1, max=100, help="iterative: number of prune -> fine-tune rounds")
+    initial_sparsity: float = option(
+        0.0, min=0.0, max=1.0, max_exclusive=True, help="gradual: sparsity at the start step"
+    )
+    start_step: int = option(0, min=0, help="gradual: first step of the ramp")
+    end_step: int | None = option(
+        None, min=1, help="gradual: step the final sparsity is reached (default 75% of training)"
+    )
+    update_every: int = option(10, min=1, help="gradual: steps between mask updates")
+    calibration_batches: int = option(
+        4, min=1, max=1000, help="taylor: batches of gradients to accumulate", advanced=True
+    )
+    seed: int = option(0, min=0, help="random criterion seed", advanced=True)
 
     def extra_checks(self) -> list[tuple[str, str]]:
         errs = []
         if not self.include:
             errs.append(("include", "is empty; use ['*'] to target every Linear/Conv layer"))
+        if not self.types:
+            errs.append(("types", f"is empty; use some of {', '.join(LAYER_TYPES)}"))
+        for pattern, value in self.overrides.items():
+            if not isinstance(value, (int, float)) or not 0 <= value < 1:
+                errs.append(("overrides", f"{pattern!r}: amount must be in [0, 1), got {value!r}"))
+        if self.mode == "threshold":
+            if self.criterion == "random":
+                errs.append(("mode", "threshold needs criterion magnitude or taylor (random "
+                             "scores carry no scale); use mode amount"))
+            if self.schedule != "oneshot":
+                errs.append(("schedule", "threshold mode prunes once; use schedule oneshot or "
+                             "mode amount"))
+        if self.schedule == "gradual":
+            if self.initial_sparsity > self.amount:
+                errs.append(("initial_sparsity", f"({self.initial_sparsity:g}) is above the final "
+                             f"amount ({self.amount:g}); sparsity only grows"))
+            if self.end_step is not None and self.end_step <= self.start_step:
+                errs.append(("end_step", f"must be after start_step ({self.start_step}), got "
+                             f"{self.end_step}"))
         return errs
 
 
-def select_targets(
-    module: nn.Module, include: tuple[str, ...], exclude: tuple[str, ...]
-) -> list[tuple[str, nn.Module]]:
-    """Linear/Conv layers whose names match `include` and none of `exclude`."""
-    out = []
-    for name, sub in module.named_modules():
-        if not isinstance(sub, PRUNABLE_TYPES) or not name:
-            continue
-        if any(fnmatch.fnmatch(name, p) for p in include) and not any(
-            fnmatch.fnmatch(name, p) for p in exclude
-        ):
-            out.append((name, sub))
-    return out
+def _split(cfg: UnstructuredPruneConfig, names: list[str]) -> tuple[dict[str, float], list[str]]:
+    """(layers with their own override amount, layers following the common amount)."""
+    own: dict[str, float] = {}
+    for n in names:
+        hit = next((v for p, v in cfg.overrides.items() if matches(n, (p,))), None)
+        if hit is not None:
+            own[n] = float(hit)
+    return own, [n for n in names if n not in own]
 
 
-def _targets_or_error(module: nn.Module, cfg: MagnitudePruneConfig) -> list[tuple[str, nn.Module]]:
-    targets = select_targets(module, cfg.include, cfg.exclude)
-    if not targets:
-        layers = [n for n, m in module.named_modules() if isinstance(m, PRUNABLE_TYPES)][:6]
-        raise ValueError(
-            f"pruning patterns include={list(cfg.include)} exclude={list(cfg.exclude)} match no "
-            f"Linear/Conv layer; layer names look like: {', '.join(layers) or '(none)'}"
-        )
-    return targets
-
-
-def preview_magnitude(cfg: MagnitudePruneConfig, module: nn.Module) -> dict[str, int]:
-    """Parameters that pruning would zero, without touching the model (for live estimates)."""
-    targets = _targets_or_error(module, cfg)
-    targeted = sum(m.weight.numel() for _, m in targets)
-    return {
-        "layers": len(targets),
-        "targeted": targeted,
-        "removed": int(round(targeted * cfg.amount)),
+def compute_masks(
+    cfg: UnstructuredPruneConfig,
+    layers: dict[str, nn.Module],
+    scores: dict[str, torch.Tensor],
+    scale: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """Masks for every layer; `scale` shrinks every amount (a schedule's partial target)."""
+    if cfg.mode == "threshold":
+        return {n: (scores[n] >= cfg.threshold).float() for n in layers}
+    own, common = _split(cfg, list(layers))
+    amount = cfg.amount * scale
+    masks = {
+        n: mask_lowest(scores[n], int(round(a * scale * scores[n].numel()))) for n, a in own.items()
     }
+    if cfg.scope == "global":
+        masks.update(global_masks({n: scores[n] for n in common}, amount))
+    else:
+        masks.update(
+            {n: mask_lowest(scores[n], int(round(amount * scores[n].numel()))) for n in common}
+        )
+    return masks
+
+
+def check_unstructured(cfg: UnstructuredPruneConfig, module: nn.Module) -> list[str]:
+    """Scope and override patterns that match nothing in this model."""
+    problems = scope_problems(module, cfg.include, cfg.exclude, cfg.types)
+    if problems:
+        return problems
+    names = [n for n, _ in select_targets(module, cfg.include, cfg.exclude, cfg.types)]
+    for pattern in cfg.overrides:
+        if not any(matches(n, (pattern,)) for n in names):
+            problems.append(f"override {pattern!r} matches no targeted layer; targeted layers "
+                            f"look like: {', '.join(names[:4])}")
+    return problems
+
+
+def preview_unstructured(cfg: UnstructuredPruneConfig, module: nn.Module) -> dict[str, int]:
+    """Parameters pruning would zero, without touching the model (for live estimates)."""
+    problems = check_unstructured(cfg, module)
+    if problems:
+        raise ValueError(problems[0])
+    targets = select_targets(module, cfg.include, cfg.exclude, cfg.types)
+    own, _ = _split(cfg, [n for n, _ in targets])
+    targeted = removed = 0
+    for n, m in targets:
+        size = m.weight.numel()
+        targeted += size
+        if cfg.mode == "threshold":
+            removed += int((effective_weight(m).abs() < cfg.threshold).sum())
+        else:
+            removed += int(round(own.get(n, cfg.amount) * size))
+    return {"layers": len(targets), "targeted": targeted, "removed": removed}
 
 
 @register_method(
-    "magnitude_prune",
+    "unstructured_prune",
     "prune",
-    "Magnitude pruning (L1, unstructured)",
-    MagnitudePruneConfig,
-    help="Zero the smallest-magnitude weights; masks stay fixed through fine-tuning.",
-    preview=lambda cfg, module: preview_magnitude(cfg, module),
+    "Unstructured pruning (magnitude / random / Taylor)",
+    UnstructuredPruneConfig,
+    help="Zero individual weights by importance; masks stay through fine-tuning. Shrinks the "
+    "zip size, not dense-kernel latency.",
+    preview=preview_unstructured,
+    check=check_unstructured,
+    aliases=("magnitude_prune",),
 )
-def apply_magnitude(cfg: MagnitudePruneConfig, ctx: MethodContext) -> MethodResult:
-    """Attach L1 masks to the targeted layers (made permanent after fine-tuning)."""
-    targets = _targets_or_error(ctx.module, cfg)
-    if cfg.amount > 0:
-        if cfg.scope == "global":
-            torch_prune.global_unstructured(
-                [(m, "weight") for _, m in targets],
-                pruning_method=torch_prune.L1Unstructured,
-                amount=cfg.amount,
-            )
-        else:
-            for _, m in targets:
-                torch_prune.l1_unstructured(m, "weight", amount=cfg.amount)
-    names = [n for n, _ in targets]
-    sparsity = layer_sparsity(ctx.module, names)
+def apply_unstructured(cfg: UnstructuredPruneConfig, ctx: MethodContext) -> MethodResult:
+    """Attach masks now (the schedule's first target) and return a hook for the rest."""
+    problems = check_unstructured(cfg, ctx.module)
+    if problems:
+        raise ValueError(problems[0])
+    layers = dict(select_targets(ctx.module, cfg.include, cfg.exclude, cfg.types))
+    schedule = SparsitySchedule(
+        cfg.schedule, cfg.amount, ctx.total_steps, cfg.initial_sparsity, cfg.start_step,
+        cfg.end_step, cfg.update_every, cfg.rounds,
+    )  # fmt: skip
+    if cfg.schedule != "oneshot" and ctx.total_steps <= 0:
+        ctx.log(f"schedule {cfg.schedule} needs fine-tuning steps; pruning once instead")
+    watcher = LayerWatcher(layers, ctx.module, ctx.emit)
+    watcher.before()
+
+    def apply(target: float) -> None:
+        scale = target / cfg.amount if cfg.amount > 0 else 0.0
+        taylor = None
+        if cfg.criterion == "taylor":
+            taylor = taylor_saliency(ctx.module, layers, ctx.task, ctx.data,
+                                     cfg.calibration_batches, ctx.batch_size, ctx.device, cfg.seed)
+        scores = layer_scores(cfg.criterion, layers, cfg.seed, taylor)
+        for name, mask in compute_masks(cfg, layers, scores, scale).items():
+            set_mask(layers[name], mask)
+
+    apply(schedule.target_at(0))
+    names = list(layers)
+    got = watcher.report(0)
+    hooks = []
+    if schedule.update_steps():
+        hook = MaskScheduleHook(schedule, apply, watcher, ctx.log)
+        hook.announce()
+        hooks.append(hook)
+    what = f"threshold {cfg.threshold:g}" if cfg.mode == "threshold" else f"{cfg.scope}"
     ctx.log(
-        f"magnitude pruning ({cfg.scope}) zeroed {overall_sparsity(ctx.module, names):.1%} "
-        f"of {len(names)} layers"
+        f"unstructured pruning ({cfg.criterion}, {what}, {cfg.schedule}) zeroed {got:.1%} of "
+        f"{len(names)} layers" + (f"; final target {cfg.amount:.1%}" if hooks else "")
     )
-    return MethodResult(targets=names, layer_sparsity=sparsity)
-
-
-def layer_sparsity(module: nn.Module, names: list[str]) -> dict[str, float]:
-    """Fraction of exact zeros in each named layer's weight."""
-    mods = dict(module.named_modules())
-    out = {}
-    with torch.no_grad():
-        for n in names:
-            w = mods[n].weight
-            out[n] = float((w == 0).sum().item()) / w.numel()
-    return out
-
-
-def overall_sparsity(module: nn.Module, names: list[str]) -> float:
-    """Fraction of zeros over all the named layers' weights together."""
-    mods = dict(module.named_modules())
-    zeros = total = 0
-    with torch.no_grad():
-        for n in names:
-            w = mods[n].weight
-            zeros += int((w == 0).sum().item())
-            total += w.numel()
-    return zeros / total if total else 0.0
-
-
-def make_permanent(module: nn.Module) -> int:
-    """Fold every pruning mask into its weight; returns how many layers were folded."""
-    count = 0
-    for sub in module.modules():
-        for hook in list(getattr(sub, "_forward_pre_hooks", {}).values()):
-            if isinstance(hook, torch_prune.BasePruningMethod):
-                torch_prune.remove(sub, hook._tensor_name)
-                count += 1
-    return count
+    return MethodResult(targets=names, layer_sparsity=layer_sparsity(ctx.module, names),
+                        summary={"sparsity": overall_sparsity(ctx.module, names)}, hooks=hooks)

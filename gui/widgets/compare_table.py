@@ -31,7 +31,7 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
 def compact_method(text: str) -> str:
-    """'magnitude_prune(amount=0.5, scope=global)' -> 'magnitude_prune(0.5, global)' for a narrow column."""
+    """'unstructured_prune(amount=0.5, scope=global)' -> 'unstructured_prune(0.5, global)' for a narrow column."""
     return re.sub(r"\b\w+=", "", text)
 
 

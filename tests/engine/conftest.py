@@ -12,7 +12,7 @@ name: tiny-prune
 model: {source: builtin, path: tiny-gpt}
 data: {source: builtin, path: shakespeare, max_length: 32, max_samples: 200}
 methods:
-  - {type: magnitude_prune, amount: 0.5, scope: global}
+  - {type: unstructured_prune, amount: 0.5, scope: global}
 train: {epochs: 1, max_steps: 8, batch_size: 8, lr: 0.001, eval_every: 4, log_every: 2}
 export: {parity_batches: 1, latency_runs: 3, latency_seq: 32}
 """

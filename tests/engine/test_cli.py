@@ -87,11 +87,16 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "pickle running code": (_recipe_with_model(tmp_path, f"{{source: torch, path: {evil}, architecture: tiny-gpt}}", "evil"), "trust"),
         "amount 1.5": (_recipe_with_model(tmp_path, "{source: builtin, path: tiny-gpt}", "amount"), "must be in [0, 1), got 1.5"),
         "empty data file": (_recipe_with_model(tmp_path, "{source: builtin, path: tiny-gpt}", "empty"), "empty"),
+        "pattern matching nothing": (_recipe_with_model(tmp_path, "{source: builtin, path: tiny-gpt}", "nomatch"),
+                                     "match no layer; layer names look like: blocks.0"),
+        "N:M on a width not divisible by M": (_recipe_with_model(tmp_path, "{source: builtin, path: tiny-gpt}", "nm"),
+                                              "needs input widths divisible by 48"),
     }
 
 
 @pytest.mark.parametrize("case", ["truncated checkpoint", "text renamed .pt", "pickle running code",
-                                  "amount 1.5", "empty data file"])
+                                  "amount 1.5", "empty data file", "pattern matching nothing",
+                                  "N:M on a width not divisible by M"])
 def test_bad_input_is_one_clear_line_and_workspace_is_intact(case, tmp_path, finished_job):
     ws_path, result, _ = finished_job
     before = [(v.id, v.status) for v in Workspace(ws_path).variants()]
@@ -102,6 +107,11 @@ def test_bad_input_is_one_clear_line_and_workspace_is_intact(case, tmp_path, fin
     if case == "empty data file":
         recipe.write_text(TINY_RECIPE.replace("source: builtin, path: shakespeare",
                                               f"source: text, path: {tmp_path / 'empty.txt'}"))
+    if case == "pattern matching nothing":
+        recipe.write_text(TINY_RECIPE.replace("amount: 0.5", "amount: 0.5, include: ['encoder.*']"))
+    if case == "N:M on a width not divisible by M":
+        recipe.write_text(TINY_RECIPE.replace("type: unstructured_prune, amount: 0.5, scope: global",
+                                              "type: nm_prune, n: 2, m: 48"))
     out = cli("run", str(recipe), "--workspace", str(ws_path))
     assert out.returncode == 2, out.stdout + out.stderr
     lines = [x for x in out.stderr.splitlines() if x.startswith("error:")]

@@ -15,7 +15,7 @@ name: gui-test
 model: {source: builtin, path: tiny-gpt}
 data: {source: builtin, path: shakespeare, max_length: 16, max_samples: 200}
 methods:
-  - {type: magnitude_prune, amount: 0.5, scope: global}
+  - {type: unstructured_prune, amount: 0.5, scope: global}
 train: {epochs: 1, max_steps: 6, batch_size: 4, lr: 0.001, eval_every: 3, eval_batches: 2, log_every: 1}
 export: {enabled: false}
 """

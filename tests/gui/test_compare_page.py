@@ -27,7 +27,7 @@ name: prune-50
 model: {source: builtin, path: tiny-gpt}
 data: {source: builtin, path: shakespeare, max_length: 32, max_samples: 100}
 methods:
-  - {type: magnitude_prune, amount: 0.5, scope: global}
+  - {type: unstructured_prune, amount: 0.5, scope: global}
 train: {epochs: 1, max_steps: 4, batch_size: 8, lr: 0.001, eval_every: 4, eval_batches: 2, log_every: 2}
 export: {parity_batches: 1, latency_runs: 3, latency_seq: 32}
 """
@@ -43,7 +43,7 @@ def tiny_workspace() -> Path:
     atexit.register(shutil.rmtree, root, True)
     first = Job(Recipe.from_yaml(TINY), workspace=root).run()
     assert first.ok, first.error
-    prune = method_config_class("magnitude_prune")
+    prune = method_config_class("unstructured_prune")
     second = Recipe.from_yaml(TINY).replace(
         name="prune-80", methods=(prune(amount=0.8, scope="global"),)
     )

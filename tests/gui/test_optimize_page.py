@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit
 
 from engine.config_fields import option
-from engine.methods.prune import MagnitudePruneConfig
+from engine.methods.prune import UnstructuredPruneConfig
 from engine.models.loaders import load_model
 from engine.recipe import ModelSpec, Recipe
 from gui.pages.optimize_page import OptimizePage
@@ -84,7 +84,7 @@ def test_amount_error_shows_under_field_and_blocks_run(qtbot, app_state):
     form.editor("amount").setText("0.3")
     assert form.field_error("amount") == "" and error_label.isHidden()
     assert page.run_button.isEnabled() and page.error_label.isHidden()
-    assert app_state.recipe.methods[0] == MagnitudePruneConfig(amount=0.3)
+    assert app_state.recipe.methods[0] == UnstructuredPruneConfig(amount=0.3)
 
 
 def test_other_forms_update_the_state_recipe(qtbot, app_state):

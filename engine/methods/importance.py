@@ -1,0 +1,118 @@
+"""How much each weight matters: the scores pruning removes the lowest of.
+
+- magnitude: |w| (L1), the classic baseline that is hard to beat after fine-tuning;
+- random: a seeded uniform score, the baseline any criterion must beat;
+- taylor: first-order Taylor saliency |w * dL/dw| summed over a few calibration batches
+  (Molchanov et al. 2019): the loss change if the weight were removed.
+
+Already-pruned weights (zero) score zero under magnitude and taylor, so masks only grow.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+CRITERIA = ("magnitude", "random", "taylor")
+
+
+def effective_weight(layer: nn.Module) -> torch.Tensor:
+    """The weight forward uses (weight_orig * mask when masked)."""
+    mask = getattr(layer, "weight_mask", None)
+    if mask is not None:
+        return layer.weight_orig.detach() * mask
+    return layer.weight.detach()
+
+
+def taylor_saliency(
+    module: nn.Module,
+    layers: dict[str, nn.Module],
+    task: str,
+    data: object,
+    batches: int,
+    batch_size: int,
+    device: torch.device | None,
+    seed: int = 0,
+) -> dict[str, torch.Tensor]:
+    """|w * dL/dw| per weight, accumulated over `batches` training batches."""
+    from engine.train import _to, compute_loss, make_loader
+
+    if data is None or getattr(data, "train", None) is None:
+        raise ValueError(
+            "criterion taylor needs data to compute gradients: set data.source, or use "
+            "criterion magnitude"
+        )
+    device = device or next(module.parameters()).device
+    scores = {n: torch.zeros_like(effective_weight(m)) for n, m in layers.items()}
+    was_training = module.training
+    module.eval()  # no dropout: saliency should not depend on which units dropped
+    loader = make_loader(data.train, batch_size, True, seed)
+    seen = 0
+    for batch in loader:
+        if seen >= batches:
+            break
+        batch = _to(batch, device)
+        module.zero_grad(set_to_none=True)
+        logits = module(batch["input_ids"], batch["attention_mask"])
+        compute_loss(task, logits, batch).backward()
+        for n, m in layers.items():
+            param = m.weight_orig if hasattr(m, "weight_orig") else m.weight
+            if param.grad is not None:
+                scores[n] += (effective_weight(m) * param.grad.detach()).abs()
+        seen += 1
+    module.zero_grad(set_to_none=True)
+    module.train(was_training)
+    if seen == 0:
+        raise ValueError("criterion taylor got no calibration batch: the training split is empty")
+    return scores
+
+
+def layer_scores(
+    criterion: str,
+    layers: dict[str, nn.Module],
+    seed: int = 0,
+    taylor: dict[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Score of every weight of every layer under `criterion` (higher = keep)."""
+    if criterion == "magnitude":
+        return {n: effective_weight(m).abs().float() for n, m in layers.items()}
+    if criterion == "random":
+        gen = torch.Generator().manual_seed(seed)
+        out = {}
+        for n, m in layers.items():
+            w = effective_weight(m)
+            score = torch.rand(w.shape, generator=gen).to(w.device) + 1e-6
+            out[n] = score * (w != 0)  # already-pruned weights stay pruned
+        return out
+    if criterion == "taylor":
+        if taylor is None:
+            raise ValueError("taylor scores need calibration gradients (taylor_saliency)")
+        return {n: taylor[n].float() for n in layers}
+    raise ValueError(f"unknown criterion {criterion!r}; known: {', '.join(CRITERIA)}")
+
+
+def mask_lowest(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """A 0/1 mask that zeroes exactly the `k` lowest scores (ties broken by position)."""
+    mask = torch.ones_like(scores, dtype=torch.float32)
+    if k <= 0:
+        return mask
+    flat = mask.view(-1)
+    idx = torch.topk(scores.reshape(-1), k, largest=False, sorted=False).indices
+    flat[idx] = 0.0
+    return mask
+
+
+def global_masks(scores: dict[str, torch.Tensor], amount: float) -> dict[str, torch.Tensor]:
+    """One ranking over all layers: the lowest `amount` of all weights together go."""
+    if not scores:
+        return {}
+    names = list(scores)
+    flat = torch.cat([scores[n].reshape(-1).cpu() for n in names])
+    k = int(round(amount * flat.numel()))
+    all_mask = mask_lowest(flat, k)
+    out, start = {}, 0
+    for n in names:
+        size = scores[n].numel()
+        out[n] = all_mask[start : start + size].view_as(scores[n]).to(scores[n].device)
+        start += size
+    return out

@@ -1,0 +1,124 @@
+"""Which layers a pruning step targets, and the masks that keep pruned weights at zero.
+
+Masks ride on `torch.nn.utils.prune`: the layer keeps `weight_orig` (a parameter) and a
+`weight_mask` buffer, and a forward pre-hook recomputes `weight = weight_orig * mask`.
+Gradients reaching `weight_orig` through a zero mask are zero, and whatever the optimizer
+does to `weight_orig` (momentum, Adam state, weight decay) never reaches `weight`, so
+pruned weights stay exactly zero through fine-tuning. A schedule that changes the masks
+writes the buffer in place (`set_mask`); masks are buffers, so they are in the state_dict
+and a training checkpoint restores them exactly. `make_permanent` folds them in at the end.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+import torch
+from torch import nn
+from torch.nn.utils import prune as torch_prune
+
+# layer type names a scope can ask for -> module classes
+LAYER_TYPES: dict[str, tuple[type[nn.Module], ...]] = {
+    "linear": (nn.Linear,),
+    "conv": (nn.Conv1d, nn.Conv2d, nn.Conv3d),
+    "embedding": (nn.Embedding,),
+}
+DEFAULT_TYPES = ("linear", "conv")
+# embeddings and the output head stay dense unless asked for: pruning them costs the most
+# accuracy for the least size in transformers
+DEFAULT_EXCLUDE = ("*embed*", "*emb", "*lm_head*", "*classifier*", "*score")
+
+
+def _classes(types: tuple[str, ...]) -> tuple[type[nn.Module], ...]:
+    return tuple(c for t in types for c in LAYER_TYPES.get(t, ()))
+
+
+def matches(name: str, patterns: tuple[str, ...]) -> bool:
+    """fnmatch against any pattern; a plain name also matches itself exactly."""
+    return any(name == p or fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def select_targets(
+    module: nn.Module,
+    include: tuple[str, ...] = ("*",),
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE,
+    types: tuple[str, ...] = DEFAULT_TYPES,
+) -> list[tuple[str, nn.Module]]:
+    """Layers of the given types whose names match `include` and none of `exclude`."""
+    classes = _classes(types)
+    return [
+        (name, sub)
+        for name, sub in module.named_modules()
+        if name and isinstance(sub, classes) and matches(name, include) and not matches(name, exclude)
+    ]
+
+
+def scope_problems(
+    module: nn.Module,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    types: tuple[str, ...],
+) -> list[str]:
+    """Why a scope selects nothing (with what names look like), or []."""
+    unknown = [t for t in types if t not in LAYER_TYPES]
+    if unknown:
+        return [f"unknown layer type(s) {unknown}; known: {', '.join(LAYER_TYPES)}"]
+    if select_targets(module, include, exclude, types):
+        return []
+    classes = _classes(types)
+    names = [n for n, m in module.named_modules() if n and isinstance(m, classes)][:6]
+    return [
+        f"include={list(include)} exclude={list(exclude)} types={list(types)} match no layer; "
+        f"layer names look like: {', '.join(names) or '(none of these types)'}"
+    ]
+
+
+def set_mask(layer: nn.Module, mask: torch.Tensor, name: str = "weight") -> None:
+    """Give `layer` this mask (1 keeps, 0 prunes), replacing any mask it already has."""
+    mask = mask.to(dtype=getattr(layer, name).dtype, device=getattr(layer, name).device)
+    if hasattr(layer, f"{name}_mask"):
+        getattr(layer, f"{name}_mask").copy_(mask)
+        with torch.no_grad():  # the hook recomputes it at the next forward; keep it true now
+            setattr(layer, name, getattr(layer, f"{name}_orig") * mask)
+    else:
+        torch_prune.custom_from_mask(layer, name, mask)
+
+
+def current_mask(layer: nn.Module, name: str = "weight") -> torch.Tensor:
+    """The layer's mask, or all ones when it has none."""
+    buf = getattr(layer, f"{name}_mask", None)
+    return buf if buf is not None else torch.ones_like(getattr(layer, name))
+
+
+def layer_sparsity(module: nn.Module, names: list[str]) -> dict[str, float]:
+    """Fraction of exact zeros in each named layer's weight."""
+    mods = dict(module.named_modules())
+    out = {}
+    with torch.no_grad():
+        for n in names:
+            w = mods[n].weight
+            out[n] = float((w == 0).sum().item()) / w.numel()
+    return out
+
+
+def overall_sparsity(module: nn.Module, names: list[str]) -> float:
+    """Fraction of zeros over all the named layers' weights together."""
+    mods = dict(module.named_modules())
+    zeros = total = 0
+    with torch.no_grad():
+        for n in names:
+            w = mods[n].weight
+            zeros += int((w == 0).sum().item())
+            total += w.numel()
+    return zeros / total if total else 0.0
+
+
+def make_permanent(module: nn.Module) -> int:
+    """Fold every pruning mask into its weight; returns how many layers were folded."""
+    count = 0
+    for sub in module.modules():
+        for hook in list(getattr(sub, "_forward_pre_hooks", {}).values()):
+            if isinstance(hook, torch_prune.BasePruningMethod):
+                torch_prune.remove(sub, hook._tensor_name)
+                count += 1
+    return count
