@@ -46,8 +46,13 @@ def option(
     choices: tuple[Any, ...] | None = None,
     default_factory: Any = dataclasses.MISSING,
     advanced: bool = False,
+    shown_when: dict[str, tuple[Any, ...]] | None = None,
 ) -> Any:
-    """A dataclass field carrying help text, bounds and choices for forms and validation."""
+    """A dataclass field carrying help text, bounds and choices for forms and validation.
+
+    `shown_when={"schedule": ("gradual",)}`: a form shows the field only while those other
+    fields hold one of those values (the value is still validated and saved).
+    """
     meta = {
         "help": help,
         "label": label,
@@ -57,6 +62,7 @@ def option(
         "min_exclusive": min_exclusive,
         "choices": choices,
         "advanced": advanced,
+        "shown_when": shown_when or {},
     }
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)

@@ -53,10 +53,12 @@ class UnstructuredPruneConfig:
         help="amount: remove an exact fraction; threshold: remove scores below a value",
     )
     amount: float = option(
-        0.5, min=0.0, max=1.0, max_exclusive=True, help="fraction of the targeted weights set to zero"
+        0.5, min=0.0, max=1.0, max_exclusive=True, help="fraction of the targeted weights set to zero",
+        shown_when={"mode": ("amount",)},
     )
     threshold: float = option(
-        0.01, min=0.0, help="mode threshold: weights scoring below this are removed (|w| for magnitude)"
+        0.01, min=0.0, help="weights scoring below this are removed (|w| for magnitude)",
+        shown_when={"mode": ("threshold",)},
     )
     scope: str = option(
         "global",
@@ -85,17 +87,23 @@ class UnstructuredPruneConfig:
         help="oneshot: prune once, then fine-tune; iterative: rounds of prune -> fine-tune; "
         "gradual: cubic ramp during fine-tuning",
     )
-    rounds: int = option(3, min=1, max=100, help="iterative: number of prune -> fine-tune rounds")
+    rounds: int = option(3, min=1, max=100, help="number of prune -> fine-tune rounds",
+                         shown_when={"schedule": ("iterative",)})
     initial_sparsity: float = option(
-        0.0, min=0.0, max=1.0, max_exclusive=True, help="gradual: sparsity at the start step"
+        0.0, min=0.0, max=1.0, max_exclusive=True, help="sparsity at the start step",
+        shown_when={"schedule": ("gradual",)},
     )
-    start_step: int = option(0, min=0, help="gradual: first step of the ramp")
+    start_step: int = option(0, min=0, help="first step of the ramp",
+                             shown_when={"schedule": ("gradual",)})
     end_step: int | None = option(
-        None, min=1, help="gradual: step the final sparsity is reached (default 75% of training)"
+        None, min=1, help="step the final sparsity is reached (empty: 75% of training)",
+        shown_when={"schedule": ("gradual",)},
     )
-    update_every: int = option(10, min=1, help="gradual: steps between mask updates")
+    update_every: int = option(10, min=1, help="steps between mask updates",
+                               shown_when={"schedule": ("gradual",)})
     calibration_batches: int = option(
-        4, min=1, max=1000, help="taylor: batches of gradients to accumulate", advanced=True
+        4, min=1, max=1000, help="batches of gradients to accumulate",
+        shown_when={"criterion": ("taylor",)},
     )
     seed: int = option(0, min=0, help="random criterion seed", advanced=True)
 

@@ -45,8 +45,8 @@ class NMPruneConfig:
         default_factory=lambda: DEFAULT_EXCLUDE,
         help="layer name patterns left dense (embeddings and the output head by default)",
     )
-    calibration_batches: int = option(4, min=1, max=1000, help="taylor: batches of gradients",
-                                      advanced=True)
+    calibration_batches: int = option(4, min=1, max=1000, help="batches of gradients to accumulate",
+                                      shown_when={"criterion": ("taylor",)})
 
     def extra_checks(self) -> list[tuple[str, str]]:
         if self.n >= self.m:

@@ -150,10 +150,25 @@ class ConfigForm(QWidget):
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
         if self.advanced_toggle.isChecked() != shown:
             self.advanced_toggle.setChecked(shown)  # re-enters with the same value; harmless
+        self._apply_visibility()
+
+    def _relevant(self, row: _Row) -> bool:
+        """False while a `shown_when` condition on another field is unmet."""
+        for other, values in row.field.metadata.get("shown_when", {}).items():
+            try:
+                current = self._rows[other].editor.get()
+            except (KeyError, ValueError):
+                continue
+            if current not in values:
+                return False
+        return True
+
+    def _apply_visibility(self) -> None:
+        expanded = self.advanced_toggle is None or self.advanced_toggle.isChecked()
         for row in self._rows.values():
-            if row.advanced:
-                row.label.setVisible(shown)
-                row.box.setVisible(shown)
+            visible = (expanded or not row.advanced) and self._relevant(row)
+            row.label.setVisible(visible)
+            row.box.setVisible(visible)
 
     # -- values ------------------------------------------------------------------
     def set_value(self, cfg: Any) -> None:
@@ -212,6 +227,7 @@ class ConfigForm(QWidget):
             row.editor.set_invalid(bool(msg))
             if msg and row.advanced:
                 self._show_advanced(True)  # never hide an error behind a collapsed section
+        self._apply_visibility()
         other = [m for n, m in self._errors.items() if n not in self._rows]
         self._form_error.setText("\n".join(other))
         self._form_error.setVisible(bool(other))
