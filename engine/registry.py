@@ -26,6 +26,7 @@ class MethodEntry:
     # check(config, module) -> problems that need the model to see (a pattern matching no
     # layer, N:M on a width not divisible by M...); run before anything is registered
     check: Callable[[Any, Any], list[str]] | None = None
+    rank: int = 100  # menu order within the family (import order depends on who imported first)
 
 
 _METHODS: dict[str, MethodEntry] = {}
@@ -41,6 +42,7 @@ def register_method(
     preview: Callable[[Any, Any], dict[str, int]] | None = None,
     check: Callable[[Any, Any], list[str]] | None = None,
     aliases: tuple[str, ...] = (),
+    rank: int = 100,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering `handler` for configs of `config_cls`.
 
@@ -49,7 +51,7 @@ def register_method(
 
     def deco(handler: Callable[..., Any]) -> Callable[..., Any]:
         _METHODS[type_name] = MethodEntry(
-            type_name, family, label, config_cls, handler, help, preview, check
+            type_name, family, label, config_cls, handler, help, preview, check, rank
         )
         for old in aliases:
             _ALIASES[old] = type_name
@@ -75,7 +77,8 @@ def _ensure_loaded() -> None:
 def methods(family: str | None = None) -> list[MethodEntry]:
     """Registered methods, optionally only one family, in registration order."""
     _ensure_loaded()
-    return [m for m in _METHODS.values() if family is None or m.family == family]
+    found = [m for m in _METHODS.values() if family is None or m.family == family]
+    return sorted(found, key=lambda m: m.rank)
 
 
 def method_entry(type_name: str) -> MethodEntry:

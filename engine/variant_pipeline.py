@@ -30,6 +30,7 @@ from engine.models.summary import summarize
 from engine.recipe import ModelSpec, Recipe
 from engine.registry import check_methods, entry_for_config
 from engine.report import build_card, method_label
+from engine.shrink import shrink_report
 from engine.store import Workspace, atomic_write_json
 from engine.train import STATE_FILE, evaluate, fine_tune, make_loader, pick_device, total_steps
 
@@ -176,6 +177,8 @@ class Pipeline:
             folder=folder,
             started=started,
         )
+        if r.methods:  # "did it really shrink and speed up?", against the parent's card
+            card["shrink"] = shrink_report(card, self._parent_card())
         self.ws.finish(run.id, card)
         # the optimizer state makes it 3x the model; a finished run never resumes
         (folder / STATE_FILE).unlink(missing_ok=True)
@@ -184,6 +187,14 @@ class Pipeline:
         return card
 
     # -- pieces --------------------------------------------------------------------
+    def _parent_card(self) -> dict[str, Any] | None:
+        if not self.parent_id:
+            return None
+        try:
+            return self.ws.get(self.parent_id).card
+        except KeyError:  # the parent was deleted from the workspace meanwhile
+            return None
+
     def _reopen(self, run_id: str):
         """The unfinished run to continue: it must have a training state to resume from."""
         try:

@@ -13,6 +13,7 @@ from engine.export.runtime import (
     compare_with_torch,
     measure_latency,
     onnx_size_bytes,
+    onnx_zip_bytes,
     ort_providers,
 )
 from engine.export.shapes import default_dynamic_axes
@@ -27,5 +28,6 @@ __all__ = [
     "export_onnx",
     "measure_latency",
     "onnx_size_bytes",
+    "onnx_zip_bytes",
     "ort_providers",
 ]

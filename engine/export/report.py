@@ -17,6 +17,7 @@ from engine.export.runtime import (
     compare_with_torch,
     measure_latency,
     onnx_size_bytes,
+    onnx_zip_bytes,
     ort_providers,
 )
 from engine.recipe import ExportConfig
@@ -36,6 +37,9 @@ class ExportReport:
     latency_shape: tuple[int, ...] | None  # e.g. (batch, seq)
     provider: str  # e.g. "CPUExecutionProvider"
     exporter: str = ""  # "dynamo" or "torchscript"
+    # deflate-compressed size (file + external data): zeros from unstructured pruning
+    # leave size_bytes unchanged but shrink this; None in reports made before it existed
+    zip_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (the shape as a list)."""
@@ -86,9 +90,11 @@ def export_and_check(
         ) from exc
     shape = tuple(int(s) for s in latency_inputs[0].shape) if latency_inputs else None
     log(f"ONNX latency at {shape}: p50 {p50:.2f} ms, p95 {p95:.2f} ms ({cfg.latency_runs} runs)")
+    size, zipped = onnx_size_bytes(result.path), onnx_zip_bytes(result.path)
+    log(f"ONNX zipped: {zipped / 1e6:.2f} MB ({zipped / size:.0%} of {size / 1e6:.2f} MB)")
     return ExportReport(
         path=str(result.path),
-        size_bytes=onnx_size_bytes(result.path),
+        size_bytes=size,
         opset=result.opset,
         checker_ok=checker_ok,
         checker_message=checker_message,
@@ -99,4 +105,5 @@ def export_and_check(
         latency_shape=shape,
         provider=ort_providers()[0],
         exporter=result.exporter,
+        zip_bytes=zipped,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -160,6 +161,27 @@ def onnx_size_bytes(path: str | Path) -> int:
     """Bytes on disk of the .onnx file plus every external-data file it refers to."""
     path = Path(path)
     return path.stat().st_size + sum(f.stat().st_size for f in external_data_files(path))
+
+
+ZIP_CHUNK = 1 << 20  # stream files through deflate a MiB at a time: multi-GB models fit in memory
+
+
+def onnx_zip_bytes(path: str | Path, level: int = 1) -> int:
+    """Deflated bytes of the .onnx file plus its external-data files, as `zip -1` stores them."""
+    # Raw deflate (wbits=-15) is exactly what zipfile writes per member; only the small
+    # headers are left out, and counting instead of writing an archive keeps a second copy
+    # of the model off the disk. Level 1: on float weights it lands within a few percent of
+    # the default level 6 at about 4x the speed (~35 MB/s a core), which matters for GB models.
+    # Zeroed weights compress well, so this is where unstructured sparsity shows up even
+    # though the tensors stay dense.
+    total = 0
+    for file in (Path(path), *external_data_files(path)):
+        deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+        with open(file, "rb") as f:
+            while chunk := f.read(ZIP_CHUNK):
+                total += len(deflate.compress(chunk))
+        total += len(deflate.flush())
+    return total
 
 
 def compare_with_torch(

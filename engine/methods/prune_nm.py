@@ -98,6 +98,7 @@ def preview_nm(cfg: NMPruneConfig, module: nn.Module) -> dict[str, int]:
     help="Keep N of every M input weights of each Linear; 2:4 runs fast on sparse tensor cores.",
     preview=preview_nm,
     check=check_nm,
+    rank=10,
 )
 def apply_nm(cfg: NMPruneConfig, ctx: MethodContext) -> MethodResult:
     """Attach N:M masks to every targeted Linear layer (held through fine-tuning)."""

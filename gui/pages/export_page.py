@@ -21,6 +21,7 @@ from engine.cli_format import variant_row
 from engine.store import Variant
 from gui.state import AppState
 from gui.threads import BackgroundCall
+from gui.widgets.shrink_card import ShrinkCard
 from gui.widgets.variant_artifacts import ArtifactList
 from gui.widgets.variant_family_chart import FamilyChart
 from gui.widgets.variant_onnx_card import OnnxCard, OnnxTiles
@@ -43,7 +44,7 @@ class _LogRelay(QObject):
 
 
 class ExportPage(QWidget):
-    """Variant picker, ONNX card with parent comparison, Export and Open-folder buttons."""
+    """Variant picker, did-it-shrink card, ONNX card, family chart, Export and Open-folder buttons."""
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -85,23 +86,31 @@ class ExportPage(QWidget):
         self._relay.line.connect(self.log.setText)
 
         self.tiles = OnnxTiles()
+        self.shrink = ShrinkCard()
         self.card = OnnxCard()
         self.artifacts = ArtifactList()
         self.artifacts.setMinimumWidth(300)
+        # Left: the question a pruned variant raises first (did it shrink, is it faster) and
+        # its family next to it; right: the file's own facts and what the run folder holds.
+        self.family_title = QLabel("<b>Next to its parent and siblings</b> (this variant in orange)")
+        self.family = FamilyChart()
+        self.family.setMinimumHeight(150)
+        left = QVBoxLayout()
+        left.addWidget(self.shrink)
+        left.addWidget(self.family_title)
+        left.addWidget(self.family, 1)
+        right = QVBoxLayout()
+        right.addWidget(self.card)
+        right.addWidget(self.artifacts)
+        right.addStretch(1)
         columns = QHBoxLayout()
-        # both boxes keep their natural height; spare room stays below them
-        columns.addWidget(self.card, 3, Qt.AlignmentFlag.AlignTop)
-        columns.addWidget(self.artifacts, 1, Qt.AlignmentFlag.AlignTop)
+        columns.addLayout(left, 3)
+        columns.addLayout(right, 2)
         details = QWidget()
         d_layout = QVBoxLayout(details)
         d_layout.setContentsMargins(0, 0, 0, 0)
         d_layout.addWidget(self.tiles)
-        d_layout.addLayout(columns)
-        self.family_title = QLabel("<b>Next to its parent and siblings</b> (this variant in orange)")
-        self.family = FamilyChart()
-        self.family.setMinimumHeight(160)
-        d_layout.addWidget(self.family_title)
-        d_layout.addWidget(self.family, 1)
+        d_layout.addLayout(columns, 1)
         go_run = QPushButton("Go to the Run page")
         go_run.clicked.connect(lambda: self.state.navigate.emit("Run"))
         self.empty = _hint(EMPTY_TEXT, go_run)
@@ -175,6 +184,7 @@ class ExportPage(QWidget):
             return
         parent_card = self._parent_card(v)
         self.tiles.show_card(v.card, parent_card)
+        self.shrink.show_card(v.card, parent_card)
         self.card.show_card(v.card, parent_card)
         self.artifacts.show_folder(self.state.workspace.run_dir(run_id))
         self.family.show_family(self._variants, run_id)

@@ -28,8 +28,9 @@ from engine.config_fields import ConfigError
 from engine.recipe import DataSpec, ExportConfig, Recipe, TrainConfig
 from gui.state import AppState
 from gui.widgets.browse_button import BrowseButton
-from gui.widgets.config_form import ERROR_COLOR, ConfigForm
+from gui.widgets.config_form import ERROR_COLOR, ConfigForm, small_label
 from gui.widgets.method_steps import MethodStepList
+from gui.widgets.sensitivity_panel import SensitivityPanel
 
 RECIPE_FILTER = "Recipes (*.yaml *.yml);;All files (*)"
 DATA_FILTER = "Text or labelled data (*.txt *.csv *.jsonl *.json);;All files (*)"
@@ -126,9 +127,27 @@ class OptimizePage(QWidget):
             "path", BrowseButton(self.set_data_path, DATA_FILTER, "Folder (one sub-folder per label)…")
         )
 
+        self.sensitivity_button = QPushButton(
+            icons.standardIcon(QStyle.StandardPixmap.SP_FileDialogContentsView), "Sensitivity analysis…"
+        )
+        self.sensitivity_button.setToolTip(
+            "Prune one layer at a time, plot the metric, and propose per-layer amounts for the "
+            "pruning step"
+        )
+        self.sensitivity_button.clicked.connect(self.open_sensitivity)
+        self.sensitivity_panel: SensitivityPanel | None = None
+        steps_box = QWidget()
+        steps_col = QVBoxLayout(steps_box)
+        steps_col.setContentsMargins(0, 0, 0, 0)
+        sens_row = QHBoxLayout()
+        sens_row.addWidget(small_label("Not sure how much each layer can take?", "caption"), 1)
+        sens_row.addWidget(self.sensitivity_button)
+        steps_col.addLayout(sens_row)
+        steps_col.addWidget(self.steps)
+
         columns = QHBoxLayout()
         columns.setSpacing(16)
-        columns.addWidget(_scroll(_group("Optimization steps", self.steps)), 4)
+        columns.addWidget(_scroll(_group("Optimization steps", steps_box)), 4)
         columns.addWidget(_scroll(_group("Training", self.train_form)), 3)
         columns.addWidget(
             _scroll(_group("Data", self.data_form), _group("Export", self.export_form)), 3
@@ -218,6 +237,14 @@ class OptimizePage(QWidget):
         self.estimate_label.setStyleSheet("" if ok else f"color: {ERROR_COLOR};")
 
     # -- actions -------------------------------------------------------------------
+    def open_sensitivity(self) -> SensitivityPanel:
+        """Show the sensitivity analysis panel (one per page, kept with its last result)."""
+        if self.sensitivity_panel is None:
+            self.sensitivity_panel = SensitivityPanel(self.state, self)
+        self.sensitivity_panel.show()
+        self.sensitivity_panel.raise_()
+        return self.sensitivity_panel
+
     def request_run(self) -> None:
         """Make the edited recipe current, go to the Run page and ask it to start."""
         recipe, errors = self.current_recipe()

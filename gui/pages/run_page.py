@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from engine.events import Artifact, Failed, Finished, Log, Metric, Progress, StageStarted
 from engine.job import JobResult
 from engine.recipe import Recipe
+from engine.registry import entry_for_config
 from engine.report import method_label
 from gui.runner import JobRunner, RunnerBase
 from gui.state import AppState
@@ -165,6 +166,7 @@ class RunPage(QWidget):
         t = recipe.train
         limit = f"max {t.max_steps} steps" if t.max_steps else f"{t.epochs} epoch(s)"
         export = "ONNX export" if recipe.export.enabled else "no export"
+        self.plots.show_sparsity(_prunes(recipe))
         self.recipe_line.setText(
             f"{recipe.model.source}:{recipe.model.path} · {steps} · {limit}, batch {t.batch_size} · {export}"
         )
@@ -275,3 +277,14 @@ def _card_summary(card: dict) -> dict:
     out["sparsity.overall"] = (card.get("sparsity") or {}).get("overall")
     out["onnx.latency_ms_p50"] = (card.get("onnx") or {}).get("latency_ms_p50")
     return out
+
+
+def _prunes(recipe: Recipe) -> bool:
+    """Whether any step of the recipe prunes (else the sparsity views stay hidden)."""
+    for m in recipe.methods:
+        try:
+            if entry_for_config(m).family == "prune":
+                return True
+        except (KeyError, TypeError):  # unknown step: show the views rather than hide data
+            return True
+    return False

@@ -1,24 +1,28 @@
-"""Live training plots: loss, validation metric, sparsity, and sparsity per layer.
+"""Live training plots: loss, validation metric, sparsity vs its target, per-layer bars, |w|.
 
-Events only append to preallocated ring buffers; a ~20 Hz timer pushes each curve
-that changed to pyqtgraph once per tick. Redrawing per event would let a fast job
-flood the GUI thread (pyqtgraph examples/scrollingPlots.py does the same).
+Events only append to preallocated ring buffers (or replace a latest value); a ~20 Hz
+timer pushes each curve that changed to pyqtgraph once per tick. Redrawing per event
+would let a fast job flood the GUI thread (pyqtgraph examples/scrollingPlots.py does
+the same).
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QTimer
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from engine.events import LayerStats, Metric
+from engine.events import LayerStats, Metric, WeightHistogram
+from gui.widgets.layer_names import short_layer_name, strip_common_prefix
 from gui.widgets.ring_buffer import RingBuffer
+from gui.widgets.weight_histogram import WeightHistogramView
+
+__all__ = ["CURVES", "LayerBars", "LivePlots", "short_layer_name", "strip_common_prefix"]
 
 REDRAW_MS = 50  # 20 Hz is smooth for a human and cheap for the GUI thread
 ROW_PX = 16  # below this a bar's name would overlap the next one (pyqtgraph then drops labels)
+TARGET = "sparsity/target"
 
 # metric name -> (plot key, legend label, colour, draw points as symbols)
 CURVES: dict[str, tuple[str, str, str, bool]] = {
@@ -27,16 +31,15 @@ CURVES: dict[str, tuple[str, str, str, bool]] = {
     "val/accuracy": ("val", "val accuracy", "#2ca02c", True),
     "val/perplexity": ("val", "val perplexity", "#9467bd", True),
     "sparsity/overall": ("sparsity", "overall", "#d62728", True),  # few points: show them
-    "sparsity/mean_layer": ("sparsity", "mean per layer", "#8c564b", False),
+    TARGET: ("sparsity", "target", "#222222", False),
+    "sparsity/mean_layer": ("sparsity", "mean per layer", "#17becf", False),
 }
-PLOT_TITLES = {"loss": "Loss", "val": "Validation metric", "sparsity": "Sparsity"}
-
-# Shorter names for common container parts so 24+ layer names fit on an axis.
-_SHORT_PARTS = {
-    "blocks": "b", "layers": "L", "layer": "L", "h": "h", "encoder": "enc", "decoder": "dec",
-    "attention": "attn", "self_attn": "attn", "self": "", "output": "out",
-    "intermediate": "inter", "transformer": "", "model": "", "bert": "", "roberta": "",
-}
+# Masks change only at update steps, so sparsity holds flat in between: these curves are
+# drawn as steps and carried on to the newest step of the run. The target is announced
+# for the whole run at the start, so it is drawn dashed: it is where the run is going.
+STEP_CURVES = frozenset({"sparsity/overall", TARGET, "sparsity/mean_layer"})
+DASHED = frozenset({TARGET})
+PLOT_TITLES = {"loss": "Loss", "val": "Validation metric", "sparsity": "Sparsity: overall vs target"}
 
 
 def use_light_theme() -> None:
@@ -44,25 +47,24 @@ def use_light_theme() -> None:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
 
 
-def strip_common_prefix(names: list[str]) -> list[str]:
-    """Drop dotted parts every name shares ('bert.encoder.layer.0.x' -> 'layer.0.x')."""
-    if len(names) < 2:
-        return list(names)
-    split = [n.split(".") for n in names]
-    common = 0
-    while all(len(p) > common + 1 and p[common] == split[0][common] for p in split):
-        common += 1
-    if common and split[0][common].isdigit():
-        common -= 1  # keep 'layer' in 'layer.0.x' so the short name reads 'L0.x'
-    return [".".join(p[common:]) for p in split]
+def step_xy(x: np.ndarray, y: np.ndarray, until: float) -> tuple[np.ndarray, np.ndarray]:
+    """Polyline of a value held from each x to the next, carried on to `until`."""
+    if not len(x):
+        return x, y
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    last = np.r_[x[1:] != x[:-1], True]  # a re-announced step keeps its newest value
+    x, y = x[last], y[last]
+    xs, ys = np.repeat(x, 2)[1:], np.repeat(y, 2)[:-1]
+    if until > x[-1]:
+        xs, ys = np.r_[xs, until], np.r_[ys, y[-1]]
+    return xs, ys
 
 
-def short_layer_name(name: str, limit: int = 22) -> str:
-    """'blocks.0.attn.qkv' -> 'b0.attn.qkv'; long names keep their informative tail."""
-    parts = [_SHORT_PARTS.get(p, p) for p in name.split(".")]
-    text = ".".join(p for p in parts if p)
-    text = re.sub(r"(^|\.)([A-Za-z]{1,3})\.(\d+)", r"\1\2\3", text)  # b.0 -> b0
-    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+def value_at(x: np.ndarray, y: np.ndarray, step: float) -> float | None:
+    """The held value of a step curve at `step` (None before its first point)."""
+    before = np.flatnonzero(x <= step)
+    return float(y[before[np.argmax(x[before])]]) if len(before) else None
 
 
 class LayerBars(pg.PlotWidget):
@@ -87,6 +89,19 @@ class LayerBars(pg.PlotWidget):
         self.addItem(self._empty)
         self._empty.setPos(0.5, 0)
         self.getAxis("left").setTicks([[], []])  # no numeric ticks on a name axis
+        # the schedule's target at this mask step: bars short of it are the layers kept denser
+        self.target = pg.InfiniteLine(
+            angle=90, movable=False, pen=pg.mkPen("#555555", width=1.5, style=Qt.PenStyle.DashLine),
+            label="target {value:.0%}", labelOpts={"position": 0.04, "color": "#555555", "anchors": [(0, 0), (0, 0)]},
+        )  # fmt: skip
+        self.addItem(self.target)
+        self.target.setVisible(False)
+
+    def set_target(self, value: float | None) -> None:
+        """Mark the schedule's target sparsity (None hides the mark)."""
+        self.target.setVisible(value is not None)
+        if value is not None:
+            self.target.setValue(value)
 
     def set_values(self, values: dict[str, float]) -> None:
         """Show one bar per layer (order as given); full names are in the hover tooltip."""
@@ -137,21 +152,26 @@ class LivePlots(QWidget):
         use_light_theme()
         self.capacity = capacity
         self.buffers: dict[str, RingBuffer] = {}
-        self._curves: dict[str, pg.PlotDataItem] = {}
-        self._drawn: dict[str, int] = {}  # metric name -> buffer version last drawn
-        self._layers: dict[str, float] | None = None
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._points: dict[str, pg.PlotDataItem] = {}  # measured points of step curves
+        self._drawn: dict[str, tuple[int, float]] = {}  # name -> (buffer version, carried to)
+        self._layers: tuple[int, dict[str, float]] | None = None  # newest LayerStats, undrawn
         self.plots: dict[str, pg.PlotWidget] = {}
         self.redraws = 0  # setData calls so far (tests check plots redraw per tick, not per event)
 
+        # Two rows, all visible at once: the curves over steps on top (three across), the
+        # per-layer views below, where a long layer list and the histogram get the width.
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(6)
-        for row, key in enumerate(PLOT_TITLES):
-            grid.addWidget(self._make_plot(key), row, 0)
+        for col, key in enumerate(PLOT_TITLES):
+            grid.addWidget(self._make_plot(key), 0, 2 * col, 1, 2)
         self.layer_bars = LayerBars()
-        grid.addWidget(self.layer_bars, 0, 1, len(PLOT_TITLES), 1)
-        grid.setColumnStretch(0, 3)
-        grid.setColumnStretch(1, 2)
+        self.histogram = WeightHistogramView()
+        grid.addWidget(self.layer_bars, 1, 0, 1, 3)
+        grid.addWidget(self.histogram, 1, 3, 1, 3)
+        for col in range(6):
+            grid.setColumnStretch(col, 1)
 
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
@@ -164,7 +184,10 @@ class LivePlots(QWidget):
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         item.showGrid(x=True, y=True, alpha=0.25)
-        item.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=(255, 255, 255, 210))
+        # sparsity rises from bottom left to top right, where the announced target runs
+        # ahead of the run: its legend goes bottom right to keep that part in view
+        offset = (-10, -10) if key == "sparsity" else (-10, 10)
+        item.addLegend(offset=offset, labelTextSize="8pt", brush=(255, 255, 255, 210))
         item.getAxis("bottom").setLabel("step")
         if key == "sparsity":
             item.setYRange(0, 1, padding=0.05)
@@ -172,43 +195,78 @@ class LivePlots(QWidget):
         self.plots[key] = pw
         return pw
 
+    def show_sparsity(self, visible: bool) -> None:
+        """Hide the sparsity views for runs that prune nothing (they would only say 'waiting')."""
+        for w in (self.plots["sparsity"], self.layer_bars, self.histogram):
+            w.setVisible(visible)
+
     def _curve(self, name: str) -> RingBuffer:
         # created on first data so legends list only the curves this run has
         if name not in self.buffers:
             key, label, color, symbols = CURVES.get(name, ("val", name, "#555555", True))
-            pen = pg.mkPen(color, width=2)
-            kwargs = {"symbol": "o", "symbolSize": 6, "symbolBrush": color, "symbolPen": None} if symbols else {}
-            self._curves[name] = self.plots[key].plot([], [], pen=pen, name=label, **kwargs)
+            style = Qt.PenStyle.DashLine if name in DASHED else Qt.PenStyle.SolidLine
+            pen = pg.mkPen(color, width=2, style=style)
+            dots = {"symbol": "o", "symbolSize": 6, "symbolBrush": color, "symbolPen": None}
+            plot = self.plots[key]
+            if name in STEP_CURVES:  # dots only where a value was measured, not at the corners
+                self.curves[name] = plot.plot([], [], pen=pen, name=label)
+                if name in DASHED:  # on top: where actual meets target, both stay visible
+                    self.curves[name].setZValue(10)
+                if symbols:
+                    self._points[name] = plot.plot([], [], pen=None, **dots)
+            else:
+                self.curves[name] = plot.plot([], [], pen=pen, name=label, **(dots if symbols else {}))
             self.buffers[name] = RingBuffer(self.capacity)
-            self._drawn[name] = 0
+            self._drawn[name] = (0, -np.inf)
         return self.buffers[name]
 
     # -- feeding ------------------------------------------------------------------
     def on_event(self, event: object) -> None:
-        """Record a Metric / LayerStats event (drawn on the next tick)."""
+        """Record a Metric / LayerStats / WeightHistogram event (drawn on the next tick)."""
         if isinstance(event, Metric):
             if event.name in CURVES or event.name.startswith(("val/", "sparsity/")):
                 self._curve(event.name).append(event.step, event.value)
         elif isinstance(event, LayerStats) and event.kind == "sparsity":
-            self._layers = dict(event.values)
+            self._layers = (event.step, dict(event.values))
+        elif isinstance(event, WeightHistogram):
+            self.histogram.on_event(event)
 
     def reset(self) -> None:
         """Forget the previous run's data."""
         for buf in self.buffers.values():
             buf.clear()
         self.layer_bars.set_values({})
+        self.layer_bars.set_target(None)
         self._layers = None
+        self.histogram.reset()
         self.redraw()
 
     # -- drawing ------------------------------------------------------------------
+    def newest_step(self) -> float:
+        """The furthest step the run has reached (the announced target does not count)."""
+        lasts = [buf.last() for name, buf in self.buffers.items() if name != TARGET]
+        return max((p[0] for p in lasts if p is not None), default=0.0)
+
     def redraw(self) -> None:
         """Push every curve whose buffer changed since the last tick."""
+        newest = self.newest_step()
         for name, buf in self.buffers.items():
-            if buf.version != self._drawn[name]:
-                self._drawn[name] = buf.version
-                x, y = buf.data()
-                self._curves[name].setData(x, y)
-                self.redraws += 1
+            until = newest if name in STEP_CURVES else -np.inf
+            if (buf.version, until) == self._drawn[name]:
+                continue
+            self._drawn[name] = (buf.version, until)
+            x, y = buf.data()
+            if name in STEP_CURVES:
+                self.curves[name].setData(*step_xy(x, y, until))
+                if name in self._points:
+                    self._points[name].setData(x, y)
+            else:
+                self.curves[name].setData(x, y)
+            self.redraws += 1
         if self._layers is not None:
-            self.layer_bars.set_values(self._layers)
+            step, values = self._layers
             self._layers = None
+            self.layer_bars.set_values(values)
+            target = self.buffers.get(TARGET)
+            self.layer_bars.set_target(value_at(*target.data(), step) if target else None)
+        self.histogram.redraw()

@@ -1,4 +1,4 @@
-"""The ONNX section of a variant card, and how it compares with its parent's export."""
+"""The ONNX section of a variant card: file, checks, latency, and headline tiles."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
 
+from engine.shrink import shrink_report
 from gui.widgets.anatomy_header import StatTile
 from gui.widgets.variant_metrics import PARITY_TOLERANCE
 
@@ -20,10 +21,7 @@ ROWS = (
     ("top1", "Top-1 agreement"),
     ("latency", "Latency (onnxruntime)"),
     ("provider", "Provider"),
-    ("vs_size", "Size vs parent"),
-    ("vs_latency", "Speed vs parent"),
-    ("note", ""),
-)
+)  # size and speed against the parent: the shrink card beside this one
 
 
 def _colored(text: str, ok: bool | None) -> str:
@@ -73,39 +71,6 @@ def describe_onnx(onnx: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def compare_with_parent(card: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, str]:
-    """Size ratio and latency speed-up against the parent's export, when both exist."""
-    onnx = card.get("onnx") or {}
-    p_onnx = (parent or {}).get("onnx") or {}
-    if not p_onnx:
-        why = "no parent variant" if parent is None else "the parent has no ONNX export"
-        return {"vs_size": _colored(why, None), "vs_latency": _colored(why, None), "note": ""}
-    out: dict[str, str] = {"note": ""}
-    size, p_size = onnx.get("size_bytes"), p_onnx.get("size_bytes")
-    if size and p_size:
-        ratio = size / p_size
-        out["vs_size"] = _colored(f"{ratio:.2f}×", ratio < 0.98 or None) + (
-            f" the parent's size ({size / 1e6:.2f} MB vs {p_size / 1e6:.2f} MB)"
-        )
-        sparsity = (card.get("sparsity") or {}).get("overall") or 0.0
-        if sparsity > 0.05 and ratio > 0.95:
-            out["note"] = (
-                f"<span style='color:{MUTED}'>This variant is {sparsity:.0%} zeros, but ONNX stores "
-                "them densely: the file shrinks with structured pruning, quantization or "
-                "compression, not with masks alone.</span>"
-            )
-    lat, p_lat = onnx.get("latency_ms_p50"), p_onnx.get("latency_ms_p50")
-    if lat and p_lat:
-        speedup = p_lat / lat
-        word = "faster" if speedup >= 1 else "slower"
-        out["vs_latency"] = _colored(f"{speedup:.2f}× {word}", speedup >= 1.05 or None) + (
-            f" (p50 {lat:.2f} ms vs {p_lat:.2f} ms)"
-        )
-    out.setdefault("vs_size", "–")
-    out.setdefault("vs_latency", "–")
-    return out
-
-
 class OnnxCard(QFrame):
     """Label/value grid; `values[key]` is the QLabel for each row (tests read them)."""
 
@@ -135,9 +100,8 @@ class OnnxCard(QFrame):
         grid.setColumnStretch(1, 1)
 
     def show_card(self, card: dict[str, Any], parent_card: dict[str, Any] | None) -> None:
-        """Fill from a variant card (with an `onnx` section) and its parent's card."""
+        """Fill from a variant card's `onnx` section (the parent is compared in ShrinkCard)."""
         texts = describe_onnx(card.get("onnx") or {})
-        texts.update(compare_with_parent(card, parent_card))
         for key, label in self.values.items():
             label.setText(texts.get(key, "–"))
             visible = bool(texts.get(key))
@@ -190,7 +154,14 @@ class OnnxTiles(QFrame):
         t["p50"].set(f"{p50:.2f} ms" if isinstance(p50, (int, float)) else "–")
         p_p50 = p_onnx.get("latency_ms_p50")
         if p50 and p_p50:
-            speedup = p_p50 / p50
-            t["speedup"].set(_colored(f"{speedup:.2f}×", speedup >= 1.05 or None))
+            # green only for a speed-up the shrink report believes: not noise, not zeros alone
+            r = shrink_report(card, parent_card)
+            real = r["outcome"] in ("smaller_faster", "faster")
+            noise = r["latency_noise"] or r["outcome"] in ("zip_only", "none")
+            t["speedup"].set(
+                _colored(f"{p_p50 / p50:.2f}×", real or None) + (" <span style='color:#888; "
+                "font-size:10pt; font-weight:400'>noise</span>" if noise and not real else ""),
+                r["verdict"],
+            )
         else:
             t["speedup"].set(_colored("n/a", None), "needs a parent with an ONNX export")

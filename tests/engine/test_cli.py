@@ -127,3 +127,28 @@ def test_show_unknown_id_and_missing_recipe(tmp_path):
     assert out.returncode == 2 and "no finished variant" in out.stderr
     out = cli("run", str(tmp_path / "missing.yaml"), "--workspace", str(tmp_path))
     assert out.returncode == 2 and "recipe file not found" in out.stderr
+
+
+def test_resume_continues_a_cancelled_run_and_show_explains_the_shrink(tmp_path):
+    from engine.events import Metric
+    from engine.job import Job
+    from engine.recipe import ExportConfig, TrainConfig
+    from tests.engine.conftest import tiny_recipe
+
+    recipe = tiny_recipe(name="resume-me", export=ExportConfig(parity_batches=1, latency_runs=3, latency_seq=32),
+                         train=TrainConfig(max_steps=8, batch_size=8, log_every=1, eval_every=100,
+                                           checkpoint_every=3))
+    job = Job(recipe, workspace=tmp_path)
+    job.listeners.append(lambda e: job.cancel() if isinstance(e, Metric) and e.name == "train/loss"
+                         and e.step == 5 else None)
+    first = job.run()
+    assert first.status == "cancelled"
+    out = cli("resume", first.run_id, "--workspace", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "resumed from step 3" in out.stderr
+    assert "unstructured sparsity keeps dense tensors" in out.stdout  # the shrink verdict
+    card = json.loads(cli("show", first.run_id, "--workspace", str(tmp_path), "--json").stdout)
+    assert card["status"] == "finished" and card["shrink"]["params_nonzero"] < card["shrink"]["params_dense"]
+    again = cli("resume", first.run_id, "--workspace", str(tmp_path))
+    assert again.returncode == 2 and "is finished; only a cancelled" in again.stderr
+    assert cli("resume", "nope", "--workspace", str(tmp_path)).returncode == 2

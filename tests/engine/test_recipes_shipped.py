@@ -22,7 +22,7 @@ def test_recipe_loads_and_validates(path):
 
 def test_every_pruning_method_has_a_recipe():
     shipped = {method_type_name(m) for p in RECIPES for m in Recipe.load(p).methods}
-    assert {"unstructured_prune", "nm_prune"} <= shipped
+    assert {"unstructured_prune", "nm_prune", "structured_prune"} <= shipped
     kinds = {(m.criterion, m.mode, m.schedule) for p in RECIPES for m in Recipe.load(p).methods
              if method_type_name(m) == "unstructured_prune"}
     assert {c for c, _, _ in kinds} == {"magnitude", "random", "taylor"}

@@ -54,14 +54,51 @@ def test_compares_with_the_parents_export(page, workspace):
     v = _variant(workspace, "prune-50")
     parent = Workspace(workspace).get(v.parent)
     page.state.select_variant(v.id)
-    speedup = parent.card["onnx"]["latency_ms_p50"] / v.card["onnx"]["latency_ms_p50"]
-    ratio = v.card["onnx"]["size_bytes"] / parent.card["onnx"]["size_bytes"]
-    assert f"{speedup:.2f}×" in page.card.text("vs_latency")
-    assert f"{ratio:.2f}×" in page.card.text("vs_size")
+    onnx, p_onnx = v.card["onnx"], parent.card["onnx"]
+    speedup = p_onnx["latency_ms_p50"] / onnx["latency_ms_p50"]
+    ratio = onnx["size_bytes"] / p_onnx["size_bytes"]
+    assert page.shrink.row_text(1)[:3] == [
+        "ONNX file", f"{onnx['size_bytes'] / 1e6:.2f} MB", f"{p_onnx['size_bytes'] / 1e6:.2f} MB"]
+    assert page.shrink.row_text(1)[3] == f"{ratio:.2f}× of the parent"
+    assert page.shrink.row_text(3)[3].startswith(f"{speedup:.2f}×")
+    assert page.tiles.tiles["speedup"].value.text().count(f"{speedup:.2f}×") == 1
     assert page.family.names[0] == parent.name and {"prune-50", "prune-80"} <= set(page.family.names)
     # the baseline has no parent to compare with
     page.state.select_variant(parent.id)
-    assert "no parent variant" in page.card.text("vs_latency")
+    assert page.shrink.report["verdict"].startswith("No parent variant to compare with")
+    assert "No parent variant" in page.shrink.verdict.text()
+    assert page.shrink.row_text(1)[2:] == ["–", "–"]
+
+
+def test_did_it_shrink_on_a_real_unstructured_variant(page, workspace):
+    v = _variant(workspace, "prune-80")
+    parent = Workspace(workspace).get(v.parent)
+    page.state.select_variant(v.id)
+    model, onnx = v.card["model"], v.card["onnx"]
+    r = page.shrink.report
+    # dense tensors: as many parameters stored as before, 80% of the pruned ones zero
+    assert page.shrink.bars.texts() == [
+        f"dense {model['params_before']:,}",
+        f"present {model['params']:,} (100%)",
+        f"non-zero {model['nonzero_params']:,} ({model['nonzero_params'] / model['params']:.0%})",
+    ]
+    assert model["nonzero_params"] < 0.5 * model["params"]
+    zip_ratio = onnx["zip_bytes"] / parent.card["onnx"]["zip_bytes"]
+    assert zip_ratio < 0.7 and onnx["zip_bytes"] < onnx["size_bytes"]
+    assert page.shrink.row_text(2) == [
+        "zipped", f"{onnx['zip_bytes'] / 1e6:.2f} MB",
+        f"{parent.card['onnx']['zip_bytes'] / 1e6:.2f} MB", f"{zip_ratio:.2f}× of the parent"]
+    assert "#2e7d32" in page.shrink.cells[(2, 3)].text()  # a smaller zip is the real gain: green
+    assert "#2e7d32" not in page.shrink.cells[(1, 3)].text()  # the ONNX file did not shrink
+    assert r["outcome"] == "zip_only"
+    assert "Zeros, not smaller tensors" in page.shrink.verdict.text()
+    assert f"only the zip shrinks ({zip_ratio:.2f}×)" in page.shrink.verdict.text()
+    reasons = page.shrink.reasons.text()
+    assert "unstructured sparsity keeps dense tensors: ONNX size and dense-kernel latency are unchanged" in reasons
+    assert "Use structured pruning or N:M for speed." in reasons
+    # a timer difference on the same dense kernels is never shown as a green speed-up
+    assert "#2e7d32" not in page.tiles.tiles["speedup"].value.text()
+    assert page.shrink.row_text(3)[3].endswith("noise")
 
 
 def test_open_folder_targets_the_run_folder(page, workspace):

@@ -116,7 +116,7 @@ def test_live_estimate_and_pattern_errors(qtbot, app_state):
 
     form = page.steps.cards[0].form
     form.editor("include").setText("nothing.*")
-    assert "match no Linear/Conv layer" in page.steps.cards[0].estimate.text()
+    assert "match no layer; layer names look like: blocks.0.attn.qkv" in page.steps.cards[0].estimate.text()
     assert "No estimate" in page.estimate_label.text()
     assert not page.run_button.isEnabled()
     form.editor("include").setText("*.mlp.*")
@@ -128,7 +128,9 @@ def test_steps_add_remove_and_recipe_files(qtbot, app_state, tmp_path):
     page = OptimizePage(app_state)
     qtbot.addWidget(page)
     actions = [a for a in page.steps.add_button.menu().actions() if not a.isSeparator()]
-    assert [a.text() for a in actions] == ["Magnitude pruning (L1, unstructured)"]
+    labels = [a.text() for a in actions]  # every registered method, from the registry
+    assert labels[0] == "Unstructured pruning (magnitude / random / Taylor)"
+    assert "N:M semi-structured pruning (2:4 ...)" in labels
     actions[0].trigger()
     assert len(page.steps.cards) == 2 and len(app_state.recipe.methods) == 2
     page.steps.cards[1].form.editor("amount").setText("2")

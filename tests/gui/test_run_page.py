@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from engine.events import LayerStats, Metric
+import numpy as np
+from PySide6.QtCore import Qt
+
+from engine.events import LayerStats, Metric, WeightHistogram
 from gui.pages.run_page import ERROR_COLOR, RunPage, fmt_duration, summary_text
 from gui.widgets.live_plots import LivePlots, short_layer_name, strip_common_prefix
+from gui.widgets.weight_histogram import zero_fraction
 from tests.gui.conftest import fast_recipe
+from tests.gui.test_weight_histogram import gradual_recipe
 
 
 def test_finished_run_updates_workspace_and_selection(qtbot, app_state):
@@ -93,3 +98,76 @@ def test_short_layer_names():
         "layer.0.output.dense", "layer.1.output.dense"]
     assert short_layer_name("layer.11.attention.output.dense") == "L11.attn.out.dense"
     assert len(short_layer_name("a_very_long_module_name.with_another_long_part.and_more")) == 22
+
+
+def test_sparsity_target_is_dashed_and_runs_ahead_of_the_run(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.timer.stop()
+    # the schedule announces its whole target curve at the start, in one burst
+    for step, value in ((0, 0.1), (10, 0.3), (20, 0.5), (30, 0.6)):
+        plots.on_event(Metric("sparsity/target", step, value))
+    plots.on_event(Metric("sparsity/overall", 0, 0.1))
+    plots.on_event(Metric("sparsity/overall", 10, 0.29))
+    for step in range(1, 16):
+        plots.on_event(Metric("train/loss", step, 1.0 / step))
+    plots.redraw()
+    assert plots.redraws == 3  # target, overall, loss: one setData each for the whole burst
+    target = plots.curves["sparsity/target"]
+    assert target.opts["pen"].style() == Qt.PenStyle.DashLine
+    assert plots.curves["sparsity/overall"].opts["pen"].style() == Qt.PenStyle.SolidLine
+    x, y = target.getData()
+    # held flat between mask updates, drawn as steps out to the last announced step
+    assert list(x) == [0, 10, 10, 20, 20, 30, 30] and list(y) == [0.1, 0.1, 0.3, 0.3, 0.5, 0.5, 0.6]
+    x, y = plots.curves["sparsity/overall"].getData()
+    assert list(x) == [0, 10, 10, 15] and list(y) == [0.1, 0.1, 0.29, 0.29]  # carried to now
+    plots.on_event(Metric("train/loss", 16, 0.06))
+    plots.redraw()
+    assert plots.curves["sparsity/overall"].getData()[0][-1] == 16
+    plots.on_event(LayerStats(10, {"fc1": 0.2, "fc2": 0.38}))
+    plots.redraw()
+    assert plots.layer_bars.target.isVisible() and plots.layer_bars.target.value() == 0.3
+
+
+def test_gradual_pruning_run_shows_target_bars_and_histograms(qtbot, app_state):
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+    page.resize(1280, 800)
+    page.show()
+    seen: list = []
+    page.runner.event.connect(seen.append)
+    with qtbot.waitSignal(page.run_ended, timeout=60000) as ended:
+        assert page.start(gradual_recipe())
+    assert ended.args[0].status == "finished", ended.args[0].error
+    page.plots.redraw()
+    plots = page.plots
+    tx, ty = plots.buffers["sparsity/target"].data()
+    assert len(tx) >= 3 and np.all(np.diff(tx) > 0) and np.all(np.diff(ty) >= 0)
+    assert ty[-1] == 0.5  # the schedule ends at the recipe's amount
+    ox, oy = plots.buffers["sparsity/overall"].data()
+    assert list(ox) == list(tx) and abs(oy[-1] - 0.5) < 0.01  # measured at every mask update
+    assert plots.curves["sparsity/target"].opts["pen"].style() == Qt.PenStyle.DashLine
+    assert plots.plots["sparsity"].isVisible() and plots.histogram.isVisible()
+    # per-layer bars are the last mask update's, with the target marked
+    last_stats = [e for e in seen if isinstance(e, LayerStats)][-1]
+    assert plots.layer_bars.names == list(last_stats.values)
+    assert np.allclose(plots.layer_bars.values, list(last_stats.values.values()))
+    assert plots.layer_bars.target.value() == 0.5
+    hists = [e for e in seen if isinstance(e, WeightHistogram)]
+    view = plots.histogram
+    assert view.layers() == list(dict.fromkeys(e.layer for e in hists))  # as they appeared
+    assert set(view.layers()) == set(last_stats.values) and view.layer() == view.layers()[0]
+    now = [e for e in hists if e.layer == view.layer() and e.phase == "now"][-1]
+    assert np.array_equal(view.now_curve.getData()[1], now.counts)
+    assert view.caption.text() == f"zeros: {zero_fraction(now):.1%} (before 0.0%)"
+
+
+def test_sparsity_views_hide_for_runs_that_do_not_prune(qtbot, app_state):
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+    page.show()
+    assert page.plots.histogram.isVisible()
+    app_state.set_recipe(fast_recipe().replace(methods=()))
+    assert not page.plots.histogram.isVisible() and not page.plots.layer_bars.isVisible()
+    assert page.plots.plots["loss"].isVisible()
+

@@ -1,0 +1,220 @@
+"""Did it really shrink and speed up? A pruned variant's card next to its parent's.
+
+Pruning can mean three different things on disk: structured pruning removes rows and
+channels (smaller tensors, less work), N:M and unstructured pruning only write zeros
+into tensors that stay dense. Zeros compress, so the zip shrinks, but the ONNX file
+keeps its size and onnxruntime's dense kernels do the same work. `shrink_report` puts
+the numbers side by side and says in plain words which of these happened and why.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+NOISE = 0.05  # latency ratios within ±5% of 1 are not told apart from run-to-run jitter
+SMALLER = 0.95  # a file under 95% of the parent's counts as smaller (graphs differ a little)
+
+# recipe `type:` names (and the old alias) -> what the method does to the tensors
+KINDS = {
+    "unstructured_prune": "unstructured",
+    "magnitude_prune": "unstructured",
+    "nm_prune": "nm",
+    "structured_prune": "structured",
+}
+_METHOD = re.compile(r"(?:^|\+\s*)(\w+)\(")
+_NM = re.compile(r"nm_prune\(n=(\d+), m=(\d+)")
+
+
+def pruning_kinds(method: str) -> list[str]:
+    """Kinds of pruning named in a card's `method` text, in order, without repeats."""
+    kinds = [KINDS[t] for t in _METHOD.findall(method or "") if t in KINDS]
+    return list(dict.fromkeys(kinds))
+
+
+def _num(section: dict[str, Any] | None, key: str) -> float | None:
+    value = (section or {}).get(key)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
+def _nm_reason(method: str, provider: str) -> str:
+    m = _NM.search(method)
+    pattern = f"{m.group(1)}:{m.group(2)}" if m else "N:M"
+    device = "CUDA" if provider.startswith("CUDA") else "CPU"
+    if pattern == "2:4":
+        return (
+            "2:4 sparsity needs sparse tensor cores (e.g. NVIDIA Ampere+ with TensorRT); "
+            f"onnxruntime's {device} kernels run it dense"
+        )
+    return (
+        f"{pattern} sparsity has no fast kernel in common runtimes (sparse tensor cores run "
+        f"only 2:4); onnxruntime's {device} kernels run it dense"
+    )
+
+
+def shrink_report(card: dict[str, Any], parent_card: dict[str, Any] | None) -> dict[str, Any]:
+    """Parameters (dense / present / non-zero), ONNX and zip size, latency vs the parent, and why."""
+    model, onnx = card.get("model") or {}, card.get("onnx") or {}
+    p_model = (parent_card or {}).get("model") or {}
+    p_onnx = (parent_card or {}).get("onnx") or {}
+    method = str(card.get("method") or "")
+    kinds = pruning_kinds(method)
+
+    present = _num(model, "params")
+    # params_before is this run's model before its methods ran; older cards may lack it
+    dense = _num(model, "params_before") or _num(p_model, "params") or present
+    nonzero = _num(model, "nonzero_params")
+    size, p_size = _num(onnx, "size_bytes"), _num(p_onnx, "size_bytes")
+    zipped, p_zipped = _num(onnx, "zip_bytes"), _num(p_onnx, "zip_bytes")
+    lat, p_lat = _num(onnx, "latency_ms_p50"), _num(p_onnx, "latency_ms_p50")
+    size_ratio, zip_ratio = _ratio(size, p_size), _ratio(zipped, p_zipped)
+    speedup = _ratio(p_lat, lat)
+    noise = abs(speedup - 1.0) < NOISE if speedup is not None else None
+    # Physically smaller tensors are the one thing that can make a dense runtime faster.
+    shrunk = present is not None and dense is not None and present < dense
+    zeros = nonzero is not None and present is not None and nonzero < 0.95 * present
+    dense_zeros = not shrunk and (
+        bool({"unstructured", "nm"} & set(kinds)) or (zeros and not kinds)
+    )
+
+    reasons: list[str] = []
+    if shrunk:
+        reasons.append(
+            f"{1 - present / dense:.0%} of the parameters were removed physically "
+            f"({present:,.0f} of {dense:,.0f} remain): the tensors themselves are smaller"
+        )
+    if zeros:
+        reasons.append(
+            f"{1 - nonzero / present:.0%} of the stored parameters are zeros "
+            f"({nonzero:,.0f} non-zero of {present:,.0f})"
+        )
+    if "unstructured" in kinds and not shrunk:
+        zip_part = f" ({zip_ratio:.2f}×)" if zip_ratio is not None else ""
+        reasons.append(
+            "unstructured sparsity keeps dense tensors: ONNX size and dense-kernel latency are "
+            f"unchanged; only the zip size shrinks{zip_part}. Use structured pruning or N:M for speed."
+        )
+    if "nm" in kinds:
+        reasons.append(_nm_reason(method, str(onnx.get("provider") or "")))
+
+    measured = _measured(size, p_size, zipped, p_zipped, lat, p_lat, speedup)
+    if not onnx:
+        outcome = "missing"
+        verdict = "Not exported to ONNX yet: export it to measure file size, zip size and latency."
+    elif parent_card is None:
+        outcome = "missing"
+        verdict = "No parent variant to compare with: sizes and latency are shown without ratios."
+    elif not p_onnx:
+        outcome = "missing"
+        verdict = "The parent has no ONNX export: export it to compare size and latency."
+    else:
+        outcome, verdict = _verdict(size_ratio, zip_ratio, speedup, noise, dense_zeros)
+    if speedup is not None and noise:
+        reasons.append(f"latency {speedup:.2f}× the parent's speed is within measurement noise (±{NOISE:.0%})")
+    elif speedup is not None and dense_zeros:
+        # zeros in a dense tensor cost a dense kernel exactly as much as any other value
+        reasons.append(
+            f"the measured {speedup:.2f}× latency difference cannot come from the zeros (the same "
+            "dense kernels run): it is most likely noise between two separate measurements"
+        )
+    if onnx and zipped is None:
+        reasons.append("zip size not recorded (exported before it was measured): re-export to get it")
+
+    return {
+        "kinds": kinds,
+        "params_dense": dense,
+        "params_present": present,
+        "params_nonzero": nonzero,
+        "onnx_bytes": size,
+        "parent_onnx_bytes": p_size,
+        "zip_bytes": zipped,
+        "parent_zip_bytes": p_zipped,
+        "latency_ms_p50": lat,
+        "parent_latency_ms_p50": p_lat,
+        "size_ratio": size_ratio,
+        "zip_ratio": zip_ratio,
+        "speedup": speedup,
+        "latency_noise": noise,
+        "outcome": outcome,
+        "verdict": verdict,
+        "reasons": reasons,
+        "measured": measured,
+    }
+
+
+def _verdict(
+    size_ratio: float | None,
+    zip_ratio: float | None,
+    speedup: float | None,
+    noise: bool | None,
+    dense_zeros: bool,
+) -> tuple[str, str]:
+    """(outcome, one line): what the parent comparison shows.
+
+    outcome is smaller_faster | smaller | faster | zip_only | none | missing.
+    """
+    if size_ratio is None or speedup is None:
+        return "missing", "Not enough numbers to compare: the ONNX size or latency of one side is missing."
+    smaller = size_ratio < SMALLER
+    zip_smaller = zip_ratio is not None and zip_ratio < SMALLER
+    if dense_zeros and not smaller:
+        if zip_smaller:
+            return "zip_only", (
+                f"Zeros, not smaller tensors: the ONNX file keeps its size ({size_ratio:.2f}×) and "
+                f"runs the same dense kernels; only the zip shrinks ({zip_ratio:.2f}×)."
+            )
+        return "none", f"Nothing shrank: ONNX size {size_ratio:.2f}× the parent's and the same dense kernels."
+    faster, slower = speedup >= 1 + NOISE, speedup <= 1 - NOISE
+    if smaller and faster:
+        return "smaller_faster", f"Yes: {size_ratio:.2f}× the parent's ONNX size and {speedup:.2f}× faster."
+    if smaller:
+        how = "within measurement noise" if noise else f"{1 / speedup:.2f}× slower"
+        return "smaller", f"Smaller ({size_ratio:.2f}× the parent's ONNX size) but not faster: latency {how}."
+    if faster:
+        return "faster", f"Faster ({speedup:.2f}×) at about the same ONNX size ({size_ratio:.2f}×)."
+    how = "within measurement noise" if noise else ("slower" if slower else "unchanged")
+    return "none", f"No: ONNX size {size_ratio:.2f}× the parent's, latency {how} ({speedup:.2f}×)."
+
+
+def _measured(
+    size: float | None,
+    p_size: float | None,
+    zipped: float | None,
+    p_zipped: float | None,
+    lat: float | None,
+    p_lat: float | None,
+    speedup: float | None,
+) -> list[str]:
+    """The measured comparison lines behind the verdict (for text output)."""
+    out = []
+    if size is not None and p_size:
+        out.append(f"ONNX file {_mb(size)} vs the parent's {_mb(p_size)} ({size / p_size:.2f}×)")
+    if zipped is not None and p_zipped:
+        out.append(f"zipped {_mb(zipped)} vs the parent's {_mb(p_zipped)} ({zipped / p_zipped:.2f}×)")
+    if lat is not None and p_lat is not None and speedup is not None:
+        out.append(f"latency p50 {lat:.2f} ms vs the parent's {p_lat:.2f} ms ({speedup:.2f}× its speed)")
+    return out
+
+
+def shrink_text(report: dict[str, Any]) -> str:
+    """The report as plain-text lines for a terminal (verdict, numbers, reasons)."""
+    counts = [
+        f"{label} {report[key]:,.0f}"
+        for key, label in (("params_dense", "dense"), ("params_present", "present"),
+                           ("params_nonzero", "non-zero"))
+        if report.get(key) is not None
+    ]  # fmt: skip
+    lines = [f"did it shrink? {report['verdict']}"]
+    if counts:
+        lines.append("  parameters: " + " · ".join(counts))
+    lines += [f"  {line}" for line in report.get("measured", [])]
+    lines += [f"  - {line}" for line in report.get("reasons", [])]
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""The sensitivity panel on the Optimize page: a real background analysis of tiny-gpt, one curve
+per layer, a proposal meeting the target, and Apply writing the pruning step's overrides."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.methods.prune import UnstructuredPruneConfig
+from engine.sensitivity import SensitivityResult, overall_sparsity
+from gui.pages.optimize_page import OptimizePage
+
+TINY_GPT_LAYERS = [f"blocks.{b}.{part}" for b in range(4)
+                   for part in ("attn.qkv", "attn.proj", "mlp.fc", "mlp.proj")]
+
+
+@pytest.fixture
+def page(qtbot, app_state):
+    page = OptimizePage(app_state)
+    qtbot.addWidget(page)
+    return page
+
+
+def test_panel_analyses_plots_and_applies(qtbot, page, app_state):
+    panel = page.open_sensitivity()
+    assert page.open_sensitivity() is panel  # one panel per page, kept with its result
+    panel.levels_edit.setText("0.5, 0.9")
+    panel.batches_spin.setValue(1)
+    seen: list[float] = []
+    panel.progress_changed.connect(lambda f, _m: seen.append(f))
+    assert panel.start()
+    assert not panel.run_button.isEnabled() and panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.call is None, timeout=60_000)  # the GUI loop keeps running
+    assert panel.result is not None, panel.status.text()
+    assert len(seen) == 2 + 16 * 2 and seen == sorted(seen)  # baseline, layers x levels, done
+    assert seen[0] == 0.0 and seen[-1] == 1.0
+
+    result = panel.result
+    assert list(result.curves) == TINY_GPT_LAYERS and result.metric == "perplexity"
+    assert set(panel.plot.curves) == set(TINY_GPT_LAYERS)
+    assert len(panel.plot.getPlotItem().listDataItems()) == 16  # one curve per layer, no extras
+    for name, curve in panel.plot.curves.items():
+        xs, _ = curve.getData()
+        assert list(xs) == [0.0, 0.5, 0.9], name  # the dense point, then each level
+    assert panel.table.rowCount() == 16
+    assert panel.table.item(0, 0).data(Qt.ItemDataRole.UserRole) == "blocks.0.attn.qkv"
+    assert abs(overall_sparsity(result, panel.proposal) - 0.5) < 0.005
+
+    panel.target_spin.setValue(70.0)  # re-proposes without re-running
+    assert abs(overall_sparsity(result, panel.proposal) - 0.7) < 0.005
+    assert panel.summary.text().startswith("Proposal: 70.0% overall over 16 layers")
+    panel.table.selectRow(3)
+    assert panel.plot.curves["blocks.0.mlp.proj"].opts["pen"].widthF() == 4
+
+    panel.apply_button.click()
+    step = app_state.recipe.methods[0]
+    assert isinstance(step, UnstructuredPruneConfig)
+    assert step.overrides == panel.proposal and step.amount == 0.7
+    assert page.steps.cards[0].form.value().overrides == panel.proposal  # the form shows it
+    assert page.run_button.isEnabled()  # the applied recipe is valid as it stands
+    assert "Applied to step 1" in panel.status.text()
+    panel.reject()
+
+
+def test_apply_creates_a_pruning_step_when_there_is_none(qtbot, page, app_state):
+    app_state.set_recipe(app_state.recipe.replace(methods=()))
+    assert not page.steps.cards
+    panel = page.open_sensitivity()
+    names = TINY_GPT_LAYERS[:4]
+    # a finished analysis as the CLI's --json would give it: the first layer is fragile
+    result = SensitivityResult(
+        metric="perplexity", higher_is_better=False, baseline=10.0,
+        curves={n: [(0.5, 10.0 if i else 40.0), (0.9, 10.5 if i else 400.0)] for i, n in enumerate(names)},
+        sizes={n: 1000 for n in names}, levels=(0.5, 0.9),
+    )  # fmt: skip
+    panel.show_result(result)
+    assert panel.proposal["blocks.0.attn.qkv"] == 0.0
+    assert abs(overall_sparsity(result, panel.proposal) - 0.5) < 0.005
+    assert panel.plot.curves["blocks.0.attn.qkv"].zValue() == 2  # the fragile layer is drawn hot
+    panel.apply()
+    assert len(page.steps.cards) == 1
+    step = app_state.recipe.methods[0]
+    assert isinstance(step, UnstructuredPruneConfig) and step.overrides == panel.proposal
+    panel.reject()
+
+
+def test_cancel_and_bad_levels(qtbot, page):
+    panel = page.open_sensitivity()
+    panel.levels_edit.setText("0.5, 2")
+    assert not panel.start()
+    assert "every level must be a sparsity in (0, 1], got 2" in panel.status.text()
+    panel.levels_edit.setText("0.5, abc")
+    assert not panel.start() and "levels must be numbers" in panel.status.text()
+
+    panel.levels_edit.setText("0.5")
+    assert panel.start()
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: panel.call is None, timeout=60_000)
+    assert panel.status.text() == "Cancelled." and panel.result is None
+    assert panel.run_button.isEnabled() and not panel.apply_button.isEnabled()
+
+    assert panel.start()
+    page.window().close()  # closing the main window stops the analysis it would wait for
+    qtbot.waitUntil(lambda: panel.call is None, timeout=60_000)
+    assert panel.status.text() == "Cancelled." and panel.result is None
