@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         sparsity_table()
     ws = args.workspace or Path(tempfile.mkdtemp(prefix="bench-prune-"))
     print(f"\n2. fine-tuned accuracy on BBC News validation (workspace {ws})")
-    names = ["minilm-bbc-finetune", "minilm-bbc-structured50", "minilm-bbc-gradual70"]
+    names = ["minilm-bbc-finetune", "minilm-bbc-structured50", "minilm-bbc-structured-heads-ffn",
+             "minilm-bbc-gradual70"]
     cards = {n: run_recipe(n, ws, args.quick) for n in names}
     dense = cards["minilm-bbc-finetune"]["metrics"]["accuracy"]
     print(f"   {'variant':<26}{'accuracy':>9}{'vs dense':>10}{'params':>12}{'non-zero':>12}")

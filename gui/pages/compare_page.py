@@ -78,6 +78,8 @@ class ComparePage(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Method"), QHeaderView.ResizeMode.Stretch)
+        # ids are for copying (Name's tooltip has it); the method needs the room more
+        self.view.setColumnHidden(COLUMNS.index("ID"), True)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.view.doubleClicked.connect(self._open_export)
 

@@ -147,10 +147,15 @@ class OptimizePage(QWidget):
 
         columns = QHBoxLayout()
         columns.setSpacing(16)
-        columns.addWidget(_scroll(_group("Optimization steps", steps_box)), 4)
-        columns.addWidget(_scroll(_group("Training", self.train_form)), 3)
+        # the method forms are the widest and the reason for the page: they get half of it
+        columns.addWidget(_scroll(_group("Optimization steps", steps_box)), 1)
         columns.addWidget(
-            _scroll(_group("Data", self.data_form), _group("Export", self.export_form)), 3
+            _scroll(
+                _group("Training", self.train_form),
+                _group("Data", self.data_form),
+                _group("Export", self.export_form),
+            ),
+            1,
         )
 
         layout = QVBoxLayout(self)

@@ -30,9 +30,37 @@ CHILD_TINT = QColor("#dcebff")  # rows derived from the selected row
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
+def _pct(value: str) -> str:
+    try:
+        return f"{float(value):.0%}"
+    except ValueError:
+        return value
+
+
 def compact_method(text: str) -> str:
-    """'unstructured_prune(amount=0.5, scope=global)' -> 'unstructured_prune(0.5, global)' for a narrow column."""
-    return re.sub(r"\b\w+=", "", text)
+    """A card's method text in a few words for a narrow column (the tooltip has it all).
+
+    'unstructured_prune(criterion=magnitude, amount=0.8, scope=global, schedule=gradual)'
+    -> 'unstructured 80% gradual'; 'nm_prune(n=2, m=4, ...)' -> '2:4';
+    'structured_prune(target=ffn, amount=0.5, ...)' -> 'structured ffn 50%'.
+    """
+    parts = []
+    for name, args in re.findall(r"(\w+)\(([^)]*)\)", text):
+        kv = dict(re.findall(r"(\w+)=([^,]+)", args))
+        if name == "nm_prune":
+            parts.append(f"{kv.get('n', '?')}:{kv.get('m', '?')}")
+        elif name == "structured_prune":
+            parts.append(f"structured {kv.get('target', '')} {_pct(kv.get('amount', ''))}")
+        elif name in ("unstructured_prune", "magnitude_prune"):
+            what = (f"|w|<{kv.get('threshold')}" if kv.get("mode") == "threshold"
+                    else _pct(kv.get("amount", "")))
+            crit = kv.get("criterion", "magnitude")
+            sched = kv.get("schedule", "oneshot")
+            parts.append(" ".join(p for p in ("unstructured", what, crit if crit != "magnitude" else "",
+                                              sched if sched != "oneshot" else "") if p))
+        else:
+            parts.append(name)
+    return " + ".join(parts) or text
 
 
 def _row_values(v: Variant, names: dict[str, str]) -> tuple[list[str], list[Any]]:
@@ -153,6 +181,8 @@ class CompareModel(QAbstractTableModel):
         return None
 
     def _tooltip(self, v: Variant, col: int) -> str | None:
+        if col == COLUMNS.index("Name"):
+            return f"id {v.id}"  # the ID column is hidden on narrow windows
         if col == COLUMNS.index("Status") and v.error:
             return v.error
         if col == COLUMNS.index("Parent") and v.parent:

@@ -70,7 +70,9 @@ class StepCard(QGroupBox):
         self.set_index(index)
 
     def set_index(self, index: int) -> None:
-        self.setTitle(f"Step {index + 1} · {family_title(self.entry.family)}: {self.entry.label}")
+        # a group title never wraps: the short name keeps the column narrow, the full label is a tooltip
+        self.setTitle(f"Step {index + 1} · {self.entry.label.split(' (')[0]}")
+        self.setToolTip(f"{family_title(self.entry.family)}: {self.entry.label}")
         self.form.path = f"methods[{index}]"
 
 

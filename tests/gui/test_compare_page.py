@@ -156,3 +156,16 @@ def test_refreshes_when_variants_change_and_shows_empty_state(qtbot, tmp_path):
     ws.mark(ws.new_run("started", "name: started\n").id, "cancelled")
     state.variants_changed.emit()
     assert w.proxy.rowCount() == 1 and w.table_stack.currentWidget() is w.view
+
+
+def test_method_column_says_each_method_in_a_few_words():
+    from gui.widgets.compare_table import compact_method
+
+    assert compact_method("unstructured_prune(criterion=magnitude, amount=0.8, scope=global, "
+                          "schedule=gradual)") == "unstructured 80% gradual"
+    assert compact_method("nm_prune(n=2, m=4, criterion=magnitude)") == "2:4"
+    assert compact_method("structured_prune(target=heads, amount=0.25) + structured_prune(target=ffn, "
+                          "amount=0.5)") == "structured heads 25% + structured ffn 50%"
+    assert compact_method("unstructured_prune(criterion=taylor, mode=threshold, threshold=0.02)") == \
+        "unstructured |w|<0.02 taylor"
+    assert compact_method("none") == "none"
