@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.events import LayerStats, Metric, WeightHistogram
+from engine.events import LayerStats, Log, Metric, WeightHistogram
 from engine.methods.importance import effective_weight
-from engine.methods.masks import layer_sparsity, overall_sparsity
+from engine.methods.masks import NEARLY_EMPTY, layer_sparsity, overall_sparsity
 
 SCHEDULES = ("oneshot", "iterative", "gradual")
 HIST_BINS = 40
@@ -79,6 +79,7 @@ class LayerWatcher:
         self.module = module
         self.emit = emit
         self.edges: dict[str, list[float]] = {}
+        self.warned: set[str] = set()
 
     def before(self) -> None:
         """Histograms of the dense weights; their bin edges are kept for every later one."""
@@ -95,8 +96,14 @@ class LayerWatcher:
         """Emit the state after a mask change; returns the overall sparsity."""
         names = list(self.layers)
         overall = overall_sparsity(self.module, names)
-        self.emit(LayerStats(step, layer_sparsity(self.module, names)))
+        per_layer = layer_sparsity(self.module, names)
+        self.emit(LayerStats(step, per_layer))
         self.emit(Metric("sparsity/overall", step, overall))
+        for name, value in per_layer.items():
+            if value > NEARLY_EMPTY and name not in self.warned:
+                self.warned.add(name)
+                self.emit(Log(f"{name} is {value:.1%} pruned: a global ranking is emptying it; "
+                              "exclude it or give it an override if accuracy drops", "warning"))
         for name, layer in self.layers.items():
             if name in self.edges:
                 self._histogram(step, name, layer, "now")

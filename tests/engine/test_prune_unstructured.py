@@ -181,3 +181,21 @@ def test_old_magnitude_prune_recipes_still_load():
     r = Recipe.from_yaml("methods: [{type: magnitude_prune, amount: 0.3}]")
     assert r.methods == (UnstructuredPruneConfig(amount=0.3),)
     assert "type: unstructured_prune" in r.to_yaml()
+
+
+def test_a_layer_emptied_by_the_global_ranking_is_warned_about():
+    from engine.events import Log
+
+    net = Net()
+    with torch.no_grad():
+        net.fc2.weight.mul_(1e-3)  # tiny weights: the global ranking takes them all first
+    events: list = []
+    res = _prune(net, MethodContext(net, "classification", emit=events.append), amount=0.5)
+    assert res.layer_sparsity["fc2"] > 0.95
+    warnings = [e.message for e in events if isinstance(e, Log) and e.level == "warning"]
+    assert len(warnings) == 1 and warnings[0].startswith("fc2 is 99.9% pruned: a global ranking is emptying it")
+
+
+def test_bert_pooler_is_left_dense_by_default():
+    model = nn.ModuleDict({"pooler": nn.ModuleDict({"dense": nn.Linear(4, 4)}), "layer": nn.Linear(4, 4)})
+    assert [n for n, _ in select_targets(model)] == ["layer"]
