@@ -58,6 +58,8 @@ def sparsity_table() -> None:
         ("taylor global 50%", unstructured(criterion="taylor", amount=0.5, calibration_batches=2), 0.5),
         ("N:M 2:4", nm(n=2, m=4), 0.5),
         ("N:M 4:8", nm(n=4, m=8), 0.5),
+        ("structured FFN 50%", method_config_class("structured_prune")(target="ffn", amount=0.5), 0.5),
+        ("structured heads 50%", method_config_class("structured_prune")(target="heads", amount=0.5), 0.5),
     ]
     print("\n1. requested vs reached sparsity (one-shot, MiniLM encoder Linear layers)")
     print(f"   {'method':<24}{'requested':>10}{'reached':>10}{'error':>9}")
@@ -68,6 +70,9 @@ def sparsity_table() -> None:
         res = method_entry(_type(cfg)).handler(cfg, ctx)
         got = overall_sparsity(loaded.module, res.targets)
         extra = ""
+        if res.structured:  # the fraction of units (neurons, heads) physically removed
+            got = res.summary["units_removed"] / res.summary["units_total"]
+            extra = f"  {res.summary['units_removed']} of {res.summary['units_total']} {res.summary['unit']}"
         if label.startswith("N:M"):
             mods = dict(loaded.module.named_modules())
             ok = all(((mods[n].weight != 0).reshape(mods[n].out_features, -1, cfg.m).sum(-1) == cfg.n).all()
