@@ -34,7 +34,7 @@ run: setup
 
 test: setup
 	$(VENV)/bin/ruff check engine gui tests bench
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -q -p no:cacheprovider
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check engine gui tests bench
