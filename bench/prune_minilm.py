@@ -39,7 +39,7 @@ from engine.methods.base import MethodContext  # noqa: E402
 from engine.methods.masks import overall_sparsity  # noqa: E402
 from engine.models.loaders import load_model  # noqa: E402
 from engine.recipe import Recipe  # noqa: E402
-from engine.registry import method_config_class, method_entry  # noqa: E402
+from engine.registry import method_config_class, method_entry, method_type_name  # noqa: E402
 from engine.store import Workspace  # noqa: E402
 
 RECIPES = ROOT / "assets" / "recipes"
@@ -67,7 +67,7 @@ def sparsity_table() -> None:
         loaded = load_model(base.model)
         data = load_data(dataclasses.replace(base.data, max_samples=64), loaded)
         ctx = MethodContext(loaded.module, loaded.task, data=data, batch_size=8)
-        res = method_entry(_type(cfg)).handler(cfg, ctx)
+        res = method_entry(method_type_name(cfg)).handler(cfg, ctx)
         got = overall_sparsity(loaded.module, res.targets)
         extra = ""
         if res.structured:  # the fraction of units (neurons, heads) physically removed
@@ -79,12 +79,6 @@ def sparsity_table() -> None:
                      for n in res.targets)
             extra = "  every group exact" if ok else "  GROUP VIOLATION"
         print(f"   {label:<24}{want:>10.1%}{got:>10.2%}{abs(got - want):>9.3%}{extra}")
-
-
-def _type(cfg: object) -> str:
-    from engine.registry import method_type_name
-
-    return method_type_name(cfg)
 
 
 def run_recipe(name: str, ws: Path, quick: bool, reuse: bool) -> dict:
