@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+TRAIN_STATE = "train_state.pt"  # in a run folder while the run can still be resumed
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS variants (
     id TEXT PRIMARY KEY,
@@ -132,6 +134,14 @@ class Workspace:
                 (os.getpid(), socket.gethostname(), time.time(), run_id),
             )
         return self.get(run_id)
+
+    def resumable(self, run_id: str) -> bool:
+        """Whether an unfinished run left a training state to continue from."""
+        try:
+            status = self.get(run_id).status
+        except KeyError:
+            return False
+        return status not in ("finished", "running") and (self.run_dir(run_id) / TRAIN_STATE).is_file()
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / "runs" / run_id

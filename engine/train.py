@@ -26,8 +26,6 @@ from engine.events import LayerStats, Metric
 from engine.methods.base import TrainHook
 from engine.recipe import TrainConfig
 
-STATE_FILE = "train_state.pt"
-
 
 def pick_device(name: str) -> torch.device:
     """'auto' means CUDA when present, else CPU; asking for CUDA without one is an error."""

@@ -31,8 +31,9 @@ from engine.recipe import ModelSpec, Recipe
 from engine.registry import check_methods, entry_for_config
 from engine.report import build_card, method_label
 from engine.shrink import shrink_report
+from engine.store import TRAIN_STATE as STATE_FILE
 from engine.store import Workspace, atomic_write_json
-from engine.train import STATE_FILE, evaluate, fine_tune, make_loader, pick_device, total_steps
+from engine.train import evaluate, fine_tune, make_loader, pick_device, total_steps
 
 # Progress ranges of the stages inside the whole job.
 STAGES = {

@@ -69,7 +69,8 @@ class RunnerBase(QObject):
         self.finished.emit(result)
 
     # the API every runner offers
-    def start(self, recipe: Recipe, workspace: Workspace) -> bool:
+    def start(self, recipe: Recipe, workspace: Workspace, resume_run: str | None = None) -> bool:
+        """Run `recipe`; with `resume_run`, continue that unfinished run from its train state."""
         raise NotImplementedError
 
     def pause(self) -> None:
@@ -112,14 +113,18 @@ class JobRunner(RunnerBase):
         self._thread: QThread | None = None
         self._worker: _JobWorker | None = None
 
-    def start(self, recipe: Recipe, workspace: Workspace) -> bool:
+    def start(self, recipe: Recipe, workspace: Workspace, resume_run: str | None = None) -> bool:
         """Start `recipe` in `workspace`; False (and `refused`) when a job is already running."""
         if self._refuse_if_busy():
             return False
+        if self._thread is not None:
+            # the last job has returned but its thread may still be winding down: a start
+            # right after `finished` must not drop the only reference to a running QThread
+            self._thread.wait()
         # Called on the job's thread: emitting a signal of this GUI-thread object
         # from there queues the event to the GUI thread, in order.
-        self.job = Job(recipe, [self.event.emit], workspace=workspace)
-        self._thread = QThread()
+        self.job = Job(recipe, [self.event.emit], workspace=workspace, resume_run=resume_run)
+        self._thread = thread = QThread()
         self._thread.setObjectName("workbench-job")
         self._worker = _JobWorker(self.job)
         self._worker.moveToThread(self._thread)
@@ -128,7 +133,7 @@ class JobRunner(RunnerBase):
         # thread, which may be blocked in wait() at exit (a deadlock until timeout).
         self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._worker.done.connect(self._on_done)
-        self._thread.finished.connect(self._on_thread_finished)
+        self._thread.finished.connect(lambda: self._on_thread_finished(thread))
         self._thread.finished.connect(self._worker.deleteLater)
         self._thread.finished.connect(self._thread.deleteLater)
         self._set_running(True)
@@ -161,10 +166,12 @@ class JobRunner(RunnerBase):
         self.job = None
         self._end(result)
 
-    def _on_thread_finished(self) -> None:
-        # deleteLater is already queued for both; forget them before it runs
-        self._thread = None
-        self._worker = None
+    def _on_thread_finished(self, thread: QThread) -> None:
+        # deleteLater is already queued for both; forget them before it runs, unless a newer
+        # job has already replaced them
+        if self._thread is thread:
+            self._thread = None
+            self._worker = None
 
 
 class ProcessJobRunner(RunnerBase):
@@ -185,13 +192,15 @@ class ProcessJobRunner(RunnerBase):
         self._stderr: list[str] = []
         self._tmpdir: tempfile.TemporaryDirectory | None = None
 
-    def start(self, recipe: Recipe, workspace: Workspace) -> bool:
+    def start(self, recipe: Recipe, workspace: Workspace, resume_run: str | None = None) -> bool:
         if self._refuse_if_busy():
             return False
         self._tmpdir = tempfile.TemporaryDirectory(prefix="workbench-recipe-")
         path = Path(self._tmpdir.name) / "recipe.yaml"
         path.write_text(recipe.to_yaml(), encoding="utf-8")
         argv = self.command(path, workspace.root)
+        if resume_run:  # the run folder holds the recipe; the CLI continues it by id
+            argv = [*argv[: argv.index("run")], "resume", resume_run, *argv[argv.index("run") + 2 :]]
         self._buffer, self._last, self._stderr = b"", None, []
         self.process = QProcess(self)
         self.process.readyReadStandardOutput.connect(self._read_stdout)

@@ -105,6 +105,12 @@ class RunPage(QWidget):
         self.pause_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause")
         self.resume_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_MediaSeekForward), "Resume")
         self.cancel_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Cancel")
+        self.continue_button = QPushButton(icons.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Continue run")
+        self.continue_button.setToolTip(
+            "Continue the cancelled run from its last training checkpoint (train.checkpoint_every)"
+        )
+        self.continue_button.clicked.connect(self.continue_run)
+        self.continue_button.hide()
         self.start_button.setToolTip("Run the current recipe (the same Job the CLI runs)")
         self.pause_button.setToolTip("Hold at the next batch boundary")
         self.cancel_button.setToolTip("Stop at the next batch boundary; the run is recorded as cancelled")
@@ -118,7 +124,8 @@ class RunPage(QWidget):
         titles.addWidget(self.title)
         titles.addWidget(self.recipe_line)
         head.addLayout(titles, 1)
-        for b in (self.start_button, self.pause_button, self.resume_button, self.cancel_button):
+        for b in (self.continue_button, self.start_button, self.pause_button, self.resume_button,
+                  self.cancel_button):
             b.setMinimumWidth(96)
             head.addWidget(b)
 
@@ -172,9 +179,10 @@ class RunPage(QWidget):
         )
 
     # -- control -------------------------------------------------------------------
-    def start(self, recipe: Recipe | None = None) -> bool:
+    def start(self, recipe: Recipe | None = None, resume_run: str | None = None) -> bool:
         """Run `recipe` (default: the state's current recipe); False if it cannot start."""
         recipe = recipe or self.state.recipe
+        self.continue_button.hide()
         errors = recipe.errors()
         if errors:
             self.set_status(f"cannot run: {errors[0]}", ERROR_COLOR)
@@ -189,8 +197,23 @@ class RunPage(QWidget):
         self._stage = ""
         self._started_at = time.monotonic()
         self._show_recipe(recipe)
-        self.set_status(f"starting {recipe.name}…")
-        return self.runner.start(recipe, self.state.workspace)
+        self.set_status(f"continuing {resume_run}…" if resume_run else f"starting {recipe.name}…")
+        return self.runner.start(recipe, self.state.workspace, resume_run)
+
+    def resumable_run(self) -> str | None:
+        """The last run's id when it was cancelled with a training checkpoint to continue from."""
+        r = self.last_result
+        if r is None or r.status != "cancelled" or not r.run_id:
+            return None
+        return r.run_id if self.state.workspace.resumable(r.run_id) else None
+
+    def continue_run(self) -> bool:
+        """Continue the cancelled run with the recipe it was started with."""
+        run_id = self.resumable_run()
+        if run_id is None:
+            return False
+        recipe = Recipe.from_yaml(self.state.workspace.get(run_id).recipe)
+        return self.start(recipe, resume_run=run_id)
 
     def cancel(self) -> None:
         if self.runner.running:
@@ -257,7 +280,10 @@ class RunPage(QWidget):
             self.set_status(f"✔ finished {result.run_id}" + (f" — {line}" if line else ""), OK_COLOR)
         elif result.status == "cancelled":
             self.stage_label.setText("cancelled")
-            self.set_status(CANCELLED_TEXT, WARNING_COLOR)
+            resumable = self.resumable_run() is not None
+            self.set_status(CANCELLED_TEXT + ("; Continue run picks up from the last training "
+                                              "checkpoint" if resumable else ""), WARNING_COLOR)
+            self.continue_button.setVisible(resumable)
         else:
             self.stage_label.setText("failed")
             self.set_status(f"failed: {result.error}", ERROR_COLOR)

@@ -171,3 +171,29 @@ def test_sparsity_views_hide_for_runs_that_do_not_prune(qtbot, app_state):
     assert not page.plots.histogram.isVisible() and not page.plots.layer_bars.isVisible()
     assert page.plots.plots["loss"].isVisible()
 
+
+
+def test_a_cancelled_run_with_a_checkpoint_can_be_continued(qtbot, app_state):
+    """Cancel after the first training checkpoint; Continue run finishes the same run."""
+    recipe = fast_recipe()
+    recipe = recipe.replace(train=dataclasses.replace(recipe.train, max_steps=12, checkpoint_every=2,
+                                                      log_every=1, eval_every=100))
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+
+    def cancel_after_checkpoint(ev):
+        if isinstance(ev, Metric) and ev.name == "train/loss" and ev.step == 3:
+            page.cancel()
+
+    page.runner.event.connect(cancel_after_checkpoint)
+    with qtbot.waitSignal(page.run_ended, timeout=60000):
+        assert page.start(recipe)
+    first = page.last_result
+    assert first.status == "cancelled" and page.resumable_run() == first.run_id
+    assert not page.continue_button.isHidden() and "Continue run picks up" in page.status.text()
+    page.runner.event.disconnect(cancel_after_checkpoint)
+    with qtbot.waitSignal(page.run_ended, timeout=60000):
+        assert page.continue_run()
+    assert page.last_result.status == "finished" and page.last_result.run_id == first.run_id
+    assert page.continue_button.isHidden()
+    assert app_state.workspace.get(first.run_id).status == "finished"
