@@ -150,12 +150,12 @@ def fine_tune(
     module.train()
 
     def emit_layers(step: int) -> None:
+        # per-layer sparsity at eval steps shows the masks holding between mask updates
+        # (the pruning methods report overall sparsity themselves when masks change)
         if layer_stats is not None:
             values = layer_stats()
             if values:
                 ctx.emit(LayerStats(step, values))
-                overall = sum(values.values()) / len(values)
-                ctx.emit(Metric("sparsity/mean_layer", step, overall))
 
     if step == 0:
         emit_layers(0)

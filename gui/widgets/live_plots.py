@@ -32,12 +32,11 @@ CURVES: dict[str, tuple[str, str, str, bool]] = {
     "val/perplexity": ("val", "val perplexity", "#9467bd", True),
     "sparsity/overall": ("sparsity", "overall", "#d62728", True),  # few points: show them
     TARGET: ("sparsity", "target", "#222222", False),
-    "sparsity/mean_layer": ("sparsity", "mean per layer", "#17becf", False),
 }
 # Masks change only at update steps, so sparsity holds flat in between: these curves are
 # drawn as steps and carried on to the newest step of the run. The target is announced
 # for the whole run at the start, so it is drawn dashed: it is where the run is going.
-STEP_CURVES = frozenset({"sparsity/overall", TARGET, "sparsity/mean_layer"})
+STEP_CURVES = frozenset({"sparsity/overall", TARGET})
 DASHED = frozenset({TARGET})
 PLOT_TITLES = {"loss": "Loss", "val": "Validation metric", "sparsity": "Sparsity: overall vs target"}
 
