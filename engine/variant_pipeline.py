@@ -119,7 +119,8 @@ class Pipeline:
             )  # fmt: skip
             results.append(entry.handler(cfg, mctx))
         # zeros are counted only where masks put them; structured steps shrank tensors instead
-        targets = sorted({t for res in results if not res.structured for t in res.targets})
+        # module order (not sorted): the per-layer bars read top to bottom like the model
+        targets = list(dict.fromkeys(t for res in results if not res.structured for t in res.targets))
         hooks = [h for res in results for h in res.hooks]
         ctx.progress(1.0)
 
