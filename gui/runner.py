@@ -124,7 +124,7 @@ class JobRunner(RunnerBase):
         # Called on the job's thread: emitting a signal of this GUI-thread object
         # from there queues the event to the GUI thread, in order.
         self.job = Job(recipe, [self.event.emit], workspace=workspace, resume_run=resume_run)
-        self._thread = thread = QThread()
+        self._thread = QThread()
         self._thread.setObjectName("workbench-job")
         self._worker = _JobWorker(self.job)
         self._worker.moveToThread(self._thread)
@@ -133,7 +133,9 @@ class JobRunner(RunnerBase):
         # thread, which may be blocked in wait() at exit (a deadlock until timeout).
         self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._worker.done.connect(self._on_done)
-        self._thread.finished.connect(lambda: self._on_thread_finished(thread))
+        # a bound slot of this GUI-thread object, so it runs queued on the GUI thread (a lambda
+        # would run on the finishing thread itself and could drop its last reference there)
+        self._thread.finished.connect(self._on_thread_finished)
         self._thread.finished.connect(self._worker.deleteLater)
         self._thread.finished.connect(self._thread.deleteLater)
         self._set_running(True)
@@ -166,12 +168,16 @@ class JobRunner(RunnerBase):
         self.job = None
         self._end(result)
 
-    def _on_thread_finished(self, thread: QThread) -> None:
-        # deleteLater is already queued for both; forget them before it runs, unless a newer
-        # job has already replaced them
-        if self._thread is thread:
-            self._thread = None
-            self._worker = None
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread = self.sender()
+        if thread is None or thread is not self._thread:
+            return  # a newer job has replaced it already
+        # `finished` is emitted from the thread just before it exits, and dropping the last
+        # Python reference deletes the QThread: wait for the exit first, or it can crash
+        thread.wait()
+        self._thread = None
+        self._worker = None
 
 
 class ProcessJobRunner(RunnerBase):

@@ -13,15 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from engine.methods.masks import effective_weight
+
 CRITERIA = ("magnitude", "random", "taylor")
-
-
-def effective_weight(layer: nn.Module) -> torch.Tensor:
-    """The weight forward uses (weight_orig * mask when masked)."""
-    mask = getattr(layer, "weight_mask", None)
-    if mask is not None:
-        return layer.weight_orig.detach() * mask
-    return layer.weight.detach()
 
 
 def taylor_saliency(

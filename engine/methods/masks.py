@@ -93,13 +93,25 @@ def current_mask(layer: nn.Module, name: str = "weight") -> torch.Tensor:
     return buf if buf is not None else torch.ones_like(getattr(layer, name))
 
 
+def effective_weight(layer: nn.Module) -> torch.Tensor:
+    """The weight the next forward uses: weight_orig * mask when masked.
+
+    `layer.weight` of a masked layer is only recomputed by the next forward, so right after
+    a mask change or a state_dict load it can be stale.
+    """
+    mask = getattr(layer, "weight_mask", None)
+    if mask is not None:
+        return layer.weight_orig.detach() * mask
+    return layer.weight.detach()
+
+
 def layer_sparsity(module: nn.Module, names: list[str]) -> dict[str, float]:
     """Fraction of exact zeros in each named layer's weight."""
     mods = dict(module.named_modules())
     out = {}
     with torch.no_grad():
         for n in names:
-            w = mods[n].weight
+            w = effective_weight(mods[n])
             out[n] = float((w == 0).sum().item()) / w.numel()
     return out
 
@@ -110,7 +122,7 @@ def overall_sparsity(module: nn.Module, names: list[str]) -> float:
     zeros = total = 0
     with torch.no_grad():
         for n in names:
-            w = mods[n].weight
+            w = effective_weight(mods[n])
             zeros += int((w == 0).sum().item())
             total += w.numel()
     return zeros / total if total else 0.0

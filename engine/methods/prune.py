@@ -18,7 +18,6 @@ from engine.config_fields import option
 from engine.methods.base import MethodContext, MethodResult
 from engine.methods.importance import (
     CRITERIA,
-    effective_weight,
     global_masks,
     layer_scores,
     mask_lowest,
@@ -28,6 +27,7 @@ from engine.methods.masks import (
     DEFAULT_EXCLUDE,
     DEFAULT_TYPES,
     LAYER_TYPES,
+    effective_weight,
     layer_sparsity,
     matches,
     overall_sparsity,

@@ -22,8 +22,7 @@ import torch
 from torch import nn
 
 from engine.events import LayerStats, Log, Metric, WeightHistogram
-from engine.methods.importance import effective_weight
-from engine.methods.masks import NEARLY_EMPTY, layer_sparsity, overall_sparsity
+from engine.methods.masks import NEARLY_EMPTY, effective_weight, layer_sparsity, overall_sparsity
 
 SCHEDULES = ("oneshot", "iterative", "gradual")
 HIST_BINS = 40
@@ -163,6 +162,8 @@ class MaskScheduleHook:
         return {"last_step": self.last_step, "pending": list(self.pending), "edges": self.watcher.edges}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the schedule (the masks came with the model) and report where it stands."""
         self.last_step = int(state["last_step"])
         self.pending = [int(s) for s in state["pending"]]
         self.watcher.edges = {k: list(v) for k, v in state.get("edges", {}).items()}
+        self.watcher.report(self.last_step)

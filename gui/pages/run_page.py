@@ -190,8 +190,9 @@ class RunPage(QWidget):
         if self.runner.running:
             self.set_status("a job is already running; cancel it or wait for it to finish", ERROR_COLOR)
             return False
-        self.plots.reset()
-        self.log.clear()
+        if resume_run is None:  # a continued run keeps its curves and log: it is the same run
+            self.plots.reset()
+            self.log.clear()
         self.progress.setValue(0)
         self.last_result = None
         self._stage = ""

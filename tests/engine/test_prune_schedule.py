@@ -120,6 +120,10 @@ def test_a_cancelled_job_resumes_from_its_training_state(tmp_path):
     assert again.ok and again.run_id == first.run_id, again.error
     steps = [e.step for e in events if isinstance(e, Metric) and e.name == "train/loss"]
     assert steps[0] == 9 and steps[-1] == 16  # continued after the checkpoint at step 8
+    overall = [(e.step, e.value) for e in events if isinstance(e, Metric) and e.name == "sparsity/overall"]
+    schedule = SparsitySchedule("gradual", 0.6, 16, end=12, every=2)
+    assert overall[0] == (8, pytest.approx(schedule.target_at(8), abs=0.005))  # where it resumed
+    assert all(step >= 8 for step, _ in overall)  # nothing from the superseded step-0 state
     assert again.card["sparsity"]["overall"] == pytest.approx(0.6, abs=0.005)
     assert not (tmp_path / "runs" / first.run_id / "train_state.pt").exists()
     refused = Job(recipe, workspace=tmp_path, resume_run=first.run_id).run()
