@@ -30,3 +30,15 @@ def finished_job(tmp_path_factory):
     result = Job(tiny_recipe(), [events.append], workspace=ws).run()
     assert result.ok, result.error
     return ws, result, events
+
+
+def run_cancelled_at(recipe: Recipe, workspace, step: int):
+    """Run `recipe` and cancel it after training step `step` (a real cancelled run to resume)."""
+    from engine.events import Metric
+
+    job = Job(recipe, workspace=workspace)
+    job.listeners.append(lambda e: job.cancel() if isinstance(e, Metric) and e.name == "train/loss"
+                         and e.step == step else None)
+    result = job.run()
+    assert result.status == "cancelled", result.error
+    return result

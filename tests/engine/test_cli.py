@@ -130,19 +130,13 @@ def test_show_unknown_id_and_missing_recipe(tmp_path):
 
 
 def test_resume_continues_a_cancelled_run_and_show_explains_the_shrink(tmp_path):
-    from engine.events import Metric
-    from engine.job import Job
     from engine.recipe import ExportConfig, TrainConfig
-    from tests.engine.conftest import tiny_recipe
+    from tests.engine.conftest import run_cancelled_at, tiny_recipe
 
     recipe = tiny_recipe(name="resume-me", export=ExportConfig(parity_batches=1, latency_runs=3, latency_seq=32),
                          train=TrainConfig(max_steps=8, batch_size=8, log_every=1, eval_every=100,
                                            checkpoint_every=3))
-    job = Job(recipe, workspace=tmp_path)
-    job.listeners.append(lambda e: job.cancel() if isinstance(e, Metric) and e.name == "train/loss"
-                         and e.step == 5 else None)
-    first = job.run()
-    assert first.status == "cancelled"
+    first = run_cancelled_at(recipe, tmp_path, step=5)
     out = cli("resume", first.run_id, "--workspace", str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert "resumed from step 3" in out.stderr

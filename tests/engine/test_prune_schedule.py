@@ -15,7 +15,7 @@ from engine.methods.schedule import SparsitySchedule
 from engine.models.loaders import load_model
 from engine.recipe import DataSpec, ExportConfig, ModelSpec, TrainConfig
 from engine.train import fine_tune, total_steps
-from tests.engine.conftest import tiny_recipe
+from tests.engine.conftest import run_cancelled_at, tiny_recipe
 
 
 def test_gradual_is_zhu_gupta_cubic():
@@ -110,11 +110,7 @@ def test_a_cancelled_job_resumes_from_its_training_state(tmp_path):
     recipe = tiny_recipe(name="resumable", methods=(prune,), export=ExportConfig(enabled=False),
                          train=TrainConfig(max_steps=16, batch_size=8, eval_every=100, log_every=1,
                                            checkpoint_every=4))
-    job = Job(recipe, workspace=tmp_path)
-    job.listeners.append(lambda e: job.cancel() if isinstance(e, Metric) and e.name == "train/loss"
-                         and e.step == 9 else None)
-    first = job.run()
-    assert first.status == "cancelled"
+    first = run_cancelled_at(recipe, tmp_path, step=9)
     events: list = []
     again = Job(recipe, [events.append], workspace=tmp_path, resume_run=first.run_id).run()
     assert again.ok and again.run_id == first.run_id, again.error
