@@ -7,7 +7,11 @@ Exit codes: 0 done, 1 the run failed, 2 bad input (nothing was run),
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
+import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -15,7 +19,7 @@ from pathlib import Path
 from engine.cli_format import ProgressPrinter, results_table
 from engine.config_fields import ConfigError
 from engine.events import Finished, Progress, event_to_json
-from engine.job import Job
+from engine.job import Job, JobResult
 from engine.recipe import Recipe
 from engine.sensitivity import (
     SensitivityResult,
@@ -25,7 +29,7 @@ from engine.sensitivity import (
     run_sensitivity,
 )
 from engine.shrink import shrink_report, shrink_text
-from engine.store import Workspace, default_workspace
+from engine.store import Workspace, default_workspace, strict_json
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
@@ -46,8 +50,26 @@ def cmd_resume(args: argparse.Namespace) -> int:
         v = ws.get(args.run_id)
     except KeyError:
         raise ValueError(f"no run {args.run_id!r} in {ws.root} (workbench-cli list shows them)") from None
-    recipe = Recipe.from_yaml(v.recipe)
+    # the stored recipe never carries trust to unpickle: only this command line can give it
+    recipe = Recipe.from_yaml(v.recipe).untrusted()
+    if args.trust:
+        recipe = recipe.replace(model=dataclasses.replace(recipe.model, trust=True))
     return _drive(Job(recipe, _listeners(args), workspace=ws, resume_run=v.id), args)
+
+
+def cmd_mark_crashed(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    v = ws.get(args.run_id)
+    if v.status != "running":
+        raise ValueError(f"run {v.id} is {v.status}, not running; nothing to mark")
+    who = ws.running_elsewhere(v.id)
+    if who and not args.force:
+        raise ValueError(f"run {v.id} is still running ({who}); stop that process first, or "
+                         "pass --force if its lock cannot be trusted (e.g. a network file system)")
+    ws.mark_crashed(v.id, "marked crashed by the user (workbench-cli mark-crashed)")
+    print(f"run {v.id} marked crashed" + ("; resume it with workbench-cli resume " + v.id
+                                          if ws.resumable(v.id) else ""))
+    return 0
 
 
 def _listeners(args: argparse.Namespace) -> list:
@@ -56,21 +78,50 @@ def _listeners(args: argparse.Namespace) -> list:
     return [] if args.quiet else [ProgressPrinter(sys.stderr)]
 
 
-def _drive(job: Job, args: argparse.Namespace) -> int:
-    """Run `job` in a worker thread so Ctrl+C can cancel it cleanly; print the outcome."""
-    result_box: list = []
-    worker = threading.Thread(target=lambda: result_box.append(job.run()), daemon=True)
-    worker.start()
+def _run_in_thread(job: Job) -> JobResult:
+    """Run `job` in a worker thread; Ctrl+C (or SIGTERM) cancels it and waits for the end.
+
+    The main thread waits on an Event, never on Thread.join(): on Python <= 3.12 a join
+    interrupted by Ctrl+C can mark a still running thread as finished.
+    """
+    done = threading.Event()
+    box: list[JobResult] = []
+
+    def work() -> None:
+        try:
+            box.append(job.run())
+        except BaseException as exc:  # Job.run reports failures itself; this is a last guard
+            box.append(JobResult("failed", job.run_id, error=f"{type(exc).__name__}: {exc}"))
+        finally:
+            done.set()
+
+    previous = signal.getsignal(signal.SIGTERM)
+    with contextlib.suppress(ValueError):  # not the main thread (in-process tests): no handler
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    threading.Thread(target=work, name="workbench-job", daemon=True).start()
+    told = False
     try:
-        while worker.is_alive():
-            worker.join(0.2)
-    except KeyboardInterrupt:
-        print("\ncancelling at the next batch boundary...", file=sys.stderr)
-        job.cancel()
-        worker.join()
-    result = result_box[0]
+        while not done.is_set():
+            try:
+                done.wait(0.2)
+            except KeyboardInterrupt:
+                print("\n" + ("still cancelling: waiting for the current step to end (kill the "
+                              "process to stop at once; the run then shows as crashed)" if told
+                              else "cancelling at the next batch boundary..."), file=sys.stderr)
+                told = True
+                job.cancel()
+    finally:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, previous)
+    return box[0]
+
+
+def _drive(job: Job, args: argparse.Namespace) -> int:
+    """Run the job, Ctrl+C cancelling it cleanly; print the outcome; return the exit code."""
+    result = _run_in_thread(job)
     if result.status == "cancelled":
-        print(f"run {result.run_id} cancelled", file=sys.stderr)
+        what = f"run {result.run_id}" if result.run_id else "the job (before its run was registered)"
+        print(f"{what} cancelled", file=sys.stderr)
         return 130
     if not result.ok:
         print(f"error: {result.error}", file=sys.stderr)
@@ -81,6 +132,8 @@ def _drive(job: Job, args: argparse.Namespace) -> int:
         print(results_table(rows))
         if result.card.get("shrink"):
             print("\n" + shrink_text(result.card["shrink"]))
+        for warning in result.card.get("warnings") or []:
+            print(f"warning: {warning}")
         print(f"\nrun id: {result.run_id}   folder: {ws.run_dir(result.run_id)}")
     return 0
 
@@ -97,6 +150,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                         "name": v.name,
                         "parent": v.parent,
                         "status": v.status,
+                        "missing": v.missing,
+                        "warnings": v.card.get("warnings") or [],
                         **{k: v.card.get(k) for k in ("metrics", "sparsity")},
                     }
                     for v in variants
@@ -121,15 +176,21 @@ def cmd_show(args: argparse.Namespace) -> int:
     card["status"] = v.status
     if v.error:
         card["error"] = v.error
+    if v.missing:
+        card["missing"] = v.missing
     if args.json:
-        print(json.dumps(card, indent=2))
+        print(strict_json(card, indent=2))
     else:
         print(results_table([v]))
-        if v.status == "finished" and v.parent:
+        if v.status == "finished" and v.parent and not v.missing:
             # recomputed: the parent may have been re-exported since this card was written
             print(shrink_text(shrink_report(v.card, _card_or_none(ws, v.parent))))
         if v.error:
             print(f"error: {v.error}")
+        if v.missing:
+            print(f"damaged: {v.missing}")
+        for warning in v.card.get("warnings") or []:
+            print(f"warning: {warning}")
         print(f"folder: {ws.run_dir(v.id)}")
     return 0
 
@@ -235,8 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("run_id", help="the run id (workbench-cli list shows them)")
     rs.add_argument("--events-json", action="store_true", help="print events as JSON lines")
     rs.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    rs.add_argument("--trust", action="store_true",
+                    help="allow unpickling the run's model file (only for files you made yourself)")
     add_ws(rs)
     rs.set_defaults(func=cmd_resume)
+
+    mc = sub.add_parser(
+        "mark-crashed", help="record a run left 'running' by a process that is gone as crashed"
+    )
+    mc.add_argument("run_id")
+    mc.add_argument("--force", action="store_true",
+                    help="even when its lock looks held (a lock the file system cannot keep)")
+    add_ws(mc)
+    mc.set_defaults(func=cmd_mark_crashed)
 
     ls = sub.add_parser("list", help="list the variants in the workspace")
     ls.add_argument("--json", action="store_true")
@@ -280,8 +352,19 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ConfigError, KeyError, ValueError, OSError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        if isinstance(exc, OSError) and exc.filename:
+            msg = f"{exc.filename}: {exc.strerror}"
         print(f"error: {msg}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside a run (loading, listing): nothing to record
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(f"error: internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+              " (set WORKBENCH_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ def _metric(card: dict[str, Any]) -> str:
     m = card.get("metrics") or {}
     for key in ("accuracy", "perplexity", "loss"):
         if key in m:
-            return f"{key} {m[key]:.4g}"
+            value = m[key]
+            return f"{key} {value:.4g}" if isinstance(value, (int, float)) else f"{key} {value}"
     return "-"
 
 
@@ -67,6 +68,16 @@ def _fmt_int(n: Any) -> str:
         if abs(n) >= div:
             return f"{n / div:.2f}{unit}"
     return str(int(n))
+
+
+def _status(v: Variant) -> str:
+    """The status as a reader must see it: files gone, or finished with warnings."""
+    if v.missing:
+        return f"{v.status}, files missing"
+    warnings = (v.card or {}).get("warnings") or []
+    if v.status == "finished" and warnings:
+        return f"finished, {len(warnings)} warning" + ("s" if len(warnings) > 1 else "")
+    return v.status
 
 
 def variant_row(v: Variant) -> dict[str, str]:
@@ -81,7 +92,7 @@ def variant_row(v: Variant) -> dict[str, str]:
         "id": v.id,
         "name": v.name,
         "parent": v.parent or "-",
-        "status": v.status,
+        "status": _status(v),
         "method": c.get("method", "-"),
         "params": _fmt_int(model.get("params")),
         "nonzero": _fmt_int(model.get("nonzero_params")),

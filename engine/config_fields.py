@@ -106,6 +106,8 @@ def check_value(f: dataclasses.Field, tp: Any, value: Any) -> str | None:
     elif base is str:
         if not isinstance(value, str):
             return f"must be text, got {value!r}"
+    elif typing.get_origin(base) in (tuple, dict):
+        return _check_container(base, value)
     if meta.get("choices") is not None and value not in meta["choices"]:
         allowed = ", ".join(str(c) for c in meta["choices"])
         return f"must be one of {allowed}, got {value!r}"
@@ -120,6 +122,43 @@ def check_value(f: dataclasses.Field, tp: Any, value: Any) -> str | None:
             lo_s = "-inf" if lo is None else f"{lo:g}"
             hi_s = "inf" if hi is None else f"{hi:g}"
             return f"must be in {left}{lo_s}, {hi_s}{right}, got {value:g}"
+    return None
+
+
+def _item_error(tp: Any, value: Any) -> str | None:
+    """Why one list item / mapping value does not fit `tp` (str, int or float); None if it does."""
+    if tp is str and not isinstance(value, str):
+        return "text"
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return "a whole number"
+    if tp is float and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+    ):
+        return "a finite number"
+    return None
+
+
+def _check_container(tp: Any, value: Any) -> str | None:
+    """Type of a list (tuple[X, ...]) or mapping (dict[str, X]) field and of every item."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is tuple:
+        if not isinstance(value, tuple):
+            return f"must be a list, e.g. [a, b], got {value!r}"[:160]
+        item = args[0] if args else Any
+        for i, v in enumerate(value):
+            want = _item_error(item, v)
+            if want:
+                return f"item {i + 1} must be {want}, got {v!r}"[:160]
+        return None
+    if not isinstance(value, dict):
+        return f"must be a mapping, e.g. {{name: value}}, got {value!r}"[:160]
+    key_tp, val_tp = args if len(args) == 2 else (Any, Any)
+    for k, v in value.items():
+        if _item_error(key_tp, k):
+            return f"key {k!r} must be text"[:160]
+        want = _item_error(val_tp, v)
+        if want:
+            return f"value for {k!r} must be {want}, got {v!r}"[:160]
     return None
 
 
@@ -145,6 +184,8 @@ def _coerce(tp: Any, value: Any) -> Any:
     origin = typing.get_origin(base)
     if origin is tuple and isinstance(value, (list, tuple)):
         return tuple(value)
+    if origin is tuple and isinstance(value, str) and typing.get_args(base)[:1] == (str,):
+        return (value,)  # `include: '*.mlp.*'` means the one pattern, not its characters
     if origin is dict and isinstance(value, dict):
         return dict(value)
     if base is float and isinstance(value, int) and not isinstance(value, bool):
@@ -159,6 +200,8 @@ def _coerce(tp: Any, value: Any) -> Any:
 
 def config_from_dict(cls: type, data: dict[str, Any] | None, path: str) -> Any:
     """Build a config dataclass from a mapping, rejecting unknown keys by name."""
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError([FieldError(path, f"must be a mapping of settings, got {data!r}"[:160])])
     data = dict(data or {})
     hints = resolved_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}

@@ -6,6 +6,7 @@ else on random valid inputs, so the reported max |diff| reflects real inputs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,17 +63,24 @@ def export_variant(
     run_id: str,
     cfg: ExportConfig | None = None,
     log: Callable[[str], None] = print,
+    trust: bool = False,
 ) -> dict[str, Any]:
-    """(Re-)export a stored variant into its run folder and update its card's `onnx`."""
+    """(Re-)export a stored variant into its run folder and update its card's `onnx`.
+
+    `trust` (the user's, now) allows unpickling a checkpoint stored as a pickle; the
+    recipe stored in the workspace never grants it.
+    """
     v = ws.get(run_id)
     if v.status != "finished":
         raise ValueError(f"variant {run_id} is {v.status}; only finished variants can be exported")
-    recipe = Recipe.from_yaml(v.recipe)
+    if v.missing:
+        raise ValueError(f"variant {v.name} ({run_id}) cannot be exported: {v.missing}")
+    recipe = Recipe.from_yaml(v.recipe).untrusted()
     cfg = cfg or recipe.export
     folder = ws.run_dir(run_id)
     ckpt = folder / "checkpoint"
-    spec = ModelSpec(source="checkpoint", path=str(ckpt)) if ckpt.is_dir() else recipe.model
-    loaded = load_model(spec)
+    model = ModelSpec(source="checkpoint", path=str(ckpt)) if ckpt.is_dir() else recipe.model
+    loaded = load_model(dataclasses.replace(model, trust=trust))
     data = None
     if recipe.data.source != "none" and loaded.task in ("causal-lm", "classification"):
         data = load_data(recipe.data, loaded)

@@ -8,8 +8,9 @@ returns a JobResult; listeners see the same story as events.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
+import sys
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,8 +30,9 @@ from engine.events import (
     Metric,
     StageStarted,
 )
+from engine.failures import describe_failure
 from engine.recipe import Recipe
-from engine.store import Workspace, default_workspace
+from engine.store import Workspace, WorkspaceError, default_workspace, strict_json
 from engine.variant_pipeline import Pipeline
 
 Listener = Callable[[Event], None]
@@ -85,8 +87,9 @@ class Job:
         for listener in self.listeners:
             try:
                 listener(event)
-            except Exception:  # a broken listener must not kill the job
-                traceback.print_exc()
+            except Exception as exc:  # a broken listener must not kill the job
+                print(f"warning: an event listener failed: {type(exc).__name__}: {exc}",
+                      file=sys.stderr)
 
     def run(self) -> JobResult:
         """Run every stage; returns the result (status finished / cancelled / failed)."""
@@ -107,16 +110,18 @@ class Job:
             card = pipeline.run()
         except JobCancelled:
             if pipeline.run_id:
-                ws.mark(pipeline.run_id, "cancelled", "cancelled by the user")
+                _record(ws, pipeline.run_id, "cancelled", "cancelled by the user")
             self._emit(Log("cancelled; the run is recorded as cancelled", "warning"))
             self._emit(Cancelled(pipeline.run_id or ""))
             return JobResult("cancelled", pipeline.run_id, parent_id=pipeline.parent_id)
         except Exception as exc:  # recorded, reported, never raised to the caller
-            message = _one_line(exc)
-            if pipeline.run_id:
-                ws.mark(pipeline.run_id, "failed", message)
-                (ws.run_dir(pipeline.run_id) / "error.txt").write_text(traceback.format_exc())
-            return self._failed(pipeline.run_id, message, pipeline.parent_id)
+            # a failure while building the baseline is that (registered) run's failure
+            run_id = pipeline.run_id or pipeline.baseline_id
+            folder = ws.run_dir(run_id) if run_id else ws.root
+            message = describe_failure(exc, self.recipe, pipeline.stage, folder)
+            if run_id:
+                _record(ws, run_id, "failed", message, traceback.format_exc())
+            return self._failed(run_id, message, pipeline.parent_id)
         self._emit(Finished(pipeline.run_id or "", _finished_summary(card)))
         return JobResult("finished", pipeline.run_id, card, parent_id=pipeline.parent_id)
 
@@ -132,27 +137,38 @@ class Job:
         fh = path.open("a", encoding="utf-8")
 
         def write(event: Event) -> None:
-            if isinstance(event, (Metric, LayerStats)):
-                fh.write(
-                    json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}) + "\n"
-                )
-                fh.flush()
-            elif isinstance(event, (Finished, Failed, Cancelled)):
-                fh.close()
+            if fh.closed:
+                return
+            try:
+                if isinstance(event, (Metric, LayerStats)):
+                    fh.write(strict_json({"event": type(event).__name__,
+                                          **dataclasses.asdict(event)}) + "\n")
+                    fh.flush()
+                elif isinstance(event, (Finished, Failed, Cancelled)):
+                    fh.close()
+            except OSError as exc:  # e.g. a full disk: the run itself reports the failure
+                with contextlib.suppress(OSError):
+                    fh.close()
+                self._emit(Log(f"metrics.jsonl is no longer written: {exc.strerror}", "warning"))
 
         self.listeners.append(write)
         self._emit(Artifact("metrics", str(path)))
         self._emit(StageStarted("run", f"run {run_id} in {folder}"))
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    first = text.splitlines()[0]
-    return (
-        first
-        if isinstance(exc, (ConfigError, ValueError, FileNotFoundError))
-        else f"{type(exc).__name__}: {first}"
-    )
+def _record(ws: Workspace, run_id: str, status: str, message: str, details: str = "") -> None:
+    """Record how a run ended, even on a full disk (the workspace's reserve is freed for it)."""
+    try:
+        ws.mark(run_id, status, message)
+    except (WorkspaceError, OSError):
+        ws.release_reserve()
+        try:
+            ws.mark(run_id, status, message)
+        except (WorkspaceError, OSError):  # its lock dies with this process: shown as crashed
+            return
+    if details:
+        with contextlib.suppress(OSError):
+            (ws.run_dir(run_id) / "error.txt").write_text(details, encoding="utf-8")
 
 
 def _finished_summary(card: dict[str, Any]) -> dict[str, Any]:

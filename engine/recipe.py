@@ -20,6 +20,16 @@ from engine.config_fields import (
     option,
     validate_config,
 )
+from engine.safe_yaml import MAX_BYTES, YamlTooLarge, bounded_safe_load
+
+MAX_NAME = 200
+MAX_NOTES = 20_000
+SECTIONS = {
+    "model": "model: {source: builtin, path: tiny-gpt}",
+    "data": "data: {source: builtin, path: shakespeare}",
+    "train": "train: {epochs: 1, batch_size: 16}",
+    "export": "export: {enabled: true}",
+}
 
 MODEL_SOURCES = ("builtin", "hf", "safetensors", "torch", "torchscript", "checkpoint", "variant")
 TASKS = ("auto", "causal-lm", "classification", "generic")
@@ -68,6 +78,10 @@ class DataSpec:
     max_length: int = option(128, min=8, max=8192, help="tokens per sample / LM block")
     val_fraction: float = option(0.1, min=0.0, max=0.9, min_exclusive=True, help="held out")
     max_samples: int | None = option(None, min=10, help="cap on samples, for quick runs")
+    encoding: str = option(
+        "auto", help="text encoding of data files: auto (UTF-8, else a reported guess), "
+        "or e.g. utf-8, cp1252, shift_jis", advanced=True,
+    )
     text_field: str = option("text", help="CSV/JSONL column holding the text", advanced=True)
     label_field: str = option("label", help="CSV/JSONL column holding the label", advanced=True)
     seed: int = option(0, min=0, help="shuffle/split seed", advanced=True)
@@ -91,7 +105,7 @@ class TrainConfig:
     )
     device: str = option("auto", choices=("auto", "cpu", "cuda"))
     precision: str = option(
-        "fp32", choices=("fp32",), help="AMP fp16/bf16 arrive with the training issue"
+        "fp32", choices=("fp32",), help="numeric precision of the training step"
     )
     seed: int = option(0, min=0, advanced=True)
 
@@ -124,6 +138,12 @@ class Recipe:
         errs: list[FieldError] = []
         if not self.name.strip():
             errs.append(FieldError("name", "is empty; give the variant a name"))
+        elif len(self.name) > MAX_NAME or "\n" in self.name:
+            errs.append(FieldError("name", f"must be one line of at most {MAX_NAME} characters"))
+        if len(self.notes) > MAX_NOTES:
+            errs.append(FieldError(
+                "notes", f"is {len(self.notes):,} characters; keep notes under {MAX_NOTES:,}"
+            ))
         errs += validate_config(self.model, "model")
         errs += validate_config(self.data, "data")
         errs += validate_config(self.train, "train")
@@ -173,14 +193,29 @@ class Recipe:
                     for k in unknown
                 ]
             )
+        for key, example in SECTIONS.items():
+            if data.get(key) is not None and not isinstance(data[key], dict):
+                raise ConfigError([FieldError(
+                    key, f"must be a mapping of settings, e.g. {example}; got {_kind(data[key])}"
+                )])
+        for key in ("name", "parent", "notes"):
+            value = data.get(key)
+            if value is not None and not isinstance(value, (str, int, float)):
+                raise ConfigError([FieldError(key, f"must be text, got {_kind(value)}")])
+        steps = data.get("methods") or []
+        if not isinstance(steps, list):
+            raise ConfigError([FieldError(
+                "methods", "must be a list of steps, each '- {type: ..., ...}'; got "
+                f"{_kind(steps)}"
+            )])
         methods = []
-        for i, step in enumerate(data.get("methods") or []):
+        for i, step in enumerate(steps):
             if not isinstance(step, dict) or "type" not in step:
                 raise ConfigError(
                     [FieldError(f"methods[{i}]", "needs a 'type:' (e.g. unstructured_prune)")]
                 )
             step = dict(step)
-            mcls = method_config_class(step.pop("type"), f"methods[{i}].type")
+            mcls = method_config_class(str(step.pop("type")), f"methods[{i}].type")
             methods.append(config_from_dict(mcls, step, f"methods[{i}]"))
         return cls(
             name=str(data.get("name") or "untitled"),
@@ -189,24 +224,67 @@ class Recipe:
             methods=tuple(methods),
             train=config_from_dict(TrainConfig, data.get("train"), "train"),
             export=config_from_dict(ExportConfig, data.get("export"), "export"),
-            parent=data.get("parent"),
+            parent=None if data.get("parent") is None else str(data["parent"]),
             notes=str(data.get("notes") or ""),
         )
 
     @classmethod
-    def from_yaml(cls, text: str) -> Recipe:
+    def from_yaml(cls, text: str, source: str = "") -> Recipe:
+        """Parse a recipe with bounded YAML (size, alias expansion and nesting are capped)."""
+        where = f"{source} " if source else ""
         try:
-            data = yaml.safe_load(text)
+            data = bounded_safe_load(text)
+        except YamlTooLarge as exc:
+            raise ConfigError(f"{where}{exc}; it is refused unread") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"not valid YAML: {str(exc).splitlines()[0]}") from exc
+            raise ConfigError(f"{where}is not valid YAML: {str(exc).splitlines()[0]}") from None
         return cls.from_dict(data)
 
     @classmethod
     def load(cls, path: str | Path) -> Recipe:
+        """Read a recipe file, refusing folders, huge files and non-UTF-8 text by name."""
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError(f"{p} is a folder; give the path of a recipe .yaml file")
         if not p.is_file():
             raise ConfigError(f"recipe file not found: {p}")
-        return cls.from_yaml(p.read_text(encoding="utf-8"))
+        try:
+            size = p.stat().st_size
+            if size > MAX_BYTES:
+                raise ConfigError(f"{p} is {size:,} bytes; a recipe is at most "
+                                  f"{MAX_BYTES:,} bytes, so it is refused unread")
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read recipe {p}: {exc.strerror}") from None
+        if b"\0" in raw:
+            raise ConfigError(f"{p} is a binary file, not YAML text; give a recipe .yaml")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{p} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                f"{exc.start}); save it as UTF-8"
+            ) from None
+        return cls.from_yaml(text, str(p))
+
+    def untrusted(self) -> Recipe:
+        """This recipe with model.trust off: for recipes read back from a workspace.
+
+        Trust to unpickle is the user's decision for the file they name now; a recipe stored
+        in a workspace (which may have been copied from anywhere) never carries it over.
+        """
+        return self.replace(model=dataclasses.replace(self.model, trust=False))
 
     def replace(self, **changes: Any) -> Recipe:
         return dataclasses.replace(self, **changes)
+
+
+def _kind(value: Any) -> str:
+    """'a list', 'the text 'tiny-gpt'', ... for messages about a value of the wrong shape."""
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"{type(value).__name__} {str(value)[:40]}"

@@ -4,69 +4,40 @@ Every artifact is written atomically (temp name, fsync, rename), and a run only
 becomes `finished` after all of its artifacts are in place, so a crash or a cancel
 never leaves a half-written run that looks done. Each call opens its own SQLite
 connection, which makes the store safe to read from the GUI thread while a job
-thread writes.
+thread writes. A running run holds a lock that dies with its process
+(`engine.store_locks`), which is how a run whose process was killed is recognised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import socket
 import sqlite3
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import store_locks
+from engine.atomic_io import (  # noqa: F401  (re-exported: the store's public write helpers)
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    remove_temp_litter,
+    strict_json,
+)
+from engine.store_db import SCHEMA, WorkspaceError, check_and_create_schema, describe  # noqa: F401
+from engine.store_files import RESERVE_FILE, make_reserve, missing_files
+
 TRAIN_STATE = "train_state.pt"  # in a run folder while the run can still be resumed
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS variants (
-    id TEXT PRIMARY KEY,
-    parent TEXT,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,          -- running | finished | cancelled | failed | crashed
-    recipe TEXT NOT NULL,          -- YAML
-    card TEXT NOT NULL DEFAULT '{}',  -- JSON variant card (see engine.report)
-    error TEXT,
-    pid INTEGER,
-    host TEXT,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS variants_name ON variants(name);
-"""
-
 STATUSES = ("running", "finished", "cancelled", "failed", "crashed")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write `data` to `path` so readers see either the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: Path, data: Any) -> Path:
-    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+DONE = ("finished", "cancelled", "failed", "crashed")
+CRASHED = "the process running it ended without finishing"
 
 
 @dataclass
@@ -80,45 +51,76 @@ class Variant:
     error: str | None = None
     created: float = 0.0
     updated: float = 0.0
+    missing: str | None = None  # a finished variant whose files are gone or damaged: why
 
 
 class Workspace:
     """A folder of runs with a SQLite index; create it by opening it."""
 
+    busy_timeout_s: float = 15.0  # how long a write waits for another process's transaction
+
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser().resolve()
-        if self.root.exists() and not self.root.is_dir():
-            raise ValueError(f"workspace {self.root} is a file; give a folder path")
-        (self.root / "runs").mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "workspace.sqlite"
+        if self.root.exists() and not self.root.is_dir():
+            raise WorkspaceError(f"workspace {self.root} is a file; give a folder path")
+        runs = self.root / "runs"
+        if runs.exists() and not runs.is_dir():
+            raise WorkspaceError(
+                f"{runs} is a file, but the workspace keeps its run folders there; move it "
+                "aside or choose another workspace folder"
+            )
+        try:
+            runs.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(
+                f"cannot create the workspace folder {self.root} ({exc.strerror}); choose a "
+                "folder you can write to"
+            ) from exc
+        if self.db_path.exists() and not self.db_path.is_file():
+            raise WorkspaceError(f"{self.db_path} is a folder; move it aside")
         with self._connect() as db:
-            db.executescript(SCHEMA)
-        self._mark_crashed()
+            check_and_create_schema(db, self.db_path)
+        make_reserve(self.root)
+        with contextlib.suppress(WorkspaceError):  # read-only use (a full disk) still works
+            self._mark_crashed()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            db = sqlite3.connect(self.db_path, timeout=self.busy_timeout_s)
+        except sqlite3.Error as exc:
+            raise describe(exc, self.db_path) from None
         db.row_factory = sqlite3.Row
         try:
             with db:  # commits, or rolls back on error
                 yield db
+        except sqlite3.Error as exc:
+            raise describe(exc, self.db_path) from None
         finally:
             db.close()
 
     # -- runs --------------------------------------------------------------------
     def new_run(self, name: str, recipe_yaml: str, parent: str | None = None) -> Variant:
-        """Register a running variant and create its folder with the recipe in it."""
-        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+        """Register a running variant (holding its lock) and create its folder with the recipe."""
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+        lock = self.lock_path(run_id)
+        store_locks.try_acquire(lock)  # a fresh id: nobody else can hold it
         folder = self.run_dir(run_id)
-        folder.mkdir(parents=True)
-        atomic_write_text(folder / "recipe.yaml", recipe_yaml)
-        now = time.time()
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO variants (id, parent, name, status, recipe, pid, host, created, updated)"
-                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-                (run_id, parent, name, recipe_yaml, os.getpid(), socket.gethostname(), now, now),
-            )
+        try:
+            folder.mkdir(parents=True)
+            atomic_write_text(folder / "recipe.yaml", recipe_yaml)
+            now = time.time()
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO variants (id, parent, name, status, recipe, pid, host, created, "
+                    "updated) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                    (run_id, parent, name, recipe_yaml, os.getpid(), socket.gethostname(), now,
+                     now),
+                )
+        except BaseException:
+            store_locks.release(lock)
+            raise
         return self.get(run_id)
 
     def reopen(self, run_id: str) -> Variant:
@@ -127,6 +129,9 @@ class Workspace:
         if v.status in ("finished", "running"):
             raise ValueError(f"run {run_id} is {v.status}; only a cancelled, failed or crashed "
                              "run can be resumed")
+        if not store_locks.try_acquire(self.lock_path(run_id)):
+            raise ValueError(f"run {run_id} is being resumed by another process "
+                             f"({store_locks.holder(self.lock_path(run_id))})")
         with self._connect() as db:
             db.execute(
                 "UPDATE variants SET status='running', error=NULL, pid=?, host=?, updated=? "
@@ -145,6 +150,9 @@ class Workspace:
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / "runs" / run_id
+
+    def lock_path(self, run_id: str) -> Path:
+        return self.root / "locks" / f"{run_id}.lock"
 
     def finish(self, run_id: str, card: dict[str, Any]) -> None:
         """Mark a run finished with its card; call only once every artifact is written."""
@@ -171,24 +179,42 @@ class Workspace:
             else:
                 db.execute(
                     "UPDATE variants SET status=?, error=?, card=?, updated=? WHERE id=?",
-                    (status, error, json.dumps(card), time.time(), run_id),
+                    (status, error, strict_json(card), time.time(), run_id),
                 )
+        if status in DONE:  # the status is written first: a lock-free 'running' means crashed
+            store_locks.release(self.lock_path(run_id))
+
+    def release_reserve(self) -> bool:
+        """Free the workspace's reserve file so a failure can still be recorded on a full disk."""
+        try:
+            (self.root / RESERVE_FILE).unlink()
+            return True
+        except OSError:
+            return False
 
     def delete(self, run_id: str) -> None:
         """Forget a variant (its folder is left on disk)."""
         with self._connect() as db:
             db.execute("DELETE FROM variants WHERE id=?", (run_id,))
 
+    @contextmanager
+    def baseline_lock(
+        self, key: str, on_wait: Callable[[str], None], poll: Callable[[], None]
+    ) -> Iterator[None]:
+        """Only one process at a time looks up or builds the baseline for `key`."""
+        path = self.root / "locks" / store_locks.key_lock_name("baseline", key)
+        with store_locks.waiting_lock(path, on_wait, poll):
+            yield
+
     # -- queries -----------------------------------------------------------------
     def variants(self, status: str | None = None) -> list[Variant]:
-        """All variants, oldest first."""
-        q = (
-            "SELECT * FROM variants"
-            + (" WHERE status=?" if status else "")
-            + " ORDER BY created, id"
-        )
+        """All variants, oldest first (runs whose process died are marked crashed first)."""
+        q = "SELECT * FROM variants" + (" WHERE status=?" if status else "") + " ORDER BY created, id"
         with self._connect() as db:
             rows = db.execute(q, (status,) if status else ()).fetchall()
+        if any(r["status"] == "running" for r in rows) and self._mark_crashed_quietly():
+            with self._connect() as db:
+                rows = db.execute(q, (status,) if status else ()).fetchall()
         return [self._row(r) for r in rows]
 
     def get(self, run_id: str) -> Variant:
@@ -215,33 +241,65 @@ class Workspace:
             )
         return self._row(row)
 
-    @staticmethod
-    def _row(r: sqlite3.Row) -> Variant:
-        return Variant(
+    def _row(self, r: sqlite3.Row) -> Variant:
+        try:
+            card = json.loads(r["card"] or "{}")
+        except json.JSONDecodeError:
+            card = {}
+        v = Variant(
             id=r["id"],
             parent=r["parent"],
             name=r["name"],
             status=r["status"],
             recipe=r["recipe"],
-            card=json.loads(r["card"] or "{}"),
+            card=card if isinstance(card, dict) else {},
             error=r["error"],
             created=r["created"],
             updated=r["updated"],
         )
+        if v.status == "finished":
+            v.missing = missing_files(self.run_dir(v.id), v.card)
+        return v
 
-    def _mark_crashed(self) -> None:
-        """Runs left 'running' by a process that no longer exists on this host crashed."""
-        host = socket.gethostname()
+    # -- runs whose process died -----------------------------------------------------
+    def running_elsewhere(self, run_id: str) -> str | None:
+        """Who is running `run_id` when a live process holds its lock; None otherwise."""
+        lock = self.lock_path(run_id)
+        return (store_locks.holder(lock) or "another process") if store_locks.is_held(lock) else None
+
+    def mark_crashed(self, run_id: str, reason: str = CRASHED) -> bool:
+        """Record a 'running' run as crashed (and clear its temp files); False if it was not."""
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT id, pid, host FROM variants WHERE status='running'"
-            ).fetchall()
-            for r in rows:
-                if r["host"] == host and r["pid"] and not _pid_alive(r["pid"]):
-                    db.execute(
-                        "UPDATE variants SET status='crashed', error=?, updated=? WHERE id=?",
-                        ("the process running it ended without finishing", time.time(), r["id"]),
-                    )
+            # conditional: a run that finished meanwhile keeps its status
+            changed = db.execute(
+                "UPDATE variants SET status='crashed', error=?, updated=? "
+                "WHERE id=? AND status='running'",
+                (reason, time.time(), run_id),
+            ).rowcount
+        if changed:
+            remove_temp_litter(self.run_dir(run_id))
+        return bool(changed)
+
+    def _mark_crashed(self) -> int:
+        """Runs left 'running' by a process that no longer exists crashed; returns how many."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id, pid, host FROM variants WHERE status='running'").fetchall()
+        n = 0
+        for r in rows:
+            lock = self.lock_path(r["id"])
+            if lock.exists():
+                dead = not store_locks.is_held(lock)
+            else:  # a run registered before run locks existed: the old pid + host test
+                dead = r["host"] == socket.gethostname() and bool(r["pid"]) and not _pid_alive(r["pid"])
+            if dead and self.mark_crashed(r["id"]):
+                n += 1
+        return n
+
+    def _mark_crashed_quietly(self) -> int:
+        try:
+            return self._mark_crashed()
+        except WorkspaceError:  # e.g. a full disk: report what is recorded
+            return 0
 
 
 def _pid_alive(pid: int) -> bool:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +99,34 @@ class TrainStats:
     samples: int = 0
     seconds: float = 0.0
     final_train_loss: float | None = None
+    first_train_loss: float | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite: nothing after that step means anything."""
+
+
+DIVERGED_FACTOR = 5.0  # a train loss this many times its first value is called diverging
+
+
+def _watch_loss(stats: TrainStats, loss: float, step: int, cfg: TrainConfig, ctx: JobContext) -> None:
+    """Fail on a non-finite loss; warn once when the loss climbs far above where it began."""
+    if not math.isfinite(loss):
+        raise TrainingDiverged(
+            f"training loss became {loss} by step {step}; lower train.lr (now {cfg.lr:g}), "
+            "check the data, or start from a model whose weights are finite"
+        )
+    if stats.first_train_loss is None:
+        stats.first_train_loss = loss
+    elif loss > DIVERGED_FACTOR * stats.first_train_loss and loss > stats.first_train_loss + 1.0:
+        if not stats.warnings:
+            message = (f"training diverged: loss {loss:.4g} at step {step} is "
+                       f"{loss / stats.first_train_loss:.1f}x its start "
+                       f"({stats.first_train_loss:.4g}); lower train.lr (now {cfg.lr:g})")
+            stats.warnings.append(message)
+            ctx.log(message, "warning")
 
 
 def make_loader(ds: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
@@ -193,6 +222,7 @@ def fine_tune(
                 running_n = 0
                 stats.final_train_loss = train_loss
                 ctx.emit(Metric("train/loss", step, train_loss))
+                _watch_loss(stats, train_loss, step, cfg, ctx)
                 ctx.emit(Metric("lr", step, sched.get_last_lr()[0]))
                 ctx.emit(
                     Metric(
@@ -237,7 +267,7 @@ def load_train_state(
     path: Path, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook]
 ) -> int:
     """Restore what save_train_state wrote; returns the step to continue from."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_train_state(path)
     module.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
@@ -248,6 +278,26 @@ def load_train_state(
         hook.load_state_dict(hs)
     torch.set_rng_state(state["rng"])
     return int(state["step"])
+
+
+def read_train_state(path: Path) -> dict[str, Any]:
+    """torch.load a training state with weights only; refuse anything else in one line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, i.e. running the file's code: no
+        raise ValueError(
+            f"{path} holds more than tensors (loading it would need full unpickling, which can "
+            "run code) and is refused; this run cannot be resumed, run its recipe again"
+        ) from None
+    except Exception as exc:  # truncated, not a torch file, ...
+        raise ValueError(f"{path} is damaged ({type(exc).__name__}); this run cannot be "
+                         "resumed, run its recipe again") from None
+    if not isinstance(state, dict) or not {"step", "model", "optimizer"} <= set(state):
+        raise ValueError(f"{path} is not a workbench training state; run the recipe again")
+    return state
 
 
 def _linear_schedule(warmup: int, total: int) -> Callable[[int], float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import torch
 
 from engine.config_fields import ConfigError
-from engine.context import JobContext
+from engine.context import JobCancelled, JobContext
 from engine.data import load_data
 from engine.events import Artifact, StageStarted
 from engine.export_variant import export_loaded
@@ -26,6 +27,7 @@ from engine.methods.base import MethodContext, MethodResult
 from engine.methods.masks import layer_sparsity, make_permanent
 from engine.models.checkpoint import save_model
 from engine.models.loaders import load_model
+from engine.models.structure import check_finite_weights
 from engine.models.summary import summarize
 from engine.recipe import ModelSpec, Recipe
 from engine.registry import check_methods, entry_for_config
@@ -62,8 +64,12 @@ class Pipeline:
         self.on_run_created = on_run_created
         self.run_id: str | None = None
         self.parent_id: str | None = recipe.parent
+        self.baseline_id: str | None = None  # a baseline this job is building, until it is done
+        self.stage = "load"  # the stage running now, for failure messages
 
     def _stage(self, name: str, message: str = "") -> JobContext:
+        self.ctx.checkpoint()  # a cancel between stages (e.g. during export) takes effect here
+        self.stage = name
         self.ctx.emit(StageStarted(name, message))
         sub = self.ctx.sub(*STAGES[name])
         sub.progress(0.0, message or name)
@@ -83,11 +89,14 @@ class Pipeline:
         if r.data.source != "none" and loaded.task in ("causal-lm", "classification"):
             data = load_data(r.data, loaded)
             ctx.log(f"data: {data.description}")
+            for w in data.warnings:
+                ctx.log(w, "warning")
         if r.train.epochs > 0 and data is None:
             raise ValueError(
                 "train.epochs > 0 needs data: set data.source (text/labelled/builtin) "
                 "or train.epochs: 0 for a prune-and-export-only recipe"
             )
+        check_finite_weights(loaded.module, spec.path)
         problems = check_methods(r.methods, loaded.module)
         if problems:  # before anything is registered: the workspace stays as it was
             raise ConfigError(problems)
@@ -190,6 +199,10 @@ class Pipeline:
         )
         if r.methods:  # "did it really shrink and speed up?", against the parent's card
             card["shrink"] = shrink_report(card, self._parent_card())
+        self.ctx.checkpoint()  # cancelled during the last stage: not recorded as finished
+        warnings = run_warnings(train_stats, metrics, data)
+        if warnings:  # finished, but never a plain "finished": the card and listings say why
+            card["warnings"] = warnings
         self.ws.finish(run.id, card)
         # the optimizer state makes it 3x the model; a finished run never resumes
         (folder / STATE_FILE).unlink(missing_ok=True)
@@ -224,41 +237,67 @@ class Pipeline:
         return self.ws.reopen(run_id)
 
     def _resolve_model_spec(self, spec: ModelSpec) -> ModelSpec:
-        """`source: variant` becomes that variant's checkpoint folder (and its parent id)."""
+        """`source: variant` becomes that variant's checkpoint folder (and its parent id).
+
+        The trust to unpickle stays the one in the user's recipe: nothing stored in the
+        workspace (a manifest, a recipe) can grant it.
+        """
         if spec.source != "variant":
             return spec
         try:
             v = self.ws.resolve(spec.path)
         except KeyError as exc:
             raise ValueError(str(exc.args[0])) from exc
+        if v.missing:
+            raise ValueError(f"variant {v.name} ({v.id}) cannot be loaded: {v.missing}; run its "
+                             "recipe again")
         self.parent_id = v.id
         ckpt = self.ws.run_dir(v.id) / "checkpoint"
         if ckpt.is_dir():
             return dataclasses.replace(spec, source="checkpoint", path=str(ckpt))
+        stored = Recipe.from_yaml(v.recipe).untrusted()
+        if stored.methods or stored.model.source == "variant":
+            raise ValueError(f"variant {v.name} ({v.id}) has no checkpoint folder "
+                             f"({ckpt}); run its recipe again")
         # a baseline keeps no checkpoint of its own: reload what it was loaded from
-        return Recipe.from_yaml(v.recipe).model
+        return dataclasses.replace(stored.model, trust=spec.trust)
 
     def _baseline(self, loaded, data, spec: ModelSpec, device: torch.device) -> str:
-        """The unmodified model as a finished variant: reused if the workspace has it."""
+        """The unmodified model as a finished variant: reused if the workspace has it.
+
+        One process at a time looks up or builds a given baseline, so two first runs into
+        one workspace share one baseline: the second waits, then reuses it.
+        """
         r = self.recipe
         key = json.dumps(
             {
-                "model": dataclasses.asdict(spec),
+                "model": dataclasses.asdict(dataclasses.replace(spec, trust=False)),
                 "data": dataclasses.asdict(r.data),
                 "export": dataclasses.asdict(r.export),
             },
             sort_keys=True,
         )
-        for v in reversed(self.ws.variants("finished")):
-            if v.card.get("baseline_key") == key:
-                self.ctx.log(f"baseline: reusing {v.id} ({v.name})")
-                return v.id
+
+        def waiting(holder: str) -> None:
+            self.ctx.log(f"waiting for another run that is building the same baseline ({holder})")
+
+        with self.ws.baseline_lock(key, waiting, self.ctx.checkpoint):
+            for v in reversed(self.ws.variants("finished")):
+                if v.card.get("baseline_key") == key and not v.missing:
+                    self.ctx.log(f"baseline: reusing {v.id} ({v.name})")
+                    return v.id
+            return self._build_baseline(loaded, data, key, device)
+
+    def _build_baseline(self, loaded, data, key: str, device: torch.device) -> str:
+        """Evaluate and export the unmodified model and record it as a finished variant."""
+        r = self.recipe
         ctx = self._stage("baseline", "evaluating the unmodified model")
         base_recipe = r.replace(
             name=f"{r.model.path.rstrip('/').split('/')[-1]} (base)", methods=()
         )
         base_recipe = base_recipe.replace(train=dataclasses.replace(r.train, epochs=0))
         run = self.ws.new_run(base_recipe.name, base_recipe.to_yaml(), None)
+        self.baseline_id = run.id  # a failure from here on is recorded on this run
         folder = self.ws.run_dir(run.id)
         try:
             module = loaded.module.to(device)
@@ -292,12 +331,11 @@ class Pipeline:
             )
             card["baseline_key"] = key
             self.ws.finish(run.id, card)
-        except BaseException as exc:
-            self.ws.mark(
-                run.id, "cancelled" if type(exc).__name__ == "JobCancelled" else "failed", str(exc)
-            )
+        except JobCancelled:
+            self.ws.mark(run.id, "cancelled", "cancelled by the user")
             raise
         self.ctx.log(f"baseline {run.id}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+        self.baseline_id = None
         return run.id
 
     def _export(self, loaded, data, path: Path, ctx: JobContext):
@@ -305,6 +343,16 @@ class Pipeline:
         report = export_loaded(loaded, data, path, self.recipe.export, log=ctx.log)
         ctx.progress(1.0, "ONNX checked")
         return report
+
+
+def run_warnings(train_stats: Any, metrics: dict[str, float], data: Any) -> list[str]:
+    """What a reader of a finished run must know: guessed encodings, divergence, NaN metrics."""
+    out = list(getattr(data, "warnings", None) or [])
+    out += list(getattr(train_stats, "warnings", None) or [])
+    for name, value in metrics.items():
+        if not math.isfinite(value):
+            out.append(f"validation {name} is {value}: the model's outputs are not finite numbers")
+    return out
 
 
 def _on(inputs: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, ...]:

@@ -20,6 +20,7 @@ from engine.store import default_workspace
 from gui.main_window import PAGES, MainWindow, app_settings
 from gui.state import AppState
 from gui.widgets.live_plots import use_light_theme
+from gui.workspace_prompt import open_workspace_interactively
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # gui/ sits in the repository root
 DEMO_RECIPE = REPO_ROOT / "assets" / "recipes" / "demo.yaml"
@@ -81,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = app_settings()
     workspace = args.workspace or settings.value("workspace") or default_workspace()
     recipe, problem = _load_recipe(args.recipe)
-    state = AppState(workspace, recipe)
+    ws, ws_problem = open_workspace_interactively(workspace)
+    if ws is None:
+        print(f"workbench: {ws_problem}", file=sys.stderr)
+        return 2
+    state = AppState(ws, recipe)
     window = MainWindow(state, settings)
     if args.page:
         window.show_page(args.page)

@@ -207,6 +207,8 @@ class ProcessJobRunner(RunnerBase):
         argv = self.command(path, workspace.root)
         if resume_run:  # the run folder holds the recipe; the CLI continues it by id
             argv = [*argv[: argv.index("run")], "resume", resume_run, *argv[argv.index("run") + 2 :]]
+            if recipe.model.trust:  # the user's trust, given in this session
+                argv.append("--trust")
         self._buffer, self._last, self._stderr = b"", None, []
         self.process = QProcess(self)
         self.process.readyReadStandardOutput.connect(self._read_stdout)

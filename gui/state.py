@@ -30,9 +30,9 @@ class AppState(QObject):
     model_loaded = Signal(object)  # ModelInfo
     navigate = Signal(str)  # page name: Model | Optimize | Run | Export | Compare
 
-    def __init__(self, workspace: str | Path, recipe: Recipe | None = None):
+    def __init__(self, workspace: Workspace | str | Path, recipe: Recipe | None = None):
         super().__init__()
-        self.workspace = Workspace(workspace)
+        self.workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
         self.recipe = recipe or Recipe()
         self.model_info: ModelInfo | None = None
         self.selected_variant: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch.utils.data import Dataset
@@ -50,6 +50,7 @@ class DataBundle:
     num_labels: int | None = None
     label_names: list[str] | None = None
     description: str = ""
+    warnings: list[str] = field(default_factory=list)  # e.g. an encoding that was guessed
 
 
 def split_index(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.data.bundle import DataLoadError
-from engine.data.text_files import read_text, require_path
+from engine.data.text_files import TextDecoding, read_text, require_path
 
 
 def _missing_field(path: Path, field: str, found: list[str], setting: str) -> DataLoadError:
@@ -21,9 +21,11 @@ def _missing_field(path: Path, field: str, found: list[str], setting: str) -> Da
     )
 
 
-def read_csv(path: Path, text_field: str, label_field: str) -> tuple[list[str], list[str]]:
+def read_csv(
+    path: Path, text_field: str, label_field: str, dec: TextDecoding | None = None
+) -> tuple[list[str], list[str]]:
     """(texts, labels) from a CSV (or TSV) with a header row."""
-    text = read_text(path)
+    text = read_text(path, dec)
     if not text.strip():
         raise DataLoadError(f"data file {path} is empty")
     csv.field_size_limit(1 << 30)  # news articles in one cell exceed the 128 KiB default
@@ -42,9 +44,9 @@ def read_csv(path: Path, text_field: str, label_field: str) -> tuple[list[str], 
     return texts, labels
 
 
-def _records(path: Path) -> list[Any]:
+def _records(path: Path, dec: TextDecoding | None = None) -> list[Any]:
     """Objects of a JSONL file (or of a JSON list), with line-numbered errors."""
-    text = read_text(path)
+    text = read_text(path, dec)
     if not text.strip():
         raise DataLoadError(f"data file {path} is empty")
     if path.suffix.lower() == ".json":
@@ -66,10 +68,12 @@ def _records(path: Path) -> list[Any]:
     return records
 
 
-def read_jsonl(path: Path, text_field: str, label_field: str) -> tuple[list[str], list[str]]:
+def read_jsonl(
+    path: Path, text_field: str, label_field: str, dec: TextDecoding | None = None
+) -> tuple[list[str], list[str]]:
     """(texts, labels) from JSON lines, each an object holding both fields."""
     texts, labels = [], []
-    for number, rec in enumerate(_records(path), start=1):
+    for number, rec in enumerate(_records(path, dec), start=1):
         if not isinstance(rec, dict):
             raise DataLoadError(f"record {number} of {path} is not a JSON object")
         for field, setting in ((text_field, "text_field"), (label_field, "label_field")):
@@ -82,23 +86,25 @@ def read_jsonl(path: Path, text_field: str, label_field: str) -> tuple[list[str]
     return texts, labels
 
 
-def read_label_folders(folder: Path) -> tuple[list[str], list[str]]:
+def read_label_folders(folder: Path, dec: TextDecoding | None = None) -> tuple[list[str], list[str]]:
     """(texts, labels) from folder/<label>/*.txt, in a stable (sorted) order."""
     texts, labels = [], []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for file in sorted(sub.glob("*.txt")):
-            t = read_text(file)
+            t = read_text(file, dec)
             if t.strip():
                 texts.append(t)
                 labels.append(sub.name)
     return texts, labels
 
 
-def read_labelled(path: Path, text_field: str, label_field: str) -> tuple[list[str], list[str]]:
+def read_labelled(
+    path: Path, text_field: str, label_field: str, dec: TextDecoding | None = None
+) -> tuple[list[str], list[str]]:
     """(texts, labels) from any supported labelled source; errors name the fix."""
     require_path(path)
     if path.is_dir():
-        texts, labels = read_label_folders(path)
+        texts, labels = read_label_folders(path, dec)
         if not texts:
             raise DataLoadError(
                 f"data folder {path} has no samples; put .txt files in one subfolder per label"
@@ -108,9 +114,9 @@ def read_labelled(path: Path, text_field: str, label_field: str) -> tuple[list[s
         raise DataLoadError(f"data file {path} is empty")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        texts, labels = read_csv(path, text_field, label_field)
+        texts, labels = read_csv(path, text_field, label_field, dec)
     elif suffix in (".jsonl", ".json"):
-        texts, labels = read_jsonl(path, text_field, label_field)
+        texts, labels = read_jsonl(path, text_field, label_field, dec)
     else:
         raise DataLoadError(
             f"cannot read labelled data from {path.name}; use .csv, .jsonl or a folder "

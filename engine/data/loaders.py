@@ -9,7 +9,7 @@ from engine.data.bundle import DataBundle, DataLoadError
 from engine.data.classify import classification_bundle
 from engine.data.labelled_files import read_labelled
 from engine.data.lm import encode_documents, lm_bundle
-from engine.data.text_files import read_nonempty_text
+from engine.data.text_files import TextDecoding, read_nonempty_text
 from engine.models.types import LoadedModel, Tokenizer
 from engine.recipe import DataSpec
 
@@ -97,9 +97,20 @@ def load_data(spec: DataSpec, model: LoadedModel) -> DataBundle | None:
         )
         return _check_labels(bundle, model)
     path = Path(spec.path.strip()).expanduser()
+    dec = TextDecoding(spec.encoding)
     if spec.source == "text":
-        tokens = encode_documents(tokenizer, [read_nonempty_text(path)])
-        return lm_bundle(tokens, tokenizer, spec.max_length, *split, path.name)
-    texts, labels = read_labelled(path, spec.text_field, spec.label_field)
-    bundle = classification_bundle(texts, labels, tokenizer, spec.max_length, *split, path.name)
-    return _check_labels(bundle, model)
+        tokens = encode_documents(tokenizer, [read_nonempty_text(path, dec)])
+        bundle = lm_bundle(tokens, tokenizer, spec.max_length, *split, path.name)
+    else:
+        texts, labels = read_labelled(path, spec.text_field, spec.label_field, dec)
+        bundle = classification_bundle(texts, labels, tokenizer, spec.max_length, *split, path.name)
+        bundle = _check_labels(bundle, model)
+    bundle.warnings = _summarise(dec.notes)
+    return bundle
+
+
+def _summarise(notes: list[str]) -> list[str]:
+    """One warning per file, or one for them all when a folder holds many."""
+    if len(notes) <= 3:
+        return notes
+    return [f"{len(notes)} data files are not UTF-8 and were decoded by guess, e.g. {notes[0]}"]

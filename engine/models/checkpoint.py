@@ -7,9 +7,9 @@ Storage by model type:
   folder; loading rebuilds from config.json and loads the tensors ourselves, because pruned
   tensors no longer match the sizes config.json states;
 - other modules: TorchScript when torch.jit.script accepts them (safe to load), else a pickled
-  module flagged `needs_full_unpickling`. Loading that one runs pickle: it is allowed only
-  for a folder whose manifest says so, i.e. one this app wrote into the user's own workspace
-  from a module the user had already chosen to trust (model.trust) when loading it.
+  module. Loading that one runs pickle, which can run any code, so it needs the user's
+  `model.trust` for this load. The manifest only says how the folder is stored: it is data
+  from a file (a folder can be crafted or replaced), never a permission.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from engine.models.hf import (
     quiet_transformers,
 )
 from engine.models.structure import load_weights, module_attrs
-from engine.models.torch_files import load_torchscript_file
+from engine.models.torch_files import load_torch_file, load_torchscript_file
 from engine.models.types import LoadedModel, ModelLoadError
 
 MANIFEST = "workbench.json"
@@ -185,8 +185,8 @@ def _hf_state(folder: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _load_module(folder: Path, manifest: dict[str, Any]) -> LoadedModel:
-    """Rebuild the module the manifest's storage describes."""
+def _load_module(folder: Path, manifest: dict[str, Any], trust: bool) -> LoadedModel:
+    """Rebuild the module the manifest's storage describes (a pickle only when trusted)."""
     storage = manifest.get("storage")
     attrs = manifest.get("module_attrs")
     where = f"checkpoint {folder}"
@@ -205,19 +205,32 @@ def _load_module(folder: Path, manifest: dict[str, Any]) -> LoadedModel:
         return built
     if storage == "torchscript":
         module = load_torchscript_file(folder / TORCHSCRIPT_FILE)
-    elif storage == "pickle" and manifest.get("needs_full_unpickling"):
-        # see the module docstring: only this app writes that flag, for an already trusted module
-        module = torch.load(str(folder / PICKLE_FILE), map_location="cpu", weights_only=False)
+    elif storage == "pickle":
+        if not trust:
+            raise ModelLoadError(
+                f"{folder / PICKLE_FILE} stores a whole pickled module; loading it needs full "
+                "unpickling, which can run arbitrary code. Set model.trust: true (GUI: Trust "
+                "this file) only if you made this checkpoint yourself",
+                "model.trust",
+            )
+        module = load_torch_file(folder / PICKLE_FILE, trust=True)
+        if not isinstance(module, torch.nn.Module):
+            raise ModelLoadError(f"{folder / PICKLE_FILE} holds a {type(module).__name__}, "
+                                 "not a model; save the model again")
     else:
         raise ModelLoadError(f"{folder / MANIFEST} names an unknown storage {storage!r}")
     return LoadedModel(module=module.eval(), task=manifest["task"], input_names=(), tokenizer=None)
 
 
-def load_checkpoint(path: Path) -> LoadedModel:
-    """Load a folder written by save_model; logits match the saved model exactly."""
+def load_checkpoint(path: Path, trust: bool = False) -> LoadedModel:
+    """Load a folder written by save_model; logits match the saved model exactly.
+
+    `trust` is the user's own permission to unpickle (model.trust); nothing in the folder
+    can grant it.
+    """
     folder, manifest = read_manifest(Path(path))
     try:
-        loaded = _load_module(folder, manifest)
+        loaded = _load_module(folder, manifest, trust)
     except ModelLoadError:
         raise
     except (OSError, RuntimeError, KeyError, ValueError) as exc:

@@ -171,7 +171,7 @@ def load_checkpoint_spec(spec: ModelSpec) -> LoadedModel:
     """`checkpoint`: a folder written by save_model."""
     from engine.models.checkpoint import load_checkpoint
 
-    return load_checkpoint(_path(spec))
+    return load_checkpoint(_path(spec), trust=spec.trust)
 
 
 MODEL_LOADERS: dict[str, Loader] = {

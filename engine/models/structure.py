@@ -155,3 +155,20 @@ def _few(names: list[str], n: int = 3) -> str:
     """First few names, with a count of the rest."""
     more = f" (+{len(names) - n} more)" if len(names) > n else ""
     return ", ".join(names[:n]) + more
+
+
+def check_finite_weights(module: nn.Module, where: str) -> None:
+    """Refuse a model whose parameters hold NaN or inf: nothing trained or pruned from it is sound."""
+    bad: list[str] = []
+    count = 0
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.is_floating_point() and not bool(torch.isfinite(p).all()):
+                bad.append(name)
+                count += int((~torch.isfinite(p)).sum())
+    if bad:
+        raise ModelLoadError(
+            f"the model from {where} has {count:,} NaN/inf weights (in {_few(bad)}); the file is "
+            "damaged or was saved after training diverged: load a healthy checkpoint",
+            "model.path",
+        )

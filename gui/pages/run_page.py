@@ -6,6 +6,7 @@ its signals, so the window stays responsive however busy the job is.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import time
 
@@ -77,6 +78,7 @@ class RunPage(QWidget):
         self.state = state
         self.runner = runner or JobRunner(self)
         self.last_result: JobResult | None = None
+        self._last_recipe: Recipe | None = None  # as the user started it (with their trust)
         self._stage = ""
         self._started_at = 0.0
         self._build()
@@ -198,6 +200,7 @@ class RunPage(QWidget):
         self._stage = ""
         self._started_at = time.monotonic()
         self._show_recipe(recipe)
+        self._last_recipe = recipe
         self.set_status(f"continuing {resume_run}…" if resume_run else f"starting {recipe.name}…")
         return self.runner.start(recipe, self.state.workspace, resume_run)
 
@@ -213,7 +216,12 @@ class RunPage(QWidget):
         run_id = self.resumable_run()
         if run_id is None:
             return False
-        recipe = Recipe.from_yaml(self.state.workspace.get(run_id).recipe)
+        recipe = Recipe.from_yaml(self.state.workspace.get(run_id).recipe).untrusted()
+        started = self._last_recipe
+        if started is not None and dataclasses.replace(started.model, trust=False) == recipe.model:
+            # the trust the user gave when starting this run in this session carries over;
+            # a recipe read back from the workspace never grants it by itself
+            recipe = recipe.replace(model=started.model)
         return self.start(recipe, resume_run=run_id)
 
     def cancel(self) -> None:

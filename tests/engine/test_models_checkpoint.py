@@ -100,7 +100,7 @@ def test_scriptable_generic_module_is_saved_as_torchscript(tmp_path):
     same_logits(m, back)
 
 
-def test_unscriptable_module_is_pickled_and_flagged(tmp_path):
+def test_unscriptable_module_is_pickled_and_reloads_only_with_the_users_trust(tmp_path):
     torch.save(PythonOnly(), tmp_path / "p.pt")
     m = load_model(
         ModelSpec(source="torch", path=str(tmp_path / "p.pt"), trust=True, input_shape=(4, 6))
@@ -108,7 +108,10 @@ def test_unscriptable_module_is_pickled_and_flagged(tmp_path):
     folder = save_model(m, tmp_path / "ckpt")
     manifest = json.loads((folder / "workbench.json").read_text())
     assert manifest["storage"] == "pickle" and manifest["needs_full_unpickling"] is True
-    back = reload(folder)
+    # the manifest's flag is data from the folder, not a permission
+    with pytest.raises(ConfigError, match=r"model.pickle.pt stores a whole pickled module.*model.trust"):
+        reload(folder)
+    back = load_model(ModelSpec(source="checkpoint", path=str(folder), trust=True))
     assert isinstance(back.module, PythonOnly)
     same_logits(m, back, batch=4)
 
@@ -130,6 +133,9 @@ def test_dynamically_quantized_builtin_falls_back_to_generic_storage(tmp_path):
     folder = save_model(m, tmp_path / "ckpt")
     manifest = json.loads((folder / "workbench.json").read_text())
     assert manifest["storage"] in ("torchscript", "pickle") and "builtin" not in manifest
-    back = reload(folder)
+    if manifest["storage"] == "pickle":  # our own pickle too loads only with the user's trust
+        with pytest.raises(ConfigError, match="model.trust"):
+            reload(folder)
+    back = load_model(ModelSpec(source="checkpoint", path=str(folder), trust=True))
     assert back.task == "causal-lm" and back.tokenizer is not None
     same_logits(m, back)

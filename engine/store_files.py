@@ -1,0 +1,55 @@
+"""What a run folder must hold, and the reserve that lets a full disk still be recorded.
+
+A finished variant is only as good as its files: `missing_files` says which of the
+files its card promises are gone or damaged (a run folder deleted or replaced behind
+the index's back), so listings mark it and loading it fails with that reason.
+
+The reserve is a small file kept in the workspace. When the disk fills up during a run,
+deleting it frees just enough room for SQLite to record the run as failed with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+RESERVE_FILE = ".space-reserve"
+RESERVE_BYTES = 2 << 20
+
+
+def make_reserve(root: Path) -> None:
+    """Create the reserve file when it is missing and the disk has room (never fails)."""
+    path = root / RESERVE_FILE
+    if path.is_file() and path.stat().st_size >= RESERVE_BYTES:
+        return
+    with contextlib.suppress(OSError):
+        with path.open("wb") as fh:
+            fh.write(b"\0" * RESERVE_BYTES)  # real blocks: a sparse file would free nothing
+            fh.flush()
+        return
+    with contextlib.suppress(OSError):  # a partial reserve would only mislead: drop it
+        path.unlink()
+
+
+def missing_files(folder: Path, card: dict[str, Any]) -> str | None:
+    """Why a finished variant's folder no longer holds what its card promises; None if it does."""
+    if not folder.is_dir():
+        return f"its run folder {folder} is missing"
+    report = folder / "report.json"
+    if not report.is_file():
+        return f"{report} is missing"
+    try:
+        on_disk = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return f"{report} is damaged"
+    if not isinstance(on_disk, dict) or on_disk.get("id", card.get("id")) != card.get("id"):
+        return f"{report} belongs to another run (the folder was replaced)"
+    artifacts = card.get("artifacts") or {}
+    if artifacts.get("checkpoint") and not (folder / "checkpoint" / "workbench.json").is_file():
+        return f"its checkpoint {folder / 'checkpoint'} is missing or incomplete"
+    onnx = card.get("onnx") or {}
+    if onnx.get("path") and not (folder / Path(onnx["path"]).name).is_file():
+        return f"its ONNX file {folder / Path(onnx['path']).name} is missing"
+    return None
