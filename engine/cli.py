@@ -95,9 +95,12 @@ def _run_in_thread(job: Job) -> JobResult:
         finally:
             done.set()
 
-    previous = signal.getsignal(signal.SIGTERM)
+    # SIGINT too: a process started in the background (or by a GUI started so) inherits
+    # SIGINT ignored, and then Ctrl+C / the GUI's cancel would do nothing
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     with contextlib.suppress(ValueError):  # not the main thread (in-process tests): no handler
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        for sig in previous:
+            signal.signal(sig, signal.default_int_handler)
     threading.Thread(target=work, name="workbench-job", daemon=True).start()
     told = False
     try:
@@ -112,7 +115,8 @@ def _run_in_thread(job: Job) -> JobResult:
                 job.cancel()
     finally:
         with contextlib.suppress(ValueError):
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return box[0]
 
 
@@ -168,10 +172,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    try:
-        v = ws.get(args.run_id)
-    except KeyError:
-        v = ws.resolve(args.run_id)
+    v = ws.resolve(args.run_id, any_status=True)
     card = dict(v.card) or {"id": v.id, "name": v.name, "parent": v.parent}
     card["status"] = v.status
     if v.error:

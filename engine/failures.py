@@ -44,7 +44,10 @@ def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
         text = str(e).lower()
         if "no space left" in text or "disk is full" in text or "disk full" in text:
             return True
-    if folder is not None and any("write" in str(e).lower() for e in _chain(exc)):
+    writer = ("write", "inline_container", "unexpected pos", "streamwriter")
+    if folder is not None and any(
+        isinstance(e, OSError) or any(w in str(e).lower() for w in writer) for e in _chain(exc)
+    ):
         try:  # torch's C++ writer says only "file write failed"; the free space tells why
             return shutil.disk_usage(folder).free < LOW_SPACE_BYTES
         except OSError:

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
 import time
@@ -118,8 +119,11 @@ class Workspace:
                     (run_id, parent, name, recipe_yaml, os.getpid(), socket.gethostname(), now,
                      now),
                 )
-        except BaseException:
+        except BaseException:  # e.g. a full disk: leave no half-made run behind
             store_locks.release(lock)
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                lock.unlink()
             raise
         return self.get(run_id)
 
@@ -224,20 +228,21 @@ class Workspace:
             raise KeyError(f"no variant {run_id!r} in workspace {self.root}")
         return self._row(row)
 
-    def resolve(self, name_or_id: str) -> Variant:
-        """A variant by id, or the newest finished variant with that name."""
+    def resolve(self, name_or_id: str, any_status: bool = False) -> Variant:
+        """A variant by id, or the newest finished (with any_status: newest) one with that name."""
+        status = "" if any_status else "AND status='finished' "
         with self._connect() as db:
             row = db.execute("SELECT * FROM variants WHERE id=?", (name_or_id,)).fetchone()
             if row is None:
                 row = db.execute(
-                    "SELECT * FROM variants WHERE name=? AND status='finished' "
-                    "ORDER BY created DESC LIMIT 1",
+                    f"SELECT * FROM variants WHERE name=? {status}ORDER BY created DESC LIMIT 1",
                     (name_or_id,),
                 ).fetchone()
         if row is None:
             raise KeyError(
-                f"no finished variant named or numbered {name_or_id!r} in workspace {self.root}; "
-                "run its recipe first (workbench-cli list shows what is there)"
+                f"no {'' if any_status else 'finished '}variant named or numbered {name_or_id!r} "
+                f"in workspace {self.root}; run its recipe first (workbench-cli list shows what "
+                "is there)"
             )
         return self._row(row)
 

@@ -100,6 +100,7 @@ class TrainStats:
     seconds: float = 0.0
     final_train_loss: float | None = None
     first_train_loss: float | None = None
+    peak: tuple[int, float] | None = None  # (step, loss) of a loss far above its start
     history: list[dict[str, float]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -111,8 +112,12 @@ class TrainingDiverged(ValueError):
 DIVERGED_FACTOR = 5.0  # a train loss this many times its first value is called diverging
 
 
+def _far_above(loss: float, start: float) -> bool:
+    return loss > DIVERGED_FACTOR * start and loss > start + 1.0
+
+
 def _watch_loss(stats: TrainStats, loss: float, step: int, cfg: TrainConfig, ctx: JobContext) -> None:
-    """Fail on a non-finite loss; warn once when the loss climbs far above where it began."""
+    """Fail on a non-finite loss; say so (once, live) when the loss climbs far above its start."""
     if not math.isfinite(loss):
         raise TrainingDiverged(
             f"training loss became {loss} by step {step}; lower train.lr (now {cfg.lr:g}), "
@@ -120,13 +125,26 @@ def _watch_loss(stats: TrainStats, loss: float, step: int, cfg: TrainConfig, ctx
         )
     if stats.first_train_loss is None:
         stats.first_train_loss = loss
-    elif loss > DIVERGED_FACTOR * stats.first_train_loss and loss > stats.first_train_loss + 1.0:
-        if not stats.warnings:
-            message = (f"training diverged: loss {loss:.4g} at step {step} is "
-                       f"{loss / stats.first_train_loss:.1f}x its start "
-                       f"({stats.first_train_loss:.4g}); lower train.lr (now {cfg.lr:g})")
-            stats.warnings.append(message)
-            ctx.log(message, "warning")
+        return
+    if _far_above(loss, stats.first_train_loss) and (stats.peak is None or loss > stats.peak[1]):
+        if stats.peak is None:
+            ctx.log(f"loss {loss:.4g} at step {step} is {loss / stats.first_train_loss:.1f}x its "
+                    f"start ({stats.first_train_loss:.4g}); training may be diverging", "warning")
+        stats.peak = (step, loss)
+
+
+def _loss_warnings(stats: TrainStats, cfg: TrainConfig) -> list[str]:
+    """The card's verdict on the loss curve: diverged (still far up) or unstable (it spiked)."""
+    start, final = stats.first_train_loss, stats.final_train_loss
+    if stats.peak is None or start is None or final is None:
+        return []
+    step, peak = stats.peak
+    if _far_above(final, start):
+        return [f"training diverged: the loss ended at {final:.4g}, {final / start:.1f}x its start "
+                f"({start:.4g}); lower train.lr (now {cfg.lr:g})"]
+    return [f"training was unstable: the loss spiked to {peak:.4g} at step {step} "
+            f"({peak / start:.1f}x its start {start:.4g}) before recovering; consider a lower "
+            f"train.lr (now {cfg.lr:g}) or warmup_steps"]
 
 
 def make_loader(ds: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
@@ -243,6 +261,7 @@ def fine_tune(
                 break
     stats.steps = step
     stats.seconds = time.perf_counter() - t_start
+    stats.warnings += _loss_warnings(stats, cfg)
     return stats
 
 

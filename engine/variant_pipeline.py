@@ -35,7 +35,14 @@ from engine.report import build_card, method_label
 from engine.shrink import shrink_report
 from engine.store import TRAIN_STATE as STATE_FILE
 from engine.store import Workspace, atomic_write_json
-from engine.train import evaluate, fine_tune, make_loader, pick_device, total_steps
+from engine.train import (
+    evaluate,
+    fine_tune,
+    make_loader,
+    pick_device,
+    read_train_state,
+    total_steps,
+)
 
 # Progress ranges of the stages inside the whole job.
 STAGES = {
@@ -102,6 +109,7 @@ class Pipeline:
             raise ConfigError(problems)
         ctx.progress(1.0)
 
+        self.stage = "setup"  # registering the run (and its baseline)
         if self.resume_run:
             run = self._reopen(self.resume_run)
         else:
@@ -233,6 +241,8 @@ class Pipeline:
                 f"run {run_id} has no {STATE_FILE}: set train.checkpoint_every in the recipe "
                 "so a run can be resumed; this one has to be run again"
             )
+        # read it now (weights only): an unreadable state is refused before the run is touched
+        read_train_state(self.ws.run_dir(run_id) / STATE_FILE)
         self.parent_id = v.parent
         return self.ws.reopen(run_id)
 
@@ -330,6 +340,9 @@ class Pipeline:
                 started=run.created,
             )
             card["baseline_key"] = key
+            warnings = run_warnings(None, metrics, data)
+            if warnings:
+                card["warnings"] = warnings
             self.ws.finish(run.id, card)
         except JobCancelled:
             self.ws.mark(run.id, "cancelled", "cancelled by the user")

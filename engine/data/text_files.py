@@ -8,6 +8,7 @@ user whose cp1252 or Shift-JIS file was read sees it, and can set `data.encoding
 from __future__ import annotations
 
 import codecs
+import encodings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,11 +81,11 @@ class TextDecoding:
 
     @staticmethod
     def _decode_as(data: bytes, path: Path, encoding: str) -> str:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
+        # the standard library's own table: codecs.lookup also asks search functions that
+        # third-party packages register, one of which (future_typing) accepts any name
+        if encodings.search_function(encoding.strip().lower()) is None:
             raise DataLoadError(f"data.encoding {encoding!r} is not a known encoding; use e.g. "
-                                "utf-8, cp1252, latin-1, shift_jis or auto", "data.encoding") from None
+                                "utf-8, cp1252, latin-1, shift_jis or auto", "data.encoding")
         try:
             return data.decode(encoding)
         except UnicodeDecodeError as exc:

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from engine.failures import is_disk_full
 from engine.models.builtin import TINY_ARCHITECTURES, build_tiny_module, tiny_loaded
 from engine.models.byte_tokenizer import ByteTokenizer
 from engine.models.hf import (
@@ -87,7 +88,9 @@ def save_model(loaded: LoadedModel, folder: Path) -> Path:
     }
     try:
         saved = _save_weights(loaded, folder, manifest)
-    except Exception:  # e.g. quantized layers whose packed weights are not plain tensors
+    except Exception as exc:  # e.g. quantized layers whose packed weights are not plain tensors
+        if is_disk_full(exc, folder):  # another storage would not fit either
+            raise
         for key in ("storage", "builtin", "module_attrs"):
             manifest.pop(key, None)
         saved = False
@@ -95,6 +98,8 @@ def save_model(loaded: LoadedModel, folder: Path) -> Path:
         try:
             _save_generic(module, folder, manifest)
         except Exception as exc:  # pickling fails on lambdas, open files, ...
+            if is_disk_full(exc, folder):
+                raise
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
             raise ValueError(
                 f"cannot save {type(module).__name__} to {folder}: neither its weights, "

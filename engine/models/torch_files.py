@@ -119,7 +119,9 @@ def load_torchscript_file(path: Path) -> torch.jit.ScriptModule:
             warnings.simplefilter("ignore", DeprecationWarning)  # still the way to read them
             return torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # RuntimeError/ValueError from the C++ reader
-        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        # the C++ reader's first sentence says what failed; the rest is advice for its developers
+        text = str(exc).strip()
+        first = text.splitlines()[0].split(". ")[0][:120] if text else type(exc).__name__
         raise ModelLoadError(
             f"{path} is not a readable TorchScript file (saved with torch.jit.save): {first}; "
             "for a torch.save file use model.source: torch"

@@ -124,7 +124,7 @@ def test_bad_input_is_one_clear_line_and_workspace_is_intact(case, tmp_path, fin
 
 def test_show_unknown_id_and_missing_recipe(tmp_path):
     out = cli("show", "nope", "--workspace", str(tmp_path))
-    assert out.returncode == 2 and "no finished variant" in out.stderr
+    assert out.returncode == 2 and "no variant named" in out.stderr
     out = cli("run", str(tmp_path / "missing.yaml"), "--workspace", str(tmp_path))
     assert out.returncode == 2 and "recipe file not found" in out.stderr
 
