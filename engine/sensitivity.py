@@ -233,6 +233,7 @@ def load_for_sensitivity(
     from engine.context import JobContext, JobControl
     from engine.data import load_data
     from engine.models.loaders import load_model
+    from engine.models.structure import check_finite_weights
     from engine.store import Workspace, default_workspace
     from engine.variant_pipeline import Pipeline
 
@@ -243,6 +244,7 @@ def load_for_sensitivity(
         pipeline = Pipeline(recipe, ws, JobContext(lambda event: None, JobControl()))
         spec = pipeline._resolve_model_spec(spec)
     loaded = load_model(spec)
+    check_finite_weights(loaded.module, spec.path)  # NaN weights would break every measurement
     if loaded.task not in METRICS:
         raise ValueError(
             f"sensitivity analysis needs a classification or causal-lm model; {spec.path} is "

@@ -73,7 +73,7 @@ def _cmdline(pid: str) -> str:
 def describe(exc: sqlite3.Error | OSError, db_path: Path) -> WorkspaceError:
     """The one-line WorkspaceError for a SQLite (or file system) failure on `db_path`."""
     text = str(exc).lower()
-    other = "; or choose another workspace folder (--workspace / File → Workspace)"
+    other = "; or choose another workspace folder (--workspace, or File → Open workspace…)"
     if "locked" in text or "busy" in text:
         who = who_holds(db_path) or "another process"
         return WorkspaceError(

@@ -23,6 +23,7 @@ def ask_for_workspace(problem: str, parent: QWidget | None = None) -> Path | Non
     box.setWindowTitle("Workspace cannot be opened")
     box.setText("The workspace cannot be opened.")
     box.setInformativeText(problem)
+    box.setStyleSheet("QLabel { min-width: 460px; }")  # the reason is a long path and a fix
     choose = box.addButton(CHOOSE, QMessageBox.ButtonRole.AcceptRole)
     box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(choose)

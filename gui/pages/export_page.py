@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
@@ -175,9 +176,13 @@ class ExportPage(QWidget):
         self.summary.show()
         v = self.state.workspace.get(run_id)
         row = variant_row(v)
+        notes = [f"<span style='color:#c62828'>files missing: {html.escape(v.missing)}</span>"] \
+            if v.missing else []
+        notes += [f"<span style='color:#b26a00'>warning: {html.escape(w)}</span>"
+                  for w in v.card.get("warnings") or []]
         self.summary.setText(
             f"<b>{v.name}</b> · {row['method']} · {row['metric']} · "
-            f"{row['params']} params ({row['sparsity']} zero)"
+            f"{row['params']} params ({row['sparsity']} zero)" + "".join(f"<br>{n}" for n in notes)
         )
         if not v.card.get("onnx"):
             self.stack.setCurrentWidget(self.not_exported)

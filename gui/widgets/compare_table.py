@@ -25,6 +25,8 @@ COLUMNS = (
 )  # fmt: skip
 NUMERIC_FROM = COLUMNS.index("Params")
 STATUS_COLORS = {"failed": "#c62828", "crashed": "#c62828", "cancelled": "#8a8a8a", "running": "#1565c0"}
+WARNING_COLOR = "#b26a00"  # finished, but with warnings on its card
+MISSING_COLOR = "#c62828"  # finished, but its files are gone
 PARENT_TINT = QColor("#ffe9a8")  # the selected row's parent
 CHILD_TINT = QColor("#dcebff")  # rows derived from the selected row
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -73,7 +75,7 @@ def _row_values(v: Variant, names: dict[str, str]) -> tuple[list[str], list[Any]
     sparsity = (c.get("sparsity") or {}).get("overall")
     parent = names.get(v.parent or "", v.parent or "") if v.parent else ""
     shown = [
-        v.name, v.id, parent or "–", v.status, compact_method(text["method"]), text["params"], text["nonzero"],
+        v.name, v.id, parent or "–", text["status"], compact_method(text["method"]), text["params"], text["nonzero"],
         text["sparsity"], f"{size / 1e6:.2f}" if size else "-", text["metric"],
         text["onnx MB"], text["p50 ms"],
     ]  # fmt: skip
@@ -84,6 +86,14 @@ def _row_values(v: Variant, names: dict[str, str]) -> tuple[list[str], list[Any]
         size, metric[1] if metric else None, onnx_size, onnx_number(c, "latency_ms_p50"),
     ]  # fmt: skip
     return shown, raw
+
+
+def _status_color(v: Variant) -> str | None:
+    if v.missing:
+        return MISSING_COLOR
+    if v.status == "finished" and (v.card or {}).get("warnings"):
+        return WARNING_COLOR
+    return STATUS_COLORS.get(v.status)
 
 
 class CompareModel(QAbstractTableModel):
@@ -162,8 +172,9 @@ class CompareModel(QAbstractTableModel):
             return self._shown[row][col]
         if role == Qt.ItemDataRole.UserRole:
             return self._raw[row][col]
-        if role == Qt.ItemDataRole.ForegroundRole and v.status in STATUS_COLORS:
-            return QBrush(QColor(STATUS_COLORS[v.status]))
+        if role == Qt.ItemDataRole.ForegroundRole:
+            color = _status_color(v)
+            return QBrush(QColor(color)) if color else None
         if role == Qt.ItemDataRole.BackgroundRole:
             rel = self.relation(row)
             return QBrush(PARENT_TINT if rel == "parent" else CHILD_TINT) if rel else None
@@ -183,8 +194,9 @@ class CompareModel(QAbstractTableModel):
     def _tooltip(self, v: Variant, col: int) -> str | None:
         if col == COLUMNS.index("Name"):
             return f"id {v.id}"  # the ID column is hidden on narrow windows
-        if col == COLUMNS.index("Status") and v.error:
-            return v.error
+        if col == COLUMNS.index("Status"):
+            lines = [v.missing or "", v.error or "", *((v.card or {}).get("warnings") or [])]
+            return "\n".join(x for x in lines if x) or None
         if col == COLUMNS.index("Parent") and v.parent:
             return f"parent id {v.parent}"
         if col == COLUMNS.index("Method"):

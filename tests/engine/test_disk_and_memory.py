@@ -29,11 +29,22 @@ mnt, recipe = sys.argv[1], sys.argv[2]
 cli = [sys.executable, "-m", "engine.cli"]
 ws = os.path.join(mnt, "ws")
 out = {}
+
+
+def fill(leave):
+    st = os.statvfs(mnt)
+    with open(os.path.join(mnt, "filler"), "wb") as fh:
+        fh.write(b"\\1" * (st.f_bavail * st.f_frsize - leave))
+
+
+fill(1536 * 1024)  # room for the index and the run folders, not for the baseline's ONNX file
+base = subprocess.run(cli + ["run", recipe, "-w", os.path.join(mnt, "ws0"), "-q"], capture_output=True, text=True)
+ls0 = subprocess.run(cli + ["list", "-w", os.path.join(mnt, "ws0"), "--json"], capture_output=True, text=True)
+out["baseline"] = [base.returncode, base.stderr, ls0.stdout]
+os.remove(os.path.join(mnt, "filler"))
 first = subprocess.run(cli + ["run", recipe, "-w", ws, "-q", "--name", "first"], capture_output=True, text=True)
 out["first"] = first.returncode
-free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
-with open(os.path.join(mnt, "filler"), "wb") as fh:   # leave 512 KB: the checkpoint cannot fit
-    fh.write(b"\\1" * (free - 512 * 1024))
+fill(512 * 1024)  # the baseline exists; the new run's checkpoint cannot fit
 full = subprocess.run(cli + ["run", recipe, "-w", ws, "-q", "--name", "second"], capture_output=True, text=True)
 out["full"] = [full.returncode, full.stderr]
 ls = subprocess.run(cli + ["list", "-w", ws, "--json"], capture_output=True, text=True)
@@ -65,6 +76,9 @@ def test_full_disk_records_the_run_failed_and_list_show_still_work(tmp_path):
                           cwd=ROOT, env=ENV, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.splitlines()[-1])
+    code, err, listed = out["baseline"]  # failed while building the baseline: exit 1, recorded
+    assert code == 1 and "no space left on device" in err and "during baseline" in err, err
+    assert [(v["name"], v["status"]) for v in json.loads(listed)] == [("tiny-gpt (base)", "failed")]
     assert out["first"] == 0
     code, err = out["full"]
     assert code == 1, err

@@ -169,3 +169,29 @@ def test_method_column_says_each_method_in_a_few_words():
     assert compact_method("unstructured_prune(criterion=taylor, mode=threshold, threshold=0.02)") == \
         "unstructured |w|<0.02 taylor"
     assert compact_method("none") == "none"
+
+
+def test_status_shows_warnings_and_missing_files_in_colour(qapp, tmp_path):
+    import shutil
+
+    from PySide6.QtCore import Qt
+
+    from engine.store import Workspace
+    from gui.widgets.compare_table import COLUMNS, MISSING_COLOR, WARNING_COLOR, CompareModel
+
+    ws = Workspace(tmp_path)
+    warned = ws.new_run("warned", "name: warned\n")
+    ws.finish(warned.id, {"id": warned.id, "warnings": ["training diverged: the loss ended at 99"]})
+    gone = ws.new_run("gone", "name: gone\n")
+    ws.finish(gone.id, {"id": gone.id})
+    shutil.rmtree(ws.run_dir(gone.id))
+    model = CompareModel()
+    model.set_variants(ws.variants())
+    col = COLUMNS.index("Status")
+    cells = {model.variants[r].name: model.index(r, col) for r in range(2)}
+    assert cells["warned"].data() == "finished, 1 warning"
+    assert cells["gone"].data() == "finished, files missing"
+    assert cells["warned"].data(Qt.ItemDataRole.ForegroundRole).color().name() == WARNING_COLOR
+    assert cells["gone"].data(Qt.ItemDataRole.ForegroundRole).color().name() == MISSING_COLOR
+    assert "training diverged" in cells["warned"].data(Qt.ItemDataRole.ToolTipRole)
+    assert "run folder" in cells["gone"].data(Qt.ItemDataRole.ToolTipRole)

@@ -47,3 +47,15 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(case: Case, tmp_path, f
     assert "weights_only=False" not in err  # torch's hint to run the file's code is never passed on
     assert snapshot(ws) == before
     assert not (files / MARKER).exists(), "a pickle in the input ran its code"
+
+
+def test_the_lenient_forms_stay_accepted():
+    """`methods: []`, a quoted lr and a one-pattern string are fine, not errors."""
+    from engine.recipe import Recipe
+    from tests.engine.conftest import TINY_RECIPE
+
+    r = Recipe.from_yaml(TINY_RECIPE.replace("lr: 0.001", "lr: '1e-3'")).validate()
+    assert r.train.lr == 1e-3
+    assert Recipe.from_yaml("name: x\nmethods: []\n").validate().methods == ()
+    one = Recipe.from_yaml(TINY_RECIPE.replace("scope: global", "scope: global, include: '*.mlp.*'"))
+    assert one.methods[0].include == ("*.mlp.*",)
