@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.cli_format import variant_row
+from engine.cli.format import variant_row
 from engine.store import Variant
 from gui.state import AppState
 from gui.threads import BackgroundCall

@@ -14,7 +14,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from engine.cli_format import variant_row
+from engine.cli.format import variant_row
 from engine.store import Variant
 from gui.widgets.variant_metrics import model_number, onnx_number, primary_metric
 

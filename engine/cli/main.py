@@ -1,0 +1,112 @@
+"""The argument parser and `main()`: every failure becomes one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from engine.cli.commands import cmd_list, cmd_mark_crashed, cmd_resume, cmd_run, cmd_show
+from engine.cli.sensitivity import cmd_sensitivity
+from engine.config_fields import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="workbench-cli", description="Model Optimization Workbench, headless"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add_ws(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--workspace",
+            "-w",
+            type=Path,
+            help="workspace folder (default: $WORKBENCH_WORKSPACE "
+            "or ~/.local/share/workbench/workspace)",
+        )
+
+    r = sub.add_parser("run", help="run a recipe file")
+    r.add_argument("recipe", type=Path)
+    r.add_argument("--name", help="override the recipe's variant name")
+    r.add_argument(
+        "--events-json", action="store_true", help="print events as JSON lines (for the GUI)"
+    )
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_ws(r)
+    r.set_defaults(func=cmd_run)
+
+    rs = sub.add_parser("resume", help="continue a cancelled or crashed run from its train_state.pt")
+    rs.add_argument("run_id", help="the run id (workbench-cli list shows them)")
+    rs.add_argument("--events-json", action="store_true", help="print events as JSON lines")
+    rs.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    rs.add_argument("--trust", action="store_true",
+                    help="allow unpickling the run's model file (only for files you made yourself)")
+    add_ws(rs)
+    rs.set_defaults(func=cmd_resume)
+
+    mc = sub.add_parser(
+        "mark-crashed", help="record a run left 'running' by a process that is gone as crashed"
+    )
+    mc.add_argument("run_id")
+    mc.add_argument("--force", action="store_true",
+                    help="even when its lock looks held (a lock the file system cannot keep)")
+    add_ws(mc)
+    mc.set_defaults(func=cmd_mark_crashed)
+
+    ls = sub.add_parser("list", help="list the variants in the workspace")
+    ls.add_argument("--json", action="store_true")
+    add_ws(ls)
+    ls.set_defaults(func=cmd_list)
+
+    sh = sub.add_parser("show", help="show one variant's card")
+    sh.add_argument("run_id", help="run id or variant name")
+    sh.add_argument("--json", action="store_true")
+    add_ws(sh)
+    sh.set_defaults(func=cmd_show)
+
+    se = sub.add_parser(
+        "sensitivity",
+        help="prune one layer at a time, measure the metric, propose per-layer amounts",
+    )
+    se.add_argument("recipe", type=Path)
+    se.add_argument(
+        "--levels", default="0.25,0.5,0.7,0.8,0.9", help="sparsities to try per layer (0.3,0.5,...)"
+    )
+    se.add_argument(
+        "--target", type=float, default=0.5, help="overall sparsity the proposal reaches"
+    )
+    se.add_argument(
+        "--eval-batches",
+        type=int,
+        help="validation batches per measurement (default: train.eval_batches, else 8)",
+    )
+    se.add_argument("--json", action="store_true", help="print the curves and proposal as JSON")
+    se.add_argument(
+        "--out", type=Path, help="write the recipe with the proposal as pruning overrides"
+    )
+    add_ws(se)
+    se.set_defaults(func=cmd_sensitivity)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, KeyError, ValueError, OSError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        if isinstance(exc, OSError) and exc.filename:
+            msg = f"{exc.filename}: {exc.strerror}"
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # outside a run (loading, listing): nothing to record
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(f"error: internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+              " (set WORKBENCH_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return 1
