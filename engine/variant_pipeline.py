@@ -9,8 +9,6 @@ variant's parent so the compare page can put the two side by side.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +16,9 @@ from typing import Any
 
 import torch
 
+from engine.baseline import ensure_baseline, on_device, run_warnings
 from engine.config_fields import ConfigError
-from engine.context import JobCancelled, JobContext
+from engine.context import JobContext
 from engine.data import load_data
 from engine.events import Artifact, StageStarted
 from engine.export_variant import export_loaded
@@ -74,7 +73,8 @@ class Pipeline:
         self.baseline_id: str | None = None  # a baseline this job is building, until it is done
         self.stage = "load"  # the stage running now, for failure messages
 
-    def _stage(self, name: str, message: str = "") -> JobContext:
+    def enter_stage(self, name: str, message: str = "") -> JobContext:
+        """Start stage `name` (a cancel or pause takes effect here); its progress context."""
         self.ctx.checkpoint()  # a cancel between stages (e.g. during export) takes effect here
         self.stage = name
         self.ctx.emit(StageStarted(name, message))
@@ -88,7 +88,7 @@ class Pipeline:
         device = pick_device(r.train.device)
         torch.manual_seed(r.train.seed)
 
-        ctx = self._stage("load", "loading model and data")
+        ctx = self.enter_stage("load", "loading model and data")
         spec = self._resolve_model_spec(r.model)
         loaded = load_model(spec)
         ctx.log(f"model: {loaded.description}")
@@ -114,7 +114,7 @@ class Pipeline:
             run = self._reopen(self.resume_run)
         else:
             if self.parent_id is None and r.methods:
-                self.parent_id = self._baseline(loaded, data, spec, device)
+                self.parent_id = ensure_baseline(self, loaded, data, spec, device)
             run = self.ws.new_run(r.name, r.to_yaml(), self.parent_id)
         self.run_id = run.id
         folder = self.ws.run_dir(run.id)
@@ -122,9 +122,9 @@ class Pipeline:
         self.ctx.emit(Artifact("recipe", str(folder / "recipe.yaml")))
         started = time.time()
         module = loaded.module.to(device)
-        before = summarize(module, _on(loaded.example_inputs(), device))
+        before = summarize(module, on_device(loaded.example_inputs(), device))
 
-        ctx = self._stage("methods", "applying optimization methods")
+        ctx = self.enter_stage("methods", "applying optimization methods")
         results: list[MethodResult] = []
         # resuming: the methods' step-0 view is superseded by the loaded training state, whose
         # schedules report the state they resume from instead
@@ -150,7 +150,7 @@ class Pipeline:
         muted[0] = False
         ctx.progress(1.0)
 
-        ctx = self._stage("train", "fine-tuning")
+        ctx = self.enter_stage("train", "fine-tuning")
         train_stats = None
         if data is not None and r.train.epochs > 0:
             train_stats = fine_tune(
@@ -175,7 +175,7 @@ class Pipeline:
             metrics["train_loss"] = train_stats.final_train_loss
         ctx.log("evaluation: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
 
-        ctx = self._stage("save", "saving checkpoint")
+        ctx = self.enter_stage("save", "saving checkpoint")
         module = module.cpu().eval()
         loaded.module = module
         ckpt = save_model(loaded, folder / "checkpoint")
@@ -185,8 +185,8 @@ class Pipeline:
 
         onnx = None
         if r.export.enabled:
-            ctx = self._stage("export", "exporting to ONNX")
-            onnx = self._export(loaded, data, folder / "model.onnx", ctx).to_dict()
+            ctx = self.enter_stage("export", "exporting to ONNX")
+            onnx = self.export(loaded, data, folder / "model.onnx", ctx).to_dict()
             self.ctx.emit(Artifact("onnx", onnx["path"]))
 
         card = build_card(
@@ -272,101 +272,9 @@ class Pipeline:
         # a baseline keeps no checkpoint of its own: reload what it was loaded from
         return dataclasses.replace(stored.model, trust=spec.trust)
 
-    def _baseline(self, loaded, data, spec: ModelSpec, device: torch.device) -> str:
-        """The unmodified model as a finished variant: reused if the workspace has it.
-
-        One process at a time looks up or builds a given baseline, so two first runs into
-        one workspace share one baseline: the second waits, then reuses it.
-        """
-        r = self.recipe
-        key = json.dumps(
-            {
-                "model": dataclasses.asdict(dataclasses.replace(spec, trust=False)),
-                "data": dataclasses.asdict(r.data),
-                "export": dataclasses.asdict(r.export),
-            },
-            sort_keys=True,
-        )
-
-        def waiting(holder: str) -> None:
-            self.ctx.log(f"waiting for another run that is building the same baseline ({holder})")
-
-        with self.ws.baseline_lock(key, waiting, self.ctx.checkpoint):
-            for v in reversed(self.ws.variants("finished")):
-                if v.card.get("baseline_key") == key and not v.missing:
-                    self.ctx.log(f"baseline: reusing {v.id} ({v.name})")
-                    return v.id
-            return self._build_baseline(loaded, data, key, device)
-
-    def _build_baseline(self, loaded, data, key: str, device: torch.device) -> str:
-        """Evaluate and export the unmodified model and record it as a finished variant."""
-        r = self.recipe
-        ctx = self._stage("baseline", "evaluating the unmodified model")
-        base_recipe = r.replace(
-            name=f"{r.model.path.rstrip('/').split('/')[-1]} (base)", methods=()
-        )
-        base_recipe = base_recipe.replace(train=dataclasses.replace(r.train, epochs=0))
-        run = self.ws.new_run(base_recipe.name, base_recipe.to_yaml(), None)
-        self.baseline_id = run.id  # a failure from here on is recorded on this run
-        folder = self.ws.run_dir(run.id)
-        try:
-            module = loaded.module.to(device)
-            summary = summarize(module, _on(loaded.example_inputs(), device))
-            metrics = {}
-            if data is not None:
-                loader = make_loader(data.val, r.train.batch_size, False, r.data.seed)
-                metrics = evaluate(module, loaded.task, loader, device)
-            ctx.progress(0.4, "baseline evaluated")
-            module.cpu().eval()
-            onnx = None
-            if r.export.enabled:
-                onnx = self._export(
-                    loaded, data, folder / "model.onnx", ctx.sub(0.4, 1.0)
-                ).to_dict()
-            card = build_card(
-                run_id=run.id,
-                recipe=base_recipe,
-                parent=None,
-                loaded=loaded,
-                data=data,
-                before=summary,
-                after=summary,
-                targets=[],
-                module=module,
-                metrics=metrics,
-                train_stats=None,
-                onnx=onnx,
-                folder=folder,
-                started=run.created,
-            )
-            card["baseline_key"] = key
-            warnings = run_warnings(None, metrics, data)
-            if warnings:
-                card["warnings"] = warnings
-            self.ws.finish(run.id, card)
-        except JobCancelled:
-            self.ws.mark(run.id, "cancelled", "cancelled by the user")
-            raise
-        self.ctx.log(f"baseline {run.id}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
-        self.baseline_id = None
-        return run.id
-
-    def _export(self, loaded, data, path: Path, ctx: JobContext):
+    def export(self, loaded: Any, data: Any, path: Path, ctx: JobContext) -> Any:
+        """Export the loaded model to `path` and check it (ONNX checker, parity, latency)."""
         ctx.progress(0.1, "exporting to ONNX")
         report = export_loaded(loaded, data, path, self.recipe.export, log=ctx.log)
         ctx.progress(1.0, "ONNX checked")
         return report
-
-
-def run_warnings(train_stats: Any, metrics: dict[str, float], data: Any) -> list[str]:
-    """What a reader of a finished run must know: guessed encodings, divergence, NaN metrics."""
-    out = list(getattr(data, "warnings", None) or [])
-    out += list(getattr(train_stats, "warnings", None) or [])
-    for name, value in metrics.items():
-        if not math.isfinite(value):
-            out.append(f"validation {name} is {value}: the model's outputs are not finite numbers")
-    return out
-
-
-def _on(inputs: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
-    return tuple(t.to(device) for t in inputs)
