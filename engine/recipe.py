@@ -6,6 +6,7 @@ The GUI builds one, the CLI reads one from YAML, and both hand it to the same Jo
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from engine.config_fields import (
 from engine.safe_yaml import MAX_BYTES, YamlTooLarge, bounded_safe_load
 
 MAX_NAME = 200
+MAX_INPUT_ELEMENTS = 1 << 26  # one example input: 64M values is beyond any real one
 MAX_NOTES = 20_000
 SECTIONS = {
     "model": "model: {source: builtin, path: tiny-gpt}",
@@ -60,6 +62,13 @@ class ModelSpec:
     def extra_checks(self) -> list[tuple[str, str]]:
         if not self.path.strip():
             return [("path", "is empty; give a built-in name, a file or a folder")]
+        if self.input_shape is not None:
+            if not self.input_shape or any(d < 1 for d in self.input_shape):
+                return [("input_shape", f"needs sizes of at least 1, e.g. [1, 3, 32, 32]; got "
+                         f"{list(self.input_shape)}")]
+            if math.prod(self.input_shape) > MAX_INPUT_ELEMENTS:
+                return [("input_shape", f"{list(self.input_shape)} is {math.prod(self.input_shape):,} "
+                         f"values; an example input holds at most {MAX_INPUT_ELEMENTS:,}")]
         return []
 
 

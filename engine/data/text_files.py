@@ -59,6 +59,8 @@ class TextDecoding:
 
     def read(self, path: Path) -> str:
         """The text of `path`; DataLoadError naming the file for binary or undecodable bytes."""
+        if not path.is_file():  # a device or pipe (/dev/urandom) would be read forever
+            raise DataLoadError(f"{path} is not a regular file; give a text, CSV or JSONL file")
         data = path.read_bytes()
         if self.encoding != "auto":
             return self._decode_as(data, path, self.encoding)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.atomic_io import atomic_write_text
 from engine.config_fields import ConfigError
 from engine.recipe import DataSpec, ExportConfig, Recipe, TrainConfig
 from gui.state import AppState
@@ -268,7 +269,11 @@ class OptimizePage(QWidget):
         if recipe is None:
             self._show_problem(f"not saved: {errors[0]}")
             return False
-        Path(path).write_text(recipe.to_yaml(), encoding="utf-8")
+        try:  # atomic: a failed save (full disk) leaves the file that was there intact
+            atomic_write_text(Path(path), recipe.to_yaml())
+        except OSError as exc:
+            self._show_problem(f"not saved: {path}: {exc.strerror or exc}")
+            return False
         return True
 
     def load_recipe(self, path: str | Path) -> bool:
