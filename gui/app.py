@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("workbench")
     app.setStyle("Fusion")
     use_light_theme()
+    # Python's cyclic GC may otherwise run in a worker thread and free Qt objects there, which
+    # crashes Qt (seen: a segfault while a background export ran); collect on the GUI thread only
+    collector = GarbageCollector(interval=1.0)  # noqa: F841  (kept alive for the app's life)
 
     settings = app_settings()
     workspace = args.workspace or settings.value("workspace") or default_workspace()

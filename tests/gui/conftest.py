@@ -31,6 +31,23 @@ def fast_recipe(**train: object) -> Recipe:
     return recipe
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gc_on_the_gui_thread(qapp):
+    """As the app does: cyclic GC only on the GUI thread, never inside a worker thread.
+
+    A collection triggered in a job or export thread can free Qt objects there and crash Qt.
+    """
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=0.5)
+    yield collector
+    collector.timer.stop()
+    gc.enable()
+    gc.collect()
+
+
 @pytest.fixture(scope="session")
 def job_workspace(tmp_path_factory):
     """One workspace for every GUI test: later jobs reuse the first one's baseline run."""
