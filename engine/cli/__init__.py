@@ -2,9 +2,45 @@
 
 Exit codes: 0 done, 1 the run failed, 2 bad input (nothing was run),
 130 cancelled (Ctrl+C or SIGTERM).
+
+`main` here is deliberately light: it takes over SIGINT/SIGTERM before torch and the
+rest are imported, so Ctrl+C in the first seconds ends with exit 130 and one line, not
+an import traceback, and a process started with SIGINT ignored still hears it.
 """
 
-from engine.cli.main import build_parser, main
-from engine.cli.sensitivity import sensitivity_table
+from __future__ import annotations
 
-__all__ = ["build_parser", "main", "sensitivity_table"]
+import signal
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `workbench-cli` entry point (see engine.cli.main for the commands)."""
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, signal.default_int_handler)
+    except ValueError:  # not the main thread (in-process callers): leave signals alone
+        pass
+    try:
+        from engine.cli.main import main as run_main
+
+        return run_main(argv)
+    except KeyboardInterrupt:  # while importing, before a command could handle it
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:  # in-process callers (tests, notebooks) get their own handlers back
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def __getattr__(name: str):  # build_parser, sensitivity_table: imported when first used
+    if name == "build_parser":
+        from engine.cli.main import build_parser
+
+        return build_parser
+    if name == "sensitivity_table":
+        from engine.cli.sensitivity import sensitivity_table
+
+        return sensitivity_table
+    raise AttributeError(name)

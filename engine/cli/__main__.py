@@ -2,7 +2,7 @@
 
 import sys
 
-from engine.cli.main import main
+from engine.cli import main
 
 if __name__ == "__main__":  # importing this module (e.g. to scan the package) runs nothing
     sys.exit(main())

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,20 @@ def test_two_first_runs_into_one_workspace_share_one_baseline(tmp_path):
     bases = [v for v in variants if v.name.endswith("(base)")]
     assert len(bases) == 1
     assert {v.parent for v in variants if v.name in ("a", "b")} == {bases[0].id}
+
+
+def test_ctrl_c_in_the_first_second_is_exit_130_without_a_traceback(tmp_path):
+    """While torch is still importing: one line, nothing registered."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(LONG)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "run", str(recipe), "-w", str(tmp_path / "ws")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert all(v.status != "running" for v in Workspace(tmp_path / "ws").variants())
