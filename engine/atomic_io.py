@@ -71,10 +71,4 @@ def remove_temp_litter(folder: Path) -> list[str]:
             removed.append(str(p.relative_to(folder)))
         except OSError:
             continue
-    for p in folder.rglob("*.pt.tmp"):  # train_state.pt.tmp (torch.save writes it directly)
-        try:
-            p.unlink()
-            removed.append(str(p.relative_to(folder)))
-        except OSError:
-            continue
     return removed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -19,6 +19,9 @@ from engine.models.summary import summarize
 from engine.recipe import ModelSpec, Recipe
 from engine.report import build_card
 from engine.train import evaluate, make_loader
+
+if TYPE_CHECKING:  # the pipeline imports this module
+    from engine.variant_pipeline import Pipeline
 
 
 def baseline_key(spec: ModelSpec, recipe: Recipe) -> str:
@@ -33,7 +36,7 @@ def baseline_key(spec: ModelSpec, recipe: Recipe) -> str:
     )
 
 
-def ensure_baseline(p: Any, loaded: Any, data: Any, spec: ModelSpec, device: torch.device) -> str:
+def ensure_baseline(p: Pipeline, loaded: Any, data: Any, spec: ModelSpec, device: torch.device) -> str:
     """The unmodified model as a finished variant: reused if the workspace has it.
 
     One process at a time looks up or builds a given baseline, so two first runs into
@@ -52,7 +55,7 @@ def ensure_baseline(p: Any, loaded: Any, data: Any, spec: ModelSpec, device: tor
         return _build_baseline(p, loaded, data, key, device)
 
 
-def _build_baseline(p: Any, loaded: Any, data: Any, key: str, device: torch.device) -> str:
+def _build_baseline(p: Pipeline, loaded: Any, data: Any, key: str, device: torch.device) -> str:
     """Evaluate and export the unmodified model and record it as a finished variant."""
     r = p.recipe
     ctx = p.enter_stage("baseline", "evaluating the unmodified model")

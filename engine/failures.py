@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from engine.config_fields import ConfigError
+from engine.export.errors import exception_chain
 from engine.recipe import Recipe
 
 LOW_SPACE_BYTES = 8 << 20  # below this much free space a failed write is taken as "disk full"
@@ -27,18 +28,9 @@ _OOM_MARKS = (
 )
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in seen:
-        seen.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return seen
-
-
 def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
     """Whether `exc` (or what caused it) is a write that failed for lack of space."""
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         text = str(e).lower()
@@ -46,7 +38,7 @@ def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
             return True
     writer = ("write", "inline_container", "unexpected pos", "streamwriter")
     if folder is not None and any(
-        isinstance(e, OSError) or any(w in str(e).lower() for w in writer) for e in _chain(exc)
+        isinstance(e, OSError) or any(w in str(e).lower() for w in writer) for e in exception_chain(exc)
     ):
         try:  # torch's C++ writer says only "file write failed"; the free space tells why
             return shutil.disk_usage(folder).free < LOW_SPACE_BYTES
@@ -56,7 +48,7 @@ def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":
             return True
         if isinstance(e, RuntimeError) and any(m in str(e).lower() for m in _OOM_MARKS):

@@ -1,8 +1,9 @@
 """What a run folder must hold, and the reserve that lets a full disk still be recorded.
 
 A finished variant is only as good as its files: `missing_files` says which of the
-files its card promises are gone or damaged (a run folder deleted or replaced behind
-the index's back), so listings mark it and loading it fails with that reason.
+files its card promises are gone (a run folder deleted or emptied behind the index's
+back), so listings mark it and loading it fails with that reason. It only stats files:
+listings call it for every row.
 
 The reserve is a small file kept in the workspace. When the disk fills up during a run,
 deleting it frees just enough room for SQLite to record the run as failed with the reason.
@@ -11,7 +12,6 @@ deleting it frees just enough room for SQLite to record the run as failed with t
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,6 @@ def missing_files(folder: Path, card: dict[str, Any]) -> str | None:
     report = folder / "report.json"
     if not report.is_file():
         return f"{report} is missing"
-    try:
-        on_disk = json.loads(report.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return f"{report} is damaged"
-    if not isinstance(on_disk, dict) or on_disk.get("id", card.get("id")) != card.get("id"):
-        return f"{report} belongs to another run (the folder was replaced)"
     artifacts = card.get("artifacts") or {}
     if artifacts.get("checkpoint") and not (folder / "checkpoint" / "workbench.json").is_file():
         return f"its checkpoint {folder / 'checkpoint'} is missing or incomplete"

@@ -277,9 +277,11 @@ def save_train_state(
         "hooks": [h.state_dict() for h in hooks],
         "rng": torch.get_rng_state(),
     }
-    tmp = path.with_name(path.name + ".tmp")
+    # the temp name atomic_io uses: a crash mid-write leaves the previous state intact, and
+    # the half-written file is cleared with the rest of a crashed run's temp files
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(state, tmp)
-    os.replace(tmp, path)  # a crash mid-write leaves the previous state intact
+    os.replace(tmp, path)
 
 
 def load_train_state(

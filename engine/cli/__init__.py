@@ -32,15 +32,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:  # in-process callers (tests, notebooks) get their own handlers back
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def __getattr__(name: str):  # build_parser, sensitivity_table: imported when first used
-    if name == "build_parser":
-        from engine.cli.main import build_parser
-
-        return build_parser
-    if name == "sensitivity_table":
-        from engine.cli.sensitivity import sensitivity_table
-
-        return sensitivity_table
-    raise AttributeError(name)

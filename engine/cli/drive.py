@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
 import threading
 
@@ -16,6 +14,8 @@ from engine.store import Workspace, default_workspace
 
 def run_in_thread(job: Job) -> JobResult:
     """Run `job` in a worker thread; Ctrl+C (or SIGTERM) cancels it and waits for the end.
+
+    The entry point `engine.cli.main()` makes SIGINT and SIGTERM raise KeyboardInterrupt.
 
     The main thread waits on an Event, never on Thread.join(): on Python <= 3.12 a join
     interrupted by Ctrl+C can mark a still running thread as finished.
@@ -31,28 +31,17 @@ def run_in_thread(job: Job) -> JobResult:
         finally:
             done.set()
 
-    # SIGINT too: a process started in the background (or by a GUI started so) inherits
-    # SIGINT ignored, and then Ctrl+C / the GUI's cancel would do nothing
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    with contextlib.suppress(ValueError):  # not the main thread (in-process tests): no handler
-        for sig in previous:
-            signal.signal(sig, signal.default_int_handler)
     threading.Thread(target=work, name="workbench-job", daemon=True).start()
     told = False
-    try:
-        while not done.is_set():
-            try:
-                done.wait(0.2)
-            except KeyboardInterrupt:
-                print("\n" + ("still cancelling: waiting for the current step to end (kill the "
-                              "process to stop at once; the run then shows as crashed)" if told
-                              else "cancelling at the next batch boundary..."), file=sys.stderr)
-                told = True
-                job.cancel()
-    finally:
-        with contextlib.suppress(ValueError):
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    while not done.is_set():
+        try:
+            done.wait(0.2)
+        except KeyboardInterrupt:
+            print("\n" + ("still cancelling: waiting for the current step to end (kill the "
+                          "process to stop at once; the run then shows as crashed)" if told
+                          else "cancelling at the next batch boundary..."), file=sys.stderr)
+            told = True
+            job.cancel()
     return box[0]
 
 

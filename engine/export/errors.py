@@ -25,7 +25,7 @@ class BrokenExport(RuntimeError):
     """An exporter wrote a graph that does not behave like the module; the message says how."""
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException) -> list[BaseException]:
     """The exception and everything it was raised from, outermost first."""
     seen: list[BaseException] = []
     cur: BaseException | None = exc
@@ -48,7 +48,7 @@ def one_line_reason(exc: BaseException) -> str:
         return f"{type(exc).__name__}: {first_line(str(exc))}"
     # The dynamo exporter wraps the real problem (a TypeError, an unsupported op) in
     # several layers of generic "step 1/3 failed" text; the innermost one is the news.
-    for inner in reversed(_chain(exc)):
+    for inner in reversed(exception_chain(exc)):
         line = first_line(str(inner))
         if line:
             line = _OP_OVERLOAD.sub(r"\1.\2", line)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from engine.cli import main as cli_main
-from engine.cli import sensitivity_table
+from engine.cli.sensitivity import sensitivity_table
 from engine.data import DataBundle, TokenDataset
 from engine.methods.base import MethodContext
 from engine.methods.masks import make_permanent
