@@ -161,6 +161,44 @@ def total_steps(n_train: int, cfg: TrainConfig) -> int:
     return min(steps, cfg.max_steps) if cfg.max_steps else steps
 
 
+def _optimizer(module: nn.Module, cfg: TrainConfig, steps: int) -> tuple[Any, Any]:
+    """AdamW over the trainable parameters, with linear warm-up then linear decay."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, _linear_schedule(cfg.warmup_steps, steps))
+
+
+@dataclass
+class _LossWindow:
+    """Train loss and samples since the last report; the loss stays on the device until then."""
+
+    loss_sum: torch.Tensor
+    t0: float
+    n: int = 0
+    samples: int = 0
+
+    def add(self, loss: torch.Tensor, batch_size: int) -> None:
+        self.loss_sum += loss.detach()  # no host sync per step
+        self.n += 1
+        self.samples += batch_size
+
+    def report(
+        self, step: int, steps: int, lr: float, stats: TrainStats, cfg: TrainConfig, ctx: JobContext
+    ) -> None:
+        """Emit loss, lr and throughput of the window, check the loss, start a new window."""
+        now = time.perf_counter()
+        train_loss = float(self.loss_sum) / self.n
+        stats.final_train_loss = train_loss
+        ctx.emit(Metric("train/loss", step, train_loss))
+        _watch_loss(stats, train_loss, step, cfg, ctx)
+        ctx.emit(Metric("lr", step, lr))
+        ctx.emit(Metric("throughput/samples_per_s", step, self.samples / max(now - self.t0, 1e-9)))
+        ctx.progress(step / steps, f"step {step}/{steps}  loss {train_loss:.4f}")
+        self.loss_sum.zero_()
+        self.n = self.samples = 0
+        self.t0 = now
+
+
 def fine_tune(
     module: nn.Module,
     task: str,
@@ -187,9 +225,7 @@ def fine_tune(
         return stats
     per_epoch = max(1, math.ceil(len(train_ds) / cfg.batch_size))
     val_loader = make_loader(val_ds, cfg.batch_size, False, cfg.seed)
-    params = [p for p in module.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _linear_schedule(cfg.warmup_steps, steps))
+    opt, sched = _optimizer(module, cfg, steps)
     step = 0
     if resume and state_path is not None:
         step = load_train_state(state_path, module, opt, sched, hooks)
@@ -206,10 +242,8 @@ def fine_tune(
 
     if step == 0:
         emit_layers(0)
-    t_start = t_window = time.perf_counter()
-    window_samples = 0
-    running = torch.zeros((), device=device)
-    running_n = 0
+    t_start = time.perf_counter()
+    window = _LossWindow(torch.zeros((), device=device), t_start)
     while step < steps:
         # one loader per epoch, seeded by the epoch: a resumed run sees the same order
         epoch, skip = divmod(step, per_epoch)
@@ -230,25 +264,9 @@ def fine_tune(
                 hook.on_step(step)
             bs = batch["input_ids"].size(0)
             stats.samples += bs
-            window_samples += bs
-            running += loss.detach()
-            running_n += 1
+            window.add(loss, bs)
             if step % cfg.log_every == 0 or step == steps:
-                now = time.perf_counter()
-                train_loss = float(running) / running_n
-                running.zero_()
-                running_n = 0
-                stats.final_train_loss = train_loss
-                ctx.emit(Metric("train/loss", step, train_loss))
-                _watch_loss(stats, train_loss, step, cfg, ctx)
-                ctx.emit(Metric("lr", step, sched.get_last_lr()[0]))
-                ctx.emit(
-                    Metric(
-                        "throughput/samples_per_s", step, window_samples / max(now - t_window, 1e-9)
-                    )
-                )
-                t_window, window_samples = now, 0
-                ctx.progress(step / steps, f"step {step}/{steps}  loss {train_loss:.4f}")
+                window.report(step, steps, sched.get_last_lr()[0], stats, cfg, ctx)
             if step % cfg.eval_every == 0 or step == steps:
                 metrics = evaluate(module, task, val_loader, device, cfg.eval_batches)
                 for k, v in metrics.items():

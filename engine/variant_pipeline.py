@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from engine.baseline import ensure_baseline, on_device, run_warnings
 from engine.config_fields import ConfigError
@@ -84,10 +85,46 @@ class Pipeline:
 
     # -- the whole job -------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        """Every stage in order; returns the finished variant's card."""
         r = self.recipe
         device = pick_device(r.train.device)
         torch.manual_seed(r.train.seed)
+        spec, loaded, data = self._load()
 
+        self.stage = "setup"  # registering the run (and its baseline)
+        if self.resume_run:
+            run = self._reopen(self.resume_run)
+        else:
+            if self.parent_id is None and r.methods:
+                self.parent_id = ensure_baseline(self, loaded, data, spec, device)
+            run = self.ws.new_run(r.name, r.to_yaml(), self.parent_id)
+        self.run_id = run.id
+        folder = self.ws.run_dir(run.id)
+        self.on_run_created(run.id, folder)
+        self.ctx.emit(Artifact("recipe", str(folder / "recipe.yaml")))
+        started = time.time()
+        module = loaded.module.to(device)
+        before = summarize(module, on_device(loaded.example_inputs(), device))
+
+        targets, hooks = self._apply_methods(module, loaded, data, device)
+        train_stats, metrics = self._train(module, loaded, data, targets, hooks, folder, device)
+        after = self._save(loaded, module, folder)
+        onnx = None
+        if r.export.enabled:
+            ctx = self.enter_stage("export", "exporting to ONNX")
+            onnx = self.export(loaded, data, folder / "model.onnx", ctx).to_dict()
+            self.ctx.emit(Artifact("onnx", onnx["path"]))
+        card = build_card(
+            run_id=run.id, recipe=r, parent=self.parent_id, loaded=loaded, data=data,
+            before=before, after=after, targets=targets, module=loaded.module, metrics=metrics,
+            train_stats=train_stats, onnx=onnx, folder=folder, started=started,
+        )  # fmt: skip
+        return self._finish(card, train_stats, metrics, data, folder)
+
+    # -- stages --------------------------------------------------------------------
+    def _load(self) -> tuple[ModelSpec, Any, Any]:
+        """Model and data, with every check that needs them, before anything is registered."""
+        r = self.recipe
         ctx = self.enter_stage("load", "loading model and data")
         spec = self._resolve_model_spec(r.model)
         loaded = load_model(spec)
@@ -108,26 +145,18 @@ class Pipeline:
         if problems:  # before anything is registered: the workspace stays as it was
             raise ConfigError(problems)
         ctx.progress(1.0)
+        return spec, loaded, data
 
-        self.stage = "setup"  # registering the run (and its baseline)
-        if self.resume_run:
-            run = self._reopen(self.resume_run)
-        else:
-            if self.parent_id is None and r.methods:
-                self.parent_id = ensure_baseline(self, loaded, data, spec, device)
-            run = self.ws.new_run(r.name, r.to_yaml(), self.parent_id)
-        self.run_id = run.id
-        folder = self.ws.run_dir(run.id)
-        self.on_run_created(run.id, folder)
-        self.ctx.emit(Artifact("recipe", str(folder / "recipe.yaml")))
-        started = time.time()
-        module = loaded.module.to(device)
-        before = summarize(module, on_device(loaded.example_inputs(), device))
-
+    def _apply_methods(
+        self, module: nn.Module, loaded: Any, data: Any, device: torch.device
+    ) -> tuple[list[str], list[Any]]:
+        """Run each method step; (layers holding masks, training hooks of their schedules)."""
+        r = self.recipe
         ctx = self.enter_stage("methods", "applying optimization methods")
         results: list[MethodResult] = []
         # resuming: the methods' step-0 view is superseded by the loaded training state, whose
-        # schedules report the state they resume from instead
+        # schedules report the state they resume from instead; their hooks keep this emitter,
+        # so it is unmuted again before training
         muted = [self.resume_run is not None]
 
         def method_events(event: Any) -> None:
@@ -146,26 +175,24 @@ class Pipeline:
         # zeros are counted only where masks put them; structured steps shrank tensors instead
         # module order (not sorted): the per-layer bars read top to bottom like the model
         targets = list(dict.fromkeys(t for res in results if not res.structured for t in res.targets))
-        hooks = [h for res in results for h in res.hooks]
         muted[0] = False
         ctx.progress(1.0)
+        return targets, [h for res in results for h in res.hooks]
 
+    def _train(
+        self, module: nn.Module, loaded: Any, data: Any, targets: list[str], hooks: list[Any],
+        folder: Path, device: torch.device,
+    ) -> tuple[Any, dict[str, float]]:
+        """Fine-tune (when the recipe trains), make masks permanent, evaluate."""
+        r = self.recipe
         ctx = self.enter_stage("train", "fine-tuning")
         train_stats = None
         if data is not None and r.train.epochs > 0:
             train_stats = fine_tune(
-                module,
-                loaded.task,
-                data.train,
-                data.val,
-                r.train,
-                ctx,
-                device,
+                module, loaded.task, data.train, data.val, r.train, ctx, device,
                 layer_stats=(lambda: layer_sparsity(module, targets)) if targets else None,
-                hooks=hooks,
-                state_path=folder / STATE_FILE,
-                resume=self.resume_run is not None,
-            )
+                hooks=hooks, state_path=folder / STATE_FILE, resume=self.resume_run is not None,
+            )  # fmt: skip
         make_permanent(module)
         metrics: dict[str, float] = {}
         if data is not None:
@@ -174,44 +201,30 @@ class Pipeline:
         if train_stats and train_stats.final_train_loss is not None:
             metrics["train_loss"] = train_stats.final_train_loss
         ctx.log("evaluation: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+        return train_stats, metrics
 
-        ctx = self.enter_stage("save", "saving checkpoint")
-        module = module.cpu().eval()
-        loaded.module = module
+    def _save(self, loaded: Any, module: nn.Module, folder: Path) -> Any:
+        """Checkpoint and anatomy of the trained module; its summary."""
+        self.enter_stage("save", "saving checkpoint")
+        loaded.module = module.cpu().eval()
         ckpt = save_model(loaded, folder / "checkpoint")
         self.ctx.emit(Artifact("checkpoint", str(ckpt)))
-        after = summarize(module, loaded.example_inputs())
+        after = summarize(loaded.module, loaded.example_inputs())
         atomic_write_json(folder / "anatomy.json", after.to_dict())
+        return after
 
-        onnx = None
-        if r.export.enabled:
-            ctx = self.enter_stage("export", "exporting to ONNX")
-            onnx = self.export(loaded, data, folder / "model.onnx", ctx).to_dict()
-            self.ctx.emit(Artifact("onnx", onnx["path"]))
-
-        card = build_card(
-            run_id=run.id,
-            recipe=r,
-            parent=self.parent_id,
-            loaded=loaded,
-            data=data,
-            before=before,
-            after=after,
-            targets=targets,
-            module=module,
-            metrics=metrics,
-            train_stats=train_stats,
-            onnx=onnx,
-            folder=folder,
-            started=started,
-        )
-        if r.methods:  # "did it really shrink and speed up?", against the parent's card
+    def _finish(
+        self, card: dict[str, Any], train_stats: Any, metrics: dict[str, float], data: Any,
+        folder: Path,
+    ) -> dict[str, Any]:
+        """Shrink verdict and warnings on the card, then record the run as finished."""
+        if self.recipe.methods:  # "did it really shrink and speed up?", against the parent's card
             card["shrink"] = shrink_report(card, self._parent_card())
         self.ctx.checkpoint()  # cancelled during the last stage: not recorded as finished
         warnings = run_warnings(train_stats, metrics, data)
         if warnings:  # finished, but never a plain "finished": the card and listings say why
             card["warnings"] = warnings
-        self.ws.finish(run.id, card)
+        self.ws.finish(self.run_id, card)
         # the optimizer state makes it 3x the model; a finished run never resumes
         (folder / STATE_FILE).unlink(missing_ok=True)
         self.ctx.emit(Artifact("report", str(folder / "report.json")))
