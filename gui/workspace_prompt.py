@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QSizePolicy, QSpacerItem, QWidget
 
 from engine.store import Workspace, WorkspaceError
 
@@ -23,7 +23,10 @@ def ask_for_workspace(problem: str, parent: QWidget | None = None) -> Path | Non
     box.setWindowTitle("Workspace cannot be opened")
     box.setText("The workspace cannot be opened.")
     box.setInformativeText(problem)
-    box.setStyleSheet("QLabel { min-width: 460px; }")  # the reason is a long path and a fix
+    # the reason is a long path plus the fix: give the text room instead of a narrow column
+    grid = box.layout()
+    grid.addItem(QSpacerItem(520, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding),
+                 grid.rowCount(), 0, 1, grid.columnCount())
     choose = box.addButton(CHOOSE, QMessageBox.ButtonRole.AcceptRole)
     box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(choose)
