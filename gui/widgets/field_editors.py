@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QWidget
 
+from gui.widgets.no_wheel import ignore_wheel_unless_focused
+
 NONE_CHOICE = "(none)"
 
 
@@ -86,6 +88,7 @@ class ChoiceEditor(FieldEditor):
     def __init__(self, choices: tuple[Any, ...], optional: bool) -> None:
         self.choices = ((None,) if optional else ()) + tuple(choices)
         self.widget = QComboBox()
+        ignore_wheel_unless_focused(self.widget)  # scrolling the form must not change the choice
         self.widget.addItems([NONE_CHOICE if c is None else str(c) for c in self.choices])
 
     def get(self) -> Any:

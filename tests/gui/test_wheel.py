@@ -1,0 +1,80 @@
+"""The mouse wheel scrolls the form; it changes a field only when that field has focus."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication, QComboBox, QScrollArea, QSpinBox, QVBoxLayout, QWidget
+
+from engine.methods.prune import UnstructuredPruneConfig
+from gui.widgets.config_form import ConfigForm
+from gui.widgets.no_wheel import guard_wheel_in
+
+
+def _wheel_down(widget: QWidget) -> None:
+    """One notch of the wheel turned down, over the middle of `widget`."""
+    local = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(
+        local, QPointF(widget.mapToGlobal(local.toPoint())), QPoint(0, 0), QPoint(0, -120),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def _scrolled_form(qtbot, form: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(form)
+    area.setWidgetResizable(True)
+    area.resize(420, 160)  # much shorter than the form: there is something to scroll
+    qtbot.addWidget(area)
+    area.show()
+    qtbot.waitExposed(area)
+    return area
+
+
+def test_wheel_over_unfocused_combo_scrolls_the_form_not_the_value(qtbot):
+    form = ConfigForm(UnstructuredPruneConfig, path="methods[0]")
+    area = _scrolled_form(qtbot, form)
+    combo = form.editor("schedule")
+    assert isinstance(combo, QComboBox)
+    area.ensureWidgetVisible(combo)
+    before_scroll = area.verticalScrollBar().value()
+    before = combo.currentText()
+    assert area.verticalScrollBar().maximum() > before_scroll  # room left to scroll down
+
+    _wheel_down(combo)
+
+    assert combo.currentText() == before == "oneshot"
+    assert form.value().schedule == "oneshot"
+    assert area.verticalScrollBar().value() > before_scroll  # the wheel scrolled the area
+
+
+def test_wheel_changes_a_combo_the_user_focused(qtbot):
+    form = ConfigForm(UnstructuredPruneConfig, path="methods[0]")
+    area = _scrolled_form(qtbot, form)
+    combo = form.editor("schedule")
+    area.ensureWidgetVisible(combo)
+    area.activateWindow()
+    combo.setFocus(Qt.FocusReason.MouseFocusReason)
+    qtbot.waitUntil(combo.hasFocus)
+
+    _wheel_down(combo)
+
+    assert combo.currentText() != "oneshot"
+    assert form.value().schedule == combo.currentText()
+
+
+def test_guard_covers_spin_boxes_but_not_scroll_bars(qtbot):
+    root = QWidget()
+    qtbot.addWidget(root)
+    lay = QVBoxLayout(root)
+    spin, inner = QSpinBox(), QScrollArea()
+    spin.setValue(5)
+    lay.addWidget(spin)
+    lay.addWidget(inner)
+    assert guard_wheel_in(root) == 1  # the spin box; the scroll area's own bars are left alone
+    assert spin.focusPolicy() == Qt.FocusPolicy.StrongFocus
+    root.show()
+    qtbot.waitExposed(root)
+    _wheel_down(spin)
+    assert spin.value() == 5
