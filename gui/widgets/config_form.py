@@ -77,6 +77,7 @@ class ConfigForm(QWidget):
         self._rows: dict[str, _Row] = {}
         self._errors: dict[str, str] = {}  # field name (or "" for the whole config) -> message
         self._value: Any = None
+        self._base: Any = None  # the config last shown: hidden (irrelevant) fields keep its values
         self._loading = False
 
         # label | (editor, caption, error) rows; hidden rows take no space in a grid
@@ -173,6 +174,7 @@ class ConfigForm(QWidget):
     # -- values ------------------------------------------------------------------
     def set_value(self, cfg: Any) -> None:
         """Show `cfg` in the editors (emits `changed` once)."""
+        self._base = cfg
         self._loading = True
         try:
             for name, row in self._rows.items():
@@ -237,6 +239,12 @@ class ConfigForm(QWidget):
         errors: dict[str, str] = {}
         kwargs: dict[str, Any] = {}
         for name, row in self._rows.items():
+            if not self._relevant(row):
+                # a field the current choices hide (e.g. rounds of a schedule not selected) keeps
+                # the value it was given: what was typed there before the switch is not the
+                # user's setting any more, and an error in it could not be seen
+                kwargs[name] = getattr(self._base, name)
+                continue
             try:
                 v = row.editor.get()
             except ValueError as exc:
@@ -255,7 +263,10 @@ class ConfigForm(QWidget):
         # validate_config adds the config's own cross-field checks (extra_checks)
         for fe in validate_config(cfg, self.path):
             name = fe.path[len(self.path) + 1 :]
-            errors[name if name in self._rows else ""] = fe.message
+            if name in self._rows and self._relevant(self._rows[name]):
+                errors[name] = fe.message
+            else:  # not tied to a field that is shown: the line under the whole form
+                errors[""] = f"{name}: {fe.message}" if name in self._rows else fe.message
         return (None, errors) if errors else (cfg, {})
 
 

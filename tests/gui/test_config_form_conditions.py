@@ -40,3 +40,22 @@ def test_nm_form_validates_n_below_m(qtbot):
     assert not _shown(form, "calibration_batches")
     form.set_field("criterion", "taylor")
     assert _shown(form, "calibration_batches")
+
+
+def test_hidden_fields_keep_what_was_loaded_not_what_was_typed_there(qtbot):
+    loaded = UnstructuredPruneConfig(amount=0.3)
+    form = ConfigForm(UnstructuredPruneConfig, loaded, path="methods[0]")
+    qtbot.addWidget(form)
+    form.show()
+    form.set_field("schedule", "iterative")
+    form.editor("rounds").setText("7")
+    assert form.value().rounds == 7
+    form.editor("rounds").setText("many")  # left broken, then hidden by the next choice
+    assert form.value() is None and form.field_error("rounds")
+    form.set_field("schedule", "oneshot")
+    # the hidden rounds neither blocks the form with an error nobody can see nor leaks into it
+    assert form.value() == loaded and form.errors() == []
+    form.set_field("schedule", "iterative")
+    assert form.value() is None  # shown again: the typed text counts again
+    form.editor("rounds").setText("5")
+    assert form.value() == UnstructuredPruneConfig(amount=0.3, schedule="iterative", rounds=5)
