@@ -8,7 +8,6 @@ variant's parent so the compare page can put the two side by side.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -267,27 +266,16 @@ class Pipeline:
         """
         if spec.source != "variant":
             return spec
-        try:
-            v = self.ws.resolve(spec.path)
-        except KeyError as exc:
-            raise ValueError(str(exc.args[0])) from exc
-        if v.missing:
-            raise ValueError(f"variant {v.name} ({v.id}) cannot be loaded: {v.missing}; run its "
-                             "recipe again")
+        from engine.models.variant_source import resolve_variant  # the one path every page shares
+
+        resolved, v = resolve_variant(spec, self.ws)
         self.parent_id = v.id
-        ckpt = self.ws.run_dir(v.id) / "checkpoint"
-        if ckpt.is_dir():
-            return dataclasses.replace(spec, source="checkpoint", path=str(ckpt))
-        stored = Recipe.from_yaml(v.recipe).untrusted()
-        if stored.methods or stored.model.source == "variant":
-            raise ValueError(f"variant {v.name} ({v.id}) has no checkpoint folder "
-                             f"({ckpt}); run its recipe again")
-        # a baseline keeps no checkpoint of its own: reload what it was loaded from
-        return dataclasses.replace(stored.model, trust=spec.trust)
+        return resolved
 
     def export(self, loaded: Any, data: Any, path: Path, ctx: JobContext) -> Any:
         """Export the loaded model to `path` and check it (ONNX checker, parity, latency)."""
         ctx.progress(0.1, "exporting to ONNX")
-        report = export_loaded(loaded, data, path, self.recipe.export, log=ctx.log)
+        report = export_loaded(loaded, data, path, self.recipe.export, log=ctx.log,
+                               isolate=ctx.isolate_export, checkpoint=ctx.checkpoint)
         ctx.progress(1.0, "ONNX checked")
         return report

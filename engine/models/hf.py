@@ -18,6 +18,8 @@ from torch import nn
 
 from engine.models.types import TEXT_INPUTS, LoadedModel, ModelLoadError
 
+ENCODER_TYPES = ("bert", "roberta", "distilbert", "albert", "electra", "deberta", "deberta-v2",
+                 "xlm-roberta", "mpnet", "camembert")
 HF_INIT_SEED = 0  # a new classification head is random; a fixed seed makes runs repeatable
 
 
@@ -255,3 +257,35 @@ def build_hf_from_config(
         model = auto_class(task).from_config(config)
     extra = {"hf_folder": str(folder)}
     return wrap_hf(model, task, load_tokenizer(folder), kind, name or folder.name, extra)
+
+
+def folder_hints(folder: Path) -> dict[str, Any]:
+    """What a folder's config.json says about its head, read as plain JSON (no transformers).
+
+    {"architectures": [...], "task": "causal-lm" | "classification" | None,
+     "num_labels": int | None, "label_names": [...] | None}; empty values when unknown.
+    Used to pre-fill the GUI's model options; the loader still decides for itself.
+    """
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    if not isinstance(config, dict):
+        config = {}
+    archs = [str(a) for a in config.get("architectures") or [] if isinstance(a, str)]
+    task = None
+    if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
+        task = "causal-lm"
+    elif any(a.endswith("ForSequenceClassification") for a in archs) or config.get("id2label"):
+        task = "classification"
+    elif config.get("model_type") in ENCODER_TYPES and not config.get("is_decoder"):
+        task = "classification"  # a bare encoder has no LM head worth pruning: a new class head
+    id2label = config.get("id2label") if isinstance(config.get("id2label"), dict) else {}
+    names = [str(v) for _, v in sorted(id2label.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0)]
+    placeholder = all(re.fullmatch(r"LABEL_\d+", n) for n in names)
+    return {
+        "architectures": archs,
+        "task": task,
+        "num_labels": len(names) if len(names) >= 2 and (task == "classification" or not placeholder) else None,
+        "label_names": None if placeholder else names,
+    }

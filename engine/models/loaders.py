@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -20,7 +21,7 @@ from engine.models.torch_files import (
 from engine.models.types import GENERIC_INPUTS, TEXT_INPUTS, LoadedModel, ModelLoadError
 from engine.recipe import ModelSpec
 
-Loader = Callable[[ModelSpec], LoadedModel]
+Loader = Callable[..., LoadedModel]  # (spec) or, for WORKSPACE_SOURCES, (spec, workspace)
 
 
 def _path(spec: ModelSpec) -> Path:
@@ -174,6 +175,13 @@ def load_checkpoint_spec(spec: ModelSpec) -> LoadedModel:
     return load_checkpoint(_path(spec), trust=spec.trust)
 
 
+def load_variant_spec(spec: ModelSpec, workspace: Any) -> LoadedModel:
+    """`variant`: a model saved in the workspace, by variant name or run id."""
+    from engine.models.variant_source import load_variant
+
+    return load_variant(spec, workspace)
+
+
 MODEL_LOADERS: dict[str, Loader] = {
     "builtin": load_builtin_spec,
     "hf": load_hf_spec,
@@ -181,23 +189,32 @@ MODEL_LOADERS: dict[str, Loader] = {
     "torch": load_torch_spec,
     "torchscript": load_torchscript_spec,
     "checkpoint": load_checkpoint_spec,
+    "variant": load_variant_spec,
 }
+WORKSPACE_SOURCES: set[str] = {"variant"}  # their loaders are called (spec, workspace)
 
 
-def register_loader(kind: str, loader: Loader) -> None:
-    """Add or replace the loader for a source kind (e.g. the workspace's `variant`)."""
+def register_loader(kind: str, loader: Loader, needs_workspace: bool = False) -> None:
+    """Add or replace the loader for a source kind; needs_workspace: called (spec, workspace)."""
     MODEL_LOADERS[kind] = loader
+    if needs_workspace:
+        WORKSPACE_SOURCES.add(kind)
+    else:
+        WORKSPACE_SOURCES.discard(kind)
 
 
-def load_model(spec: ModelSpec) -> LoadedModel:
-    """Load the model a ModelSpec describes; ModelLoadError (a ConfigError) on any bad input."""
+def load_model(spec: ModelSpec, workspace: Any = None) -> LoadedModel:
+    """Load the model a ModelSpec describes; ModelLoadError (a ConfigError) on any bad input.
+
+    `workspace` (an engine.store.Workspace) is needed only for `source: variant`.
+    """
     loader = MODEL_LOADERS.get(spec.source)
     if loader is None:
         raise ModelLoadError(
             f"no loader for model source {spec.source!r} here; known: {', '.join(MODEL_LOADERS)}",
             "model.source",
         )
-    loaded = loader(spec)
+    loaded = loader(spec, workspace) if spec.source in WORKSPACE_SOURCES else loader(spec)
     if spec.task not in ("auto", loaded.task):
         raise ModelLoadError(
             f"model.task is {spec.task} but {spec.path} is a {loaded.task} model; "
