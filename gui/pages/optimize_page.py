@@ -2,7 +2,8 @@
 
 Every form is generated from the engine's config dataclasses and validated with
 the engine's own messages. A valid edit updates `state.recipe` at once; an invalid
-one disables Run and names the first problem, before anything runs.
+one disables Run and names the first problem, before anything runs. The estimate of
+what the steps reach is computed off the GUI thread once typing pauses.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ from engine.config_fields import ConfigError
 from engine.recipe import DataSpec, ExportConfig, Recipe, TrainConfig
 from gui.state import AppState
 from gui.widgets.browse_button import BrowseButton
-from gui.widgets.config_form import ERROR_COLOR, ConfigForm, small_label
-from gui.widgets.method_steps import MethodStepList
+from gui.widgets.config_form import CAPTION_COLOR, ERROR_COLOR, ConfigForm, small_label
+from gui.widgets.live_estimate import LiveEstimate
+from gui.widgets.method_steps import MethodStepList, name_steps
+from gui.widgets.no_wheel import guard_wheel_in
 from gui.widgets.sensitivity_panel import SensitivityPanel
+from gui.widgets.status_line import StatusLine
 
 RECIPE_FILTER = "Recipes (*.yaml *.yml);;All files (*)"
 DATA_FILTER = "Text or labelled data (*.txt *.csv *.jsonl *.json);;All files (*)"
@@ -70,6 +74,13 @@ class OptimizePage(QWidget):
         super().__init__(parent)
         self.state = state
         self._pushing = False  # True while we set state.recipe ourselves (ignore the echo)
+        self.live = LiveEstimate(parent=self)
+        self.live.started.connect(self._estimating)
+        self.live.ready.connect(self._show_estimate)
+        self.live.failed.connect(self._estimate_failed)
+        self._asked: tuple[object, tuple] | None = None  # (module, methods) last sent to `live`
+        self._estimate: tuple[tuple, object] | None = None  # (methods, StepsEstimate) shown
+        self._problem = ""  # a load/save failure shown in the status line until the next edit
         self._build()
         self.show_recipe(state.recipe)
         state.recipe_changed.connect(self._on_state_recipe)
@@ -98,24 +109,25 @@ class OptimizePage(QWidget):
         for b in (self.load_button, self.save_button, self.run_button):
             top.addWidget(b)
 
-        self.model_line = QLabel()
+        # one line each, always there: what changes while typing never moves the form
+        self.model_line = StatusLine()
         self.model_line.setStyleSheet("color: #555;")
-        self.estimate_label = QLabel()
+        self.estimate_label = StatusLine()
         font = self.estimate_label.font()
         font.setPointSizeF(font.pointSizeF() + 1)
         font.setBold(True)
         self.estimate_label.setFont(font)
-        self.error_label = QLabel()
-        self.error_label.setStyleSheet(f"color: {ERROR_COLOR};")
-        self.error_label.setWordWrap(True)
-        self.error_label.hide()
+        self.error_label = StatusLine()
+        self.error_label.setObjectName("statusLine")
         banner = QFrame()
         banner.setObjectName("estimateBanner")
         banner.setStyleSheet("#estimateBanner { background: #f3f6fb; border: 1px solid #d5deea; border-radius: 6px; }")
         b_lay = QVBoxLayout(banner)
         b_lay.setContentsMargins(12, 8, 12, 8)
+        b_lay.setSpacing(2)
         b_lay.addWidget(self.estimate_label)
         b_lay.addWidget(self.model_line)
+        b_lay.addWidget(self.error_label)
 
         self.steps = MethodStepList()
         self.steps.changed.connect(self._sync)
@@ -164,8 +176,8 @@ class OptimizePage(QWidget):
         layout.setSpacing(8)
         layout.addLayout(top)
         layout.addWidget(banner)
-        layout.addWidget(self.error_label)
         layout.addLayout(columns, 1)
+        guard_wheel_in(self)  # scrolling a form never changes a field under the pointer
 
     # -- recipe <-> forms ----------------------------------------------------------
     def show_recipe(self, recipe: Recipe) -> None:
@@ -182,21 +194,34 @@ class OptimizePage(QWidget):
         self._sync()
 
     def current_recipe(self) -> tuple[Recipe | None, list[str]]:
-        """(recipe as edited, []) when valid, else (None, every problem in CLI wording)."""
+        """(recipe as edited, []) when valid, else (None, every problem, steps named 'Step N')."""
+        recipe, errors, _by_step = self._check()
+        return recipe, errors
+
+    def _check(self) -> tuple[Recipe | None, list[str], dict[int, list[str]]]:
+        """(recipe or None, problems, recipe-level problems of each step by index)."""
         errors = [str(e) for e in Recipe(name=self.name_edit.text()).errors() if e.path == "name"]
-        errors += self.steps.errors() or self.steps.preview_errors()
+        errors += self.steps.errors()
         for form in (self.train_form, self.data_form, self.export_form):
             errors += form.errors()
         methods = self.steps.values()
         parts = (methods, self.train_form.value(), self.data_form.value(), self.export_form.value())
         if errors or any(p is None for p in parts):
-            return None, errors or ["some settings are incomplete"]
+            return None, errors or ["some settings are incomplete"], {}
         recipe = self.state.recipe.replace(
             name=self.name_edit.text().strip(), methods=methods,
             train=parts[1], data=parts[2], export=parts[3],
         )
-        problems = recipe.errors()  # cross-section checks and the model spec
-        return (None, [str(e) for e in problems]) if problems else (recipe, [])
+        by_step: dict[int, list[str]] = {}
+        problems = []
+        for e in recipe.errors():  # cross-section checks, the model spec, the order of steps
+            step = _step_index(e.path)
+            if step is not None:
+                by_step.setdefault(step, []).append(e.message)
+            problems.append(name_steps(str(e)))
+        if self._estimate is not None and self._estimate[0] == methods:
+            problems += self.steps.step_problems_from(self._estimate[1])
+        return (None, problems, by_step) if problems else (recipe, [], by_step)
 
     def first_error(self) -> str:
         return (self.current_recipe()[1] or [""])[0]
@@ -204,16 +229,9 @@ class OptimizePage(QWidget):
     def _sync(self) -> None:
         if self._pushing:
             return
-        recipe, errors = self.current_recipe()
-        self.run_button.setEnabled(recipe is not None)
-        self.save_button.setEnabled(recipe is not None)
-        self.run_button.setToolTip("Run this recipe" if recipe else f"Fix first: {errors[0]}")
-        self.error_label.setText(_short(f"Cannot run yet — {errors[0]}") if errors else "")
-        self.error_label.setToolTip(errors[0] if errors else "")
-        self.error_label.setVisible(bool(errors))
-        self.name_edit.setProperty("invalid", any(e.startswith("name") for e in errors))
-        self.name_edit.setStyleSheet(f"border: 1px solid {ERROR_COLOR};" if self.name_edit.property("invalid") else "")
-        self._update_estimate()
+        self._problem = ""  # an edit supersedes the last load/save message
+        recipe = self._refresh()
+        self._request_estimate()
         if recipe is not None and recipe != self.state.recipe:
             self._pushing = True
             try:
@@ -221,26 +239,89 @@ class OptimizePage(QWidget):
             finally:
                 self._pushing = False
 
+    def _refresh(self) -> Recipe | None:
+        """Run/Save enabled, the status line and the steps' problems, from the forms as they are."""
+        recipe, errors, by_step = self._check()
+        self.steps.show_problems(by_step)
+        self.run_button.setEnabled(recipe is not None)
+        self.save_button.setEnabled(recipe is not None)
+        self.run_button.setToolTip("Run this recipe" if recipe else f"Fix first: {errors[0]}")
+        if errors:
+            self._status(f"Cannot run yet — {errors[0]}", error=True)
+        elif self._problem:
+            self._status(self._problem, error=True)
+        else:
+            self._status("Ready to run.", error=False)
+        invalid = any(e.startswith("name") for e in errors)
+        self.name_edit.setProperty("invalid", invalid)
+        self.name_edit.setStyleSheet(f"border: 1px solid {ERROR_COLOR};" if invalid else "")
+        return recipe
+
+    def _status(self, text: str, error: bool) -> None:
+        self.error_label.set_line(text)
+        self.error_label.setProperty("error", error)
+        self.error_label.setStyleSheet(f"color: {ERROR_COLOR if error else CAPTION_COLOR};")
+
     def _on_state_recipe(self, recipe: Recipe) -> None:
         if not self._pushing:
             self.show_recipe(recipe)
 
     # -- live estimate -------------------------------------------------------------
-    def _on_model(self) -> None:
-        info = self.state.model_info
-        module = getattr(getattr(info, "loaded", None), "module", None)
-        self.steps.set_module(module)
-        if module is None:
-            self.model_line.setText("Load a model on the Model page to see a live estimate.")
-        else:
-            desc = getattr(info.loaded, "description", "") or type(module).__name__
-            self.model_line.setText(f"Model: {desc}")
-        self._update_estimate()
+    def _loaded(self) -> object | None:
+        return getattr(self.state.model_info, "loaded", None)
 
-    def _update_estimate(self) -> None:
-        text, ok = self.steps.estimate_text()
-        self.estimate_label.setText(text)
-        self.estimate_label.setStyleSheet("" if ok else f"color: {ERROR_COLOR};")
+    def _on_model(self) -> None:
+        loaded = self._loaded()
+        module = getattr(loaded, "module", None)
+        if module is None:
+            self.model_line.set_line("Load a model on the Model page to see a live estimate.")
+        else:
+            desc = getattr(loaded, "description", "") or type(module).__name__
+            self.model_line.set_line(f"Model: {desc}")
+        self._asked = None  # a new model: estimate again even for the same steps
+        self._estimate = None
+        self._request_estimate()
+        self._refresh()
+
+    def _request_estimate(self) -> None:
+        """Ask for an estimate of the current steps (debounced; only when they changed)."""
+        loaded = self._loaded()
+        module = getattr(loaded, "module", None)
+        methods = self.steps.values()
+        if module is None or methods is None:
+            self.live.cancel()
+            self._asked = None
+            self.steps.clear_estimate()
+            self._estimate_line(
+                "Estimate: no model loaded yet" if module is None
+                else "Estimate: once every step is valid", error=False,
+            )
+            return
+        if self._asked is not None and self._asked[0] is module and self._asked[1] == methods:
+            return  # only another section changed: the estimate still holds
+        self._asked = (module, methods)
+        example = getattr(loaded, "example_inputs", None)
+        self.live.request(module, methods, example, getattr(loaded, "task", "generic"))
+
+    def _estimating(self) -> None:
+        shown = self._estimate[1].text() if self._estimate is not None else ""
+        self._estimate_line(f"{shown}  ·  estimating…" if shown else "Estimating…", error=False)
+
+    def _show_estimate(self, estimate: object, methods: tuple) -> None:
+        self._estimate = (methods, estimate)
+        self._estimate_line(estimate.text(), error=False)
+        self.steps.show_estimate(estimate)
+        self._refresh()  # a step the estimate could not apply blocks Run
+
+    def _estimate_failed(self, message: str, methods: tuple) -> None:
+        self._estimate = None
+        self.steps.clear_estimate()
+        self._estimate_line(f"No estimate: {message}", error=True)
+        self._refresh()
+
+    def _estimate_line(self, text: str, error: bool) -> None:
+        self.estimate_label.set_line(text)
+        self.estimate_label.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
 
     # -- actions -------------------------------------------------------------------
     def open_sensitivity(self) -> SensitivityPanel:
@@ -255,8 +336,7 @@ class OptimizePage(QWidget):
         """Make the edited recipe current, go to the Run page and ask it to start."""
         recipe, errors = self.current_recipe()
         if recipe is None:
-            self.error_label.setText(f"Cannot run yet — {errors[0]}")
-            self.error_label.show()
+            self._status(f"Cannot run yet — {errors[0]}", error=True)
             return
         if recipe != self.state.recipe:
             self.state.set_recipe(recipe)
@@ -287,8 +367,8 @@ class OptimizePage(QWidget):
         return True
 
     def _show_problem(self, text: str) -> None:
-        self.error_label.setText(text)
-        self.error_label.show()
+        self._problem = text[:1].upper() + text[1:]
+        self._status(self._problem, error=True)
 
     def choose_load(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load recipe", _recipes_dir(), RECIPE_FILTER)
@@ -309,9 +389,12 @@ class OptimizePage(QWidget):
             self.data_form.set_field("source", "labelled" if labelled else "text")
 
 
-def _short(text: str, limit: int = 170) -> str:
-    """Keep the page's error line to about two lines; the full text is in the tooltip."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _step_index(path: str) -> int | None:
+    """1 for 'methods[1]' or 'methods[1].amount'; None for any other field."""
+    if not path.startswith("methods["):
+        return None
+    head = path[len("methods["):].split("]", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 def _recipes_dir() -> str:

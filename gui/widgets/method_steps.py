@@ -1,12 +1,15 @@
 """The recipe's ordered list of optimization steps, one generated form per step.
 
 Everything comes from `engine.registry`: the "Add step" menu lists the registered
-methods grouped by family, each step's form is a ConfigForm of its config class,
-and the live estimate is the method's own `preview`. A new method needs no edit here.
+methods grouped by family and each step's form is a ConfigForm of its config class, so
+a new method needs no edit here. Each card also shows the figures the steps reach up to
+it (from the page's live estimate) and problems of the step as a whole, such as an order
+the engine refuses.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -24,6 +27,7 @@ from PySide6.QtWidgets import (
 from engine.registry import MethodEntry, entry_for_config, methods
 from gui.widgets.config_form import FORM_STYLE, ConfigForm, small_label
 
+_METHODS_PATH = re.compile(r"methods\[(\d+)\]")
 FAMILY_TITLES = {"prune": "Pruning", "quantize": "Quantization", "distill": "Distillation"}
 
 
@@ -46,7 +50,13 @@ class StepCard(QGroupBox):
         super().__init__()
         self.entry = entry
         self.form = ConfigForm(entry.config_cls, config, path=f"methods[{index}]")
-        self.estimate = small_label("", "caption")
+        self.figure = small_label("", "caption")  # what the steps up to this one reach
+        self.figure.setObjectName("stepFigure")
+        self.figure.hide()
+        self.problem = small_label("", "error")  # the step as a whole (order, patterns)
+        self.problem.setObjectName("stepProblem")
+        self.problem.hide()
+        self._problems: dict[str, str] = {}  # source ("recipe" | "estimate") -> message
         header = QHBoxLayout()
         self.help = small_label(entry.help, "caption")
         header.addWidget(self.help, 1)
@@ -66,8 +76,20 @@ class StepCard(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.form)
-        layout.addWidget(self.estimate)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.figure)
         self.set_index(index)
+
+    def set_problem(self, source: str, message: str) -> None:
+        """Show (or clear, with '') the problem `source` found with this step."""
+        self._problems[source] = message
+        text = "\n".join(dict.fromkeys(m for m in self._problems.values() if m))  # once each
+        self.problem.setText(text)
+        self.problem.setVisible(bool(text))
+
+    def problems(self) -> list[str]:
+        """The messages shown under this step's form (not its field errors)."""
+        return list(dict.fromkeys(m for m in self._problems.values() if m))
 
     def set_index(self, index: int) -> None:
         # a group title never wraps: the short name keeps the column narrow, the full label is a tooltip
@@ -83,15 +105,14 @@ class MethodStepList(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setStyleSheet(FORM_STYLE)  # red preview errors under a step, like field errors
+        self.setStyleSheet(FORM_STYLE)  # red step problems under a step, like field errors
         self.cards: list[StepCard] = []
-        self.module: Any = None  # the loaded model, for previews
         self.add_button = QToolButton()
         self.add_button.setText("+ Add step")
-        self.add_button.setToolTip("Add an optimization step (methods come from the engine registry)")
+        self.add_button.setToolTip("Add an optimization step; steps run top to bottom")
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.add_button.setMenu(self._build_menu())
-        self.empty = QLabel("No steps yet: add one to prune (or, later, quantize / distill) the model.")
+        self.empty = QLabel("No steps yet: add one to optimize the model.")
         self.empty.setStyleSheet("color: #6b6b6b;")
         self.empty.setWordWrap(True)
         self._cards_box = QVBoxLayout()
@@ -162,7 +183,6 @@ class MethodStepList(QWidget):
         self._on_change()
 
     def _on_change(self) -> None:
-        self.update_estimates()
         self.changed.emit()
 
     # -- values --------------------------------------------------------------------
@@ -171,80 +191,56 @@ class MethodStepList(QWidget):
         return None if any(v is None for v in out) else out
 
     def errors(self) -> list[str]:
-        return [msg for card in self.cards for msg in card.form.errors()]
+        """Field errors of every step, named 'Step N (methods[i]).field: …'."""
+        return [name_steps(msg) for card in self.cards for msg in card.form.errors()]
 
-    # -- live estimate -------------------------------------------------------------
-    def set_module(self, module: Any) -> None:
-        self.module = module
-        self.update_estimates()
-
-    def update_estimates(self) -> None:
-        """Each step's preview under its form (red when its patterns match nothing)."""
-        for card in self.cards:
-            text, ok = self.preview(card)
-            card.estimate.setText(text)
-            card.estimate.setProperty("role", "caption" if ok else "error")
-            card.estimate.style().unpolish(card.estimate)
-            card.estimate.style().polish(card.estimate)
-            card.estimate.setVisible(bool(text))
-
-    def preview(self, card: StepCard) -> tuple[str, bool]:
-        """(text, ok) for one step; '' when there is no model or no preview for the method."""
-        cfg = card.form.value()
-        if self.module is None or cfg is None or card.entry.preview is None:
-            return "", True
-        try:
-            p = card.entry.preview(cfg, self.module)
-        except ValueError as exc:
-            return str(exc), False
-        return (
-            f"This step: {p['layers']} layers targeted, {fmt_count(p['removed'])} of "
-            f"{fmt_count(p['targeted'])} of their weights removed.",
-            True,
-        )
-
-    def totals(self) -> dict[str, int] | None:
-        """Summed preview over the steps (None without a model or if any step cannot preview)."""
-        if self.module is None:
-            return None
-        total = {"layers": 0, "targeted": 0, "removed": 0}
-        for card in self.cards:
-            cfg = card.form.value()
-            if cfg is None or card.entry.preview is None:
-                continue
-            try:
-                p = card.entry.preview(cfg, self.module)
-            except ValueError:
-                return None
-            for k in total:
-                total[k] += int(p.get(k, 0))
-        return total
-
-    def preview_errors(self) -> list[str]:
-        """Steps whose preview fails on the loaded model (e.g. patterns matching nothing)."""
-        out = []
-        for card in self.cards:
-            text, ok = self.preview(card)
-            if not ok:
-                out.append(f"{card.form.path}: {text}")
-        return out
-
-    def estimate_text(self) -> tuple[str, bool]:
-        """('Parameters after pruning: …', ok) for the whole list; ok False = show in red."""
-        if self.module is None:
-            return "Estimate: no model loaded yet", True
-        total_params = sum(p.numel() for p in self.module.parameters())
-        if self.values() is None:
-            return f"Parameters: {fmt_count(total_params)} — estimate once the steps are valid", True
+    # -- live estimate and step problems --------------------------------------------
+    def show_estimate(self, estimate: Any) -> None:
+        """Each step's reached figures (engine.estimate.StepsEstimate) under its form."""
+        steps = list(getattr(estimate, "steps", []) or [])
         for i, card in enumerate(self.cards):
-            if not self.preview(card)[1]:
-                return f"No estimate: step {i + 1} cannot be applied to this model (see the message under it)", False
-        totals = self.totals()
-        if not totals or not totals["layers"]:
-            return f"Parameters: {fmt_count(total_params)} (no pruning step)", True
-        removed = min(totals["removed"], total_params)
+            step = steps[i] if i < len(steps) else None
+            card.figure.setText(step_figure(step, estimate.dense_params) if step and not step.error else "")
+            card.figure.setVisible(bool(card.figure.text()))
+            card.set_problem("estimate", step.error if step else "")
+
+    def clear_estimate(self) -> None:
+        """No figures (no model, invalid steps): only the forms show."""
+        for card in self.cards:
+            card.figure.setText("")
+            card.figure.hide()
+            card.set_problem("estimate", "")
+
+    def show_problems(self, problems: dict[int, list[str]]) -> None:
+        """Recipe-level problems of step i (e.g. an order the engine refuses) on its card."""
+        for i, card in enumerate(self.cards):
+            card.set_problem("recipe", "\n".join(problems.get(i, [])))
+
+    @staticmethod
+    def step_problems_from(estimate: Any) -> list[str]:
+        """Steps the estimate could not apply, as 'Step N (methods[i]): …'."""
+        return [f"{step_name(i)}: {s.error}" for i, s in enumerate(estimate.steps) if s.error]
+
+
+def step_name(index: int) -> str:
+    """'Step 2 · methods[1]': how the form and the engine's messages name a step."""
+    return f"Step {index + 1} · methods[{index}]"
+
+
+def name_steps(message: str) -> str:
+    """'methods[1].amount: …' -> 'Step 2 · methods[1].amount: …' (already named: unchanged)."""
+    m = _METHODS_PATH.match(message)
+    return f"Step {int(m.group(1)) + 1} · {message}" if m else message
+
+
+def step_figure(step: Any, dense_params: int) -> str:
+    """What the steps up to this one leave, e.g. 'After this step: 412K of 876K parameters
+    non-zero · pruned layers 50.0% sparse · 16 layers targeted'."""
+    n = step.targeted_layers
+    targeted = f" · {n} layer{'s' if n != 1 else ''} targeted" if n else ""
+    if step.sparsity > 0:  # masks hold zeros: count what is left non-zero
         return (
-            f"Parameters after pruning: {fmt_count(total_params - removed)} of {fmt_count(total_params)} "
-            f"(−{removed / max(total_params, 1):.1%}, {totals['layers']} layers targeted)",
-            True,
+            f"After this step: {fmt_count(step.nonzero)} of {fmt_count(step.params)} parameters "
+            f"non-zero · pruned layers {step.sparsity:.1%} sparse{targeted}"
         )
+    return f"After this step: {fmt_count(step.params)} of {fmt_count(dense_params)} parameters{targeted}"

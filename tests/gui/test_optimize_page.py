@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit
 
 from engine.config_fields import option
 from engine.methods.prune import UnstructuredPruneConfig
-from engine.models.loaders import load_model
-from engine.recipe import ModelSpec, Recipe
+from engine.recipe import Recipe
 from gui.pages.optimize_page import OptimizePage
-from gui.state import ModelInfo
 from gui.widgets.config_form import ConfigForm
 
 
@@ -74,16 +72,17 @@ def test_amount_error_shows_under_field_and_blocks_run(qtbot, app_state):
 
     form.editor("amount").setText("1.5")
     assert form.field_error("amount") == "must be in [0, 1), got 1.5"
-    error_label = form.findChild(type(page.error_label), "error_amount")
+    error_label = form.findChild(QLabel, "error_amount")
     assert error_label.text() == "must be in [0, 1), got 1.5" and not error_label.isHidden()
     assert not page.run_button.isEnabled()
-    assert "methods[0].amount: must be in [0, 1), got 1.5" in page.error_label.text()
+    status = page.error_label.full_text()
+    assert "Step 1 · methods[0].amount: must be in [0, 1), got 1.5" in status
     assert seen[-1] is None
     assert app_state.recipe.methods[0].amount == 0.5  # invalid edits never reach the state
 
     form.editor("amount").setText("0.3")
     assert form.field_error("amount") == "" and error_label.isHidden()
-    assert page.run_button.isEnabled() and page.error_label.isHidden()
+    assert page.run_button.isEnabled() and page.error_label.full_text() == "Ready to run."
     assert app_state.recipe.methods[0] == UnstructuredPruneConfig(amount=0.3)
 
 
@@ -104,26 +103,6 @@ def test_other_forms_update_the_state_recipe(qtbot, app_state):
     assert app_state.recipe.name == "my-variant" and app_state.recipe.data.max_length == 48
 
 
-def test_live_estimate_and_pattern_errors(qtbot, app_state):
-    page = OptimizePage(app_state)
-    qtbot.addWidget(page)
-    assert "no model loaded" in page.estimate_label.text()
-    loaded = load_model(ModelSpec())
-    app_state.set_model(ModelInfo(loaded, None))
-    text = page.estimate_label.text()
-    assert text.startswith("Parameters after pruning:") and "16 layers targeted" in text
-    assert "−44.9%" in text  # half of the 16 Linear layers' weights, of all parameters
-
-    form = page.steps.cards[0].form
-    form.editor("include").setText("nothing.*")
-    assert "match no layer; layer names look like: blocks.0.attn.qkv" in page.steps.cards[0].estimate.text()
-    assert "No estimate" in page.estimate_label.text()
-    assert not page.run_button.isEnabled()
-    form.editor("include").setText("*.mlp.*")
-    assert "8 layers targeted" in page.estimate_label.text()
-    assert page.run_button.isEnabled()
-
-
 def test_steps_add_remove_and_recipe_files(qtbot, app_state, tmp_path):
     page = OptimizePage(app_state)
     qtbot.addWidget(page)
@@ -134,7 +113,7 @@ def test_steps_add_remove_and_recipe_files(qtbot, app_state, tmp_path):
     actions[0].trigger()
     assert len(page.steps.cards) == 2 and len(app_state.recipe.methods) == 2
     page.steps.cards[1].form.editor("amount").setText("2")
-    assert page.first_error() == "methods[1].amount: must be in [0, 1), got 2"
+    assert page.first_error() == "Step 2 · methods[1].amount: must be in [0, 1), got 2"
     page.steps.remove(page.steps.cards[1])
     assert page.run_button.isEnabled() and len(app_state.recipe.methods) == 1
 
@@ -148,7 +127,7 @@ def test_steps_add_remove_and_recipe_files(qtbot, app_state, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("methods:\n  - {type: magnitude_prune, amount: 3}\nbogus: 1\n")
     assert not page.load_recipe(bad)
-    assert "bogus" in page.error_label.text()
+    assert "bogus" in page.error_label.full_text()
 
 
 def test_run_button_navigates_and_requests_a_run(qtbot, app_state):
@@ -167,3 +146,28 @@ def test_choosing_a_data_file_switches_builtin_source(qtbot, app_state, path, so
     qtbot.addWidget(page)
     page.set_data_path(path)
     assert app_state.recipe.data.path == path and app_state.recipe.data.source == source
+
+
+def test_errors_while_typing_never_move_the_form(qtbot, app_state):
+    page = OptimizePage(app_state)
+    qtbot.addWidget(page)
+    page.resize(900, 640)
+    page.show()
+    qtbot.waitExposed(page)
+    steps_area = page.steps.parentWidget()
+    while steps_area is not None and not steps_area.inherits("QScrollArea"):
+        steps_area = steps_area.parentWidget()
+    before = steps_area.geometry()
+    status_height = page.error_label.height()
+    page.steps.cards[0].form.editor("amount").setText("1.5")  # an error appears...
+    qtbot.wait(20)
+    assert page.error_label.full_text().startswith("Cannot run yet — Step 1 · methods[0].amount")
+    assert steps_area.geometry() == before and page.error_label.height() == status_height
+    long = "x" * 300  # ...or a long one that would wrap in a plain label
+    page.name_edit.setText(long)
+    qtbot.wait(20)
+    assert steps_area.geometry() == before and page.error_label.height() == status_height
+    page.name_edit.setText("ok")
+    page.steps.cards[0].form.editor("amount").setText("0.5")  # ...and goes
+    qtbot.wait(20)
+    assert steps_area.geometry() == before and page.error_label.full_text() == "Ready to run."
