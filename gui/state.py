@@ -20,6 +20,9 @@ from engine.store import Workspace
 class ModelInfo:
     loaded: Any  # engine.models.types.LoadedModel
     summary: Any  # engine.models.summary.ModelSummary
+    spec: Any = None  # the engine.recipe.ModelSpec it was loaded from
+    variant: Any = None  # engine.store.Variant when the spec names a workspace variant
+    parent: Any = None  # that variant's parent Variant (its card holds the parent's numbers)
 
 
 class AppState(QObject):
@@ -27,7 +30,7 @@ class AppState(QObject):
     workspace_changed = Signal(object)  # Workspace
     variants_changed = Signal()  # a run started/finished: re-read the store
     selected_variant_changed = Signal(str)  # run id
-    model_loaded = Signal(object)  # ModelInfo
+    model_loaded = Signal(object)  # ModelInfo, or None once the loaded model is not the recipe's
     navigate = Signal(str)  # page name: Model | Optimize | Run | Export | Compare
 
     def __init__(self, workspace: Workspace | str | Path, recipe: Recipe | None = None):
@@ -46,9 +49,18 @@ class AppState(QObject):
         self.workspace_changed.emit(self.workspace)
         self.variants_changed.emit()
 
-    def set_model(self, info: ModelInfo) -> None:
+    def set_model(self, info: ModelInfo | None) -> None:
+        """Make `info` the loaded model (None: no model matches the recipe any more)."""
         self.model_info = info
         self.model_loaded.emit(info)
+
+    def loaded_spec(self) -> Any:
+        """The ModelSpec of the loaded model, or None."""
+        return self.model_info.spec if self.model_info is not None else None
+
+    def model_is_current(self) -> bool:
+        """True when the loaded model is the one the current recipe names."""
+        return self.loaded_spec() == self.recipe.model
 
     def select_variant(self, run_id: str) -> None:
         self.selected_variant = run_id

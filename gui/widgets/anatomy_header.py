@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.widgets.anatomy_table import fmt_count
+from gui.widgets.elided_label import ElidedLabel
 
 TILES = ("Task", "Parameters", "Non-zero", "Size", "GFLOPs", "Source")
 
@@ -15,11 +16,12 @@ TILES = ("Task", "Parameters", "Non-zero", "Size", "GFLOPs", "Source")
 class StatTile(QWidget):
     """A small caption over a large value."""
 
-    def __init__(self, caption: str, parent: QWidget | None = None):
+    def __init__(self, caption: str, parent: QWidget | None = None, elide: bool = False):
         super().__init__(parent)
         self.caption = QLabel(caption.upper())
         self.caption.setStyleSheet("color: #666; font-size: 9pt; letter-spacing: 1px;")
-        self.value = QLabel("–")
+        # an elided value (a path) never asks for its whole width, so it cannot widen the window
+        self.value = ElidedLabel("–") if elide else QLabel("–")
         self.value.setStyleSheet("font-size: 15pt; font-weight: 600;")
         self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
@@ -47,13 +49,19 @@ class AnatomyHeader(QFrame):
         self.title.setStyleSheet("font-size: 12pt; font-weight: 600;")
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.tiles = {name: StatTile(name) for name in TILES}
+        self.tiles = {name: StatTile(name, elide=name == "Source") for name in TILES}
+        self.lineage = QLabel()  # a variant: its parent and what changed against it
+        self.lineage.setWordWrap(True)
+        self.lineage.setStyleSheet("color: #0b3d91;")
+        self.lineage.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.lineage.hide()
         grid = QGridLayout(self)
-        grid.setContentsMargins(14, 10, 14, 12)
-        grid.setHorizontalSpacing(28)
+        grid.setContentsMargins(12, 8, 12, 10)
+        grid.setHorizontalSpacing(20)
         grid.addWidget(self.title, 0, 0, 1, len(TILES))
+        grid.addWidget(self.lineage, 1, 0, 1, len(TILES))
         for col, name in enumerate(TILES):
-            grid.addWidget(self.tiles[name], 1, col)
+            grid.addWidget(self.tiles[name], 2, col)
         grid.setColumnStretch(len(TILES) - 1, 1)  # the source path takes what is left
 
     def show_model(self, loaded: Any, summary: Any, spec: Any, flops_input: str) -> None:
@@ -71,10 +79,33 @@ class AnatomyHeader(QFrame):
         gflops = f"{summary.total_flops / 1e9:.3f}" if summary.total_flops else "n/a"
         t["GFLOPs"].set(gflops, f"one forward on {flops_input}")
         t["GFLOPs"].caption.setText(f"GFLOPS ({flops_input})".upper())
-        where = spec.path if spec.source == "builtin" else _tail(spec.path)
-        t["Source"].set(f"{spec.source}: {where}", spec.path)
+        t["Source"].set(f"{spec.source}: {spec.path}", spec.path)
+        t["Source"].value.setToolTip(f"{spec.source}: {spec.path}")
+
+    def show_lineage(self, variant: Any, parent: Any, summary: Any) -> None:
+        """For a workspace variant: its parent and the parameter / non-zero changes against it."""
+        self.lineage.setText(lineage_text(variant, parent, summary))
+        self.lineage.setVisible(bool(self.lineage.text()))
 
 
-def _tail(path: str, limit: int = 48) -> str:
-    """The end of a long path, where the file name is."""
-    return path if len(path) <= limit else "…" + path[-(limit - 1) :]
+def _delta(now: int, before: Any) -> str:
+    if not isinstance(before, int | float) or not before:
+        return fmt_count(now)
+    change = (now - before) / before
+    return f"{fmt_count(before)} → {fmt_count(now)} ({change:+.1%})" if now != before else f"{fmt_count(now)} (same)"
+
+
+def lineage_text(variant: Any, parent: Any, summary: Any) -> str:
+    """'Variant x (id), method …; parent p (id): parameters a → b, non-zero c → d'."""
+    if variant is None:
+        return ""
+    method = variant.card.get("method") or "none"
+    head = f"Variant {variant.name} ({variant.id}), method {method}"
+    if parent is None:
+        return head + ("; its parent is no longer in the workspace" if variant.parent else "; no parent")
+    model = parent.card.get("model") or {}
+    return (
+        f"{head}; parent {parent.name} ({parent.id}): "
+        f"parameters {_delta(summary.total_params, model.get('params'))}, "
+        f"non-zero {_delta(summary.nonzero_params, model.get('nonzero_params'))}"
+    )

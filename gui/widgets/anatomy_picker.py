@@ -6,9 +6,11 @@ The picker only decides *what* to load (a ModelSpec); the page does the loading.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,14 +19,16 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QProgressBar,
     QPushButton,
     QWidget,
 )
 
-from engine.models.builtin import list_builtin_models
-from engine.models.checkpoint import MANIFEST
 from engine.recipe import ModelSpec
+from gui.widgets.elided_label import ElidedLabel
+
+MANIFEST = "workbench.json"  # engine.models.checkpoint.MANIFEST, without importing torch at start-up
 
 FILE_FILTER = "Model files (*.safetensors *.pt *.pth *.bin *.ts);;All files (*)"
 
@@ -95,12 +99,17 @@ class ModelPicker(QWidget):
         super().__init__(parent)
         self._last_path: Path | None = None  # the file behind the current error (for retries)
         self._trusted: Path | None = None  # the file the user said they trust
+        self._last_variant: str | None = None  # the variant behind the current error
+        self._shown: str | None = None  # built-in name now loaded (selected once the list fills)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
 
+        # filled once shown: the list lives in engine.models, which imports torch (seconds)
         self.builtin = QComboBox()
-        for name, desc in list_builtin_models():
-            self.builtin.addItem(f"{name} — {desc}", name)
+        self.builtin.setPlaceholderText("built-in demo models")
+        self.builtin.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.builtin.setMinimumContentsLength(16)
+        self.list_variants: Callable[[], list[tuple[str, str]]] = lambda: []
         self.load_builtin_btn = QPushButton("Load built-in")
         self.load_builtin_btn.clicked.connect(self._load_builtin)
         self.open_file_btn = QPushButton("Open file…")
@@ -109,6 +118,11 @@ class ModelPicker(QWidget):
         self.open_folder_btn = QPushButton("Open folder…")
         self.open_folder_btn.setToolTip("A Hugging Face model folder or a workbench checkpoint")
         self.open_folder_btn.clicked.connect(self._open_folder)
+        self.variant_btn = QPushButton("Variant")
+        self.variant_btn.setToolTip("A model saved in this workspace by a finished run")
+        self.variant_menu = QMenu(self.variant_btn)
+        self.variant_menu.aboutToShow.connect(self._fill_variant_menu)
+        self.variant_btn.setMenu(self.variant_menu)
 
         row = QHBoxLayout()
         row.addWidget(self.builtin, 1)
@@ -116,16 +130,18 @@ class ModelPicker(QWidget):
         row.addSpacing(16)
         row.addWidget(self.open_file_btn)
         row.addWidget(self.open_folder_btn)
+        row.addWidget(self.variant_btn)
         grid.addWidget(QLabel("Model:"), 0, 0)
         grid.addLayout(row, 0, 1)
 
         # generic (non-text) models cannot be run without an example input shape
         self.shape = QLineEdit()
         self.shape.setPlaceholderText("only for non-text models, e.g. 1, 3, 32, 32")
-        self.shape.setMinimumWidth(280)
+        self.shape.setMinimumWidth(200)
         self.shape.setToolTip("Example input for one forward pass; press Enter to reload the file")
         self.shape.returnPressed.connect(self._retry)
-        self.hint = QLabel("…or drop a model file or folder anywhere on this page.")
+        self.hint = ElidedLabel("…or drop a model file or folder anywhere on this page.",
+                                Qt.TextElideMode.ElideRight)
         self.hint.setStyleSheet("color: palette(mid);")
         shape_row = QHBoxLayout()
         shape_row.addWidget(self.shape)
@@ -138,7 +154,9 @@ class ModelPicker(QWidget):
         self.busy.setRange(0, 0)  # indeterminate: loading has no measurable progress
         self.busy.setMaximumWidth(160)
         self.busy.setTextVisible(False)
-        self.status = QLabel()
+        self.status = ElidedLabel()
+        self.current = ElidedLabel()  # what is loaded now, however it was asked for
+        self.current.setStyleSheet("color: #2e7d32;")
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -150,7 +168,8 @@ class ModelPicker(QWidget):
         self.trust.toggled.connect(self._trust_toggled)
         status_row = QHBoxLayout()
         status_row.addWidget(self.busy)
-        status_row.addWidget(self.status)
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.current, 1)
         status_row.addWidget(self.error, 1)
         grid.addLayout(status_row, 2, 1)
         grid.addWidget(self.trust, 3, 1)
@@ -158,10 +177,46 @@ class ModelPicker(QWidget):
         self.set_busy(False)
         self.show_error("")
 
+    # -- built-in list and variants -----------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        # after the window is painted: the list needs engine.models (torch)
+        QTimer.singleShot(0, self.fill_builtins)
+
+    def fill_builtins(self) -> None:
+        """Fill the built-in list once (imports engine.models, hence torch)."""
+        if self.builtin.count():
+            return
+        from engine.models.builtin import list_builtin_models
+
+        for name, desc in list_builtin_models():
+            self.builtin.addItem(f"{name} — {desc}", name)
+        self.builtin.setCurrentIndex(-1 if self._shown is None else self.builtin.findData(self._shown))
+
+    def _fill_variant_menu(self) -> None:
+        self.variant_menu.clear()
+        variants = self.list_variants()
+        for label, run_id in variants:
+            action = self.variant_menu.addAction(label)
+            action.triggered.connect(lambda _=False, r=run_id: self.request_variant(r))
+        if not variants:
+            self.variant_menu.addAction("No finished variants in this workspace yet").setEnabled(False)
+
+    def request_variant(self, name_or_id: str, trust: bool = False) -> None:
+        """Ask for a workspace variant by name or run id (trust: the user ticked the box)."""
+        self._last_path = None
+        self._last_variant = name_or_id
+        self.requested.emit(ModelSpec(source="variant", path=name_or_id, trust=trust))
+
     # -- requests ------------------------------------------------------------------
     def _load_builtin(self) -> None:
         self._last_path = None
-        self.requested.emit(ModelSpec(source="builtin", path=self.builtin.currentData()))
+        self.fill_builtins()
+        name = self.builtin.currentData()
+        if name:
+            self.requested.emit(ModelSpec(source="builtin", path=name))
+        else:
+            self.show_error("choose a built-in model in the list first")
 
     def _open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model file", "", FILE_FILTER)
@@ -179,6 +234,7 @@ class ModelPicker(QWidget):
         `trust` None keeps an earlier "Trust this file" answer for the same path.
         """
         self._last_path = Path(path)
+        self._last_variant = None
         if trust is None:
             trust = self._trusted == self._last_path
         try:
@@ -191,7 +247,9 @@ class ModelPicker(QWidget):
 
     def _trust_toggled(self, on: bool) -> None:
         self._trusted = self._last_path if on else None
-        if on and self._last_path is not None:
+        if on and self._last_path is None and self._last_variant:
+            self.request_variant(self._last_variant, trust=True)
+        elif on and self._last_path is not None:
             self.request_path(self._last_path, trust=True)
 
     def _retry(self) -> None:
@@ -199,12 +257,27 @@ class ModelPicker(QWidget):
             self.request_path(self._last_path)
 
     # -- display -------------------------------------------------------------------
+    def show_loaded(self, spec: ModelSpec | None, description: str = "") -> None:
+        """Show what is loaded: the built-in list selects it, anything else is named below."""
+        self._shown = spec.path if spec is not None and spec.source == "builtin" else None
+        if self.builtin.count():
+            self.builtin.setCurrentIndex(-1 if self._shown is None else self.builtin.findData(self._shown))
+        if spec is None:
+            self.current.setText("")
+        else:
+            where = spec.path if spec.source in ("builtin", "variant") else Path(spec.path).name
+            self.current.setText(f"Loaded: {spec.source} {where}" + (f" — {description}" if description else ""))
+            self.current.setToolTip(f"{spec.source}: {spec.path}\n{description}")
+        self.current.setVisible(spec is not None and not self.error.text())
+
     def set_busy(self, busy: bool, text: str = "") -> None:
         """Indeterminate bar + message while a load runs; buttons off so it is not doubled."""
         self.busy.setVisible(busy)
         self.status.setText(text)
         self.status.setVisible(bool(text))
-        for w in (self.load_builtin_btn, self.open_file_btn, self.open_folder_btn, self.trust):
+        self.current.setVisible(not busy and bool(self.current.text()) and not self.error.text())
+        for w in (self.load_builtin_btn, self.open_file_btn, self.open_folder_btn, self.variant_btn,
+                  self.trust):
             w.setEnabled(not busy)
 
     def show_error(self, message: str) -> None:
@@ -217,6 +290,7 @@ class ModelPicker(QWidget):
         text = text.replace("set model.trust: true", "tick “Trust this file” below")
         self.error.setText(text)
         self.error.setVisible(bool(text))
+        self.current.setVisible(not text and bool(self.current.text()) and self.busy.isHidden())
         wants_trust = field == "model.trust" or "unpickling" in text
         trusted_here = self._trusted is not None and self._trusted == self._last_path
         # once trusted, the box stays ticked for this file through later errors (e.g. shape)

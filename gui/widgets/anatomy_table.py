@@ -11,7 +11,12 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from gui.widgets.elided_label import ElidedLabel
+
+MIN_NAME_WIDTH = 140  # the Layer column never gets narrower than this when fitted
 
 COLUMNS = ("Layer", "Type", "Params", "Non-zero", "Bytes", "FLOPs", "Share %")
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -84,8 +89,37 @@ class AnatomyModel(QAbstractTableModel):
         return None
 
 
+class LayerView(QTableView):
+    """Table whose Layer column takes the width the others leave, until the user drags it."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.user_sized = False  # the user dragged the Layer column: keep their width
+        self._fitting = False
+        header = self.horizontalHeader()
+        header.sectionResized.connect(self._section_resized)
+
+    def _section_resized(self, index: int, _old: int, _new: int) -> None:
+        if index == 0 and not self._fitting and self.horizontalHeader().underMouse():
+            self.user_sized = True
+
+    def fit_name_column(self) -> None:
+        """Give the Layer column what is left of the viewport (names elide from the left)."""
+        if self.user_sized or self.model() is None:
+            return
+        header = self.horizontalHeader()
+        others = sum(header.sectionSize(c) for c in range(1, header.count()))
+        self._fitting = True
+        header.resizeSection(0, max(MIN_NAME_WIDTH, self.viewport().width() - others))
+        self._fitting = False
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.fit_name_column()
+
+
 class AnatomyTable(QWidget):
-    """Filter box over a sortable table of layers."""
+    """Filter box over a sortable table of layers; the selected layer's full name below."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -106,32 +140,53 @@ class AnatomyTable(QWidget):
         self.proxy.modelReset.connect(self._update_count)
         self.proxy.layoutChanged.connect(self._update_count)
 
-        self.view = QTableView()
+        self.view = LayerView()
         self.view.setModel(self.proxy)
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # model order until a click
         self.view.setAlternatingRowColors(True)
-        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # both ends of a name matter
+        # the end of a name is what tells layers apart ('…layer.3.attention.self.query')
+        self.view.setTextElideMode(Qt.TextElideMode.ElideLeft)
         self.view.setWordWrap(False)
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(22)
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # Interactive: drag the Layer column wider, or double-click its edge to fit full names
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
         for col in range(1, len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.sectionResized.connect(lambda col, *_: col and self.view.fit_name_column())
+        self.selected = ElidedLabel("", Qt.TextElideMode.ElideLeft)
+        self.selected.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.view.selectionModel().currentRowChanged.connect(self._show_selected)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.filter)
         layout.addWidget(self.view, 1)
-        layout.addWidget(self.count)
+        footer = QVBoxLayout()
+        footer.setSpacing(0)
+        footer.addWidget(self.count)
+        footer.addWidget(self.selected)
+        layout.addLayout(footer)
 
     def set_rows(self, rows: list[Any]) -> None:
         """Show a summary's LayerRows (in model order)."""
         self.model.set_rows(rows)
         self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.proxy.sort(-1)
+        self.selected.setText("")
+        self.view.fit_name_column()
+
+    def _show_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            self.selected.setText("")
+            return
+        source = self.proxy.mapToSource(current)
+        row = self.model.rows[source.row()]
+        self.selected.setText(f"{row.name or '(root)'}  ·  {row.type}")
 
     def _update_count(self, *_: Any) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
