@@ -9,10 +9,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
 from typing import Any
+
+_STEP_PATH = re.compile(r"methods\[(\d+)\]")
+
+
+def step_number(path: str) -> int | None:
+    """1-based step a `methods[i]...` path is about (the form's "Step i+1"), else None."""
+    hit = _STEP_PATH.match(path)
+    return int(hit.group(1)) + 1 if hit else None
+
+
+def where(path: str) -> str:
+    """How messages name a field: 'Step 2 · methods[1].amount' for a step, else the path."""
+    step = step_number(path)
+    return f"Step {step} · {path}" if step is not None else path
 
 
 @dataclass(frozen=True)
@@ -21,7 +36,9 @@ class FieldError:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        # a step is named the way the Optimize page titles it, with the recipe path the CLI
+        # and YAML use: "Step 1 · methods[0].amount: must be in [0, 1), got 1.5"
+        return f"{where(self.path)}: {self.message}"
 
 
 class ConfigError(ValueError):
@@ -222,10 +239,26 @@ def config_from_dict(cls: type, data: dict[str, Any] | None, path: str) -> Any:
         raise ConfigError([FieldError(path, str(exc))]) from exc
 
 
-def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """Plain YAML-able mapping of a config (tuples become lists)."""
+def config_to_dict(
+    cfg: Any, changed_only: bool = False, keep: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Plain YAML-able mapping of a config (tuples become lists).
+
+    `changed_only`: only the fields whose value differs from the field's default (plus the
+    `keep` ones), so a saved recipe holds what the user set, not every hidden default.
+    """
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
+        if changed_only and f.name not in keep and v == _field_default(f):
+            continue
         out[f.name] = list(v) if isinstance(v, tuple) else v
     return out
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING  # a required field: always written

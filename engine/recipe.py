@@ -159,6 +159,10 @@ class Recipe:
         errs += validate_config(self.export, "export")
         for i, m in enumerate(self.methods):
             errs += validate_config(m, f"methods[{i}]")
+        if self.methods:
+            from engine.registry import order_errors
+
+            errs += order_errors(self.methods)
         return errs
 
     def validate(self) -> Recipe:
@@ -168,22 +172,36 @@ class Recipe:
         return self
 
     # -- YAML -------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, full: bool = False) -> dict[str, Any]:
+        """The recipe as plain data: what differs from the defaults, or every field (`full`).
+
+        The model and data always say what they are (source, path) and each step its type;
+        everything else is written only when it differs from its default, so a saved recipe
+        holds what the user set. Both forms load back to the same Recipe.
+        """
         from engine.registry import method_type_name
 
-        return {
+        def part(cfg: Any, keep: tuple[str, ...] = ()) -> dict[str, Any]:
+            return config_to_dict(cfg, changed_only=not full, keep=keep)
+
+        out: dict[str, Any] = {
             "name": self.name,
             "parent": self.parent,
             "notes": self.notes,
-            "model": config_to_dict(self.model),
-            "data": config_to_dict(self.data),
-            "methods": [{"type": method_type_name(m), **config_to_dict(m)} for m in self.methods],
-            "train": config_to_dict(self.train),
-            "export": config_to_dict(self.export),
+            "model": part(self.model, ("source", "path")),
+            "data": part(self.data, ("source", "path")),
+            "methods": [{"type": method_type_name(m), **part(m)} for m in self.methods],
+            "train": part(self.train),
+            "export": part(self.export),
         }
+        if full:
+            return out
+        empty = {"parent": None, "notes": "", "methods": [], "train": {}, "export": {}}
+        return {k: v for k, v in out.items() if k not in empty or v != empty[k]}
 
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+    def to_yaml(self, full: bool = False) -> str:
+        """YAML text of `to_dict(full)`."""
+        return yaml.safe_dump(self.to_dict(full), sort_keys=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:

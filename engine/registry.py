@@ -27,6 +27,9 @@ class MethodEntry:
     # layer, N:M on a width not divisible by M...); run before anything is registered
     check: Callable[[Any, Any], list[str]] | None = None
     rank: int = 100  # menu order within the family (import order depends on who imported first)
+    # what a step leaves on the model: "mask" (zeros held by masks through fine-tuning),
+    # "shrink" (tensors physically cut) or "other"; the order rules below read it
+    effect: str = "other"
 
 
 _METHODS: dict[str, MethodEntry] = {}
@@ -43,6 +46,7 @@ def register_method(
     check: Callable[[Any, Any], list[str]] | None = None,
     aliases: tuple[str, ...] = (),
     rank: int = 100,
+    effect: str = "other",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering `handler` for configs of `config_cls`.
 
@@ -51,7 +55,7 @@ def register_method(
 
     def deco(handler: Callable[..., Any]) -> Callable[..., Any]:
         _METHODS[type_name] = MethodEntry(
-            type_name, family, label, config_cls, handler, help, preview, check, rank
+            type_name, family, label, config_cls, handler, help, preview, check, rank, effect
         )
         for old in aliases:
             _ALIASES[old] = type_name
@@ -110,9 +114,53 @@ def entry_for_config(config: Any) -> MethodEntry:
     return method_entry(method_type_name(config))
 
 
+def _effects(configs: tuple[Any, ...] | list[Any]) -> list[str]:
+    out = []
+    for cfg in configs:
+        try:
+            out.append(entry_for_config(cfg).effect)
+        except KeyError:  # not a method config: Recipe.errors names it elsewhere
+            out.append("other")
+    return out
+
+
+def order_errors(configs: tuple[Any, ...] | list[Any]) -> list[FieldError]:
+    """Step orders the engine refuses, each naming the step to move (no model needed).
+
+    - a structured (shrinking) step after a masking step: the cut would leave the earlier
+      masks the old shapes (and their forward hooks would rebuild the old-sized weights);
+    - a masking step with a schedule (iterative/gradual) followed by another masking step:
+      its later rounds would pick weights the later step already removed, so the steps
+      would no longer compose as written; the scheduled step goes last.
+    """
+    effects = _effects(configs)
+    masks = [i for i, e in enumerate(effects) if e == "mask"]
+    errors: list[FieldError] = []
+    for i, (cfg, effect) in enumerate(zip(configs, effects, strict=True)):
+        earlier = [j for j in masks if j < i]
+        if effect == "shrink" and earlier:
+            errors.append(FieldError(
+                f"methods[{i}]",
+                f"structured pruning cannot follow a masking step (Step {earlier[0] + 1}); "
+                f"move it before Step {earlier[0] + 1}",
+            ))
+        later = [j for j in masks if j > i]
+        schedule = getattr(cfg, "schedule", "oneshot")
+        if effect == "mask" and schedule != "oneshot" and later:
+            errors.append(FieldError(
+                f"methods[{i}].schedule",
+                f"a {schedule} schedule keeps changing masks during fine-tuning, so it must be "
+                f"the last masking step (Step {later[-1] + 1} masks after it); use schedule "
+                f"oneshot, or move this step after Step {later[-1] + 1}",
+            ))
+    return errors
+
+
 def check_methods(configs: tuple[Any, ...], module: Any) -> list[FieldError]:
     """Model-dependent problems of every method step, before anything runs."""
-    errors: list[FieldError] = []
+    errors: list[FieldError] = order_errors(configs)
+    if errors:  # the per-step checks assume an order the steps can run in
+        return errors
     for i, cfg in enumerate(configs):
         entry = entry_for_config(cfg)
         if entry.check is not None:

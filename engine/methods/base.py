@@ -36,6 +36,7 @@ class MethodContext:
     batch_size: int = 16
     device: Any = None  # torch.device the model is on
     seed: int = 0
+    example_inputs: tuple | None = None  # inputs the model runs on (None: methods probe)
 
 
 @dataclass

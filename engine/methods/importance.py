@@ -6,6 +6,9 @@
   (Molchanov et al. 2019): the loss change if the weight were removed.
 
 Already-pruned weights (zero) score zero under magnitude and taylor, so masks only grow.
+Weights an earlier step's mask removed score -inf (`among_alive`): a step's amount is a
+fraction of the weights still alive when it runs (torch.nn.utils.prune's PruningContainer
+rule), and the counting helpers below take every -inf weight first, on top of that amount.
 """
 
 from __future__ import annotations
@@ -85,6 +88,24 @@ def layer_scores(
     raise ValueError(f"unknown criterion {criterion!r}; known: {', '.join(CRITERIA)}")
 
 
+def among_alive(scores: torch.Tensor, alive: torch.Tensor | None) -> torch.Tensor:
+    """`scores` with the weights an earlier mask removed set to -inf (they stay removed)."""
+    if alive is None:
+        return scores
+    return scores.masked_fill(~alive.to(device=scores.device, dtype=torch.bool), float("-inf"))
+
+
+def dead_count(scores: torch.Tensor) -> int:
+    """Weights already removed by an earlier step (scored -inf by `among_alive`)."""
+    return int(torch.isneginf(scores).sum())
+
+
+def mask_fraction(scores: torch.Tensor, amount: float) -> torch.Tensor:
+    """Zero the already-removed weights plus `amount` of the alive ones (lowest scores)."""
+    dead = dead_count(scores)
+    return mask_lowest(scores, dead + int(round(amount * (scores.numel() - dead))))
+
+
 def mask_lowest(scores: torch.Tensor, k: int) -> torch.Tensor:
     """A 0/1 mask that zeroes exactly the `k` lowest scores (ties broken by position)."""
     mask = torch.ones_like(scores, dtype=torch.float32)
@@ -97,13 +118,12 @@ def mask_lowest(scores: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def global_masks(scores: dict[str, torch.Tensor], amount: float) -> dict[str, torch.Tensor]:
-    """One ranking over all layers: the lowest `amount` of all weights together go."""
+    """One ranking over all layers: the lowest `amount` of all alive weights together go."""
     if not scores:
         return {}
     names = list(scores)
     flat = torch.cat([scores[n].reshape(-1).cpu() for n in names])
-    k = int(round(amount * flat.numel()))
-    all_mask = mask_lowest(flat, k)
+    all_mask = mask_fraction(flat, amount)
     out, start = {}, 0
     for n in names:
         size = scores[n].numel()

@@ -7,6 +7,10 @@ does to `weight_orig` (momentum, Adam state, weight decay) never reaches `weight
 pruned weights stay exactly zero through fine-tuning. A schedule that changes the masks
 writes the buffer in place (`set_mask`); masks are buffers, so they are in the state_dict
 and a training checkpoint restores them exactly. `make_permanent` folds them in at the end.
+
+Masks of successive steps combine: a step writes its mask with `narrow_mask`, which ANDs it
+with the mask already there, so a weight removed by any step (or any schedule round) stays
+removed; `alive_masks` tells a step which weights are still alive when it starts.
 """
 
 from __future__ import annotations
@@ -85,6 +89,42 @@ def set_mask(layer: nn.Module, mask: torch.Tensor, name: str = "weight") -> None
             setattr(layer, name, getattr(layer, f"{name}_orig") * mask)
     else:
         torch_prune.custom_from_mask(layer, name, mask)
+
+
+def narrow_mask(layer: nn.Module, mask: torch.Tensor, name: str = "weight") -> None:
+    """AND `mask` into the layer's mask: a weight any earlier step removed is never revived."""
+    old = getattr(layer, f"{name}_mask", None)
+    if old is not None:
+        mask = mask.to(device=old.device, dtype=old.dtype) * old
+    set_mask(layer, mask, name)
+
+
+def alive_masks(layers: dict[str, nn.Module]) -> dict[str, torch.Tensor | None]:
+    """Per layer, which weights earlier steps left alive (None: the layer carries no mask yet)."""
+    out: dict[str, torch.Tensor | None] = {}
+    for n, layer in layers.items():
+        buf = getattr(layer, "weight_mask", None)
+        out[n] = None if buf is None else buf.detach() != 0
+    return out
+
+
+def count_params(module: nn.Module) -> tuple[int, int]:
+    """(parameters, non-zero parameters) as the next forward sees them (masks applied).
+
+    A masked layer's parameter is `weight_orig`; its non-zeros are those of weight_orig * mask.
+    Tied parameters count once, as `module.parameters()` yields them once.
+    """
+    effective: dict[int, torch.Tensor] = {}
+    for sub in module.modules():
+        mask = getattr(sub, "weight_mask", None)
+        if mask is not None and hasattr(sub, "weight_orig"):
+            effective[id(sub.weight_orig)] = sub.weight_orig.detach() * mask
+    total = nonzero = 0
+    with torch.no_grad():
+        for p in module.parameters():
+            total += p.numel()
+            nonzero += int(torch.count_nonzero(effective.get(id(p), p.detach())))
+    return total, nonzero
 
 
 def current_mask(layer: nn.Module, name: str = "weight") -> torch.Tensor:

@@ -18,22 +18,24 @@ from engine.config_fields import option
 from engine.methods.base import MethodContext, MethodResult
 from engine.methods.importance import (
     CRITERIA,
+    among_alive,
     global_masks,
     layer_scores,
-    mask_lowest,
+    mask_fraction,
     taylor_saliency,
 )
 from engine.methods.masks import (
     DEFAULT_EXCLUDE,
     DEFAULT_TYPES,
     LAYER_TYPES,
+    alive_masks,
     effective_weight,
     layer_sparsity,
     matches,
+    narrow_mask,
     overall_sparsity,
     scope_problems,
     select_targets,
-    set_mask,
 )
 from engine.methods.schedule import SCHEDULES, LayerWatcher, MaskScheduleHook, SparsitySchedule
 from engine.registry import register_method
@@ -148,21 +150,24 @@ def compute_masks(
     layers: dict[str, nn.Module],
     scores: dict[str, torch.Tensor],
     scale: float = 1.0,
+    alive: dict[str, torch.Tensor | None] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Masks for every layer; `scale` shrinks every amount (a schedule's partial target)."""
+    """Masks for every layer; `scale` shrinks every amount (a schedule's partial target).
+
+    `alive` (from `alive_masks` when the step started) holds what earlier steps left: amounts
+    are fractions of those weights, and the weights earlier steps removed stay removed.
+    """
+    alive = alive or {}
+    scores = {n: among_alive(scores[n], alive.get(n)) for n in layers}
     if cfg.mode == "threshold":
         return {n: (scores[n] >= cfg.threshold).float() for n in layers}
     own, common = _split(cfg, list(layers))
     amount = cfg.amount * scale
-    masks = {
-        n: mask_lowest(scores[n], int(round(a * scale * scores[n].numel()))) for n, a in own.items()
-    }
+    masks = {n: mask_fraction(scores[n], a * scale) for n, a in own.items()}
     if cfg.scope == "global":
         masks.update(global_masks({n: scores[n] for n in common}, amount))
     else:
-        masks.update(
-            {n: mask_lowest(scores[n], int(round(amount * scores[n].numel()))) for n in common}
-        )
+        masks.update({n: mask_fraction(scores[n], amount) for n in common})
     return masks
 
 
@@ -208,6 +213,7 @@ def preview_unstructured(cfg: UnstructuredPruneConfig, module: nn.Module) -> dic
     check=check_unstructured,
     aliases=("magnitude_prune",),
     rank=0,
+    effect="mask",
 )
 def apply_unstructured(cfg: UnstructuredPruneConfig, ctx: MethodContext) -> MethodResult:
     """Attach masks now (the schedule's first target) and return a hook for the rest."""
@@ -223,6 +229,9 @@ def apply_unstructured(cfg: UnstructuredPruneConfig, ctx: MethodContext) -> Meth
         ctx.log(f"schedule {cfg.schedule} needs fine-tuning steps; pruning once instead")
     watcher = LayerWatcher(layers, ctx.module, ctx.emit)
     watcher.before()
+    # what earlier steps left alive, fixed for this step's whole schedule: every round's
+    # target is a fraction of these weights, and the rounds' own zeros score 0 so they stay
+    alive = alive_masks(layers)
 
     def apply(target: float) -> None:
         scale = target / cfg.amount if cfg.amount > 0 else 0.0
@@ -231,8 +240,8 @@ def apply_unstructured(cfg: UnstructuredPruneConfig, ctx: MethodContext) -> Meth
             taylor = taylor_saliency(ctx.module, layers, ctx.task, ctx.data,
                                      cfg.calibration_batches, ctx.batch_size, ctx.device, cfg.seed)
         scores = layer_scores(cfg.criterion, layers, cfg.seed, taylor)
-        for name, mask in compute_masks(cfg, layers, scores, scale).items():
-            set_mask(layers[name], mask)
+        for name, mask in compute_masks(cfg, layers, scores, scale, alive).items():
+            narrow_mask(layers[name], mask)
 
     apply(schedule.target_at(0))
     names = list(layers)

@@ -4,7 +4,9 @@
 dense speed; other N:M patterns are useful for research and for CPU runtimes that pack
 them. Groups run along the input dimension of Linear layers (the reduction dimension of
 the matmul), which is the layout those kernels expect. The mask is held through
-fine-tuning exactly like unstructured masks.
+fine-tuning exactly like unstructured masks. After an earlier masking step, each group keeps
+its N best weights among those still alive, and the N:M mask is ANDed with the earlier one:
+a weight removed before stays removed (a group may then keep fewer than N).
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from torch import nn
 
 from engine.config_fields import option
 from engine.methods.base import MethodContext, MethodResult
-from engine.methods.importance import layer_scores, taylor_saliency
+from engine.methods.importance import among_alive, layer_scores, taylor_saliency
 from engine.methods.masks import (
     DEFAULT_EXCLUDE,
+    alive_masks,
     layer_sparsity,
+    narrow_mask,
     overall_sparsity,
     scope_problems,
     select_targets,
-    set_mask,
 )
 from engine.methods.schedule import LayerWatcher
 from engine.registry import register_method
@@ -99,6 +102,7 @@ def preview_nm(cfg: NMPruneConfig, module: nn.Module) -> dict[str, int]:
     preview=preview_nm,
     check=check_nm,
     rank=10,
+    effect="mask",
 )
 def apply_nm(cfg: NMPruneConfig, ctx: MethodContext) -> MethodResult:
     """Attach N:M masks to every targeted Linear layer (held through fine-tuning)."""
@@ -113,8 +117,9 @@ def apply_nm(cfg: NMPruneConfig, ctx: MethodContext) -> MethodResult:
         taylor = taylor_saliency(ctx.module, layers, ctx.task, ctx.data, cfg.calibration_batches,
                                  ctx.batch_size, ctx.device, ctx.seed)
     scores = layer_scores(cfg.criterion, layers, ctx.seed, taylor)
+    alive = alive_masks(layers)
     for name, layer in layers.items():
-        set_mask(layer, nm_mask(scores[name], cfg.n, cfg.m))
+        narrow_mask(layer, nm_mask(among_alive(scores[name], alive[name]), cfg.n, cfg.m))
     got = watcher.report(0)
     names = list(layers)
     ctx.log(f"{cfg.n}:{cfg.m} pruning ({cfg.criterion}) zeroed {got:.1%} of {len(names)} layers")

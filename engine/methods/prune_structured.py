@@ -269,6 +269,7 @@ def _run(module: nn.Module, example: tuple[torch.Tensor, ...]) -> torch.Size:
     preview=preview_structured,
     check=check_structured,
     rank=20,
+    effect="shrink",
 )
 def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodResult:
     """Cut the lowest-importance units out of ctx.module in place (tensors shrink)."""
@@ -284,7 +285,7 @@ def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodRe
             f"{masked[0]} already carries a pruning mask from an earlier step; put "
             "structured_prune before unstructured or N:M pruning in the recipe"
         )
-    example = probe_inputs(module, ctx.task)
+    example = ctx.example_inputs or probe_inputs(module, ctx.task)
     out_shape = _run(module, example)
     graph = build_graph(module, example)
     sites, problems = _analyse(cfg, module, graph)

@@ -352,7 +352,7 @@ def test_bad_configs_say_what_is_wrong_before_anything_runs():
         "would remove all 2 key/value groups (4 heads) of model.model.layers.0.self_attn" in gqa[0]
     )
     bad = validate_config(StructuredPruneConfig(amount=1.0), "methods[0]")
-    assert [str(e) for e in bad] == ["methods[0].amount: must be in [0, 1), got 1"]
+    assert [str(e) for e in bad] == ["Step 1 · methods[0].amount: must be in [0, 1), got 1"]
     with pytest.raises(ValueError, match="lm_head cannot be structurally pruned"):
         apply_structured(
             StructuredPruneConfig(include=("lm_head",)), MethodContext(gpt, "causal-lm")

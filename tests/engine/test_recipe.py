@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from engine.config_fields import ConfigError
 from engine.methods.prune import UnstructuredPruneConfig
@@ -29,7 +30,7 @@ def test_amount_out_of_range_names_field_and_range():
     r = Recipe(methods=(UnstructuredPruneConfig(amount=1.5),))
     with pytest.raises(ConfigError) as info:
         r.validate()
-    assert str(info.value) == "methods[0].amount: must be in [0, 1), got 1.5"
+    assert str(info.value) == "Step 1 · methods[0].amount: must be in [0, 1), got 1.5"
 
 
 def test_amount_one_is_rejected_zero_accepted():
@@ -40,7 +41,7 @@ def test_amount_one_is_rejected_zero_accepted():
 def test_bad_choice_and_type_messages():
     r = Recipe.from_yaml("methods: [{type: magnitude_prune, scope: diagonal}]\ntrain: {batch_size: 'x'}")
     msgs = [str(e) for e in r.errors()]
-    assert "methods[0].scope: must be one of global, layer, got 'diagonal'" in msgs
+    assert "Step 1 · methods[0].scope: must be one of global, layer, got 'diagonal'" in msgs
     assert "train.batch_size: must be a whole number, got 'x'" in msgs
 
 
@@ -75,3 +76,32 @@ def test_defaults_are_valid_and_lists_become_tuples():
     assert r.methods[0].include == ("*.mlp.*",)
     assert not r.errors()
     assert TrainConfig().lr > 0
+
+
+def test_saved_recipe_holds_what_the_user_set_and_round_trips():
+    from engine.methods.prune_nm import NMPruneConfig
+
+    r = Recipe(name="mine", methods=(UnstructuredPruneConfig(amount=0.3, schedule="gradual"),
+                                     NMPruneConfig()),
+               train=TrainConfig(epochs=2))
+    text = r.to_yaml()
+    assert yaml.safe_load(text) == {
+        "name": "mine",
+        "model": {"source": "builtin", "path": "tiny-gpt"},
+        "data": {"source": "builtin", "path": "shakespeare"},
+        "methods": [{"type": "unstructured_prune", "amount": 0.3, "schedule": "gradual"},
+                    {"type": "nm_prune"}],
+        "train": {"epochs": 2},
+    }
+    assert "exclude" not in text and "export" not in text and "update_every" not in text
+    assert Recipe.from_yaml(text) == r
+    full = r.to_dict(full=True)  # a run's record keeps every setting it used
+    assert full["export"]["opset"] == 18 and "exclude" in full["methods"][0]
+    assert Recipe.from_dict(full) == r
+
+
+@pytest.mark.parametrize("path", sorted(ASSETS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_recipes_round_trip_through_the_short_form(path):
+    r = Recipe.load(path)
+    assert Recipe.from_yaml(r.to_yaml()) == r
+    assert len(r.to_yaml()) <= len(r.to_yaml(full=True))

@@ -1,0 +1,143 @@
+"""What a recipe's steps will leave of a model, step by step, before anything runs.
+
+The estimate applies the steps in order to a deep copy of the model with the methods' own
+handlers (the code a run uses), so stacked steps compose exactly as they will in the run:
+masks combine, a structured step shrinks the tensors the next step sees, and a step the
+engine would refuse at that point says why. No training happens: a schedule (iterative or
+gradual) is applied at once at its final amount, which is what the run reaches by the end of
+fine-tuning. Criteria that need data (Taylor) are estimated with magnitude (L1 for
+structured steps): the counts are the same except for threshold modes and global structured
+rankings, where which weights go depends on the scores.
+
+The caller's module is never touched, so `estimate_steps` can run on a worker thread.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from engine.config_fields import step_number
+from engine.methods.base import MethodContext
+from engine.methods.masks import count_params, overall_sparsity
+from engine.registry import entry_for_config, order_errors
+
+
+@dataclass
+class StepEstimate:
+    label: str  # e.g. "Step 1 · Unstructured pruning 50%"
+    targeted_layers: int  # layers this step acts on (never more than the model has)
+    params: int  # parameters after this step (structured steps shrink this)
+    nonzero: int  # non-zero parameters after this step
+    sparsity: float  # combined sparsity of the weights masking steps targeted so far
+    error: str = ""  # non-empty when the engine would refuse this step here
+
+
+@dataclass
+class StepsEstimate:
+    dense_params: int
+    steps: list[StepEstimate]
+    dense_nonzero: int = 0  # non-zeros of the untouched model (biases may start at zero)
+
+    def text(self) -> str:
+        """One line saying what it counts, e.g. 'Non-zero parameters after pruning: …'."""
+        bad = next((s for s in self.steps if s.error), None)
+        if bad is not None:
+            return f"No estimate: {bad.label.split(' · ')[0]} cannot be applied here: {bad.error}"
+        if not self.steps:
+            return f"Parameters: {fmt_count(self.dense_params)} (no step yet)"
+        last = self.steps[-1]
+        base = self.dense_nonzero or self.dense_params
+        if last.nonzero < last.params:  # zeros held by masks: count what is left non-zero
+            cut = 1.0 - last.nonzero / base if base else 0.0
+            return (f"Non-zero parameters after pruning: {fmt_count(last.nonzero)} of "
+                    f"{fmt_count(self.dense_params)} (−{cut:.1%})")
+        cut = 1.0 - last.params / self.dense_params if self.dense_params else 0.0
+        return (f"Parameters after pruning: {fmt_count(last.params)} of "
+                f"{fmt_count(self.dense_params)} (−{cut:.1%})")
+
+
+def fmt_count(n: float) -> str:
+    """1234567 -> '1.23M', 45600 -> '45.6K'."""
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{unit}"
+    return f"{int(n)}"
+
+
+def step_title(cfg: Any) -> str:
+    """Short name of a step with its headline setting, e.g. 'Unstructured pruning 50%'."""
+    entry = entry_for_config(cfg)
+    words = [entry.label.split(" (")[0]]
+    if isinstance(getattr(cfg, "target", None), str):
+        words.append(cfg.target)
+    if hasattr(cfg, "n") and hasattr(cfg, "m"):
+        words.append(f"{cfg.n}:{cfg.m}")
+    elif getattr(cfg, "mode", "amount") == "threshold":
+        words.append(f"threshold {cfg.threshold:g}")
+    elif isinstance(getattr(cfg, "amount", None), float):
+        words.append(f"{cfg.amount:.0%}")
+    return " ".join(words)
+
+
+def step_counts(module: nn.Module, mask_targets: list[str]) -> dict[str, Any]:
+    """Parameters, non-zeros and the masked layers' combined sparsity, as of now."""
+    params, nonzero = count_params(module)
+    sparsity = overall_sparsity(module, mask_targets) if mask_targets else 0.0
+    return {"params": params, "nonzero": nonzero, "sparsity": sparsity}
+
+
+def _without_data(cfg: Any) -> Any:
+    """The same step with a data-free criterion (the estimate has no calibration batches)."""
+    if getattr(cfg, "criterion", None) == "taylor":
+        cfg = dataclasses.replace(cfg, criterion="magnitude")
+    if getattr(cfg, "importance", None) == "taylor":
+        cfg = dataclasses.replace(cfg, importance="l1")
+    return cfg
+
+
+def estimate_steps(
+    module: nn.Module,
+    methods: Sequence[Any],
+    example_inputs: tuple | None = None,
+    task: str = "generic",
+) -> StepsEstimate:
+    """Apply `methods` in order to a copy of `module`; what each step leaves (module untouched)."""
+    try:
+        work = copy.deepcopy(module)
+    except Exception as exc:  # e.g. a TorchScript module that cannot be copied
+        raise ValueError(f"cannot copy the model to estimate on it ({type(exc).__name__}: "
+                         f"{exc})") from exc
+    dense_params, dense_nonzero = count_params(work)
+    refused: dict[int, str] = {}
+    for fe in order_errors(list(methods)):
+        refused.setdefault(step_number(fe.path) or 0, fe.message)
+    steps: list[StepEstimate] = []
+    mask_targets: list[str] = []
+    now = {"params": dense_params, "nonzero": dense_nonzero, "sparsity": 0.0}
+    for i, cfg in enumerate(methods):
+        entry = entry_for_config(cfg)
+        label = f"Step {i + 1} · {step_title(cfg)}"
+        error = refused.get(i + 1, "")
+        if not error and entry.check is not None:
+            error = next(iter(entry.check(cfg, work)), "")
+        targeted = 0
+        if not error:
+            ctx = MethodContext(module=work, task=task, example_inputs=example_inputs)
+            try:
+                res = entry.handler(_without_data(cfg), ctx)
+            except (ValueError, RuntimeError) as exc:
+                error = str(exc)
+            else:
+                targeted = len(res.targets)
+                if not res.structured:
+                    mask_targets += [t for t in res.targets if t not in mask_targets]
+                now = step_counts(work, mask_targets)
+        steps.append(StepEstimate(label, targeted, now["params"], now["nonzero"],
+                                  now["sparsity"], error))
+    return StepsEstimate(dense_params, steps, dense_nonzero)
