@@ -20,6 +20,7 @@ from engine.baseline import ensure_baseline, on_device, run_warnings
 from engine.config_fields import ConfigError
 from engine.context import JobContext
 from engine.data import load_data
+from engine.estimate import fmt_count, step_counts, step_title
 from engine.events import Artifact, StageStarted
 from engine.export_variant import export_loaded
 from engine.methods.base import MethodContext, MethodResult
@@ -72,6 +73,7 @@ class Pipeline:
         self.parent_id: str | None = recipe.parent
         self.baseline_id: str | None = None  # a baseline this job is building, until it is done
         self.stage = "load"  # the stage running now, for failure messages
+        self.step_reports: list[dict[str, Any]] = []  # per method step, for card["steps"]
 
     def enter_stage(self, name: str, message: str = "") -> JobContext:
         """Start stage `name` (a cancel or pause takes effect here); its progress context."""
@@ -96,7 +98,8 @@ class Pipeline:
         else:
             if self.parent_id is None and r.methods:
                 self.parent_id = ensure_baseline(self, loaded, data, spec, device)
-            run = self.ws.new_run(r.name, r.to_yaml(), self.parent_id)
+            # the run's record keeps every setting it used, defaults included
+            run = self.ws.new_run(r.name, r.to_yaml(full=True), self.parent_id)
         self.run_id = run.id
         folder = self.ws.run_dir(run.id)
         self.on_run_created(run.id, folder)
@@ -118,6 +121,7 @@ class Pipeline:
             before=before, after=after, targets=targets, module=loaded.module, metrics=metrics,
             train_stats=train_stats, onnx=onnx, folder=folder, started=started,
         )  # fmt: skip
+        card["steps"] = self.step_reports  # what each step reached when it was applied
         return self._finish(card, train_stats, metrics, data, folder)
 
     # -- stages --------------------------------------------------------------------
@@ -165,18 +169,40 @@ class Pipeline:
         steps = total_steps(len(data.train), r.train) if data is not None and r.train.epochs else 0
         for cfg in r.methods:
             entry = entry_for_config(cfg)
-            ctx.log(f"{entry.label}: {method_label(cfg)}")
+            ctx.log(f"Step {len(results) + 1} · {entry.label}: {method_label(cfg)}")
             mctx = MethodContext(
                 module=module, task=loaded.task, log=ctx.log, data=data, emit=method_events,
                 total_steps=steps, batch_size=r.train.batch_size, device=device, seed=r.train.seed,
             )  # fmt: skip
             results.append(entry.handler(cfg, mctx))
+            self._report_step(cfg, results, module, ctx.log)
         # zeros are counted only where masks put them; structured steps shrank tensors instead
         # module order (not sorted): the per-layer bars read top to bottom like the model
         targets = list(dict.fromkeys(t for res in results if not res.structured for t in res.targets))
         muted[0] = False
         ctx.progress(1.0)
         return targets, [h for res in results for h in res.hooks]
+
+    def _report_step(
+        self, cfg: Any, results: list[MethodResult], module: nn.Module, log: Callable[[str], None]
+    ) -> None:
+        """Log what the step just applied left and keep it for card["steps"].
+
+        Sparsity is over every layer a masking step targeted so far (masks of successive
+        steps combine); a scheduled step reports its start and the amount training reaches.
+        """
+        res = results[-1]
+        masked = list(dict.fromkeys(t for r in results if not r.structured for t in r.targets))
+        rep = {"step": len(results), "title": step_title(cfg), "method": method_label(cfg),
+               "layers": len(res.targets), **step_counts(module, masked)}
+        line = (f"Step {rep['step']} · {rep['title']}: sparsity {rep['sparsity']:.1%} of the "
+                f"masked layers; {fmt_count(rep['nonzero'])} of {fmt_count(rep['params'])} "
+                "parameters non-zero")
+        if res.hooks and getattr(cfg, "amount", None) is not None:
+            rep["final_target"] = cfg.amount
+            line += f" (its schedule reaches {cfg.amount:.1%} of its layers during training)"
+        self.step_reports.append(rep)
+        log(line)
 
     def _train(
         self, module: nn.Module, loaded: Any, data: Any, targets: list[str], hooks: list[Any],
