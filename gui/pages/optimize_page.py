@@ -30,12 +30,11 @@ from engine.config_fields import ConfigError
 from engine.recipe import DataSpec, ExportConfig, Recipe, TrainConfig
 from gui.state import AppState
 from gui.widgets.browse_button import BrowseButton
-from gui.widgets.config_form import CAPTION_COLOR, ERROR_COLOR, ConfigForm, small_label
-from gui.widgets.live_estimate import LiveEstimate
+from gui.widgets.config_form import ERROR_COLOR, ConfigForm, small_label
+from gui.widgets.estimate_banner import EstimateBanner
 from gui.widgets.method_steps import MethodStepList, name_steps
 from gui.widgets.no_wheel import guard_wheel_in
 from gui.widgets.sensitivity_panel import SensitivityPanel
-from gui.widgets.status_line import StatusLine
 
 RECIPE_FILTER = "Recipes (*.yaml *.yml);;All files (*)"
 DATA_FILTER = "Text or labelled data (*.txt *.csv *.jsonl *.json);;All files (*)"
@@ -74,12 +73,6 @@ class OptimizePage(QWidget):
         super().__init__(parent)
         self.state = state
         self._pushing = False  # True while we set state.recipe ourselves (ignore the echo)
-        self.live = LiveEstimate(parent=self)
-        self.live.started.connect(self._estimating)
-        self.live.ready.connect(self._show_estimate)
-        self.live.failed.connect(self._estimate_failed)
-        self._asked: tuple[object, tuple] | None = None  # (module, methods) last sent to `live`
-        self._estimate: tuple[tuple, object] | None = None  # (methods, StepsEstimate) shown
         self._problem = ""  # a load/save failure shown in the status line until the next edit
         self._build()
         self.show_recipe(state.recipe)
@@ -109,25 +102,12 @@ class OptimizePage(QWidget):
         for b in (self.load_button, self.save_button, self.run_button):
             top.addWidget(b)
 
-        # one line each, always there: what changes while typing never moves the form
-        self.model_line = StatusLine()
-        self.model_line.setStyleSheet("color: #555;")
-        self.estimate_label = StatusLine()
-        font = self.estimate_label.font()
-        font.setPointSizeF(font.pointSizeF() + 1)
-        font.setBold(True)
-        self.estimate_label.setFont(font)
-        self.error_label = StatusLine()
-        self.error_label.setObjectName("statusLine")
-        banner = QFrame()
-        banner.setObjectName("estimateBanner")
-        banner.setStyleSheet("#estimateBanner { background: #f3f6fb; border: 1px solid #d5deea; border-radius: 6px; }")
-        b_lay = QVBoxLayout(banner)
-        b_lay.setContentsMargins(12, 8, 12, 8)
-        b_lay.setSpacing(2)
-        b_lay.addWidget(self.estimate_label)
-        b_lay.addWidget(self.model_line)
-        b_lay.addWidget(self.error_label)
+        self.banner = EstimateBanner()  # estimate, model and status: one fixed line each
+        self.banner.estimated.connect(self._show_estimate)
+        self.live = self.banner.live
+        self.estimate_label = self.banner.estimate_line
+        self.model_line = self.banner.model_line
+        self.error_label = self.banner.status_line
 
         self.steps = MethodStepList()
         self.steps.changed.connect(self._sync)
@@ -175,7 +155,7 @@ class OptimizePage(QWidget):
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(8)
         layout.addLayout(top)
-        layout.addWidget(banner)
+        layout.addWidget(self.banner)
         layout.addLayout(columns, 1)
         guard_wheel_in(self)  # scrolling a form never changes a field under the pointer
 
@@ -219,8 +199,9 @@ class OptimizePage(QWidget):
             if step is not None:
                 by_step.setdefault(step, []).append(e.message)
             problems.append(name_steps(str(e)))
-        if self._estimate is not None and self._estimate[0] == methods:
-            problems += self.steps.step_problems_from(self._estimate[1])
+        estimate = self.banner.estimate_for(methods)
+        if estimate is not None:
+            problems += self.steps.step_problems_from(estimate)
         return (None, problems, by_step) if problems else (recipe, [], by_step)
 
     def first_error(self) -> str:
@@ -231,7 +212,7 @@ class OptimizePage(QWidget):
             return
         self._problem = ""  # an edit supersedes the last load/save message
         recipe = self._refresh()
-        self._request_estimate()
+        self.banner.request(self._loaded(), self.steps.values())
         if recipe is not None and recipe != self.state.recipe:
             self._pushing = True
             try:
@@ -247,20 +228,15 @@ class OptimizePage(QWidget):
         self.save_button.setEnabled(recipe is not None)
         self.run_button.setToolTip("Run this recipe" if recipe else f"Fix first: {errors[0]}")
         if errors:
-            self._status(f"Cannot run yet — {errors[0]}", error=True)
+            self.banner.set_status(f"Cannot run yet — {errors[0]}", error=True)
         elif self._problem:
-            self._status(self._problem, error=True)
+            self.banner.set_status(self._problem, error=True)
         else:
-            self._status("Ready to run.", error=False)
+            self.banner.set_status("Ready to run.", error=False)
         invalid = any(e.startswith("name") for e in errors)
         self.name_edit.setProperty("invalid", invalid)
         self.name_edit.setStyleSheet(f"border: 1px solid {ERROR_COLOR};" if invalid else "")
         return recipe
-
-    def _status(self, text: str, error: bool) -> None:
-        self.error_label.set_line(text)
-        self.error_label.setProperty("error", error)
-        self.error_label.setStyleSheet(f"color: {ERROR_COLOR if error else CAPTION_COLOR};")
 
     def _on_state_recipe(self, recipe: Recipe) -> None:
         if not self._pushing:
@@ -271,57 +247,17 @@ class OptimizePage(QWidget):
         return getattr(self.state.model_info, "loaded", None)
 
     def _on_model(self) -> None:
-        loaded = self._loaded()
-        module = getattr(loaded, "module", None)
-        if module is None:
-            self.model_line.set_line("Load a model on the Model page to see a live estimate.")
-        else:
-            desc = getattr(loaded, "description", "") or type(module).__name__
-            self.model_line.set_line(f"Model: {desc}")
-        self._asked = None  # a new model: estimate again even for the same steps
-        self._estimate = None
-        self._request_estimate()
+        self.banner.set_model(self._loaded())
+        self.banner.request(self._loaded(), self.steps.values())
         self._refresh()
 
-    def _request_estimate(self) -> None:
-        """Ask for an estimate of the current steps (debounced; only when they changed)."""
-        loaded = self._loaded()
-        module = getattr(loaded, "module", None)
-        methods = self.steps.values()
-        if module is None or methods is None:
-            self.live.cancel()
-            self._asked = None
+    def _show_estimate(self, estimate: object | None) -> None:
+        """Per-step figures on the cards; a step the estimate could not apply blocks Run."""
+        if estimate is None:
             self.steps.clear_estimate()
-            self._estimate_line(
-                "Estimate: no model loaded yet" if module is None
-                else "Estimate: once every step is valid", error=False,
-            )
-            return
-        if self._asked is not None and self._asked[0] is module and self._asked[1] == methods:
-            return  # only another section changed: the estimate still holds
-        self._asked = (module, methods)
-        example = getattr(loaded, "example_inputs", None)
-        self.live.request(module, methods, example, getattr(loaded, "task", "generic"))
-
-    def _estimating(self) -> None:
-        shown = self._estimate[1].text() if self._estimate is not None else ""
-        self._estimate_line(f"{shown}  ·  estimating…" if shown else "Estimating…", error=False)
-
-    def _show_estimate(self, estimate: object, methods: tuple) -> None:
-        self._estimate = (methods, estimate)
-        self._estimate_line(estimate.text(), error=False)
-        self.steps.show_estimate(estimate)
-        self._refresh()  # a step the estimate could not apply blocks Run
-
-    def _estimate_failed(self, message: str, methods: tuple) -> None:
-        self._estimate = None
-        self.steps.clear_estimate()
-        self._estimate_line(f"No estimate: {message}", error=True)
+        else:
+            self.steps.show_estimate(estimate)
         self._refresh()
-
-    def _estimate_line(self, text: str, error: bool) -> None:
-        self.estimate_label.set_line(text)
-        self.estimate_label.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
 
     # -- actions -------------------------------------------------------------------
     def open_sensitivity(self) -> SensitivityPanel:
@@ -336,7 +272,7 @@ class OptimizePage(QWidget):
         """Make the edited recipe current, go to the Run page and ask it to start."""
         recipe, errors = self.current_recipe()
         if recipe is None:
-            self._status(f"Cannot run yet — {errors[0]}", error=True)
+            self.banner.set_status(f"Cannot run yet — {errors[0]}", error=True)
             return
         if recipe != self.state.recipe:
             self.state.set_recipe(recipe)
@@ -368,7 +304,7 @@ class OptimizePage(QWidget):
 
     def _show_problem(self, text: str) -> None:
         self._problem = text[:1].upper() + text[1:]
-        self._status(self._problem, error=True)
+        self.banner.set_status(self._problem, error=True)
 
     def choose_load(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load recipe", _recipes_dir(), RECIPE_FILTER)

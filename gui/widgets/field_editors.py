@@ -138,6 +138,7 @@ class TextEditor(FieldEditor):
             self.widget.setText(_fmt_number(value))
         else:
             self.widget.setText(str(value))
+        self.widget.setCursorPosition(0)  # a long value shows its start, not its end
 
     def on_change(self, fn: Callable[[], None]) -> None:
         self.widget.textChanged.connect(lambda _t: fn())
@@ -171,6 +172,7 @@ class TupleEditor(FieldEditor):
 
     def set(self, value: Any) -> None:
         self.widget.setText("" if value is None else ", ".join(str(v) for v in value))
+        self.widget.setCursorPosition(0)  # a long list shows its first patterns
 
     def on_change(self, fn: Callable[[], None]) -> None:
         self.widget.textChanged.connect(lambda _t: fn())
@@ -198,6 +200,7 @@ class YamlEditor(FieldEditor):
             self.widget.setText("")
         else:
             self.widget.setText(yaml.safe_dump(value, default_flow_style=True).strip())
+        self.widget.setCursorPosition(0)
 
     def on_change(self, fn: Callable[[], None]) -> None:
         self.widget.textChanged.connect(lambda _t: fn())

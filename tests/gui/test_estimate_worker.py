@@ -86,6 +86,8 @@ def test_a_refused_step_order_is_shown_on_its_card_before_run(qtbot, app_state, 
     assert page.steps.cards[0].problem.isHidden()
     assert not page.run_button.isEnabled()
     assert page.error_label.full_text().startswith("Cannot run yet — Step 2 · methods[1]")
+    # the banner says which step stops the estimate; the reason is on its card, not twice
+    assert page.estimate_label.full_text() == "No estimate: Step 2 cannot be applied as the steps stand"
     page.steps.move(card, -1)  # the fix the message names
     _settle(qtbot, page)
     assert all(c.problem.isHidden() for c in page.steps.cards)

@@ -1,0 +1,113 @@
+"""The Optimize page's banner: what the steps leave of the model, the model, and the status.
+
+Three one-line rows that never change height (typing must not move the form): the live
+estimate (computed off the GUI thread by LiveEstimate), the loaded model, and "Ready to
+run." or the first problem. The estimate is asked for only when the model or the steps
+changed; editing the training or data sections costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QVBoxLayout, QWidget
+
+from gui.widgets.config_form import CAPTION_COLOR, ERROR_COLOR
+from gui.widgets.live_estimate import LiveEstimate
+from gui.widgets.status_line import StatusLine
+
+BANNER_STYLE = "#estimateBanner { background: #f3f6fb; border: 1px solid #d5deea; border-radius: 6px; }"
+
+
+class EstimateBanner(QFrame):
+    """`estimated(StepsEstimate | None)` fires when a result (or a failure) is shown."""
+
+    estimated = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("estimateBanner")
+        self.setStyleSheet(BANNER_STYLE)
+        self.estimate_line = StatusLine()
+        font = self.estimate_line.font()
+        font.setPointSizeF(font.pointSizeF() + 1)
+        font.setBold(True)
+        self.estimate_line.setFont(font)
+        self.model_line = StatusLine()
+        self.model_line.setStyleSheet("color: #555;")
+        self.status_line = StatusLine()
+        self.status_line.setObjectName("statusLine")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(12, 8, 12, 8)
+        lay.setSpacing(2)
+        for line in (self.estimate_line, self.model_line, self.status_line):
+            lay.addWidget(line)
+        self.live = LiveEstimate(parent=self)
+        self.live.started.connect(self._estimating)
+        self.live.ready.connect(self._show)
+        self.live.failed.connect(self._failed)
+        self._asked: tuple[Any, tuple[Any, ...]] | None = None  # (module, methods) last asked
+        self._shown: tuple[tuple[Any, ...], Any] | None = None  # (methods, StepsEstimate)
+
+    def set_status(self, text: str, error: bool) -> None:
+        """'Ready to run.' (grey) or the first problem (red), on its one line."""
+        self.status_line.set_line(text)
+        self.status_line.setProperty("error", error)
+        self.status_line.setStyleSheet(f"color: {ERROR_COLOR if error else CAPTION_COLOR};")
+
+    def set_model(self, loaded: Any) -> None:
+        """Name the loaded model (None: say where to load one); forget the old estimate."""
+        module = getattr(loaded, "module", None)
+        if module is None:
+            self.model_line.set_line("Load a model on the Model page to see a live estimate.")
+        else:
+            desc = getattr(loaded, "description", "") or type(module).__name__
+            self.model_line.set_line(f"Model: {desc}")
+        self._asked = self._shown = None
+
+    def request(self, loaded: Any, methods: tuple[Any, ...] | None) -> None:
+        """Estimate `methods` on the loaded model (debounced; nothing when neither changed)."""
+        module = getattr(loaded, "module", None)
+        if module is None or methods is None:
+            self.live.cancel()
+            self._asked = None
+            self._line("Estimate: no model loaded yet" if module is None
+                       else "Estimate: once every step is valid", error=False)
+            self.estimated.emit(None)
+            return
+        if self._asked is not None and self._asked[0] is module and self._asked[1] == methods:
+            return  # only another section changed: the estimate still holds
+        self._asked = (module, methods)
+        example = getattr(loaded, "example_inputs", None)
+        self.live.request(module, methods, example, getattr(loaded, "task", "generic"))
+
+    def estimate_for(self, methods: tuple[Any, ...] | None) -> Any:
+        """The estimate shown, if it was computed for exactly these steps (else None)."""
+        if self._shown is not None and methods is not None and self._shown[0] == methods:
+            return self._shown[1]
+        return None
+
+    def _estimating(self) -> None:
+        shown = self.estimate_line.full_text() if self._shown is not None else ""
+        shown = shown.split("  ·  estimating…")[0]
+        self._line(f"{shown}  ·  estimating…" if shown else "Estimating…", error=False)
+
+    def _show(self, estimate: Any, methods: tuple[Any, ...]) -> None:
+        self._shown = (methods, estimate)
+        bad = next((s for s in estimate.steps if s.error), None)
+        if bad is not None:  # the reason is on the step's card and in the status line
+            step = bad.label.split(" · ")[0]
+            self._line(f"No estimate: {step} cannot be applied as the steps stand", error=True)
+        else:
+            self._line(estimate.text(), error=False)
+        self.estimated.emit(estimate)
+
+    def _failed(self, message: str, _methods: tuple[Any, ...]) -> None:
+        self._shown = None
+        self._line(f"No estimate: {message}", error=True)
+        self.estimated.emit(None)
+
+    def _line(self, text: str, error: bool) -> None:
+        self.estimate_line.set_line(text)
+        self.estimate_line.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
