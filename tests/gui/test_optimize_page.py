@@ -171,3 +171,20 @@ def test_errors_while_typing_never_move_the_form(qtbot, app_state):
     page.steps.cards[0].form.editor("amount").setText("0.5")  # ...and goes
     qtbot.wait(20)
     assert steps_area.geometry() == before and page.error_label.full_text() == "Ready to run."
+
+
+def test_a_saved_recipe_holds_what_the_user_set_not_hidden_fields(qtbot, app_state, tmp_path):
+    import yaml
+
+    page = OptimizePage(app_state)
+    qtbot.addWidget(page)
+    form = page.steps.cards[0].form
+    form.set_field("schedule", "iterative")
+    form.editor("rounds").setText("7")  # typed, then hidden again by the next choice
+    form.set_field("schedule", "oneshot")
+    form.editor("amount").setText("0.3")
+    path = tmp_path / "mine.yaml"
+    assert page.save_recipe(path)
+    saved = yaml.safe_load(path.read_text())
+    assert saved["methods"] == [{"type": "unstructured_prune", "amount": 0.3}]
+    assert Recipe.load(path).methods == (UnstructuredPruneConfig(amount=0.3),)
