@@ -100,9 +100,9 @@ class ModelPage(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(self.chart)
-        split.setStretchFactor(0, 3)
+        split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 2)
-        split.setSizes([520, 340])
+        split.setSizes([600, 290])
         details = QWidget()
         d_layout = QVBoxLayout(details)
         d_layout.setContentsMargins(0, 0, 0, 0)
@@ -164,6 +164,7 @@ class ModelPage(QWidget):
         info, self._flops_input = result
         self._busy = False
         self.picker.set_busy(False)
+        self.picker.fill_builtins()  # engine.models is imported now, by this load
         self.picker.show_error("")
         self.picker.show_loaded(spec, info.loaded.description)
         self.state.set_model(info)  # first: recipe_changed listeners then see the new model
@@ -175,6 +176,7 @@ class ModelPage(QWidget):
             return
         self._busy = False
         self.picker.set_busy(False)
+        self.picker.fill_builtins()
         self.picker.show_error(message)
         if spec == self.state.recipe.model and not self.state.model_is_current():
             # the recipe names a model that could not be loaded: no page may show another one

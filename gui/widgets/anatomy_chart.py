@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.widgets.anatomy_table import fmt_count
+from gui.widgets.elided_label import ElidedLabel
+from gui.widgets.layer_names import short_layer_name
 
 TOP_N = 15
+TICK_CHARS = 22
 BAR_COLOR = "#4a7fc1"
 
 
-def short_name(name: str, limit: int = 34) -> str:
+def short_name(name: str, limit: int = 26) -> str:
     """The informative tail of a long dotted name, cut at dots: '…layer.0.attention.self.query'."""
     name = name or "(root)"
     if len(name) <= limit:
@@ -69,6 +73,12 @@ class AnatomyChart(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
+        self.title = ElidedLabel("", Qt.TextElideMode.ElideRight)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.title.setStyleSheet("color: #333; font-weight: 600;")
+        self.subtitle = ElidedLabel("", Qt.TextElideMode.ElideLeft)
+        self.subtitle.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.subtitle.setStyleSheet("color: #777;")
         self._title(prefix="")
         self.plot.getAxis("bottom").setLabel("parameters")
         for axis in ("left", "bottom"):
@@ -78,14 +88,21 @@ class AnatomyChart(QWidget):
         self.bars: pg.BarGraphItem | None = None
         self._labels: list[pg.TextItem] = []
         self.names: list[str] = []
+        self._counts: list[int] = []
+        self.plot.scene().sigMouseMoved.connect(self._hover)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot)
+        layout.setSpacing(0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+        layout.addWidget(self.plot, 1)
 
     def _title(self, prefix: str) -> None:
-        # a long title widens the plot past its widget, so the prefix goes on a second line
-        where = f"<br><span style='color:#777'>names inside {prefix.rstrip('.')}</span>" if prefix else ""
-        self.plot.setTitle(f"Largest {TOP_N} layers by parameters{where}", color="#333", size="10pt")
+        # a Qt label, not the plot's title: a plot title adds its width to the axis's and so
+        # makes the plot wider than its widget (clipped on a narrow window)
+        self.title.setText(f"Largest {TOP_N} layers by parameters")
+        self.subtitle.setText(f"names inside {prefix.rstrip('.')}" if prefix else "")
+        self.subtitle.setVisible(bool(prefix))
 
     def set_rows(self, rows: list[Any]) -> None:
         """Redraw from a summary's LayerRows."""
@@ -94,6 +111,7 @@ class AnatomyChart(QWidget):
             self.plot.removeItem(self.bars)
             self.bars = None
         self.names = [r.name for r in top]
+        self._counts = [r.params for r in top]
         if not top:
             return
         # row 0 (largest) drawn at the top: y runs downward through the list
@@ -116,11 +134,25 @@ class AnatomyChart(QWidget):
             self.plot.addItem(label)
             self._labels.append(label)
         prefix = common_prefix([r.name for r in top])
-        ticks = [(y, short_name(r.name.removeprefix(prefix))) for y, r in zip(ys, top, strict=True)]
+        # abbreviated and cut from the left: the end of a name tells layers apart (full on hover)
+        ticks = [(y, short_layer_name(r.name.removeprefix(prefix) or "(root)", TICK_CHARS))
+                 for y, r in zip(ys, top, strict=True)]
         self.plot.getAxis("left").setTicks([ticks, []])
         self._title(prefix)
         self.plot.setYRange(-0.6, len(top) - 0.4, padding=0)
         self.plot.setXRange(0, longest * 1.05, padding=0)
+
+    def name_at(self, y: float) -> str:
+        """Full name of the bar at view coordinate y ('' between bars); bars run top-down."""
+        i = len(self.names) - 1 - round(y)
+        return self.names[i] if 0 <= i < len(self.names) and abs(y - round(y)) <= 0.4 else ""
+
+    def _hover(self, pos: Any) -> None:
+        # tick labels are cut from the left; the tooltip gives the whole name
+        y = self.plot.getPlotItem().vb.mapSceneToView(pos).y()
+        name = self.name_at(y)
+        count = self._counts[self.names.index(name)] if name else 0
+        self.plot.setToolTip(f"{name or '(root)'}: {count:,} parameters" if name else "")
 
     def bar_count(self) -> int:
         """Number of bars drawn (for tests and the empty state)."""

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 from gui.widgets.anatomy_table import fmt_count
 from gui.widgets.elided_label import ElidedLabel
 
-TILES = ("Task", "Parameters", "Non-zero", "Size", "GFLOPs", "Source")
+TILES = ("Task", "Parameters", "Non-zero", "Size", "GFLOPs")
 
 
 class StatTile(QWidget):
@@ -22,7 +22,7 @@ class StatTile(QWidget):
         self.caption.setStyleSheet("color: #666; font-size: 9pt; letter-spacing: 1px;")
         # an elided value (a path) never asks for its whole width, so it cannot widen the window
         self.value = ElidedLabel("–") if elide else QLabel("–")
-        self.value.setStyleSheet("font-size: 15pt; font-weight: 600;")
+        self.value.setStyleSheet("font-size: 14pt; font-weight: 600;")
         self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -49,7 +49,10 @@ class AnatomyHeader(QFrame):
         self.title.setStyleSheet("font-size: 12pt; font-weight: 600;")
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.tiles = {name: StatTile(name, elide=name == "Source") for name in TILES}
+        self.tiles = {name: StatTile(name) for name in TILES}
+        # the source path on a line of its own, elided in the middle (both ends tell something)
+        self.source = ElidedLabel("", Qt.TextElideMode.ElideMiddle)
+        self.source.setStyleSheet("color: #555;")
         self.lineage = QLabel()  # a variant: its parent and what changed against it
         self.lineage.setWordWrap(True)
         self.lineage.setStyleSheet("color: #0b3d91;")
@@ -59,17 +62,19 @@ class AnatomyHeader(QFrame):
         grid.setContentsMargins(12, 8, 12, 10)
         grid.setHorizontalSpacing(20)
         grid.addWidget(self.title, 0, 0, 1, len(TILES))
-        grid.addWidget(self.lineage, 1, 0, 1, len(TILES))
+        grid.addWidget(self.source, 1, 0, 1, len(TILES))
+        grid.addWidget(self.lineage, 2, 0, 1, len(TILES))
         for col, name in enumerate(TILES):
-            grid.addWidget(self.tiles[name], 2, col)
-        grid.setColumnStretch(len(TILES) - 1, 1)  # the source path takes what is left
+            grid.addWidget(self.tiles[name], 3, col)
+        grid.setColumnStretch(len(TILES) - 1, 1)  # the last tile takes what is left
 
     def show_model(self, loaded: Any, summary: Any, spec: Any, flops_input: str) -> None:
         """Fill from a LoadedModel, its ModelSummary and the ModelSpec it came from."""
         self.title.setText(loaded.description or type(loaded.module).__name__)
         t = self.tiles
-        labels = f", {loaded.num_labels} labels" if loaded.num_labels else ""
-        t["Task"].set(f"{loaded.task}{labels}")
+        t["Task"].set(loaded.task)
+        labels = f" ({loaded.num_labels} labels)" if loaded.num_labels else ""
+        t["Task"].caption.setText(f"TASK{labels.upper()}")
         t["Parameters"].set(fmt_count(summary.total_params), f"{summary.total_params:,} parameters")
         sparsity = f" ({summary.sparsity:.1%} zero)" if summary.sparsity >= 0.01 else ""
         t["Non-zero"].set(
@@ -79,8 +84,7 @@ class AnatomyHeader(QFrame):
         gflops = f"{summary.total_flops / 1e9:.3f}" if summary.total_flops else "n/a"
         t["GFLOPs"].set(gflops, f"one forward on {flops_input}")
         t["GFLOPs"].caption.setText(f"GFLOPS ({flops_input})".upper())
-        t["Source"].set(f"{spec.source}: {spec.path}", spec.path)
-        t["Source"].value.setToolTip(f"{spec.source}: {spec.path}")
+        self.source.setText(f"Source: {spec.source} {spec.path}")
 
     def show_lineage(self, variant: Any, parent: Any, summary: Any) -> None:
         """For a workspace variant: its parent and the parameter / non-zero changes against it."""

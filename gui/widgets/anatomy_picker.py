@@ -181,7 +181,13 @@ class ModelPicker(QWidget):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
         # after the window is painted: the list needs engine.models (torch)
-        QTimer.singleShot(0, self.fill_builtins)
+        QTimer.singleShot(0, self._fill_when_idle)
+
+    def _fill_when_idle(self) -> None:
+        # a load's worker may be importing engine.models right now; importing the same package
+        # from two threads at once can fail, so the page fills the list when that load ends
+        if self.busy.isHidden():
+            self.fill_builtins()
 
     def fill_builtins(self) -> None:
         """Fill the built-in list once (imports engine.models, hence torch)."""
@@ -265,9 +271,10 @@ class ModelPicker(QWidget):
         if spec is None:
             self.current.setText("")
         else:
-            where = spec.path if spec.source in ("builtin", "variant") else Path(spec.path).name
-            self.current.setText(f"Loaded: {spec.source} {where}" + (f" — {description}" if description else ""))
-            self.current.setToolTip(f"{spec.source}: {spec.path}\n{description}")
+            # the last two parts: a HF folder is often just "model"
+            where = spec.path if spec.source in ("builtin", "variant") else "/".join(Path(spec.path).parts[-2:])
+            self.current.setText(f"Loaded: {spec.source} {where}")
+            self.current.setToolTip(f"{spec.source}: {spec.path}\n{description}".strip())
         self.current.setVisible(spec is not None and not self.error.text())
 
     def set_busy(self, busy: bool, text: str = "") -> None:

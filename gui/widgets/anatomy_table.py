@@ -15,8 +15,9 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
 from gui.widgets.elided_label import ElidedLabel
+from gui.widgets.layer_names import short_layer_name, strip_common_prefix
 
-MIN_NAME_WIDTH = 140  # the Layer column never gets narrower than this when fitted
+MIN_NAME_WIDTH = 100  # the Layer column never gets narrower than this when fitted
 
 COLUMNS = ("Layer", "Type", "Params", "Non-zero", "Bytes", "FLOPs", "Share %")
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -45,11 +46,23 @@ class AnatomyModel(QAbstractTableModel):
     def __init__(self, parent: Any = None):
         super().__init__(parent)
         self.rows: list[Any] = []
+        self.shown_names: list[str] = []  # names without the prefix every layer shares
+        self.prefix = ""
 
     def set_rows(self, rows: list[Any]) -> None:
         self.beginResetModel()
         self.rows = list(rows)
+        named = [r.name for r in self.rows if r.name]
+        stripped = dict(zip(named, strip_common_prefix(named), strict=True))
+        # abbreviated as on the charts (encoder.layer.0.attention -> enc.L0.attn), so the layer
+        # number survives a narrow column; the full name is the tooltip and the filter's text
+        self.shown_names = [
+            short_layer_name(stripped.get(r.name, "") or r.name, limit=10_000) or "(root)" for r in self.rows
+        ]
+        first = next(iter(stripped.items()), ("", ""))
+        self.prefix = first[0][: len(first[0]) - len(first[1])].rstrip(".")
         self.endResetModel()
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, 0)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.rows)
@@ -59,7 +72,7 @@ class AnatomyModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return f"Layer (in {self.prefix})" if section == 0 and self.prefix else COLUMNS[section]
         return None
 
     def data(self, index: Index, role: int = 0) -> Any:
@@ -71,7 +84,9 @@ class AnatomyModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return raw[col]
         if role == Qt.ItemDataRole.DisplayRole:
-            if col < 2:
+            if col == 0:
+                return self.shown_names[index.row()]
+            if col == 1:
                 return raw[col]
             if col == 4:
                 return fmt_bytes(r.bytes)
@@ -79,11 +94,13 @@ class AnatomyModel(QAbstractTableModel):
                 return fmt_count(r.flops) if r.flops else "–"
             if col == 6:
                 return f"{raw[6]:.2f}"
-            return f"{raw[col]:,}"
+            return fmt_count(raw[col])  # millions as "11.72 M": the exact count is the tooltip
         if role == Qt.ItemDataRole.TextAlignmentRole and col >= 2:
             return _RIGHT
         if role == Qt.ItemDataRole.ToolTipRole and col == 3 and r.params:
-            return f"{1 - r.nonzero / r.params:.1%} of this layer's weights are zero"
+            return f"{r.nonzero:,} non-zero: {1 - r.nonzero / r.params:.1%} of this layer's weights are zero"
+        if role == Qt.ItemDataRole.ToolTipRole and col == 2:
+            return f"{r.params:,} parameters"
         if role == Qt.ItemDataRole.ToolTipRole and col < 2:
             return raw[col]
         return None
@@ -128,6 +145,7 @@ class AnatomyTable(QWidget):
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
         self.proxy.setFilterKeyColumn(-1)  # match the name or the type
+        self.proxy.setFilterRole(Qt.ItemDataRole.UserRole)  # the full name, not the shown one
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
 
         self.filter = QLineEdit()
