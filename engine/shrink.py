@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from engine.fair_parent import parent_note
+from engine.metric_text import compare_metric, fmt_metric, loss_sentence, tolerance_text
+
 NOISE = 0.05  # latency ratios within ±5% of 1 are not told apart from run-to-run jitter
 SMALLER = 0.95  # a file under 95% of the parent's counts as smaller (graphs differ a little)
 
@@ -127,6 +130,14 @@ def shrink_report(card: dict[str, Any], parent_card: dict[str, Any] | None) -> d
         )
     if onnx and zipped is None:
         reasons.append("zip size not recorded (exported before it was measured): re-export to get it")
+    metric = compare_metric(card, parent_card)
+    if metric is not None:
+        measured.append(_metric_line(metric))
+        verdict = _with_metric(outcome, verdict, metric)
+    note = parent_note(card, parent_card)
+    if note:  # first: it changes how every other number should be read
+        reasons.insert(0, f"{note}; run the dense fine-tuned control (same model, data and "
+                          "training, no methods) to compare fairly")
 
     return {
         "kinds": kinds,
@@ -147,7 +158,26 @@ def shrink_report(card: dict[str, Any], parent_card: dict[str, Any] | None) -> d
         "verdict": verdict,
         "reasons": reasons,
         "measured": measured,
+        "metric": metric,
+        "parent_note": note,
+        "parent_name": (parent_card or {}).get("name"),
     }
+
+
+def _metric_line(m: dict[str, Any]) -> str:
+    name = m["name"]
+    return (f"{name} {fmt_metric(name, m['value'])} vs the parent's "
+            f"{fmt_metric(name, m['parent_value'])} ({m['text'].split('(', 1)[1]}")
+
+
+def _with_metric(outcome: str, verdict: str, m: dict[str, Any]) -> str:
+    """The size/speed verdict, told honestly when the metric got worse beyond its tolerance."""
+    if m["change"] != "lost":
+        return verdict
+    loss = loss_sentence(m)
+    if outcome == "smaller_faster":  # never a bare "Yes" next to a lost metric
+        return f"Smaller and faster, but {loss}: " + verdict.removeprefix("Yes: ")
+    return f"{verdict} And {loss} (beyond the {tolerance_text(m['name'])} tolerance)."
 
 
 def _verdict(

@@ -12,6 +12,8 @@ deleting it frees just enough room for SQLite to record the run as failed with t
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +49,28 @@ def missing_files(folder: Path, card: dict[str, Any]) -> str | None:
     if onnx.get("path") and not (folder / Path(onnx["path"]).name).is_file():
         return f"its ONNX file {folder / Path(onnx['path']).name} is missing"
     return None
+
+
+def park_run_folder(folder: Path) -> Path | None:
+    """Move a run folder aside (one atomic rename) before its index row goes; None if absent.
+
+    A crash between the two steps leaves a `.deleting-*` folder, never a row without files.
+    """
+    if not folder.exists():
+        return None
+    parked = folder.with_name(f".deleting-{folder.name}")
+    os.replace(folder, parked)
+    return parked
+
+
+def unpark_run_folder(parked: Path | None, folder: Path) -> None:
+    """Put a parked folder back (the index row could not be removed)."""
+    if parked is not None:
+        with contextlib.suppress(OSError):
+            os.replace(parked, folder)
+
+
+def remove_parked(parked: Path | None) -> None:
+    """Delete a parked run folder and everything in it."""
+    if parked is not None:
+        shutil.rmtree(parked, ignore_errors=True)

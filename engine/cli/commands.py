@@ -1,4 +1,4 @@
-"""The workspace commands: run, resume, mark-crashed, list, show."""
+"""The workspace commands: run, resume, mark-crashed, list, show, delete, rename, export-csv."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 from engine.cli.drive import drive
 from engine.cli.format import ProgressPrinter, results_table
 from engine.events import event_to_json
+from engine.fair_parent import PARENT_NOTE, comparison_parent, control_recipe, needs_control
 from engine.job import Job
 from engine.recipe import Recipe
 from engine.shrink import shrink_report, shrink_text
-from engine.store import Workspace, default_workspace, strict_json
+from engine.store import Variant, Workspace, atomic_write_text, default_workspace, strict_json
+from engine.variants_csv import variants_csv, write_variants_csv
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
@@ -104,8 +107,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         print(results_table([v]))
         if v.status == "finished" and v.parent and not v.missing:
-            # recomputed: the parent may have been re-exported since this card was written
-            print(shrink_text(shrink_report(v.card, _card_or_none(ws, v.parent))))
+            _print_comparison(ws, v)
         if v.error:
             print(f"error: {v.error}")
         if v.missing:
@@ -116,8 +118,67 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _card_or_none(ws: Workspace, run_id: str) -> dict | None:
-    try:
-        return ws.get(run_id).card
-    except KeyError:
-        return None
+def _print_comparison(ws: Workspace, v: Variant) -> None:
+    """Did it shrink, against the fair parent (the dense control when there is one)."""
+    variants = ws.variants()
+    compared, kind = comparison_parent(variants, v)
+    if kind == "control" and compared is not None:
+        print(f"compared with the dense fine-tuned control {compared.name} ({compared.id}) "
+              "instead of the untrained parent")
+    # recomputed: the parent may have been re-exported since this card was written
+    print(shrink_text(shrink_report(v.card, compared.card if compared else None)))
+    if kind == "parent" and compared is not None and needs_control(v, compared.card):
+        print(f"note: {PARENT_NOTE}; for a fair parent run the dense fine-tuned control "
+              f"(same model, data and training, no methods): workbench-cli control {v.id}")
+
+
+def _one_variant(ws: Workspace, name_or_id: str) -> Variant:
+    """A variant by id, or by a name only one variant has (any status)."""
+    v = ws.resolve(name_or_id, any_status=True)
+    if v.id != name_or_id:
+        same = [x.id for x in ws.variants() if x.name == name_or_id]
+        if len(same) > 1:
+            raise ValueError(f"{len(same)} variants are named {name_or_id!r} ({', '.join(same)}); "
+                             "give the id (workbench-cli list shows them)")
+    return v
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    v = ws.delete(_one_variant(ws, args.variant).id)
+    children = [x.name for x in ws.variants() if x.parent == v.id]
+    print(f"deleted {v.name} ({v.id}) and its run folder" + (
+        f"; {len(children)} variant(s) derived from it keep their files ({', '.join(children)})"
+        if children else ""))
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    v = _one_variant(ws, args.variant)
+    ws.rename(v.id, args.new_name)
+    print(f"renamed {v.name} ({v.id}) to {args.new_name}")
+    return 0
+
+
+def cmd_export_csv(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    variants = ws.variants()
+    if str(args.file) == "-":
+        sys.stdout.write(variants_csv(variants))
+        return 0
+    path = write_variants_csv(variants, args.file)
+    print(f"wrote {len(variants)} variant(s) to {path}")
+    return 0
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    """Write the dense fine-tuned control recipe of a variant (to run it: workbench-cli run)."""
+    ws = _workspace(args)
+    recipe = control_recipe(_one_variant(ws, args.variant))
+    out = args.out or Path(f"{recipe.name}.yaml")
+    if out.is_dir() or not out.parent.is_dir():
+        raise ValueError(f"cannot write {out}: give a file path in an existing folder")
+    atomic_write_text(out, recipe.to_yaml())
+    print(f"wrote {out}; run it with: workbench-cli run {out}")
+    return 0

@@ -7,6 +7,7 @@ import time
 from typing import IO, Any
 
 from engine.events import Event, Failed, Finished, Log, Progress, StageStarted
+from engine.metric_text import fmt_metric, headline_metric
 from engine.store import Variant
 
 
@@ -53,12 +54,9 @@ class ProgressPrinter:
 
 
 def _metric(card: dict[str, Any]) -> str:
-    m = card.get("metrics") or {}
-    for key in ("accuracy", "perplexity", "loss"):
-        if key in m:
-            value = m[key]
-            return f"{key} {value:.4g}" if isinstance(value, (int, float)) else f"{key} {value}"
-    return "-"
+    """'accuracy 81.2%' / 'perplexity 12.35': the headline metric, as every page writes it."""
+    found = headline_metric(card)
+    return f"{found[0]} {fmt_metric(*found)}" if found else "-"
 
 
 def _fmt_int(n: Any) -> str:

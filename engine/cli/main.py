@@ -7,7 +7,17 @@ import os
 import sys
 from pathlib import Path
 
-from engine.cli.commands import cmd_list, cmd_mark_crashed, cmd_resume, cmd_run, cmd_show
+from engine.cli.commands import (
+    cmd_control,
+    cmd_delete,
+    cmd_export_csv,
+    cmd_list,
+    cmd_mark_crashed,
+    cmd_rename,
+    cmd_resume,
+    cmd_run,
+    cmd_show,
+)
 from engine.cli.sensitivity import cmd_sensitivity
 from engine.config_fields import ConfigError
 
@@ -65,6 +75,30 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--json", action="store_true")
     add_ws(sh)
     sh.set_defaults(func=cmd_show)
+
+    de = sub.add_parser("delete", help="delete a variant: its index entry and its run folder")
+    de.add_argument("variant", help="run id, or a name only one variant has")
+    add_ws(de)
+    de.set_defaults(func=cmd_delete)
+
+    rn = sub.add_parser("rename", help="give a variant a new name")
+    rn.add_argument("variant", help="run id, or a name only one variant has")
+    rn.add_argument("new_name")
+    add_ws(rn)
+    rn.set_defaults(func=cmd_rename)
+
+    ex = sub.add_parser("export-csv", help="write every variant as one CSV row ('-' for stdout)")
+    ex.add_argument("file", type=Path)
+    add_ws(ex)
+    ex.set_defaults(func=cmd_export_csv)
+
+    co = sub.add_parser(
+        "control", help="write the dense fine-tuned control recipe of a variant (the fair parent)"
+    )
+    co.add_argument("variant", help="run id or variant name")
+    co.add_argument("--out", "-o", type=Path, help="recipe file (default: <name>-dense-control.yaml)")
+    add_ws(co)
+    co.set_defaults(func=cmd_control)
 
     se = sub.add_parser(
         "sensitivity",

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from engine.events import Artifact, Failed, Finished, Log, Metric, Progress, StageStarted
 from engine.job import JobResult
+from engine.metric_text import fmt_metric
 from engine.recipe import Recipe
 from engine.registry import entry_for_config
 from engine.report import method_label
@@ -58,7 +59,7 @@ def summary_text(summary: dict) -> str:
     for key, value in summary.items():
         if key.startswith("metrics.") and isinstance(value, (int, float)):
             name = key.split(".", 1)[1].replace("_", " ")
-            parts.append(f"{name} {value:.1%}" if name == "accuracy" else f"{name} {value:.4g}")
+            parts.append(f"{name} {fmt_metric(name, value)}")
     sparsity = summary.get("sparsity.overall")
     if isinstance(sparsity, (int, float)):
         parts.append(f"sparsity {sparsity:.1%}")

@@ -42,8 +42,10 @@ def test_zip_bytes_is_what_zipfile_stores_and_smaller_for_pruned(cards, tmp_path
     card, parent = cards
     onnx = card["onnx"]
     assert 0 < onnx["zip_bytes"] < onnx["size_bytes"]
-    # half the weights are zeros, so the pruned file compresses far better than its parent
-    assert onnx["zip_bytes"] / onnx["size_bytes"] < 0.8 * parent["onnx"]["zip_bytes"] / parent["onnx"]["size_bytes"]
+    # half the weights are zeros and zeros compress: trained fp32 values alone barely do (~0.93),
+    # so the zip holds little more than the non-zero half. (Not against the parent: the shipped
+    # weights are stored as fp16, whose zero low bits compress as well as the pruned zeros.)
+    assert onnx["zip_bytes"] / onnx["size_bytes"] < 0.75
     archive = tmp_path / "m.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         z.write(onnx["path"], "model.onnx")
@@ -99,7 +101,7 @@ def test_unstructured_variant_keeps_dense_tensors(cards):
         "within measurement noise" in line or "cannot come from the zeros" in line
         for line in r["reasons"]
     )
-    assert r["measured"] == [
+    assert r["measured"][:3] == [
         f"ONNX file {card['onnx']['size_bytes'] / 1e6:.2f} MB vs the parent's "
         f"{parent['onnx']['size_bytes'] / 1e6:.2f} MB ({r['size_ratio']:.2f}×)",
         f"zipped {card['onnx']['zip_bytes'] / 1e6:.2f} MB vs the parent's "
@@ -174,6 +176,46 @@ def test_shrink_text_for_the_terminal(cards):
     model = card["model"]
     assert lines[1] == (f"  parameters: dense {model['params_before']:,} · present {model['params']:,}"
                         f" · non-zero {model['nonzero_params']:,}")
-    assert lines[2:5] == [f"  {m}" for m in r["measured"]]
-    assert lines[5:] == [f"  - {m}" for m in r["reasons"]]
+    n = len(r["measured"])
+    assert lines[2:2 + n] == [f"  {m}" for m in r["measured"]]
+    assert lines[2 + n:] == [f"  - {m}" for m in r["reasons"]]
+    # the metric is measured against the parent next to size and latency
+    assert r["measured"][-1].startswith("perplexity ")
+    assert "vs the parent's" in r["measured"][-1]
+
+
+def _with_accuracy(card: dict, value: float) -> dict:
+    out = copy.deepcopy(card)
+    out["metrics"] = {"loss": 1.0, "accuracy": value}
+    return out
+
+
+def test_smaller_and_faster_but_less_accurate_is_not_a_yes(cards):
+    _, parent = cards
+    parent = _with_accuracy(parent, 0.325)
+    child = _with_accuracy(_structured(parent), 0.225)
+    r = shrink_report(child, parent)
+    assert r["outcome"] == "smaller_faster" and r["metric"]["change"] == "lost"
+    assert not r["verdict"].startswith("Yes")
+    assert r["verdict"].startswith("Smaller and faster, but accuracy fell from 32.5% to 22.5% (−10.0 pts)")
+    assert "accuracy 22.5% vs the parent's 32.5% (−10.0 pts)" in r["measured"]
+    # within the 1-point tolerance it is still a plain yes
+    same = shrink_report(_with_accuracy(_structured(parent), 0.32), parent)
+    assert same["metric"]["change"] == "kept" and same["verdict"].startswith("Yes:")
+    # a perplexity that rose beyond 2% is named on any outcome
+    lm = copy.deepcopy(_structured(parent, speedup=1.0))
+    lm["metrics"], parent["metrics"] = {"perplexity": 30.0}, {"perplexity": 20.0}
+    r = shrink_report(lm, parent)
+    assert r["outcome"] == "smaller" and "And perplexity rose from 20 to 30 (+10)" in r["verdict"]
+
+
+def test_a_fine_tuned_child_of_an_untrained_parent_is_flagged(cards):
+    from engine.fair_parent import PARENT_NOTE
+
+    card, parent = cards
+    assert card["train"]["steps"] > 0 and parent["train"] is None  # the real tiny job
+    r = shrink_report(card, parent)
+    assert r["parent_note"] == PARENT_NOTE and r["reasons"][0].startswith(PARENT_NOTE)
+    trained_parent = dict(parent, train={"steps": 8})
+    assert shrink_report(card, trained_parent)["parent_note"] is None
 

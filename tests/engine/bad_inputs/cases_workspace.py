@@ -115,6 +115,36 @@ def _copy_then(make):
     return build
 
 
+def _verb(*argv: str):
+    return lambda tmp, ws: [*argv, "-w", str(ws)]
+
+
+def _running_then(verb: str, *extra: str):
+    """A run registered by this process (its lock held: live), then `verb` on it."""
+
+    def build(tmp: Path, ws: Path) -> list[str]:
+        from engine.store import Workspace
+
+        run = Workspace(ws).new_run("busy", "name: busy\n")
+        return [verb, run.id, *extra, "-w", str(ws)]
+
+    return build
+
+
+def _second_named(tmp: Path, ws: Path) -> list[str]:
+    from engine.store import Workspace
+
+    store = Workspace(ws)
+    twin = store.new_run("tiny-prune", "name: tiny-prune\n")
+    store.mark(twin.id, "cancelled", "cancelled by the user")
+    return ["delete", "tiny-prune", "-w", str(ws)]
+
+
+def _csv_onto_folder(tmp: Path, ws: Path) -> list[str]:
+    (tmp / "out").mkdir()
+    return ["export-csv", str(tmp / "out"), "-w", str(ws)]
+
+
 CASES = [
     Case("workspace.sqlite is garbage", _garbage_db, "workspace.sqlite is damaged or not a workspace database", workspace="own"),
     Case("workspace.sqlite truncated", _truncated_db, "workspace.sqlite is damaged", workspace="own"),
@@ -132,4 +162,16 @@ CASES = [
     Case("mark a finished run crashed", _mark_finished, "is finished, not running"),
     Case("sensitivity levels not numbers", _sensitivity("--levels", "a,b"), "--levels must be comma-separated"),
     Case("sensitivity target 2", _sensitivity("--target", "2"), "target"),
+    Case("delete an unknown variant", _verb("delete", "nope"), "no variant named or numbered 'nope'"),
+    Case("rename an unknown variant", _verb("rename", "nope", "new"), "no variant named or numbered 'nope'"),
+    Case("rename to an empty name", _verb("rename", "tiny-prune", "  "), "name is empty"),
+    Case("rename to two lines", _verb("rename", "tiny-prune", "a\nb"), "name must be one line"),
+    Case("rename to a 300-character name", _verb("rename", "tiny-prune", "x" * 300), "at most 200 characters"),
+    Case("rename to a name in use", _verb("rename", "tiny-prune", "tiny-gpt (base)"), "is already used by variant"),
+    Case("delete a running variant", _running_then("delete"), "is running", workspace="copy"),
+    Case("rename a running variant", _running_then("rename", "new"), "is running", workspace="copy"),
+    Case("delete by a name two variants have", _second_named, "2 variants are named 'tiny-prune'", workspace="copy"),
+    Case("export-csv into a missing folder", lambda t, w: ["export-csv", str(t / "no" / "v.csv"), "-w", str(w)], "does not exist"),
+    Case("export-csv onto a folder", _csv_onto_folder, "is a folder; give a file name"),
+    Case("control of an unknown variant", _verb("control", "nope"), "no variant named or numbered 'nope'"),
 ]
