@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.store import Variant
 from gui.state import AppState
 from gui.widgets.compare_scatter import CompareScatter
 from gui.widgets.compare_table import (
@@ -28,7 +31,14 @@ from gui.widgets.compare_table import (
     CompareModel,
     NumericSortProxy,
 )
+from gui.widgets.fair_parent_note import FairParentNote
+from gui.widgets.variant_actions import VariantActions
 from gui.widgets.variant_metrics import PRIMARY_METRICS, primary_metric
+
+# hidden in this order when the window is too narrow for every column (ONNX MB and Non-zero
+# say nearly as much as the first two)
+OPTIONAL_COLUMNS = ("Size MB", "Params", "Status")
+METHOD_MIN = 150  # the method column shrinks to this before columns are hidden
 
 EMPTY_TEXT = (
     "<h3>No variants in this workspace yet</h3>"
@@ -50,18 +60,35 @@ class ComparePage(QWidget):
         legend = QLabel(
             f"<span style='background:{PARENT_TINT.name()}'>&nbsp;parent&nbsp;</span>&nbsp;"
             f"<span style='background:{CHILD_TINT.name()}'>&nbsp;children&nbsp;</span>"
-            "&nbsp;of the selected variant · double-click opens it on the Export page"
+            "&nbsp;of the selected variant · metric (change against its parent) · "
+            "double-click opens the Export page"
         )
         legend.setStyleSheet("color: #555;")
         self.legend = legend
+        self.actions = VariantActions(lambda: self.state.workspace, self)
+        self.actions.done.connect(self._show_message)
+        self.actions.changed.connect(self.state.variants_changed.emit)
+        self.rename_btn = QPushButton("Rename…")
+        self.rename_btn.clicked.connect(lambda: self._act(self.actions.rename))
+        self.delete_btn = QPushButton("Delete…")
+        self.delete_btn.clicked.connect(lambda: self._act(self.actions.delete))
+        self.csv_btn = QPushButton("Export CSV…")
+        self.csv_btn.setToolTip("Every variant as one CSV row (raw numbers, deltas vs the fair parent)")
+        self.csv_btn.clicked.connect(lambda: self.actions.export_csv())
         self.refresh_btn = QPushButton("Refresh")
         self.refresh_btn.clicked.connect(self.refresh)
         top = QHBoxLayout()
         top.addWidget(self.title)
-        top.addSpacing(16)
-        top.addWidget(legend)
         top.addStretch(1)
-        top.addWidget(self.refresh_btn)
+        for b in (self.rename_btn, self.delete_btn, self.csv_btn, self.refresh_btn):
+            top.addWidget(b)
+        self.message = QLabel()
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        second = QHBoxLayout()
+        second.addWidget(legend)
+        second.addStretch(1)
+        second.addWidget(self.message)
+        self.note = FairParentNote(state)
 
         self.model = CompareModel(self)
         self.proxy = NumericSortProxy(self)
@@ -78,10 +105,13 @@ class ComparePage(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Method"), QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
         # ids are for copying (Name's tooltip has it); the method needs the room more
         self.view.setColumnHidden(COLUMNS.index("ID"), True)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.view.doubleClicked.connect(self._open_export)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
 
         go_run = QPushButton("Go to the Run page")
         go_run.clicked.connect(lambda: self.state.navigate.emit("Run"))
@@ -112,6 +142,8 @@ class ComparePage(QWidget):
         split.setSizes([330, 420])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addLayout(second)
+        layout.addWidget(self.note)
         layout.addWidget(split, 1)
 
         state.variants_changed.connect(self.refresh)
@@ -132,8 +164,41 @@ class ComparePage(QWidget):
         self.legend.setVisible(bool(variants))
         self._fill_metric_picker(variants)
         self._redraw_plot()
+        self._fit_columns()
         if self.state.selected_variant:
             self._select_in_table(self.state.selected_variant)
+        self._update_selection_ui()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Hide the least needed columns while the table would not fit the window's width.
+
+        A narrow window (1024 px) keeps every metric and the method readable instead of a
+        horizontal scroll bar hiding latency; the hidden numbers stay in the tooltip and CSV.
+        """
+        header, model = self.view.horizontalHeader(), self.model
+        for name in OPTIONAL_COLUMNS:
+            if model.column(name) >= 0:
+                self.view.setColumnHidden(model.column(name), False)
+        width = self.view.viewport().width()
+
+        def needed() -> int:
+            total = 0
+            for c in range(model.columnCount()):
+                if self.view.isColumnHidden(c):
+                    continue
+                w = max(self.view.sizeHintForColumn(c), header.sectionSizeHint(c))
+                total += min(w, METHOD_MIN) if model.columns[c] == "Method" else w
+            return total
+
+        for name in OPTIONAL_COLUMNS:
+            if needed() <= width:
+                break
+            if model.column(name) >= 0:
+                self.view.setColumnHidden(model.column(name), True)
 
     def _fill_metric_picker(self, variants: list[Any]) -> None:
         found = [m[0] for v in variants if (m := primary_metric(v.card or {}))]
@@ -168,6 +233,7 @@ class ComparePage(QWidget):
         run_id = self.model.variants[self.proxy.mapToSource(current).row()].id
         self.model.focus(run_id)
         self.scatter.select(run_id)
+        self._update_selection_ui()
         if not self._syncing and run_id != self.state.selected_variant:
             self.state.select_variant(run_id)
 
@@ -184,6 +250,7 @@ class ComparePage(QWidget):
             self._syncing = False
         self.model.focus(run_id)
         self.scatter.select(run_id)
+        self._update_selection_ui()
 
     def select_row(self, proxy_row: int) -> None:
         """Select a row as the user would (by its position in the sorted view)."""
@@ -197,6 +264,56 @@ class ComparePage(QWidget):
         if run_id != self.state.selected_variant:
             self.state.select_variant(run_id)
         self.state.navigate.emit("Export")
+
+
+    # -- delete / rename / CSV ------------------------------------------------------------
+    def selected(self) -> Variant | None:
+        """The variant of the table's current row, if any."""
+        index = self.view.currentIndex()
+        if not index.isValid():
+            return None
+        return self.model.variants[self.proxy.mapToSource(index).row()]
+
+    def _act(self, action: Callable[[Variant], bool]) -> None:
+        v = self.selected()
+        if v is not None:
+            action(v)
+
+    def _update_selection_ui(self) -> None:
+        """Buttons for the selected variant, and the note on how fair its comparison is."""
+        v = self.selected()
+        running = v is not None and v.status == "running"
+        self.rename_btn.setEnabled(v is not None and not running)
+        self.delete_btn.setEnabled(v is not None and not running)
+        tip = "a running variant cannot be changed; cancel it or wait for it to finish"
+        for b in (self.rename_btn, self.delete_btn):
+            b.setToolTip(tip if running else "")
+        self.csv_btn.setEnabled(bool(self.model.variants))
+        self.note.show_for(v, self.model.variants)
+
+    def _context_menu(self, pos: Any) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return
+        self.view.selectRow(index.row())
+        menu = self.context_menu()
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+
+    def context_menu(self) -> QMenu:
+        """The row menu: open on Export, rename, delete, export CSV (built for the current row)."""
+        menu = QMenu(self)
+        v = self.selected()
+        running = v is not None and v.status == "running"
+        menu.addAction("Open on the Export page", lambda: self.state.navigate.emit("Export"))
+        menu.addSeparator()
+        menu.addAction("Rename…", lambda: self._act(self.actions.rename)).setEnabled(not running)
+        menu.addAction("Delete…", lambda: self._act(self.actions.delete)).setEnabled(not running)
+        menu.addAction("Export all as CSV…", lambda: self.actions.export_csv())
+        return menu
+
+    def _show_message(self, text: str, ok: bool) -> None:
+        self.message.setStyleSheet(f"color: {'#2e7d32' if ok else '#c62828'};")
+        self.message.setText(text)
 
 
 def _hint(html: str, button: QPushButton) -> QWidget:

@@ -9,19 +9,27 @@ from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.cli.format import variant_row
+from engine.fair_parent import comparison_parent
 from engine.store import Variant
 from gui.state import AppState
 from gui.threads import BackgroundCall
+from gui.widgets.compare_table import compact_method
+from gui.widgets.fair_parent_note import FairParentNote
 from gui.widgets.shrink_card import ShrinkCard
 from gui.widgets.variant_artifacts import ArtifactList
 from gui.widgets.variant_family_chart import FamilyChart
@@ -54,9 +62,12 @@ class ExportPage(QWidget):
         self._busy = False
         self._variants: list[Variant] = []
         self._relay = _LogRelay(self)
+        self.folder_box: QMessageBox | None = None  # the path, when no file manager opens
 
         self.combo = QComboBox()
-        self.combo.setMinimumWidth(380)
+        # long entries (name · method · id) must not widen the window: the list shows them whole
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(28)
         self.combo.activated.connect(self._combo_chosen)
         self.export_btn = QPushButton("Export / re-export")
         self.export_btn.clicked.connect(self.export_selected)
@@ -87,26 +98,41 @@ class ExportPage(QWidget):
         self._relay.line.connect(self.log.setText)
 
         self.tiles = OnnxTiles()
+        self.note = FairParentNote(state)
         self.shrink = ShrinkCard()
         self.card = OnnxCard()
         self.artifacts = ArtifactList()
-        self.artifacts.setMinimumWidth(300)
-        # Left: the question a pruned variant raises first (did it shrink, is it faster) and
-        # its family next to it; right: the file's own facts and what the run folder holds.
-        self.family_title = QLabel("<b>Next to its parent and siblings</b> (this variant in orange)")
+        # Left: the question a pruned variant raises first (did it shrink, is it faster, what
+        # did it cost); right, one tab at a time so 1024 × 700 shows each whole: the file's
+        # own facts, the variant next to its family, and what the run folder holds.
         self.family = FamilyChart()
-        self.family.setMinimumHeight(150)
-        left = QVBoxLayout()
-        left.addWidget(self.shrink)
-        left.addWidget(self.family_title)
-        left.addWidget(self.family, 1)
-        right = QVBoxLayout()
-        right.addWidget(self.card)
-        right.addWidget(self.artifacts)
-        right.addStretch(1)
+        family_tab = QWidget()
+        f_layout = QVBoxLayout(family_tab)
+        f_layout.setContentsMargins(4, 4, 4, 4)
+        self.family_title = QLabel("Next to its parent and siblings (this variant in orange)")
+        self.family_title.setWordWrap(True)
+        f_layout.addWidget(self.family_title)
+        f_layout.addWidget(self.family, 1)
+        onnx_tab = QScrollArea()
+        onnx_tab.setWidget(self.card)
+        onnx_tab.setWidgetResizable(True)
+        onnx_tab.setFrameShape(QFrame.Shape.NoFrame)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(onnx_tab, "ONNX file")
+        self.tabs.addTab(family_tab, "Family")
+        self.tabs.addTab(self.artifacts, "Run folder")
+        shrink_area = QScrollArea()
+        shrink_area.setWidget(self.shrink)
+        shrink_area.setWidgetResizable(True)
+        shrink_area.setFrameShape(QFrame.Shape.NoFrame)
+        # Their tall contents scroll inside them: as preferred heights they would make the page
+        # taller than a 700-px window and put a second scroll bar around everything.
+        for w in (shrink_area, self.tabs):
+            w.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+            w.setMinimumHeight(220)
         columns = QHBoxLayout()
-        columns.addLayout(left, 3)
-        columns.addLayout(right, 2)
+        columns.addWidget(shrink_area, 5)
+        columns.addWidget(self.tabs, 4)
         details = QWidget()
         d_layout = QVBoxLayout(details)
         d_layout.setContentsMargins(0, 0, 0, 0)
@@ -123,6 +149,7 @@ class ExportPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.summary)
+        layout.addWidget(self.note)
         layout.addLayout(status)
         layout.addWidget(self.error)
         layout.addWidget(self.stack, 1)
@@ -180,22 +207,30 @@ class ExportPage(QWidget):
             if v.missing else []
         notes += [f"<span style='color:#b26a00'>warning: {html.escape(w)}</span>"
                   for w in v.card.get("warnings") or []]
+        self.summary.setToolTip(row["method"])
         self.summary.setText(
-            f"<b>{v.name}</b> · {row['method']} · {row['metric']} · "
+            f"<b>{html.escape(v.name)}</b> · {html.escape(compact_method(row['method']))} · "
+            f"{row['metric']} · "
             f"{row['params']} params ({row['sparsity']} zero)" + "".join(f"<br>{n}" for n in notes)
         )
         if not v.card.get("onnx"):
+            self.note.hide()
             self.stack.setCurrentWidget(self.not_exported)
             return
-        parent_card = self._parent_card(v)
+        everyone = self.state.workspace.variants()
+        compared, kind = comparison_parent(everyone, v)
+        parent_card = compared.card if compared else None
+        self.note.show_for(v, everyone)
         self.tiles.show_card(v.card, parent_card)
-        self.shrink.show_card(v.card, parent_card)
+        self.shrink.show_card(v.card, parent_card, control=kind == "control")
         self.card.show_card(v.card, parent_card)
         self.artifacts.show_folder(self.state.workspace.run_dir(run_id))
         self.family.show_family(self._variants, run_id)
         alone = len(self.family.names) < 2  # nothing to compare with: no chart
         self.family.setHidden(alone)
-        self.family_title.setHidden(alone)
+        self.family_title.setText("Nothing to compare with yet: this variant has no parent or "
+                                  "siblings." if alone else
+                                  "Next to its parent and siblings (this variant in orange)")
         self.stack.setCurrentIndex(2)
 
     def _explain_unfinished(self, selected: str) -> None:
@@ -208,14 +243,6 @@ class ExportPage(QWidget):
             f"{v.name} is {v.status}" + (f" ({v.error})" if v.error else "")
             + "; only finished variants can be exported. Showing the newest finished one."
         )
-
-    def _parent_card(self, v: Variant) -> dict[str, Any] | None:
-        if not v.parent:
-            return None
-        try:
-            return self.state.workspace.get(v.parent).card
-        except KeyError:  # parent deleted from the store
-            return None
 
     # -- actions -------------------------------------------------------------------
     def export_selected(self) -> None:
@@ -264,10 +291,29 @@ class ExportPage(QWidget):
             return None
         return QUrl.fromLocalFile(str(self.state.workspace.run_dir(run_id)))
 
-    def open_folder(self) -> None:
+    def open_folder(self) -> bool:
+        """Open the run folder in the desktop's file manager; without one, show its path."""
         url = self.folder_url()
-        if url is not None:
-            QDesktopServices.openUrl(url)
+        if url is None:
+            return False
+        if QDesktopServices.openUrl(url):
+            return True
+        self.show_folder_path(url.toLocalFile())
+        return False
+
+    def show_folder_path(self, path: str) -> QMessageBox:
+        """A message with the folder's path, selectable for copying (no file manager to open it)."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setWindowTitle("Run folder")
+        box.setText("No file manager could be opened on this system. The run folder is:")
+        box.setInformativeText(path)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.folder_box = box
+        box.open()  # window-modal, without blocking the event loop
+        return box
 
 
 def _hint(html: str, button: QPushButton | None = None) -> QWidget:

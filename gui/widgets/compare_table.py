@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
@@ -15,18 +16,21 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from engine.cli.format import variant_row
+from engine.fair_parent import PARENT_NOTE, comparison_parent, needs_control
+from engine.metric_text import HEADLINE, compare_metric, fmt_metric, headline_metric
 from engine.store import Variant
-from gui.widgets.variant_metrics import model_number, onnx_number, primary_metric
+from gui.widgets.variant_metrics import metric_label, model_number, onnx_number
 
 Index = QModelIndex | QPersistentModelIndex
-COLUMNS = (
-    "Name", "ID", "Parent", "Status", "Method", "Params", "Non-zero",
-    "Sparsity", "Size MB", "Metric", "ONNX MB", "p50 ms",
-)  # fmt: skip
-NUMERIC_FROM = COLUMNS.index("Params")
+HEAD = ("Name", "ID", "Parent", "Status", "Method")
+TAIL = ("Params", "Non-zero", "Sparsity", "Size MB", "ONNX MB", "p50 ms")
+COLUMNS = (*HEAD, *TAIL)  # plus one column per metric present, between the two
+METRIC_HEADERS = {name: name.capitalize() for name in HEADLINE}
+NUMERIC_FROM = len(HEAD)
 STATUS_COLORS = {"failed": "#c62828", "crashed": "#c62828", "cancelled": "#8a8a8a", "running": "#1565c0"}
 WARNING_COLOR = "#b26a00"  # finished, but with warnings on its card
 MISSING_COLOR = "#c62828"  # finished, but its files are gone
+LOST_COLOR, GAINED_COLOR = "#c62828", "#2e7d32"  # a metric worse / better than its parent's
 PARENT_TINT = QColor("#ffe9a8")  # the selected row's parent
 CHILD_TINT = QColor("#dcebff")  # rows derived from the selected row
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -65,27 +69,56 @@ def compact_method(text: str) -> str:
     return " + ".join(parts) or text
 
 
-def _row_values(v: Variant, names: dict[str, str]) -> tuple[list[str], list[Any]]:
-    """(display texts, raw sort values) for one variant; raw None means 'no value'."""
+def metric_columns(variants: list[Variant]) -> list[str]:
+    """The headline metrics the variants have, in HEADLINE order: one column each."""
+    found = {m[0] for v in variants if (m := headline_metric(v.card or {}))}
+    return [name for name in HEADLINE if name in found]
+
+
+@dataclass
+class Row:
+    """What one variant shows: texts and raw sort values per column, and its comparison."""
+
+    shown: dict[str, str]
+    raw: dict[str, Any]
+    compared: Variant | None = None  # the variant its deltas are against
+    kind: str = "parent"  # 'control' when that is the dense fine-tuned control
+    metric: dict[str, Any] | None = None  # engine.metric_text.compare_metric
+    unfair: bool = False  # fine-tuned child vs a parent that never trained, and no control
+
+
+def _row(v: Variant, variants: list[Variant], names: dict[str, str]) -> Row:
+    """One variant's texts (metric with its delta against the fair parent) and sort values."""
     text = variant_row(v)
     c = v.card or {}
-    metric = primary_metric(c)
     size = model_number(c, "size_bytes")
-    onnx_size = onnx_number(c, "size_bytes")
     sparsity = (c.get("sparsity") or {}).get("overall")
     parent = names.get(v.parent or "", v.parent or "") if v.parent else ""
-    shown = [
-        v.name, v.id, parent or "–", text["status"], compact_method(text["method"]), text["params"], text["nonzero"],
-        text["sparsity"], f"{size / 1e6:.2f}" if size else "-", text["metric"],
-        text["onnx MB"], text["p50 ms"],
-    ]  # fmt: skip
-    raw = [
-        v.name.lower(), v.id, parent.lower(), v.status, text["method"],
-        model_number(c, "params"), model_number(c, "nonzero_params"),
-        float(sparsity) if isinstance(sparsity, (int, float)) else None,
-        size, metric[1] if metric else None, onnx_size, onnx_number(c, "latency_ms_p50"),
-    ]  # fmt: skip
-    return shown, raw
+    compared, kind = comparison_parent(variants, v)
+    delta = compare_metric(c, compared.card if compared else None)
+    unfair = kind == "parent" and compared is not None and needs_control(v, compared.card)
+    shown = {
+        "Name": v.name, "ID": v.id, "Parent": (parent + " ⚠" if unfair else parent) or "–",
+        "Status": text["status"], "Method": compact_method(text["method"]), "Params": text["params"],
+        "Non-zero": text["nonzero"], "Sparsity": text["sparsity"],
+        "Size MB": f"{size / 1e6:.2f}" if size else "-", "ONNX MB": text["onnx MB"], "p50 ms": text["p50 ms"],
+    }  # fmt: skip
+    raw = {
+        "Name": v.name.lower(), "ID": v.id, "Parent": parent.lower(), "Status": v.status,
+        "Method": text["method"], "Params": model_number(c, "params"),
+        "Non-zero": model_number(c, "nonzero_params"),
+        "Sparsity": float(sparsity) if isinstance(sparsity, (int, float)) else None,
+        "Size MB": size, "ONNX MB": onnx_number(c, "size_bytes"), "p50 ms": onnx_number(c, "latency_ms_p50"),
+    }  # fmt: skip
+    for name in HEADLINE:
+        value = (c.get("metrics") or {}).get(name)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        header = METRIC_HEADERS[name]
+        raw[header] = float(value) if ok else None
+        shown[header] = fmt_metric(name, float(value)) if ok else "-"
+        if ok and delta and delta["name"] == name:
+            shown[header] = delta["text"]
+    return Row(shown, raw, compared, kind, delta, unfair)
 
 
 def _status_color(v: Variant) -> str | None:
@@ -97,36 +130,27 @@ def _status_color(v: Variant) -> str | None:
 
 
 class CompareModel(QAbstractTableModel):
-    """One row per variant; `focus(id)` tints that row's parent and children."""
+    """One row per variant, one column per metric present; `focus(id)` tints parent and children."""
 
     def __init__(self, parent: Any = None):
         super().__init__(parent)
         self.variants: list[Variant] = []
-        self._shown: list[list[str]] = []
-        self._raw: list[list[Any]] = []
+        self.rows: list[Row] = []
+        self.columns: list[str] = list(COLUMNS)
         self._focus: str | None = None
-        self.metric_header = "Metric"
 
     def set_variants(self, variants: list[Variant]) -> None:
         self.beginResetModel()
         self.variants = list(variants)
         names = {v.id: v.name for v in self.variants}
-        rows = [_row_values(v, names) for v in self.variants]
-        self._shown = [r[0] for r in rows]
-        self._raw = [r[1] for r in rows]
-        self._name_metric_in_header()
+        self.rows = [_row(v, self.variants, names) for v in self.variants]
+        metrics = [METRIC_HEADERS[m] for m in metric_columns(self.variants)]
+        self.columns = [*HEAD, *metrics, *TAIL]
         self.endResetModel()
 
-    def _name_metric_in_header(self) -> None:
-        """One metric kind in the workspace: say it once in the header, not in every cell."""
-        col = COLUMNS.index("Metric")
-        kinds = {m[0] for v in self.variants if (m := primary_metric(v.card or {}))}
-        self.metric_header = "Metric"
-        if len(kinds) == 1:
-            kind = kinds.pop()
-            self.metric_header = kind.capitalize()
-            for row in self._shown:
-                row[col] = row[col].removeprefix(kind + " ")
+    def column(self, name: str) -> int:
+        """Index of a column by its header ('Accuracy', 'p50 ms', …); -1 when absent."""
+        return self.columns.index(name) if name in self.columns else -1
 
     def row_of(self, run_id: str) -> int:
         """Source row of a variant id, -1 when absent."""
@@ -138,7 +162,7 @@ class CompareModel(QAbstractTableModel):
         if self.variants:
             self.dataChanged.emit(
                 self.index(0, 0),
-                self.index(len(self.variants) - 1, len(COLUMNS) - 1),
+                self.index(len(self.variants) - 1, len(self.columns) - 1),
                 [Qt.ItemDataRole.BackgroundRole],
             )
 
@@ -156,52 +180,78 @@ class CompareModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.variants)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
+        return 0 if parent.isValid() else len(self.columns)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.metric_header if COLUMNS[section] == "Metric" else COLUMNS[section]
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
+            return None
+        name = self.columns[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return name
+        if role == Qt.ItemDataRole.ToolTipRole and name.lower() in HEADLINE:
+            return (f"{metric_label(name.lower())}; in brackets the change against the parent "
+                    "(the dense fine-tuned control when the workspace has one)")
         return None
 
     def data(self, index: Index, role: int = 0) -> Any:
         if not index.isValid():
             return None
-        row, col = index.row(), index.column()
-        v = self.variants[row]
+        row, name = index.row(), self.columns[index.column()]
+        v, r = self.variants[row], self.rows[row]
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._shown[row][col]
+            return r.shown[name]
         if role == Qt.ItemDataRole.UserRole:
-            return self._raw[row][col]
+            return r.raw[name]
         if role == Qt.ItemDataRole.ForegroundRole:
-            color = _status_color(v)
+            color = _status_color(v) or self._metric_color(r, name)
             return QBrush(QColor(color)) if color else None
         if role == Qt.ItemDataRole.BackgroundRole:
             rel = self.relation(row)
             return QBrush(PARENT_TINT if rel == "parent" else CHILD_TINT) if rel else None
-        if role == Qt.ItemDataRole.FontRole and col in (0, 1):
+        if role == Qt.ItemDataRole.FontRole and name in ("Name", "ID"):
             font = QFont()
-            if col == 0:
+            if name == "Name":
                 font.setBold(True)
             else:  # ids are for copying, not reading: keep them from crowding the row
                 font.setPointSizeF(max(font.pointSizeF() - 1.5, 7.0))
             return font
-        if role == Qt.ItemDataRole.TextAlignmentRole and col >= NUMERIC_FROM:
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= NUMERIC_FROM:
             return _RIGHT
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(v, col)
+            return self._tooltip(v, r, name)
         return None
 
-    def _tooltip(self, v: Variant, col: int) -> str | None:
-        if col == COLUMNS.index("Name"):
+    @staticmethod
+    def _metric_color(r: Row, name: str) -> str | None:
+        m = r.metric
+        if m is None or METRIC_HEADERS[m["name"]] != name:
+            return None
+        return {"lost": LOST_COLOR, "gained": GAINED_COLOR}.get(m["change"])
+
+    def _tooltip(self, v: Variant, r: Row, name: str) -> str | None:
+        if name == "Name":
             return f"id {v.id}"  # the ID column is hidden on narrow windows
-        if col == COLUMNS.index("Status"):
+        if name == "Status":
             lines = [v.missing or "", v.error or "", *((v.card or {}).get("warnings") or [])]
             return "\n".join(x for x in lines if x) or None
-        if col == COLUMNS.index("Parent") and v.parent:
-            return f"parent id {v.parent}"
-        if col == COLUMNS.index("Method"):
+        if name == "Parent" and v.parent:
+            return f"parent id {v.parent}" + (f"\n⚠ {PARENT_NOTE}: run a dense fine-tuned control "
+                                              "to compare fairly" if r.unfair else "")
+        if name == "Method":
             return (v.card or {}).get("method")  # the full form, with parameter names
+        if r.metric is not None and METRIC_HEADERS[r.metric["name"]] == name and r.compared:
+            return comparison_tip(r)
         return None
+
+
+def comparison_tip(r: Row) -> str:
+    """Which parent a delta is against, in words (and why it may not be fair)."""
+    m, compared = r.metric or {}, r.compared
+    who = (f"the dense fine-tuned control {compared.name}" if r.kind == "control"
+           else f"the parent {compared.name}") if compared else "no parent"
+    tip = (f"{m['name']} {fmt_metric(m['name'], m['value'])} against {who}: "
+           f"{fmt_metric(m['name'], m['parent_value'])}")
+    return tip + (f"\n⚠ {PARENT_NOTE}" if r.unfair else "")
 
 
 class NumericSortProxy(QSortFilterProxyModel):

@@ -13,10 +13,11 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from engine.metric_text import fmt_delta, fmt_metric
 from engine.shrink import NOISE, SMALLER, shrink_report
 from gui.widgets.anatomy_table import fmt_count
 
-GOOD, WARN, MUTED, INK = "#2e7d32", "#b26a00", "#666", "#222"
+GOOD, WARN, BAD, MUTED, INK = "#2e7d32", "#b26a00", "#c62828", "#666", "#222"
 # outcome -> (mark, colour) for the verdict line
 OUTCOME_STYLE = {
     "smaller_faster": ("✔", GOOD),
@@ -106,8 +107,21 @@ def _ratio_html(ratio: float | None, good: bool, note: str = "") -> str:
     return f"<span style='color:{color}; font-weight:600'>{ratio:.2f}×</span>{tail}"
 
 
+def metric_row(r: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(metric name, this variant, parent, change as rich text): the quality next to size and speed."""
+    m = r.get("metric")
+    if not m:
+        return ("metric", "–", "–", f"<span style='color:{MUTED}'>–</span>")
+    name = m["name"]
+    color = {"lost": BAD, "gained": GOOD}.get(m["change"], MUTED)
+    note = {"lost": "worse", "gained": "better", "kept": "within tolerance"}[m["change"]]
+    change = (f"<span style='color:{color}; font-weight:600'>{html.escape(fmt_delta(name, m['delta']))}"
+              f"</span> <span style='color:{MUTED}'>{note}</span>")
+    return (name, fmt_metric(name, m["value"]), fmt_metric(name, m["parent_value"]), change)
+
+
 def comparison_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(what, this variant, parent, ratio as rich text) for ONNX size, zip size and latency."""
+    """(what, this variant, parent, ratio as rich text) for ONNX size, zip size, latency, metric."""
     size, zipped, speed = r["size_ratio"], r["zip_ratio"], r["speedup"]
     dense_zeros = r["outcome"] in ("zip_only", "none") and r["params_present"] == r["params_dense"]
     speed_note = ""
@@ -120,6 +134,7 @@ def comparison_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
          _ratio_html(zipped, zipped is not None and zipped < SMALLER, "of the parent")),
         ("latency p50", _ms(r["latency_ms_p50"]), _ms(r["parent_latency_ms_p50"]),
          _ratio_html(speed, speed is not None and speed >= 1 + NOISE and not dense_zeros, speed_note)),
+        metric_row(r),
     ]  # fmt: skip
 
 
@@ -144,11 +159,13 @@ class ShrinkCard(QFrame):
         self.table.setHorizontalSpacing(18)
         self.table.setVerticalSpacing(4)
         self.cells: dict[tuple[int, int], QLabel] = {}
-        for col, head in enumerate(("", "this variant", "parent", "ratio")):
+        self.heads: list[QLabel] = []
+        for col, head in enumerate(("", "this variant", "parent", "ratio / change")):
             label = QLabel(head)
             label.setStyleSheet(f"color: {MUTED}; font-size: 9pt;")
             self.table.addWidget(label, 0, col)
-        for row in range(1, 4):
+            self.heads.append(label)
+        for row in range(1, 5):
             for col in range(4):
                 cell = QLabel()
                 cell.setTextFormat(Qt.TextFormat.RichText)
@@ -173,11 +190,19 @@ class ShrinkCard(QFrame):
         layout.addWidget(self.reasons)
         layout.addStretch(1)
 
-    def show_card(self, card: dict[str, Any], parent_card: dict[str, Any] | None) -> dict[str, Any]:
-        """Compute the shrink report from the two cards (fresh: the parent may have been re-exported)."""
+    def show_card(
+        self, card: dict[str, Any], parent_card: dict[str, Any] | None, control: bool = False
+    ) -> dict[str, Any]:
+        """Compute the shrink report from the two cards (fresh: the parent may have been re-exported).
+
+        `control`: the parent card is the dense fine-tuned control, not the recorded parent.
+        """
         r = shrink_report(card, parent_card)
         self.report = r
+        self.heads[2].setText("dense control" if control else "parent")
         mark, color = OUTCOME_STYLE.get(r["outcome"], ("", INK))
+        if (r.get("metric") or {}).get("change") == "lost":  # smaller or faster is no win then
+            mark, color = "⚠", WARN
         self.verdict.setText(
             f"<span style='color:{color}; font-size:11pt; font-weight:600'>{mark} "
             f"{html.escape(r['verdict'])}</span>"
@@ -192,7 +217,7 @@ class ShrinkCard(QFrame):
         return r
 
     def row_text(self, row: int) -> list[str]:
-        """Plain text of one comparison row (1 ONNX file, 2 zipped, 3 latency), for tests."""
+        """Plain text of one comparison row (1 ONNX file, 2 zipped, 3 latency, 4 metric), for tests."""
         from PySide6.QtGui import QTextDocument
 
         out = []

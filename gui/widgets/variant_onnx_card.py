@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
 
+from engine.metric_text import compare_metric, fmt_delta, fmt_metric
 from engine.shrink import shrink_report
 from gui.widgets.anatomy_header import StatTile
 from gui.widgets.variant_metrics import PARITY_TOLERANCE
@@ -98,6 +99,7 @@ class OnnxCard(QFrame):
             grid.addWidget(value, row, 1, Qt.AlignmentFlag.AlignTop)
             self.captions[key], self.values[key] = cap, value
         grid.setColumnStretch(1, 1)
+        grid.setRowStretch(len(ROWS), 1)  # rows stay together at the top of a tall card
 
     def show_card(self, card: dict[str, Any], parent_card: dict[str, Any] | None) -> None:
         """Fill from a variant card's `onnx` section (the parent is compared in ShrinkCard)."""
@@ -130,11 +132,12 @@ class OnnxTiles(QFrame):
                 ("parity", "Parity max |diff|"),
                 ("p50", "Latency p50"),
                 ("speedup", "Speed vs parent"),
+                ("metric", "Metric"),
             )
         }
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
-        grid.setHorizontalSpacing(36)
+        grid.setHorizontalSpacing(22)
         for col, tile in enumerate(self.tiles.values()):
             grid.addWidget(tile, 0, col)
         grid.setColumnStretch(len(self.tiles), 1)
@@ -165,3 +168,16 @@ class OnnxTiles(QFrame):
             )
         else:
             t["speedup"].set(_colored("n/a", None), "needs a parent with an ONNX export")
+        m = compare_metric(card, parent_card)
+        if m is not None:
+            color = {"lost": False, "gained": True}.get(m["change"])
+            t["metric"].caption.setText(m["name"].upper())
+            t["metric"].set(
+                f"{fmt_metric(m['name'], m['value'])} "
+                + _colored(f"({fmt_delta(m['name'], m['delta'])})", color),
+                f"{m['name']} {fmt_metric(m['name'], m['value'])}; in brackets the change against "
+                f"the parent's {fmt_metric(m['name'], m['parent_value'])}",
+            )
+        else:
+            t["metric"].caption.setText("METRIC")
+            t["metric"].set(_colored("n/a", None), "needs a parent with the same metric")
