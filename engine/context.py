@@ -58,6 +58,8 @@ class JobContext:
         self.start, self.end = start, end
         self._t0 = time.perf_counter() if t0 is None else t0
         self._paused_s = 0.0
+        # export in a child process, so the caller's GIL stays free (a GUI's event loop)
+        self.isolate_export = False
 
     def emit(self, event: Event) -> None:
         self._emit(event)
@@ -71,6 +73,7 @@ class JobContext:
         child = JobContext(
             self._emit, self.control, self.start + span * start, self.start + span * end, self._t0
         )
+        child.isolate_export = self.isolate_export
         return child
 
     def progress(self, fraction: float, message: str = "") -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from engine.data import load_data
 from engine.export import ExportReport, export_and_check
+from engine.export.isolated import export_and_check_isolated
 from engine.models.loaders import load_model
 from engine.recipe import ExportConfig, ModelSpec, Recipe
 from engine.store import Workspace
@@ -27,8 +29,14 @@ def export_loaded(
     path: Path,
     cfg: ExportConfig,
     log: Callable[[str], None] = lambda m: None,
+    isolate: bool = False,
+    checkpoint: Callable[[], None] = lambda: None,
 ) -> ExportReport:
-    """Export `loaded.module` to `path`, then checker, parity and latency."""
+    """Export `loaded.module` to `path`, then checker, parity and latency.
+
+    `isolate` runs the export in a child process (a GUI keeps its GIL); `checkpoint`
+    is polled while waiting for it (a cancel ends the child).
+    """
     parity: list[tuple[torch.Tensor, ...]] = []
     if data is not None:
         for i, batch in enumerate(DataLoader(data.val, batch_size=8)):
@@ -39,7 +47,8 @@ def export_loaded(
         parity = [loaded.example_inputs(batch=2) for _ in range(cfg.parity_batches)]
     seq = min(cfg.latency_seq, loaded.max_positions)
     latency_inputs = loaded.example_inputs(batch=cfg.latency_batch, seq=seq)
-    report = export_and_check(
+    run = partial(export_and_check_isolated, checkpoint=checkpoint) if isolate else export_and_check
+    report = run(
         loaded.module.cpu().eval(),
         loaded.input_names,
         loaded.example_inputs(batch=2, seq=min(16, seq)),

@@ -60,8 +60,11 @@ class Job:
         listeners: Iterable[Listener] = (),
         workspace: Workspace | str | Path | None = None,
         resume_run: str | None = None,
+        isolate_export: bool = False,
     ):
         self.recipe = recipe
+        # ONNX export in a child process: a GUI's event loop keeps running meanwhile
+        self.isolate_export = isolate_export
         self.resume_run = resume_run  # continue this unfinished run from its training state
         self.listeners = list(listeners)
         self._workspace_arg = workspace
@@ -94,6 +97,7 @@ class Job:
     def run(self) -> JobResult:
         """Run every stage; returns the result (status finished / cancelled / failed)."""
         ctx = JobContext(self._emit, self.control)
+        ctx.isolate_export = self.isolate_export
         try:
             self.recipe.validate()
             ws = (

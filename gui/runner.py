@@ -24,6 +24,17 @@ from engine.store import Workspace
 BUSY_MESSAGE = "a job is already running; cancel it or wait for it to finish first"
 
 
+def preload_torch_internals() -> None:
+    """Import what torch otherwise loads on first use inside a job (torch._dynamo, ~1 s).
+
+    Building an optimizer or counting FLOPs imports torch._dynamo; its import holds the
+    GIL in long C calls (unmarshalling, operator registration), which froze the GUI for
+    100-250 ms during the first run. Done once, early, while nothing is animating.
+    """
+    import torch._dynamo  # noqa: F401
+    import torch.utils.flop_counter  # noqa: F401
+
+
 class RunnerBase(QObject):
     """Signals and state shared by the thread and process runners."""
 
@@ -107,6 +118,10 @@ class _JobWorker(QObject):
 class JobRunner(RunnerBase):
     """One in-process job at a time, on its own QThread."""
 
+    # torch.onnx.export / onnxruntime hold the GIL for up to ~0.5 s: exporting in a child
+    # process keeps this process's event loop turning (bench/gui_stall.py measures it)
+    isolate_export = True
+
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.job: Job | None = None
@@ -123,7 +138,8 @@ class JobRunner(RunnerBase):
             self._thread.wait()
         # Called on the job's thread: emitting a signal of this GUI-thread object
         # from there queues the event to the GUI thread, in order.
-        self.job = Job(recipe, [self.event.emit], workspace=workspace, resume_run=resume_run)
+        self.job = Job(recipe, [self.event.emit], workspace=workspace, resume_run=resume_run,
+                       isolate_export=self.isolate_export)
         self._thread = QThread()
         self._thread.setObjectName("workbench-job")
         self._worker = _JobWorker(self.job)
