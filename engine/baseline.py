@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from engine.context import JobCancelled
+from engine.context import JobCancelled, JobContext
 from engine.models.summary import summarize
 from engine.recipe import ModelSpec, Recipe
 from engine.report import build_card
@@ -69,10 +71,11 @@ def _build_baseline(p: Pipeline, loaded: Any, data: Any, key: str, device: torch
     try:
         module = loaded.module.to(device)
         summary = summarize(module, on_device(loaded.example_inputs(), device))
+        ctx.progress(0.05, "model measured")
         metrics = {}
         if data is not None:
             loader = make_loader(data.val, r.train.batch_size, False, r.data.seed)
-            metrics = evaluate(module, loaded.task, loader, device)
+            metrics = evaluate(module, loaded.task, loader, device, progress=_eval_progress(ctx.sub(0.05, 0.4)))
         ctx.progress(0.4, "baseline evaluated")
         module.cpu().eval()
         onnx = None
@@ -107,6 +110,20 @@ def _build_baseline(p: Pipeline, loaded: Any, data: Any, key: str, device: torch
     p.ctx.log(f"baseline {run.id}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     p.baseline_id = None
     return run.id
+
+
+def _eval_progress(ctx: JobContext) -> Callable[[float, str], None]:
+    """Progress of the baseline evaluation, at most ~10 events a second; a cancel stops it."""
+    last = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        ctx.checkpoint()
+        now = time.monotonic()
+        if now - last[0] >= 0.1:
+            last[0] = now
+            ctx.progress(fraction, message)
+
+    return report
 
 
 def run_warnings(train_stats: Any, metrics: dict[str, float], data: Any) -> list[str]:

@@ -65,15 +65,22 @@ def evaluate(
     loader: DataLoader,
     device: torch.device,
     max_batches: int | None = None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> dict[str, float]:
-    """Mean loss plus accuracy (classification) or perplexity (causal LM)."""
+    """Mean loss plus accuracy (classification) or perplexity (causal LM).
+
+    `progress(fraction, message)` hears after each batch (a long evaluation shows progress).
+    """
     was_training = module.training
     module.eval()
     total_loss = 0.0
     n_items = correct = 0
+    n = len(loader) if max_batches is None else min(len(loader), max_batches)
     for i, batch in enumerate(loader):
         if max_batches is not None and i >= max_batches:
             break
+        if progress is not None and n:
+            progress(i / n, f"evaluating batch {i + 1}/{n}")
         batch = _to(batch, device)
         logits = module(batch["input_ids"], batch["attention_mask"])
         if task == "causal-lm":

@@ -21,8 +21,9 @@ from engine.config_fields import ConfigError
 from engine.context import JobContext
 from engine.data import load_data
 from engine.estimate import fmt_count, step_counts, step_title
-from engine.events import Artifact, StageStarted
+from engine.events import Artifact, LayerStats, StageStarted
 from engine.export_variant import export_loaded
+from engine.layer_report import REMOVED_KIND, structured_removed
 from engine.methods.base import MethodContext, MethodResult
 from engine.methods.masks import layer_sparsity, make_permanent
 from engine.models.checkpoint import save_model
@@ -179,6 +180,9 @@ class Pipeline:
         # zeros are counted only where masks put them; structured steps shrank tensors instead
         # module order (not sorted): the per-layer bars read top to bottom like the model
         targets = list(dict.fromkeys(t for res in results if not res.structured for t in res.targets))
+        removed = structured_removed(results, module)
+        if removed:  # layers shrank: no zeros to count, so say how much of each went
+            method_events(LayerStats(0, removed, kind=REMOVED_KIND))
         muted[0] = False
         ctx.progress(1.0)
         return targets, [h for res in results for h in res.hooks]
