@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import csv
 import functools
 import os
 import shutil
@@ -197,3 +198,178 @@ def test_status_shows_warnings_and_missing_files_in_colour(qapp, tmp_path):
     assert cells["gone"].data(Qt.ItemDataRole.ForegroundRole).color().name() == MISSING_COLOR
     assert "training diverged" in cells["warned"].data(Qt.ItemDataRole.ToolTipRole)
     assert "run folder" in cells["gone"].data(Qt.ItemDataRole.ToolTipRole)
+
+
+# -- metrics, deltas and the fair parent ---------------------------------------------------
+
+BERT = """
+name: bert-prune-50
+model: {source: builtin, path: tiny-bert}
+data: {source: builtin, path: bbc-news, max_length: 32, max_samples: 120}
+methods:
+  - {type: unstructured_prune, amount: 0.5, scope: global}
+train: {epochs: 1, max_steps: 4, batch_size: 8, lr: 0.001, eval_every: 4, eval_batches: 2, log_every: 2}
+export: {parity_batches: 1, latency_runs: 3, latency_seq: 32}
+"""
+
+
+@pytest.fixture(scope="module")
+def own_workspace(tmp_path_factory) -> Path:
+    """A copy of the shared tiny workspace that these tests may change."""
+    root = tmp_path_factory.mktemp("compare-edit") / "ws"
+    shutil.copytree(tiny_workspace(), root)
+    return root
+
+
+def _page_on(qtbot, root: Path) -> ComparePage:
+    w = ComparePage(AppState(root))
+    qtbot.addWidget(w)
+    w.resize(1024, 700)
+    w.show()
+    return w
+
+
+def test_metric_cells_show_the_change_against_the_parent(page, workspace):
+    from engine.metric_text import fmt_delta, fmt_metric
+    from gui.pages.run_page import summary_text
+
+    variants = Workspace(workspace).variants()
+    base = next(v for v in variants if v.parent is None)
+    assert "Perplexity" in page.model.columns and "Accuracy" not in page.model.columns
+    names, cells = _column(page, "Name"), _column(page, "Perplexity")
+    for v in variants:
+        value = v.card["metrics"]["perplexity"]
+        text = cells[names.index(v.name)]
+        if v.parent is None:
+            assert text == fmt_metric("perplexity", value)
+        else:
+            delta = fmt_delta("perplexity", value - base.card["metrics"]["perplexity"])
+            assert text == f"{fmt_metric('perplexity', value)} ({delta})"
+        # the Run page writes the same number the same way
+        assert summary_text({"metrics.perplexity": value}) == f"perplexity {fmt_metric('perplexity', value)}"
+    # sorting the metric column sorts by the value, not by the text with its delta
+    page.view.sortByColumn(page.model.column("Perplexity"), Qt.SortOrder.AscendingOrder)
+    raw = _column(page, "Perplexity", Qt.ItemDataRole.UserRole)
+    assert raw == sorted(raw)
+
+
+def test_untrained_parent_is_flagged_and_the_control_recipe_is_offered(qtbot, page, workspace):
+    from engine.fair_parent import PARENT_NOTE
+
+    child = next(v for v in Workspace(workspace).variants() if v.name == "prune-50")
+    page.state.select_variant(child.id)
+    assert page.note.isVisible() and page.note.kind == "unfair"
+    assert PARENT_NOTE.capitalize() in page.note.text()
+    row = _column(page, "Name").index("prune-50")
+    assert PARENT_NOTE in page.proxy.index(row, page.model.column("Parent")).data(Qt.ItemDataRole.ToolTipRole)
+    with qtbot.waitSignal(page.state.navigate) as sig:
+        page.note.button.click()
+    assert sig.args == ["Optimize"]
+    made, ran = page.state.recipe, Recipe.from_yaml(child.recipe)
+    assert made.name == "prune-50-dense-control" and made.methods == ()
+    assert made.train == ran.train and made.data == ran.data and made.model == ran.model
+
+
+def test_a_finished_control_becomes_the_parent_of_the_deltas(qtbot, own_workspace):
+    from engine.fair_parent import control_recipe
+    from engine.metric_text import fmt_delta, fmt_metric
+
+    child = next(v for v in Workspace(own_workspace).variants() if v.name == "prune-50")
+    result = Job(control_recipe(child), workspace=own_workspace).run()
+    assert result.ok, result.error
+    control = Workspace(own_workspace).get(result.run_id)
+    try:
+        w = _page_on(qtbot, own_workspace)
+        w.state.select_variant(child.id)
+        assert w.note.kind == "control" and control.name in w.note.text()
+        assert w.note.button.isHidden()
+        row = _column(w, "Name").index("prune-50")
+        value = child.card["metrics"]["perplexity"]
+        delta = value - control.card["metrics"]["perplexity"]
+        assert _column(w, "Perplexity")[row] == f"{fmt_metric('perplexity', value)} ({fmt_delta('perplexity', delta)})"
+        assert not _column(w, "Parent")[row].endswith("⚠")  # the comparison is fair now
+        tip = w.proxy.index(row, w.model.column("Perplexity")).data(Qt.ItemDataRole.ToolTipRole)
+        assert f"the dense fine-tuned control {control.name}" in tip
+    finally:
+        Workspace(own_workspace).delete(control.id)
+
+
+def test_rename_delete_and_csv_from_the_page(qtbot, own_workspace, tmp_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    w = _page_on(qtbot, own_workspace)
+    ws = Workspace(own_workspace)
+    victim = next(v for v in ws.variants() if v.name == "prune-80")
+    w.state.select_variant(victim.id)
+    assert w.selected().id == victim.id and w.rename_btn.isEnabled() and w.delete_btn.isEnabled()
+
+    def type_name(text: str, then_ok: bool) -> None:
+        dialog = QApplication.activeModalWidget()
+        dialog.field.setText(text)
+        seen.append((dialog.error.text(), dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()))
+        if then_ok:
+            dialog.field.setText("prune-80-renamed")
+            dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+        else:
+            dialog.reject()
+
+    seen: list = []
+    QTimer.singleShot(0, lambda: type_name("prune-50", then_ok=True))  # a name in use first
+    with qtbot.waitSignal(w.state.variants_changed):
+        w.rename_btn.click()
+    assert seen[0][0].startswith("another variant is already named 'prune-50'") and not seen[0][1]
+    assert ws.get(victim.id).name == "prune-80-renamed"
+    assert "prune-80-renamed" in _column(w, "Name") and "renamed prune-80" in w.message.text()
+
+    out = w.actions.export_csv(tmp_path / "variants.csv")
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["name"] for r in rows] == [v.name for v in ws.variants()]
+
+    # a cancelled question deletes nothing; Yes removes the row and the run folder
+    w.state.select_variant(victim.id)
+    QTimer.singleShot(0, lambda: QApplication.activeModalWidget().button(QMessageBox.StandardButton.Cancel).click())
+    w.delete_btn.click()
+    assert ws.get(victim.id) and ws.run_dir(victim.id).is_dir()
+    QTimer.singleShot(0, lambda: QApplication.activeModalWidget().button(QMessageBox.StandardButton.Yes).click())
+    with qtbot.waitSignal(w.state.variants_changed):
+        w.delete_btn.click()
+    assert victim.id not in [v.id for v in ws.variants()] and not ws.run_dir(victim.id).exists()
+    assert "prune-80-renamed" not in _column(w, "Name")
+
+
+def test_a_running_variant_cannot_be_deleted_or_renamed(qtbot, own_workspace):
+    ws = Workspace(own_workspace)
+    busy = ws.new_run("busy", "name: busy\n")  # registered by this process: live
+    try:
+        w = _page_on(qtbot, own_workspace)
+        w.state.select_variant(busy.id)
+        assert not w.delete_btn.isEnabled() and not w.rename_btn.isEnabled()
+        assert "running" in w.delete_btn.toolTip()
+        menu = {a.text(): a for a in w.context_menu().actions()}
+        assert not menu["Delete…"].isEnabled() and not menu["Rename…"].isEnabled()
+        assert w.actions.delete(ws.get(busy.id), ask=False) is False
+        assert "is running" in w.message.text() and ws.run_dir(busy.id).is_dir()
+    finally:
+        ws.mark(busy.id, "cancelled")
+        ws.delete(busy.id)
+
+
+@pytest.mark.skipif(not Path(__file__).parents[2].joinpath("assets/weights/tiny-bert.safetensors").is_file(),
+                    reason="tiny-bert's shipped weights are not in assets/weights")
+def test_accuracy_and_perplexity_never_share_a_column(qtbot, own_workspace):
+    result = Job(Recipe.from_yaml(BERT), workspace=own_workspace).run()
+    assert result.ok, result.error
+    w = _page_on(qtbot, own_workspace)
+    assert {"Accuracy", "Perplexity"} <= set(w.model.columns)
+    names = _column(w, "Name")
+    acc, ppl = _column(w, "Accuracy", Qt.ItemDataRole.UserRole), _column(w, "Perplexity", Qt.ItemDataRole.UserRole)
+    for name, a, p in zip(names, acc, ppl, strict=True):
+        is_bert = name.startswith(("bert", "tiny-bert"))
+        assert (a is not None) == is_bert and (p is not None) == (not is_bert), name
+    # sorting one metric's column keeps the variants without it at the bottom
+    w.view.sortByColumn(w.model.column("Accuracy"), Qt.SortOrder.DescendingOrder)
+    acc = _column(w, "Accuracy", Qt.ItemDataRole.UserRole)
+    n = sum(a is not None for a in acc)
+    assert n == 2 and acc[:n] == sorted(acc[:n], reverse=True) and all(a is None for a in acc[n:])
+    assert "%" in _column(w, "Accuracy")[0]  # accuracy reads as a percentage, as on the Run page

@@ -146,3 +146,74 @@ def test_empty_and_not_exported_states(qtbot, tmp_path):
     ws.finish(run.id, {"id": run.id, "name": "no-onnx", "method": "none", "onnx": None})
     state.variants_changed.emit()
     assert w.stack.currentWidget() is w.not_exported and w.export_btn.isEnabled()
+
+
+def test_the_metric_stands_next_to_size_and_latency(page, workspace):
+    from engine.metric_text import fmt_delta, fmt_metric
+
+    v = _variant(workspace, "prune-80")
+    parent = Workspace(workspace).get(v.parent)
+    page.state.select_variant(v.id)
+    value, before = v.card["metrics"]["perplexity"], parent.card["metrics"]["perplexity"]
+    row = page.shrink.row_text(4)
+    assert row[:3] == ["perplexity", fmt_metric("perplexity", value), fmt_metric("perplexity", before)]
+    assert row[3].startswith(fmt_delta("perplexity", value - before))
+    assert page.tiles.tiles["metric"].caption.text() == "PERPLEXITY"
+    assert fmt_metric("perplexity", value) in page.tiles.tiles["metric"].value.text()
+    # 80% of the shipped (pretrained) weights gone in 4 steps: perplexity rose, and the verdict says it
+    r = page.shrink.report
+    assert r["metric"]["change"] == "lost"
+    assert "perplexity rose from" in r["verdict"] and "✔" not in page.shrink.verdict.text()
+    assert "⚠" in page.shrink.verdict.text()
+
+
+def test_the_untrained_parent_is_flagged_with_a_control_to_make(qtbot, page, workspace):
+    from engine.fair_parent import PARENT_NOTE
+
+    v = _variant(workspace, "prune-50")
+    page.state.select_variant(v.id)
+    assert page.note.isVisible() and page.note.kind == "unfair"
+    assert PARENT_NOTE.capitalize() in page.note.text()
+    assert page.shrink.report["parent_note"] == PARENT_NOTE
+    assert page.shrink.heads[2].text() == "parent"
+    with qtbot.waitSignal(page.state.navigate) as sig:
+        page.note.button.click()
+    assert sig.args == ["Optimize"] and page.state.recipe.methods == ()
+    assert page.state.recipe.name == "prune-50-dense-control"
+
+
+def test_open_folder_without_a_file_manager_shows_the_path(page, workspace):
+    from PySide6.QtCore import Qt
+
+    v = _variant(workspace, "prune-50")
+    page.state.select_variant(v.id)
+    # the offscreen platform has no desktop services: openUrl fails, as on a bare server
+    assert page.open_folder() is False
+    box = page.folder_box
+    assert box.isVisible() and box.informativeText() == str(Workspace(workspace).run_dir(v.id))
+    assert box.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse
+    box.close()
+
+
+def test_export_and_compare_fit_a_1024_by_700_window(qtbot, workspace, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from gui.main_window import MainWindow
+
+    state = AppState(workspace)
+    window = MainWindow(state, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1024, 700)
+    window.show()
+    state.select_variant(_variant(workspace, "prune-50").id)
+    for name in ("Export", "Compare"):
+        state.navigate.emit(name)
+        qtbot.wait(50)
+        area = window.stack.currentWidget()
+        assert window.width() == 1024 and window.height() == 700
+        # the page fits: no scroll bars around it (nothing pushed out of the window)
+        assert not area.verticalScrollBar().isVisible(), name
+        assert not area.horizontalScrollBar().isVisible(), name
+    table = window.compare_page.view
+    assert not table.horizontalScrollBar().isVisible()  # every shown column fits
+    window.grab().save(str(tmp_path / "compare.png"))
