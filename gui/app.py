@@ -20,6 +20,7 @@ from engine.recipe import Recipe
 from engine.store import default_workspace
 from gui.main_window import PAGES, MainWindow, app_settings
 from gui.state import AppState
+from gui.threads import BackgroundCall
 from gui.widgets.live_plots import use_light_theme
 from gui.workspace_prompt import open_workspace_interactively
 
@@ -71,6 +72,33 @@ def save_screenshots(app: QApplication, window: MainWindow, folder: Path) -> lis
     return out
 
 
+def import_engine_and_read(path: Path) -> tuple[Recipe, str]:
+    """Import torch and the engine modules the pages use, then read the recipe (its method
+    steps import torch too). Seconds of work: it runs on a worker thread behind the shown
+    window, so building the pages afterwards is quick."""
+    import torch  # noqa: F401
+
+    import engine.job  # noqa: F401
+    import engine.models.loaders  # noqa: F401
+    import engine.registry  # noqa: F401
+    import engine.sensitivity  # noqa: F401
+
+    return _load_recipe(path)
+
+
+def finish_window(window: MainWindow, recipe: Recipe, page: str | None, problem: str) -> None:
+    """Make `recipe` current, build the pages, show the asked-for page and any problem, and
+    load the recipe's model (off the GUI thread, as the Model page's own picker does)."""
+    window.state.set_recipe(recipe)
+    window.build_pages()
+    if page:
+        window.show_page(page)
+    if problem:
+        window.statusBar().showMessage(problem, 15000)
+        print(problem, file=sys.stderr)
+    window.model_page.sync_to_recipe()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the GUI; returns the exit code."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
@@ -85,22 +113,24 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = app_settings()
     workspace = args.workspace or settings.value("workspace") or default_workspace()
-    recipe, problem = _load_recipe(args.recipe)
     ws, ws_problem = open_workspace_interactively(workspace)
     if ws is None:
         print(f"workbench: {ws_problem}", file=sys.stderr)
         return 2
-    state = AppState(ws, recipe)
-    window = MainWindow(state, settings)
-    if args.page:
-        window.show_page(args.page)
-    if problem:
-        window.statusBar().showMessage(problem, 15000)
-        print(problem, file=sys.stderr)
-    load_spec = getattr(window.model_page, "load_spec", None)
-    if load_spec is not None:
-        load_spec(recipe.model)  # the same loading path as the Model page's own picker
+    state = AppState(ws)  # a blank recipe until the file is read behind the shown window
+    window = MainWindow(state, settings, defer_pages=not args.screenshot)
     window.show()
+    if args.screenshot:
+        recipe, problem = _load_recipe(args.recipe)
+        finish_window(window, recipe, args.page, problem)
+    else:
+        def done(result: tuple[Recipe, str]) -> None:
+            finish_window(window, result[0], args.page, result[1])
+
+        def failed(message: str) -> None:  # the engine itself would not import: say so, in the window
+            finish_window(window, Recipe(), args.page, f"could not start the engine: {message}")
+
+        warm = BackgroundCall(lambda: import_engine_and_read(args.recipe), done, failed)  # noqa: F841
 
     if args.screenshot:
         for path in save_screenshots(app, window, args.screenshot):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -19,18 +19,15 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QStackedWidget,
     QStyle,
     QWidget,
 )
 
 from gui import threads
-from gui.pages.compare_page import ComparePage
-from gui.pages.export_page import ExportPage
-from gui.pages.model_page import ModelPage
-from gui.pages.optimize_page import RECIPE_FILTER, OptimizePage
-from gui.pages.run_page import RunPage
 from gui.state import AppState
+from gui.widgets.elided_label import ElidedLabel
 
 PAGE_ICONS = {
     "Model": QStyle.StandardPixmap.SP_ComputerIcon,
@@ -40,6 +37,7 @@ PAGE_ICONS = {
     "Compare": QStyle.StandardPixmap.SP_FileDialogContentsView,
 }
 PAGES = tuple(PAGE_ICONS)
+NAV_WIDTH = 132
 NAV_STYLE = """
 QListWidget#nav { background: #f4f5f7; border: none; border-right: 1px solid #dcdfe4; outline: 0; }
 QListWidget#nav::item { padding: 10px 8px; border-radius: 6px; margin: 2px 6px; color: #222; }
@@ -56,15 +54,43 @@ def app_settings() -> QSettings:
 class MainWindow(QMainWindow):
     """The workbench window; `shutdown()` cancels a running job and waits for threads."""
 
-    def __init__(self, state: AppState, settings: QSettings | None = None, parent: QWidget | None = None):
+    def __init__(
+        self,
+        state: AppState,
+        settings: QSettings | None = None,
+        parent: QWidget | None = None,
+        defer_pages: bool = False,
+    ):
+        """defer_pages: show a bare window now and build the pages in `build_pages()` (the
+        page modules import torch, which takes seconds; the app shows the window first)."""
         super().__init__(parent)
         self.state = state
         self.settings = settings if settings is not None else app_settings()
         # Asked when closing during a job; tests replace it to avoid a modal dialog.
         self.confirm_cancel: Callable[[], bool] = self._ask_cancel
         self._closed = False
+        self.pages: dict[str, QWidget] = {}
+        self._pending_page: str | None = None  # asked for before the pages were built
         self.setWindowTitle("Model Optimization Workbench")
+        self._build_body()
+        self._build_status()
+        self._restore_geometry()
+        if not defer_pages:
+            self.build_pages()
 
+    def pages_ready(self) -> bool:
+        """True once build_pages() has run."""
+        return bool(self.pages)
+
+    def build_pages(self) -> None:
+        """Create the five pages (imports the engine, hence torch) and wire them up."""
+        from gui.pages.compare_page import ComparePage
+        from gui.pages.export_page import ExportPage
+        from gui.pages.model_page import ModelPage
+        from gui.pages.optimize_page import OptimizePage
+        from gui.pages.run_page import RunPage
+
+        state = self.state
         self.model_page = ModelPage(state)
         self.optimize_page = OptimizePage(state)
         self.run_page = RunPage(state)
@@ -78,16 +104,22 @@ class MainWindow(QMainWindow):
             "Export": self.export_page,
             "Compare": self.compare_page,
         }
-        self._build_body()
+        self.stack.removeWidget(self.loading)
+        self.loading.deleteLater()
+        for page in self.pages.values():
+            self.stack.addWidget(_scrolling(page))
+        self.nav.setEnabled(True)
+        self.stack.setCurrentIndex(self.nav.currentRow())
         self._build_menu()
-        self._build_status()
 
         self.optimize_page.run_requested.connect(self.run_page.start)
         state.navigate.connect(self.show_page)
         state.workspace_changed.connect(lambda _ws: self._show_workspace())
         self.runner.running_changed.connect(lambda _r: self._show_running())
         self.runner.paused_changed.connect(lambda _p: self._show_running())
-        self._restore()
+        self._restore_page()
+        if self._pending_page:
+            self.show_page(self._pending_page)
 
     # -- building ------------------------------------------------------------------
     def _build_body(self) -> None:
@@ -95,18 +127,22 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("nav")
         self.nav.setStyleSheet(NAV_STYLE)
         self.nav.setIconSize(QSize(20, 20))
-        self.nav.setFixedWidth(150)
+        self.nav.setFixedWidth(NAV_WIDTH)
         font = self.nav.font()
         font.setPointSizeF(font.pointSizeF() + 1)
         self.nav.setFont(font)
         self.stack = QStackedWidget()
-        for name, page in self.pages.items():
+        for name in PAGES:
             item = QListWidgetItem(self.style().standardIcon(PAGE_ICONS[name]), name)
-            item.setSizeHint(QSize(130, 40))
+            item.setSizeHint(QSize(NAV_WIDTH - 20, 40))
             self.nav.addItem(item)
-            self.stack.addWidget(page)
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.loading = QLabel("Loading the workbench…")  # until build_pages() replaces it
+        self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.loading.setStyleSheet("color: #777; font-size: 13pt;")
+        self.stack.addWidget(self.loading)
+        self.nav.setEnabled(False)
         self.nav.setCurrentRow(0)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
         body = QWidget()
         row = QHBoxLayout(body)
         row.setContentsMargins(0, 0, 0, 0)
@@ -141,21 +177,29 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         self.job_label = QLabel()
-        self.workspace_label = QLabel()
+        # a long workspace path elides from the left instead of widening the window
+        self.workspace_label = ElidedLabel(min_chars=20)
         self.workspace_label.setStyleSheet("color: #555; padding: 0 6px;")
         self.statusBar().addWidget(self.job_label)
-        self.statusBar().addPermanentWidget(self.workspace_label)
+        self.statusBar().addPermanentWidget(self.workspace_label, 1)
         self._show_workspace()
 
     # -- navigation ----------------------------------------------------------------
     def show_page(self, name: str) -> None:
         """Switch to page `name` (Model | Optimize | Run | Export | Compare)."""
-        if name not in self.pages:
+        if name not in PAGES:
             raise ValueError(f"unknown page {name!r}; pages: {', '.join(PAGES)}")
+        if not self.pages:  # still building: shown once the pages exist
+            self._pending_page = name
+            return
         self.nav.setCurrentRow(PAGES.index(name))
 
     def current_page(self) -> str:
         return PAGES[self.stack.currentIndex()]
+
+    def current_widget(self) -> QWidget:
+        """The page shown now (the stack holds each page inside a scroll area)."""
+        return self.pages[self.current_page()]
 
     # -- file menu -----------------------------------------------------------------
     def choose_workspace(self) -> None:
@@ -176,13 +220,14 @@ class MainWindow(QMainWindow):
         return True
 
     def choose_recipe(self) -> None:
+        from gui.pages.optimize_page import RECIPE_FILTER
+
         path, _ = QFileDialog.getOpenFileName(self, "Open recipe", "", RECIPE_FILTER)
         if path and self.optimize_page.load_recipe(path):
             self.show_page("Optimize")
 
     def _show_workspace(self) -> None:
         self.workspace_label.setText(f"Workspace: {self.state.workspace.root}")
-        self.workspace_label.setToolTip(str(self.state.workspace.root))
 
     def _show_running(self) -> None:
         running, paused = self.runner.running, self.runner.paused
@@ -191,7 +236,7 @@ class MainWindow(QMainWindow):
         self.job_label.setStyleSheet(("color: #b26a00;" if paused else "color: #2e7d32;") if running else "")
 
     # -- settings and exit ---------------------------------------------------------
-    def _restore(self) -> None:
+    def _restore_geometry(self) -> None:
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -200,6 +245,8 @@ class MainWindow(QMainWindow):
         window_state = self.settings.value("window/state")
         if window_state is not None:
             self.restoreState(window_state)
+
+    def _restore_page(self) -> None:
         page = self.settings.value("window/page")
         if page in self.pages:
             self.show_page(page)
@@ -207,15 +254,17 @@ class MainWindow(QMainWindow):
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("window/page", self.current_page())
+        if self.pages:
+            self.settings.setValue("window/page", self.current_page())
         self.settings.setValue("workspace", str(self.state.workspace.root))
         self.settings.sync()
 
     def shutdown(self, wait_ms: int = 60000) -> None:
         """Cancel a running job and wait for it and every background call to end."""
-        if self.runner.running:
+        if self.pages and self.runner.running:
             self.runner.cancel()
-        self.runner.wait(wait_ms)
+        if self.pages:
+            self.runner.wait(wait_ms)
         threads.wait_all(wait_ms)
 
     def _ask_cancel(self) -> bool:
@@ -230,7 +279,7 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.runner.running and not self.confirm_cancel():
+        if self.pages and self.runner.running and not self.confirm_cancel():
             event.ignore()
             return
         self.save_settings()
@@ -238,3 +287,13 @@ class MainWindow(QMainWindow):
         self.shutdown()
         self._closed = True
         event.accept()
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    """`page` in a frameless scroll area: a page wider or taller than the window scrolls
+    instead of setting the window's minimum size (the window must fit 1024 × 700)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(page)
+    return area

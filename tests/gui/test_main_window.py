@@ -19,9 +19,10 @@ def test_navigation_status_bar_and_settings(qtbot, app_state, tmp_path):
     assert [window.nav.item(i).text() for i in range(window.nav.count())] == list(PAGES)
     assert window.current_page() == "Model"
     app_state.navigate.emit("Run")
-    assert window.current_page() == "Run" and window.stack.currentWidget() is window.run_page
+    assert window.current_page() == "Run" and window.current_widget() is window.run_page
+    assert window.stack.currentWidget().widget() is window.run_page
     window.nav.setCurrentRow(PAGES.index("Compare"))
-    assert window.stack.currentWidget() is window.compare_page
+    assert window.stack.currentWidget().widget() is window.compare_page
     assert str(app_state.workspace.root) in window.workspace_label.text()
 
     other = tmp_path / "other-ws"
