@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -289,11 +289,38 @@ class MainWindow(QMainWindow):
         event.accept()
 
 
+class PageArea(QScrollArea):
+    """A page in a frameless scroll area: a page that needs more room than the window has
+    scrolls instead of setting the window's minimum size (the window must fit 1024 × 700).
+
+    The page is sized by hand to the viewport, grown to its minimum size hint: Qt's resizable
+    mode asks word-wrapped layouts for their *preferred* height, which scrolls a page (the
+    Model page's long layer table) that would fit.
+    """
+
+    def __init__(self, page: QWidget):
+        super().__init__()
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setWidgetResizable(False)
+        self.setWidget(page)
+        page.installEventFilter(self)
+
+    def fit_page(self) -> None:
+        """Size the page to the viewport, but never below its minimum."""
+        page = self.widget()
+        if page is not None:
+            page.resize(self.viewport().size().expandedTo(page.minimumSizeHint()))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.fit_page()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.fit_page()  # its minimum may have changed (a banner, a loaded model)
+        return super().eventFilter(watched, event)
+
+
 def _scrolling(page: QWidget) -> QScrollArea:
-    """`page` in a frameless scroll area: a page wider or taller than the window scrolls
-    instead of setting the window's minimum size (the window must fit 1024 × 700)."""
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    area.setWidget(page)
-    return area
+    """`page` in a PageArea."""
+    return PageArea(page)
