@@ -25,13 +25,17 @@ class TrainHook(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+def no_event(event: Any) -> None:
+    """The default emitter: nobody listens, so views (histograms) need not be computed."""
+
+
 @dataclass
 class MethodContext:
     module: nn.Module  # the model being optimized, modified in place
     task: str  # causal-lm | classification | generic
     log: Callable[[str], None] = lambda message: None
     data: Any = None  # engine.data.DataBundle when the recipe has data (for data-aware methods)
-    emit: Callable[[Any], None] = lambda event: None  # engine.events for live views
+    emit: Callable[[Any], None] = no_event  # engine.events for live views
     total_steps: int = 0  # optimizer steps fine-tuning will take (0: no fine-tuning)
     batch_size: int = 16
     device: Any = None  # torch.device the model is on

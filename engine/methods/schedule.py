@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from engine.events import LayerStats, Log, Metric, WeightHistogram
+from engine.methods.base import no_event
 from engine.methods.masks import NEARLY_EMPTY, effective_weight, layer_sparsity, overall_sparsity
 
 SCHEDULES = ("oneshot", "iterative", "gradual")
@@ -79,9 +80,13 @@ class LayerWatcher:
         self.emit = emit
         self.edges: dict[str, list[float]] = {}
         self.warned: set[str] = set()
+        # nobody listens (an estimate, a test): skip the histograms, the costliest part
+        self.quiet = emit is no_event
 
     def before(self) -> None:
         """Histograms of the dense weights; their bin edges are kept for every later one."""
+        if self.quiet:
+            return
         for name, layer in self.layers.items():
             logs = _log_abs(effective_weight(layer))
             if logs.numel() == 0:
@@ -95,6 +100,8 @@ class LayerWatcher:
         """Emit the state after a mask change; returns the overall sparsity."""
         names = list(self.layers)
         overall = overall_sparsity(self.module, names)
+        if self.quiet:
+            return overall
         per_layer = layer_sparsity(self.module, names)
         self.emit(LayerStats(step, per_layer))
         self.emit(Metric("sparsity/overall", step, overall))
