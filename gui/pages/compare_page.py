@@ -129,7 +129,8 @@ class ComparePage(QWidget):
         plot_layout = QVBoxLayout(plot_box)
         plot_layout.setContentsMargins(0, 0, 0, 0)
         picker_row = QHBoxLayout()
-        picker_row.addWidget(QLabel("<b>Metric vs ONNX latency</b> (arrows: parent → child)"))
+        picker_row.addWidget(QLabel("<b>Metric vs ONNX latency</b> (arrows: parent → child; "
+                                    "<span style='color:#2e7d32'>dashed</span>: dense control → child)"))
         picker_row.addStretch(1)
         picker_row.addWidget(self.metric_label)
         picker_row.addWidget(self.metric_picker)

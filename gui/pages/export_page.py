@@ -117,6 +117,7 @@ class ExportPage(QWidget):
         onnx_tab.setWidget(self.card)
         onnx_tab.setWidgetResizable(True)
         onnx_tab.setFrameShape(QFrame.Shape.NoFrame)
+        onnx_tab.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tabs = QTabWidget()
         self.tabs.addTab(onnx_tab, "ONNX file")
         self.tabs.addTab(family_tab, "Family")

@@ -9,12 +9,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
+from engine.fair_parent import comparison_parent
 from engine.store import Variant
 from gui.widgets.variant_metrics import metric_label, metric_value, onnx_number
 
 POINT = "#4a7fc1"
 SELECTED = "#f57c00"
 EDGE = (120, 120, 120, 160)
+CONTROL_EDGE = (46, 125, 50, 200)  # dense fine-tuned control → child: the fair comparison
 
 
 def plot_points(variants: list[Variant], metric: str) -> list[tuple[Variant, float, float]]:
@@ -87,6 +89,12 @@ class CompareScatter(QWidget):
                 arrow = pg.ArrowItem(headLen=13, tipAngle=30, pen=None, brush=EDGE)
                 self._add(arrow)
                 self._arrows.append((arrow, (px, py), (x, y)))
+            control, kind = comparison_parent(variants, v)
+            if kind == "control" and control is not None and control.id in where:
+                # the fair parent the deltas use: dashed, so it never reads as the lineage
+                cx, cy = where[control.id]
+                self._add(pg.PlotCurveItem([cx, x], [cy, y], pen=pg.mkPen(CONTROL_EDGE, width=1.5,
+                                                                            style=Qt.PenStyle.DashLine)))
             label = pg.TextItem(v.name, color="#222", anchor=(0, 1.15))
             label.setPos(x, y)
             self._add(label)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.store import Variant
 from gui.widgets.anatomy_chart import short_name
@@ -28,14 +28,14 @@ def family(variants: list[Variant], run_id: str) -> list[Variant]:
 
 
 class FamilyChart(QWidget):
-    """Two small horizontal bar plots; the shown variant's bars are orange."""
+    """Two small horizontal bar plots, stacked; the shown variant's bars are orange."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.size_plot = self._plot("ONNX size (MB)")
         self.latency_plot = self._plot("Latency p50 (ms)")
         self.names: list[str] = []
-        layout = QHBoxLayout(self)
+        layout = QVBoxLayout(self)  # one above the other: the Export page gives it a narrow tab
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.size_plot)
         layout.addWidget(self.latency_plot)

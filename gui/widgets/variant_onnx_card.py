@@ -13,12 +13,13 @@ from gui.widgets.anatomy_header import StatTile
 from gui.widgets.variant_metrics import PARITY_TOLERANCE
 
 GOOD, BAD, MUTED = "#2e7d32", "#c62828", "#666"
+ZWSP = "\u200b"  # zero-width space: a line-break opportunity that shows nothing
 ROWS = (
     ("path", "File"),
     ("size", "Size"),
     ("opset", "Opset / exporter"),
     ("checker", "ONNX checker"),
-    ("max_diff", "Parity max |ONNX − PyTorch|"),
+    ("max_diff", "Parity |ONNX − PyTorch|"),
     ("top1", "Top-1 agreement"),
     ("latency", "Latency (onnxruntime)"),
     ("provider", "Provider"),
@@ -83,14 +84,15 @@ class OnnxCard(QFrame):
             " border-radius: 6px; }"
         )
         grid = QGridLayout(self)
-        grid.setContentsMargins(16, 12, 16, 12)
-        grid.setHorizontalSpacing(24)
+        grid.setContentsMargins(10, 10, 10, 10)
+        grid.setHorizontalSpacing(14)
         grid.setVerticalSpacing(8)
         self.captions: dict[str, QLabel] = {}
         self.values: dict[str, QLabel] = {}
         for row, (key, caption) in enumerate(ROWS):
             cap = QLabel(caption)
             cap.setStyleSheet(f"color: {MUTED};")
+            cap.setToolTip("max |ONNX − PyTorch| over the parity batches" if key == "max_diff" else "")
             value = QLabel()
             value.setTextFormat(Qt.TextFormat.RichText if key != "path" else Qt.TextFormat.PlainText)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -105,7 +107,9 @@ class OnnxCard(QFrame):
         """Fill from a variant card's `onnx` section (the parent is compared in ShrinkCard)."""
         texts = describe_onnx(card.get("onnx") or {})
         for key, label in self.values.items():
-            label.setText(texts.get(key, "–"))
+            text = texts.get(key, "–")
+            # a path has no spaces to wrap at: let it break after each '/' in a narrow column
+            label.setText(text.replace("/", "/" + ZWSP) if key == "path" else text)
             visible = bool(texts.get(key))
             label.setVisible(visible)
             self.captions[key].setVisible(visible)
@@ -116,7 +120,7 @@ class OnnxCard(QFrame):
 
         doc = QTextDocument()
         doc.setHtml(self.values[key].text())
-        return doc.toPlainText()
+        return doc.toPlainText().replace(ZWSP, "")
 
 
 class OnnxTiles(QFrame):

@@ -214,6 +214,12 @@ def test_export_and_compare_fit_a_1024_by_700_window(qtbot, workspace, tmp_path)
         # the page fits: no scroll bars around it (nothing pushed out of the window)
         assert not area.verticalScrollBar().isVisible(), name
         assert not area.horizontalScrollBar().isVisible(), name
+    state.navigate.emit("Export")
+    area = window.stack.currentWidget()
+    for tab in range(window.export_page.tabs.count()):  # the file, the family chart, the folder
+        window.export_page.tabs.setCurrentIndex(tab)
+        qtbot.wait(20)
+        assert not area.verticalScrollBar().isVisible() and not area.horizontalScrollBar().isVisible(), tab
     table = window.compare_page.view
     assert not table.horizontalScrollBar().isVisible()  # every shown column fits
     window.grab().save(str(tmp_path / "compare.png"))
