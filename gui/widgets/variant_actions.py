@@ -50,13 +50,13 @@ class RenameDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(420)
+        # read once: a query per keystroke would be wasted (a taken name is re-checked on OK)
+        self._taken = {v.name for v in ws.variants() if v.id != variant.id}
         self.field.textChanged.connect(self._check)
         self._check(self.field.text())
 
     def _check(self, text: str) -> None:
-        taken = text != self.variant.name and any(
-            v.name == text and v.id != self.variant.id for v in self.ws.variants()
-        )
+        taken = text != self.variant.name and text in self._taken
         problem = name_problem(text)
         message = (f"name {problem}" if problem else
                    f"another variant is already named {text!r}; choose another name" if taken else "")
@@ -84,8 +84,8 @@ def confirm_delete(parent: QWidget, v: Variant, children: list[str]) -> QMessage
     box.setText(f"Delete {v.name} ({v.id})?")
     more = (f"\n\n{len(children)} variant(s) derived from it ({', '.join(children[:5])}) keep "
             "their own files but lose their parent for comparisons." if children else "")
-    box.setInformativeText(f"Its run folder, with its checkpoint and ONNX file, is removed from "
-                           f"disk. This cannot be undone.{more}")
+    box.setInformativeText(f"Its run folder (checkpoint, ONNX file, logs) is removed from disk. "
+                           f"This cannot be undone.{more}")
     box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     return box
