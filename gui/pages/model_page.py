@@ -7,6 +7,7 @@ one current model. It also flags at once a model that does not fit the recipe's 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,9 @@ class ModelPage(QWidget):
         self._flops_input = ""  # set by our own loads; other loaders leave it unknown
         self.options_dialog: ModelOptionsDialog | None = None
 
+        self._granted: set[tuple[str, str]] = set()  # (source, path) the user ticked trust for
         self.picker = ModelPicker()
-        self.picker.requested.connect(self.load_spec)
+        self.picker.requested.connect(self._user_request)
         self.picker.list_variants = self._variant_choices
         self.banner = FitBanner()
         self.banner.fix_chosen.connect(self._apply_fix)
@@ -127,11 +129,24 @@ class ModelPage(QWidget):
             self._show(state.model_info)
 
     # -- loading -------------------------------------------------------------------
+    def _user_request(self, spec: ModelSpec) -> None:
+        # trust in a picker request comes from the user's own tick, so it holds for this model
+        if spec.trust:
+            self._granted.add((spec.source, spec.path))
+        self.load_spec(spec)
+
+    def _effective(self, spec: ModelSpec) -> ModelSpec:
+        """`spec` with trust only if the user gave it here: never from a recipe file."""
+        if spec.trust and (spec.source, spec.path) not in self._granted:
+            return dataclasses.replace(spec, trust=False)
+        return spec
+
     def load_spec(self, spec: ModelSpec) -> None:
         """Load + summarize `spec` on a worker thread; on success it becomes the recipe's model."""
         self._request += 1
         request = self._request
         self._wanted = spec
+        self.picker.remember(spec)
         self.picker.show_error("")
         self._busy = True
         self.picker.set_busy(True, f"Loading {Path(spec.path).name or spec.path}…")
@@ -148,8 +163,9 @@ class ModelPage(QWidget):
 
     def sync_to_recipe(self) -> None:
         """Load the current recipe's model unless it is the one loaded or being loaded."""
-        if self.state.recipe.model != self._wanted:
-            self.load_spec(self.state.recipe.model)
+        spec = self._effective(self.state.recipe.model)
+        if spec != self._wanted:
+            self.load_spec(spec)
 
     def _follow_recipe(self, _recipe: Recipe) -> None:
         self.sync_to_recipe()
@@ -178,11 +194,11 @@ class ModelPage(QWidget):
         self.picker.set_busy(False)
         self.picker.fill_builtins()
         self.picker.show_error(message)
-        if spec == self.state.recipe.model and not self.state.model_is_current():
+        if spec == self._effective(self.state.recipe.model) and not self.state.model_is_current():
             # the recipe names a model that could not be loaded: no page may show another one
             self.state.set_model(None)
             self.picker.show_loaded(None)
-        elif spec != self.state.recipe.model:
+        elif spec != self._effective(self.state.recipe.model):
             self._wanted = self.state.loaded_spec()  # the recipe keeps the model it had
         if _field(message) in OPTION_FIELDS and spec.source in ("hf", "safetensors", "torch"):
             self._ask_options(spec, message)

@@ -5,6 +5,7 @@ The picker only decides *what* to load (a ModelSpec); the page does the loading.
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -100,6 +101,7 @@ class ModelPicker(QWidget):
         self._last_path: Path | None = None  # the file behind the current error (for retries)
         self._trusted: Path | None = None  # the file the user said they trust
         self._last_variant: str | None = None  # the variant behind the current error
+        self._last_spec: ModelSpec | None = None  # the newest spec asked for (trust retries it)
         self._shown: str | None = None  # built-in name now loaded (selected once the list fills)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -251,12 +253,16 @@ class ModelPicker(QWidget):
             return
         self.requested.emit(ModelSpec(source=source, path=str(path), trust=trust, input_shape=shape))
 
+    def remember(self, spec: ModelSpec) -> None:
+        """The spec being loaded, however it was asked for: "Trust this file" retries it."""
+        self._last_spec = spec
+        self._last_path = None if spec.source in ("builtin", "variant") else Path(spec.path)
+        self._last_variant = spec.path if spec.source == "variant" else None
+
     def _trust_toggled(self, on: bool) -> None:
         self._trusted = self._last_path if on else None
-        if on and self._last_path is None and self._last_variant:
-            self.request_variant(self._last_variant, trust=True)
-        elif on and self._last_path is not None:
-            self.request_path(self._last_path, trust=True)
+        if on and self._last_spec is not None:  # the same spec (task, labels…) with trust
+            self.requested.emit(dataclasses.replace(self._last_spec, trust=True))
 
     def _retry(self) -> None:
         if self._last_path is not None:

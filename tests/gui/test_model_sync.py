@@ -176,3 +176,31 @@ def test_a_workspace_variant_opens_next_to_its_parent(qtbot, page):
     line = page.header.lineage.text()
     assert "pruned" in line and "parent dense" in line and "non-zero" in line and "%" in line
     assert page.state.recipe.model == ModelSpec(source="variant", path=child)
+
+
+def test_trust_in_an_opened_recipe_is_not_taken_the_user_ticks_it(qtbot, page, tmp_path):
+    from torch import nn
+
+    module_file = tmp_path / "seq.pt"
+    torch.save(nn.Sequential(nn.Linear(8, 4)), module_file)
+    spec = ModelSpec(source="torch", path=str(module_file), trust=True, input_shape=(1, 8),
+                     task="generic")
+    page.state.set_recipe(page.state.recipe.replace(model=spec, data=DataSpec(source="none")))
+    _load(qtbot, page)
+    assert page.state.model_info is None  # the file said trust: true; that grants nothing
+    assert page.picker.trust.isVisible() and not page.picker.trust.isChecked()
+    page.picker.trust.setChecked(True)  # the user's own decision, for this file
+    _load(qtbot, page)
+    assert page.picker.error.text() == ""
+    assert page.state.model_info.summary.total_params == 8 * 4 + 4
+    assert page.state.recipe.model == spec  # task and input shape kept from the recipe
+
+
+def test_a_variant_recipe_without_its_variant_is_one_line_no_traceback(qtbot, page, capfd):
+    missing = ModelSpec(source="variant", path="minilm-bbc-finetune")  # as the shipped prune50 recipe
+    page.state.set_recipe(page.state.recipe.replace(model=missing))
+    _load(qtbot, page)
+    text = page.picker.error.text()
+    assert "no finished variant named or numbered 'minilm-bbc-finetune'" in text and "\n" not in text
+    assert "no loader" not in text
+    assert "Traceback" not in capfd.readouterr().err
