@@ -100,16 +100,15 @@ def _delta(now: int, before: Any) -> str:
 
 
 def lineage_text(variant: Any, parent: Any, summary: Any) -> str:
-    """'Variant x (id), method …; parent p (id): parameters a → b, non-zero c → d'."""
+    """'Method …; parent p (id): parameters a → b, non-zero c → d' for a workspace variant."""
     if variant is None:
         return ""
-    method = variant.card.get("method") or "none"
-    head = f"Variant {variant.name} ({variant.id}), method {method}"
+    head = f"Method {variant.card.get('method') or 'none'}"
     if parent is None:
         return head + ("; its parent is no longer in the workspace" if variant.parent else "; no parent")
     model = parent.card.get("model") or {}
     return (
-        f"{head}; parent {parent.name} ({parent.id}): "
+        f"{head} · parent {parent.name} ({parent.id}): "
         f"parameters {_delta(summary.total_params, model.get('params'))}, "
         f"non-zero {_delta(summary.nonzero_params, model.get('nonzero_params'))}"
     )

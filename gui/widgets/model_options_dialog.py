@@ -39,7 +39,7 @@ QUESTIONS = {
 
 def question(field: str, path: str, fallback: str) -> str:
     """The dialog's one-line question for a missing field."""
-    name = Path(path).name or path
+    name = "/".join(Path(path).parts[-2:]) or path  # a HF folder is often just "model"
     return QUESTIONS[field].format(name=name) if field in QUESTIONS else fallback
 
 

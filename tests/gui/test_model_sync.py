@@ -174,7 +174,8 @@ def test_a_workspace_variant_opens_next_to_its_parent(qtbot, page):
     info = page.state.model_info
     assert info.variant.id == child and info.parent.id == parent
     line = page.header.lineage.text()
-    assert "pruned" in line and "parent dense" in line and "non-zero" in line and "%" in line
+    assert "unstructured 50%" in line and "parent dense" in line and "non-zero" in line and "→" in line
+    assert "pruned" in page.header.title.text()
     assert page.state.recipe.model == ModelSpec(source="variant", path=child)
 
 
