@@ -5,6 +5,9 @@ weight is zeroed, the model is evaluated on (a capped number of) validation batc
 the original weight is copied back bit for bit before the next measurement. The curves
 feed `propose_amounts` (engine/sensitivity_propose.py), whose result becomes the
 unstructured pruning step's per-layer `overrides`.
+
+The baseline's evaluation noise is measured too (`noise`): a change of the metric smaller
+than that cannot tell layers apart, and the proposal treats such layers as equally robust.
 """
 
 from __future__ import annotations
@@ -23,29 +26,38 @@ from engine.data import DataBundle
 from engine.methods.masks import DEFAULT_EXCLUDE, select_targets
 from engine.models.types import LoadedModel
 from engine.recipe import Recipe
+from engine.sensitivity_noise import PairedMeter
 from engine.sensitivity_propose import (
     MAX_AMOUNT,
+    NOISE_Z,
     apply_proposal,
     check_target,
     degradation_curve,
     first_prune_step,
+    noise_summary,
+    noise_warning,
     overall_sparsity,
     propose_amounts,
     sensitivity_score,
+    within_noise,
 )
 
 __all__ = [
     "DEFAULT_LEVELS",
     "MAX_AMOUNT",
+    "NOISE_Z",
     "SensitivityResult",
     "analyze_sensitivity",
     "apply_proposal",
     "first_prune_step",
     "degradation_curve",
+    "noise_summary",
+    "noise_warning",
     "overall_sparsity",
     "propose_amounts",
     "run_sensitivity",
     "sensitivity_score",
+    "within_noise",
 ]
 
 DEFAULT_LEVELS = (0.25, 0.5, 0.7, 0.8, 0.9)
@@ -68,6 +80,10 @@ class SensitivityResult:
     eval_batches: int | None = None
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. model description
+    # layer -> per level (as in curves): half-width of the band of changes that are only
+    # evaluation noise, in degradation units (accuracy; loss = log-perplexity); None when it
+    # could not be measured (a single evaluation batch)
+    noise: dict[str, list[float]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and numbers only, for JSON."""
@@ -78,6 +94,7 @@ class SensitivityResult:
             "levels": list(self.levels),
             "eval_batches": self.eval_batches,
             "seconds": self.seconds,
+            "noise": None if self.noise is None else {n: list(v) for n, v in self.noise.items()},
             "layers": {
                 name: {"params": self.sizes[name], "points": [[s, m] for s, m in pts]}
                 for name, pts in self.curves.items()
@@ -99,6 +116,9 @@ class SensitivityResult:
             eval_batches=data.get("eval_batches"),
             seconds=float(data.get("seconds", 0.0)),
             extra=dict(data.get("extra") or {}),
+            noise=None
+            if data.get("noise") is None
+            else {n: [float(x) for x in v] for n, v in data["noise"].items()},
         )
 
 
@@ -136,7 +156,7 @@ def analyze_sensitivity(
     cancelled: Callable[[], bool] | None = None,
 ) -> SensitivityResult:
     """Prune each layer alone at each level and record the eval metric (weights restored)."""
-    from engine.train import evaluate, make_loader
+    from engine.train import make_loader
 
     if loaded.task not in METRICS:
         raise ValueError(
@@ -164,30 +184,32 @@ def analyze_sensitivity(
     total = 1 + len(names) * len(levels)
     report = progress or (lambda fraction, message: None)
 
-    def measure() -> float:
+    meter = PairedMeter(module, loaded.task, batches, device)
+
+    def measure() -> tuple[float, list[float]]:
         if cancelled is not None and cancelled():
             raise JobCancelled("sensitivity analysis cancelled")
-        values = evaluate(module, loaded.task, batches, device)  # type: ignore[arg-type]
-        if metric not in values:
-            raise ValueError("the validation split is empty; raise data.val_fraction")
-        return values[metric]
+        return meter.measure()
 
     t0 = time.perf_counter()
     report(0.0, "baseline")
-    baseline = measure()
+    baseline, meter.baseline = measure()
     curves: dict[str, list[tuple[float, float]]] = {}
+    bands: dict[str, list[float | None]] = {}
     sizes: dict[str, int] = {}
     done = 1
     for name in names:
         weight = mods[name].weight
         original = weight.detach().clone()  # the exact bits to put back
         sizes[name] = original.numel()
-        curves[name] = []
+        curves[name], bands[name] = [], []
         try:
             for level in levels:
                 report(done / total, f"{name} at {level:.0%}")
                 _prune_lowest(weight, original, level)
-                curves[name].append((level, measure()))
+                value, per_batch = measure()
+                curves[name].append((level, value))
+                bands[name].append(meter.band(per_batch))
                 done += 1
         finally:
             weight.copy_(original)  # also on cancel or error: the model leaves as it came
@@ -201,7 +223,13 @@ def analyze_sensitivity(
         levels=levels,
         eval_batches=eval_batches,
         seconds=time.perf_counter() - t0,
-        extra={"model": loaded.description, "batches": len(batches)},
+        extra={
+            "model": loaded.description,
+            "batches": len(batches),
+            "chance": meter.chance(),
+            "baseline_band": meter.baseline_band(),
+        },
+        noise=None if len(meter.baseline) < 2 else bands,  # type: ignore[arg-type]
     )
 
 

@@ -5,6 +5,10 @@ that layer was pruned to a given sparsity (0 at sparsity 0, piecewise-linear bet
 measured levels). The proposal spends the sparsity budget greedily, a small step at a time,
 on the layer whose next step costs the least degradation per pruned parameter, so layers
 whose metric collapses early keep low amounts and robust layers take the bulk.
+
+Changes within the evaluation noise (`SensitivityResult.noise`) count as no change: a layer
+whose curve stays inside the noise band is as robust as any other such layer, so noise
+alone never sends one layer to 95% and another to 0%.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ if TYPE_CHECKING:
     from engine.sensitivity import SensitivityResult
 
 MAX_AMOUNT = 0.95  # no layer is proposed fully pruned: a 100%-zero layer cuts the signal path
+NOISE_Z = 2.0  # noise band = 2 standard errors: a change inside it is ~95% compatible with none
+MOST = 0.5  # warn when more than this fraction of the layers cannot be told from noise
 STEP = 0.01  # greedy increment in layer sparsity: fine enough for 0.5% overall, ~100 steps/layer
 
 
@@ -37,21 +43,96 @@ def degradation(result: SensitivityResult, metric: float) -> float:
     return math.inf if not math.isfinite(metric) else metric - base
 
 
-def degradation_curve(result: SensitivityResult, layer: str) -> list[tuple[float, float]]:
+def _bands(result: SensitivityResult, layer: str) -> list[float | None]:
+    """The noise band of each measured level of `layer` (None where not measured)."""
+    bands = (result.noise or {}).get(layer) or []
+    points = result.curves[layer]
+    return list(bands) if len(bands) == len(points) else [None] * len(points)
+
+
+def at_chance(result: SensitivityResult) -> bool:
+    """True when the baseline is no better than the best constant prediction.
+
+    Then every change is meaningless (an untrained model has nothing to lose): the paired
+    noise band alone can call a tiny but consistent change real.
+    """
+    chance = result.extra.get("chance")
+    if chance is None or result.noise is None:
+        return False
+    band = result.extra.get("baseline_band") or 0.0
+    if result.higher_is_better:
+        return result.baseline <= chance + band
+    return chance > 0 and math.log(result.baseline / chance) >= -band
+
+
+def degradation_curve(
+    result: SensitivityResult, layer: str, ignore_noise: bool = True
+) -> list[tuple[float, float]]:
     """(sparsity, degradation) from (0, 0) through the measured levels, never decreasing.
 
     A measured improvement is treated as noise (clamped to 0), and a level that looks better
     than a lower one is held at the lower level's cost: pruning more is never assumed to help.
+    With `ignore_noise`, a degradation inside that level's noise band counts as 0 too, and
+    so does every change of a model whose baseline is at chance.
     """
+    if ignore_noise and at_chance(result):
+        return [(0.0, 0.0), *((s, 0.0) for s, _ in sorted(result.curves[layer]) if s > 0)]
+    pairs = zip(result.curves[layer], _bands(result, layer), strict=True)
+    measured = sorted(pairs, key=lambda pair: pair[0][0])
     points = [(0.0, 0.0)]
     worst = 0.0
-    for s, m in sorted(result.curves[layer]):
+    for (s, m), band in measured:
         if s <= 0:
             continue
         d = degradation(result, m)
+        if ignore_noise and band is not None and d <= band:
+            d = 0.0
         worst = max(worst, d if not math.isnan(d) else math.inf)
         points.append((s, worst))
     return points
+
+
+def within_noise(result: SensitivityResult, layer: str) -> bool:
+    """True when no measured level moved the metric by more than the evaluation noise."""
+    if result.noise is None or layer not in result.noise:
+        return False
+    return sensitivity_score(result, layer) == 0.0
+
+
+def noise_summary(result: SensitivityResult) -> str:
+    """What counts as noise, in one phrase, for the panel's status line and the CLI header."""
+    if result.noise is None:
+        return "evaluation noise not measured (one batch): use 2 or more eval batches"
+    batches = result.extra.get("batches", result.eval_batches)
+    return f"noise = 2 standard errors of each change over {batches} paired batches"
+
+
+def noise_warning(result: SensitivityResult) -> str | None:
+    """One warning line when most layers' changes are within the evaluation noise, else None."""
+    names = list(result.curves)
+    if names and at_chance(result):
+        chance = result.extra["chance"]
+        best = "the most frequent class" if result.higher_is_better else "token frequencies"
+        return (
+            f"the baseline {result.metric} {result.baseline:.4g} is no better than predicting "
+            f"{best} ({chance:.4g}): the model has learnt nothing that pruning could take away, "
+            "so no layer can be ranked and the proposal prunes every layer evenly. Train the "
+            "model first."
+        )
+    quiet = [n for n in names if within_noise(result, n)]
+    if not names or len(quiet) <= MOST * len(names):
+        return None
+    worst = max(degradation_curve(result, n, ignore_noise=False)[-1][1] for n in names)
+    if result.higher_is_better:
+        largest = f"{-worst * 100:+.1f} points of {result.metric}"
+    else:
+        largest = f"{math.exp(min(worst, 50.0)) - 1:+.1%} {result.metric}"
+    return (
+        f"{len(quiet)} of {len(names)} layers change {result.metric} by less than the "
+        "evaluation noise at every level: they cannot be ranked, so the proposal prunes them "
+        f"evenly (largest change of any layer: {largest}). Use more eval batches (or a "
+        "trained model) for a meaningful proposal."
+    )
 
 
 def interpolate(curve: list[tuple[float, float]], s: float) -> float:

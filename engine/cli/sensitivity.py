@@ -13,8 +13,11 @@ from engine.sensitivity import (
     SensitivityResult,
     apply_proposal,
     check_target,
+    noise_summary,
+    noise_warning,
     overall_sparsity,
     run_sensitivity,
+    within_noise,
 )
 from engine.store import default_workspace
 
@@ -30,25 +33,38 @@ def _levels(text: str) -> tuple[float, ...]:
 
 
 def sensitivity_table(result: SensitivityResult, proposal: dict[str, float]) -> str:
-    """Layer, params, the metric at each level and the proposed amount, one row per layer."""
+    """Layer, params, the metric at each level, the proposed amount and whether the layer's
+    change is beyond the evaluation noise, one row per layer; a warning when most are not."""
     short = "acc" if result.metric == "accuracy" else "ppl"
-    cols = ["layer", "params", *(f"{short}@{lv:.0%}" for lv in result.levels), "proposed"]
+    cols = ["layer", "params", *(f"{short}@{lv:.0%}" for lv in result.levels), "proposed",
+            "noise?"]  # fmt: skip
     rows = []
     for name, points in result.curves.items():
         at = dict(points)
         values = [f"{at[lv]:.4g}" if lv in at else "-" for lv in result.levels]
-        rows.append([name, str(result.sizes[name]), *values, f"{proposal.get(name, 0.0):.1%}"])
+        noise = "within" if within_noise(result, name) else "beyond"
+        noise = "-" if result.noise is None else noise
+        rows.append(
+            [name, str(result.sizes[name]), *values, f"{proposal.get(name, 0.0):.1%}", noise]
+        )
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
     lines = [
         "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
         for r in [cols, ["-" * w for w in widths], *rows]
     ]
     better = "higher" if result.higher_is_better else "lower"
-    lines.insert(0, f"baseline {result.metric}: {result.baseline:.4g} ({better} is better)\n")
+    lines.insert(
+        0,
+        f"baseline {result.metric}: {result.baseline:.4g} ({better} is better); "
+        f"{noise_summary(result)}\n",
+    )
     lines.append(
         f"\nproposed overall sparsity: {overall_sparsity(result, proposal):.1%} over "
         f"{len(rows)} layers ({result.seconds:.1f}s)"
     )
+    warning = noise_warning(result)
+    if warning:
+        lines.append(f"warning: {warning}")
     return "\n".join(lines)
 
 
@@ -73,7 +89,12 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         return 130
     printer(Finished("sensitivity"))
     if args.json:
-        print(json.dumps({**result.to_dict(), "target": args.target, "proposal": proposal}, indent=2))
+        noise = {
+            "within_noise": [name for name in result.curves if within_noise(result, name)],
+            "warning": noise_warning(result),
+        }
+        data = {**result.to_dict(), "target": args.target, "proposal": proposal, **noise}
+        print(json.dumps(data, indent=2))
     else:
         print(sensitivity_table(result, proposal))
         print("overrides: " + json.dumps(proposal))

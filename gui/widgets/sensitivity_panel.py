@@ -12,20 +12,16 @@ from __future__ import annotations
 import threading
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QDoubleSpinBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -38,23 +34,20 @@ from engine.sensitivity import (
     apply_proposal,
     check_levels,
     first_prune_step,
+    noise_summary,
+    noise_warning,
     overall_sparsity,
     propose_amounts,
     run_sensitivity,
     sensitivity_score,
+    within_noise,
 )
 from gui.state import AppState
 from gui.threads import BackgroundCall
 from gui.widgets.config_form import CAPTION_COLOR, ERROR_COLOR
 from gui.widgets.live_plots import strip_common_prefix
-from gui.widgets.method_steps import fmt_count
 from gui.widgets.sensitivity_plot import SensitivityPlot
-
-
-def _swatch(color: QColor) -> QIcon:
-    pix = QPixmap(12, 12)
-    pix.fill(color)
-    return QIcon(pix)
+from gui.widgets.sensitivity_table import WARNING_COLOR, SensitivityTable
 
 
 class SensitivityPanel(QDialog):
@@ -124,20 +117,15 @@ class SensitivityPanel(QDialog):
         self.progress.setMaximumHeight(8)
         self.status = QLabel("Not run yet.")
         self.status.setStyleSheet(f"color: {CAPTION_COLOR};")
+        self.noise_label = QLabel("")  # the summary warning when most changes are noise
+        self.noise_label.setWordWrap(True)
+        self.noise_label.setStyleSheet(f"color: {WARNING_COLOR}; font-weight: bold;")
+        self.noise_label.hide()
 
         self.plot = SensitivityPlot()
         self.plot.setMinimumSize(420, 300)
         self.plot.hovered.connect(self._select_row)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Layer", "Params", "Metric at max", "Proposed"])
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in (1, 2, 3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table = SensitivityTable()
         self.table.itemSelectionChanged.connect(self._on_row)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.plot)
@@ -171,6 +159,7 @@ class SensitivityPanel(QDialog):
         layout.addLayout(controls)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.noise_label)
         layout.addWidget(split, 1)
         layout.addLayout(bottom)
 
@@ -235,7 +224,11 @@ class SensitivityPanel(QDialog):
         self._set_status(
             f"{len(result.curves)} layers × {len(result.levels)} levels on {batches} validation "
             f"batches in {result.seconds:.1f}s · baseline {result.metric} {result.baseline:.4g}"
+            f" · {noise_summary(result)}"
         )
+        warning = noise_warning(result)
+        self.noise_label.setText(f"⚠ {warning}" if warning else "")
+        self.noise_label.setVisible(bool(warning))
         self.plot.show_result(result)
         self._show_proposal()
 
@@ -260,34 +253,15 @@ class SensitivityPanel(QDialog):
         r = self.result
         if r is None:
             return
-        top = max(r.levels)
-        short_metric = "acc" if r.metric == "accuracy" else "ppl"
-        self.table.horizontalHeaderItem(2).setText(f"{short_metric} @ {top:.0%}")
-        self.table.setRowCount(len(r.curves))
+        self.table.fill(r, self.proposal, self.plot.colors)
         names = list(r.curves)
         short = strip_common_prefix(names)
-        for row, name in enumerate(names):
-            at_top = dict(r.curves[name]).get(top, float("nan"))
-            amount = self.proposal.get(name, 0.0)
-            value = f"{at_top:.1%}" if r.metric == "accuracy" else f"{at_top:.4g}"
-            cells = [short[row], fmt_count(r.sizes[name]), value, f"{amount:.0%}"]
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, name)
-                if col:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, col, item)
-            first = self.table.item(row, 0)
-            first.setToolTip(name)
-            first.setIcon(_swatch(self.plot.colors.get(name, QColor("#888"))))
-            # the proposed amount as a light tint: the eye finds the spared layers at once
-            tint = QColor(76, 114, 176, int(25 + 120 * amount))
-            self.table.item(row, 3).setBackground(tint)
-        ranked = sorted(names, key=lambda n: -sensitivity_score(r, n))
+        ranked = [n for n in sorted(names, key=lambda n: -sensitivity_score(r, n))
+                  if not within_noise(r, n)]  # fmt: skip
         spared = ", ".join(f"{short[names.index(n)]} {self.proposal[n]:.0%}" for n in ranked[:3])
         self.summary.setText(
             f"Proposal: {overall_sparsity(r, self.proposal):.1%} overall over {len(names)} layers"
-            f" · most sensitive: {spared}"
+            + (f" · most sensitive: {spared}" if spared else " · no layer stands out of the noise")
         )
         self.apply_button.setEnabled(self.call is None)
 
@@ -307,10 +281,7 @@ class SensitivityPanel(QDialog):
         self.plot.highlight(items[0].data(Qt.ItemDataRole.UserRole) if items else "")
 
     def _select_row(self, name: str) -> None:
-        for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == name:
-                self.table.selectRow(row)
-                return
+        self.table.select_layer(name)
 
     def _set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)

@@ -15,7 +15,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
-from engine.sensitivity import SensitivityResult, sensitivity_score
+from engine.sensitivity import SensitivityResult, sensitivity_score, within_noise
 from gui.widgets.live_plots import short_layer_name, strip_common_prefix, use_light_theme
 
 TOP_K = 5  # the most sensitive layers get a strong colour and a legend entry
@@ -69,7 +69,9 @@ class SensitivityPlot(pg.PlotWidget):
         log_y = not result.higher_is_better and max(values) > 3 * max(min(values), 1e-12)
         self.getPlotItem().setLogMode(False, log_y)
         self.getPlotItem().getAxis("left").setLabel(result.metric + (" (log)" if log_y else ""))
+        noisy = {n for n in result.curves if within_noise(result, n)}
         ranked = sorted(result.curves, key=lambda n: -sensitivity_score(result, n))
+        ranked = [n for n in ranked if n not in noisy]  # noise is never "most sensitive"
         hot = {name: HOT[i] for i, name in enumerate(ranked[:TOP_K])}
         cool = pg.colormap.get("viridis")
         names = list(result.curves)
@@ -84,17 +86,22 @@ class SensitivityPlot(pg.PlotWidget):
             else:  # the robust majority: a quiet cool ramp so the warm lines stand out
                 color = cool.map(0.15 + 0.7 * i / max(len(names) - 1, 1), mode="qcolor")
                 color.setAlpha(140)
-                pen = pg.mkPen(color, width=1.2)
+                # dotted: this layer's change is within the evaluation noise at every level
+                style = Qt.PenStyle.DotLine if name in noisy else Qt.PenStyle.SolidLine
+                pen = pg.mkPen(color, width=1.2, style=style)
                 extra = {}
             curve = self.plot(xs, np.maximum(ys, 1e-12) if log_y else ys, pen=pen, **extra)
             curve.setZValue(2 if name in hot else 1)
             self.curves[name], self.colors[name], self._pens[name] = curve, color, pen
             if name in hot:
                 self.legend.addItem(curve, short[name])
-        others = len(names) - len(hot)
+        others = len(names) - len(hot) - len(noisy)
         if others:
             sample = pg.PlotDataItem(pen=pg.mkPen(cool.map(0.5, mode="qcolor"), width=1.2))
             self.legend.addItem(sample, f"{others} other layer{'s' * (others != 1)}")
+        if noisy:
+            dotted = pg.mkPen(cool.map(0.5, mode="qcolor"), width=1.2, style=Qt.PenStyle.DotLine)
+            self.legend.addItem(pg.PlotDataItem(pen=dotted), f"{len(noisy)} within noise")
         self.baseline_line.show()  # before setFormat: a hidden label ignores text changes
         self.baseline_line.label.setFormat(f"baseline {result.baseline:.4g}")
         self.baseline_line.setValue(np.log10(result.baseline) if log_y else result.baseline)

@@ -220,7 +220,7 @@ def test_cli_json_out_and_bad_input(tmp_path, capsys):
 
     # the text table (what the command prints without --json), from the same numbers
     table = sensitivity_table(result, data["proposal"]).splitlines()
-    assert table[2].split() == ["layer", "params", "ppl@50%", "ppl@90%", "proposed"]
+    assert table[2].split() == ["layer", "params", "ppl@50%", "ppl@90%", "proposed", "noise?"]
     rows = {line.split()[0]: line.split() for line in table[4:8]}
     assert list(rows) == GPT_LAYERS and rows["blocks.0.mlp.fc"][1] == "65536"
     assert table[-1].startswith("proposed overall sparsity: 40.0% over 4 layers")

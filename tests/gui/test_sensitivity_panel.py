@@ -103,3 +103,46 @@ def test_cancel_and_bad_levels(qtbot, page):
     page.window().close()  # closing the main window stops the analysis it would wait for
     qtbot.waitUntil(lambda: panel.call is None, timeout=60_000)
     assert panel.status.text() == "Cancelled." and panel.result is None
+
+
+def test_noise_is_shown_per_layer_and_warned_about(qtbot, page, app_state, tmp_path):
+    """An untrained tiny-gpt (a bare state_dict file): every change is noise, the panel says so."""
+    from safetensors.torch import save_file
+
+    from engine.models.builtin import load_builtin
+    from engine.recipe import ModelSpec
+
+    state = load_builtin("tiny-gpt", pretrained=False).module.state_dict()
+    path = tmp_path / "untrained.safetensors"
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    model = ModelSpec(source="safetensors", path=str(path), architecture="tiny-gpt")
+    app_state.set_recipe(app_state.recipe.replace(model=model))
+    panel = page.open_sensitivity()
+    panel.levels_edit.setText("0.9")
+    panel.batches_spin.setValue(3)
+    assert panel.start()
+    qtbot.waitUntil(lambda: panel.call is None, timeout=60_000)
+    assert panel.result is not None, panel.status.text()
+    assert "noise = 2 standard errors of each change over 3 paired batches" in panel.status.text()
+    assert not panel.noise_label.isHidden()
+    assert "no better than predicting token frequencies" in panel.noise_label.text()
+    assert panel.table.horizontalHeaderItem(3).text() == "vs noise"
+    assert {panel.table.item(r, 3).text() for r in range(16)} == {"within"}
+    assert "cannot be ranked" in panel.table.item(0, 3).toolTip()
+    assert len(set(panel.proposal.values())) <= 2  # even, up to the last step's rounding
+    assert panel.summary.text().endswith("no layer stands out of the noise")
+    pens = [curve.opts["pen"] for curve in panel.plot.curves.values()]
+    assert all(pen.style() == Qt.PenStyle.DotLine for pen in pens)  # no curve drawn as a signal
+
+    # a real trained model afterwards: the warning goes away
+    result = SensitivityResult(
+        metric="perplexity", higher_is_better=False, baseline=6.0,
+        curves={"a.fc": [(0.9, 6.01)], "b.fc": [(0.9, 9.0)]}, sizes={"a.fc": 100, "b.fc": 100},
+        levels=(0.9,), noise={"a.fc": [0.01], "b.fc": [0.05]},
+    )  # fmt: skip
+    panel.show_result(result)
+    assert panel.noise_label.isHidden()
+    assert [panel.table.item(r, 3).text() for r in range(2)] == ["within", "beyond"]
+    assert panel.plot.curves["a.fc"].opts["pen"].style() == Qt.PenStyle.DotLine
+    assert panel.plot.curves["b.fc"].zValue() == 2  # the sensitive layer is drawn hot
+    panel.reject()
