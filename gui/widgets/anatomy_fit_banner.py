@@ -54,10 +54,15 @@ class FitBanner(QFrame):
         self._row.setContentsMargins(10, 6, 10, 6)
         self._row.addWidget(self.text, 1)
         self.buttons: list[QPushButton] = []
+        self._shown: tuple[str, list] | None = None  # what is on show now
         self.hide()
 
     def show_problem(self, reason: str, fixes: list[tuple[str, object]]) -> None:
         """Show `reason` with a button per fix; an empty reason hides the banner."""
+        shown = (reason, [(t, s) for t, s in fixes] if reason else [])
+        if shown == self._shown:
+            return  # called on every recipe edit: keep the same buttons (no flicker)
+        self._shown = shown
         for b in self.buttons:
             self._row.removeWidget(b)
             b.deleteLater()
