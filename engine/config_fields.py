@@ -20,7 +20,7 @@ _STEP_PATH = re.compile(r"methods\[(\d+)\]")
 
 def step_number(path: str) -> int | None:
     """1-based step a `methods[i]...` path is about (the form's "Step i+1"), else None."""
-    hit = _STEP_PATH.match(path)
+    hit = _STEP_PATH.match(str(path))  # a YAML key can be a number (`1: 2`)
     return int(hit.group(1)) + 1 if hit else None
 
 
