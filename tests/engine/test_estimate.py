@@ -100,3 +100,18 @@ def test_taylor_steps_estimate_without_data():
     est = estimate_steps(loaded.module, methods, task=loaded.task)
     assert [s.error for s in est.steps] == ["", ""]
     assert est.steps[1].sparsity == pytest.approx(0.5, abs=0.001)
+
+
+def test_a_schedule_ends_where_the_estimate_says(tmp_path):
+    methods = (NMPruneConfig(), UnstructuredPruneConfig(amount=0.5, schedule="gradual", update_every=1))
+    loaded = _tiny_gpt()
+    est = estimate_steps(loaded.module, methods, task=loaded.task)
+    recipe = tiny_recipe(methods=methods, export=ExportConfig(enabled=False),
+                         train=TrainConfig(epochs=1, max_steps=4, batch_size=4, eval_every=4))
+    result = Job(recipe, workspace=tmp_path).run()
+    assert result.ok, result.error
+    # the gradual step starts at 0% (card["steps"]) and reaches its amount by the end
+    assert result.card["steps"][1]["sparsity"] == pytest.approx(0.5, abs=0.001)
+    assert result.card["steps"][1]["final_target"] == 0.5
+    assert est.steps[1].sparsity == pytest.approx(0.75, abs=0.001)
+    assert result.card["sparsity"]["overall"] == pytest.approx(est.steps[1].sparsity, abs=1e-6)
