@@ -35,10 +35,11 @@ from gui.widgets.fair_parent_note import FairParentNote
 from gui.widgets.variant_actions import VariantActions
 from gui.widgets.variant_metrics import PRIMARY_METRICS, primary_metric
 
-# hidden in this order when the window is too narrow for every column (ONNX MB and Non-zero
-# say nearly as much as the first two)
-OPTIONAL_COLUMNS = ("Size MB", "Params", "Status")
+# hidden in this order when the window is too narrow for every column (sparsity and latency
+# stay: they are what a pruned variant is compared by, next to its metric)
+OPTIONAL_COLUMNS = ("Size MB", "Params", "Non-zero", "ONNX MB")
 METHOD_MIN = 150  # the method column shrinks to this before columns are hidden
+NAME_CAPS = {"Name": 180, "Parent": 150}  # widest these columns get (the rest elides)
 
 EMPTY_TEXT = (
     "<h3>No variants in this workspace yet</h3>"
@@ -105,6 +106,9 @@ class ComparePage(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Method"), QHeaderView.ResizeMode.Stretch)
+        for name in NAME_CAPS:  # sized by _fit_columns, and by the user
+            header.setSectionResizeMode(COLUMNS.index(name), QHeaderView.ResizeMode.Interactive)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header.setMinimumSectionSize(40)
         # ids are for copying (Name's tooltip has it); the method needs the room more
         self.view.setColumnHidden(COLUMNS.index("ID"), True)
@@ -175,24 +179,29 @@ class ComparePage(QWidget):
         self._fit_columns()
 
     def _fit_columns(self) -> None:
-        """Hide the least needed columns while the table would not fit the window's width.
+        """Cap the name columns and hide the least needed ones while the table is too wide.
 
-        A narrow window (1024 px) keeps every metric and the method readable instead of a
-        horizontal scroll bar hiding latency; the hidden numbers stay in the tooltip and CSV.
+        A narrow window (1024 px) keeps every metric, the status and the method readable
+        instead of a horizontal scroll bar hiding them; hidden numbers stay in the CSV.
         """
         header, model = self.view.horizontalHeader(), self.model
+        for name, cap in NAME_CAPS.items():  # long names elide in the middle (tooltips have them)
+            col = model.column(name)
+            if col >= 0 and not self.view.isColumnHidden(col):
+                header.resizeSection(col, min(self.view.sizeHintForColumn(col) + 12, cap))
         for name in OPTIONAL_COLUMNS:
             if model.column(name) >= 0:
                 self.view.setColumnHidden(model.column(name), False)
-        width = self.view.viewport().width()
+        width = self.view.viewport().width() - self.view.verticalScrollBar().sizeHint().width()
 
         def needed() -> int:
             total = 0
             for c in range(model.columnCount()):
                 if self.view.isColumnHidden(c):
                     continue
+                name = model.columns[c]
                 w = max(self.view.sizeHintForColumn(c), header.sectionSizeHint(c))
-                total += min(w, METHOD_MIN) if model.columns[c] == "Method" else w
+                total += METHOD_MIN if name == "Method" else min(w, NAME_CAPS.get(name, w))
             return total
 
         for name in OPTIONAL_COLUMNS:
@@ -291,6 +300,9 @@ class ComparePage(QWidget):
             b.setToolTip(tip if running else "")
         self.csv_btn.setEnabled(bool(self.model.variants))
         self.note.show_for(v, self.model.variants)
+        metric = primary_metric(v.card or {}) if v is not None else None
+        if metric and self.metric_picker.findText(metric[0]) >= 0:
+            self.metric_picker.setCurrentText(metric[0])  # plot the selected variant's metric
 
     def _context_menu(self, pos: Any) -> None:
         index = self.view.indexAt(pos)

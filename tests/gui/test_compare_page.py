@@ -373,3 +373,13 @@ def test_accuracy_and_perplexity_never_share_a_column(qtbot, own_workspace):
     n = sum(a is not None for a in acc)
     assert n == 2 and acc[:n] == sorted(acc[:n], reverse=True) and all(a is None for a in acc[n:])
     assert "%" in _column(w, "Accuracy")[0]  # accuracy reads as a percentage, as on the Run page
+    # two metric columns still fit 892 px (a 1024 window less the page list): the status and
+    # method stay, the least needed numbers give way; the plot follows the selected metric
+    w.resize(892, 659)
+    qtbot.wait(20)
+    assert not w.view.horizontalScrollBar().isVisible()
+    for name in ("Status", "Method", "Accuracy", "Perplexity", "Sparsity", "p50 ms"):
+        assert not w.view.isColumnHidden(w.model.column(name)), name
+    bert = next(v for v in Workspace(own_workspace).variants() if v.name == "bert-prune-50")
+    w.state.select_variant(bert.id)
+    assert w.metric_picker.currentText() == "accuracy" and w.scatter._selected == bert.id
