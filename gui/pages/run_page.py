@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import html
 import time
+from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -30,15 +31,18 @@ from engine.metric_text import fmt_metric
 from engine.recipe import Recipe
 from engine.registry import entry_for_config
 from engine.report import method_label
-from gui.runner import JobRunner, RunnerBase
+from gui.runner import JobRunner, RunnerBase, preload_torch_internals
 from gui.state import AppState
+from gui.threads import BackgroundCall
 from gui.widgets.live_plots import LivePlots
+from gui.widgets.run_history import RunHistoryPanel
 
 LOG_LINES = 2000  # older lines drop off; the full story is in the run folder
 ERROR_COLOR = "#c62828"
 WARNING_COLOR = "#b26a00"
 OK_COLOR = "#2e7d32"
 CANCELLED_TEXT = "cancelled — recorded as cancelled, nothing exported"
+WARM_UP_MS = 1000  # after the window is up: torch's lazy imports then, not in the first run
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -61,7 +65,7 @@ def summary_text(summary: dict) -> str:
             name = key.split(".", 1)[1].replace("_", " ")
             parts.append(f"{name} {fmt_metric(name, value)}")
     sparsity = summary.get("sparsity.overall")
-    if isinstance(sparsity, (int, float)):
+    if isinstance(sparsity, (int, float)) and sparsity > 0:  # 0 % says nothing (e.g. structured)
         parts.append(f"sparsity {sparsity:.1%}")
     latency = summary.get("onnx.latency_ms_p50")
     if isinstance(latency, (int, float)):
@@ -82,6 +86,7 @@ class RunPage(QWidget):
         self._last_recipe: Recipe | None = None  # as the user started it (with their trust)
         self._stage = ""
         self._started_at = 0.0
+        self._eta_at: float | None = None  # monotonic time the job should end, per the last estimate
         self._build()
         self.runner.event.connect(self._on_event)
         self.runner.finished.connect(self._on_finished)
@@ -89,8 +94,16 @@ class RunPage(QWidget):
         self.runner.paused_changed.connect(self._on_paused)
         self.runner.refused.connect(lambda msg: self.set_status(msg, ERROR_COLOR))
         state.recipe_changed.connect(self._show_recipe)
+        state.workspace_changed.connect(self.history.set_workspace)
+        state.variants_changed.connect(self._refresh_history)
         self._show_recipe(state.recipe)
         self._update_buttons()
+        self._warm_up: BackgroundCall | None = None
+        QTimer.singleShot(WARM_UP_MS, self._start_warm_up)
+
+    def _start_warm_up(self) -> None:
+        if self._warm_up is None:
+            self._warm_up = BackgroundCall(preload_torch_internals)
 
     # -- layout --------------------------------------------------------------------
     def _build(self) -> None:
@@ -129,7 +142,7 @@ class RunPage(QWidget):
         head.addLayout(titles, 1)
         for b in (self.continue_button, self.start_button, self.pause_button, self.resume_button,
                   self.cancel_button):
-            b.setMinimumWidth(96)
+            b.setMinimumWidth(88)
             head.addWidget(b)
 
         self.progress = QProgressBar()
@@ -148,18 +161,39 @@ class RunPage(QWidget):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.plots = LivePlots()
+        self.history = RunHistoryPanel(self.state.workspace)
+        self.history.shown.connect(
+            lambda run_id, log: self.history.set_color(run_id, self.plots.show_history(run_id, log))
+        )
+        self.history.hidden.connect(self.plots.hide_history)
+        self.history.hide()
+        self.history_button = QPushButton("History…")
+        self.history_button.setCheckable(True)
+        self.history_button.setToolTip("Overlay the curves of past runs in this workspace")
+        self.history_button.toggled.connect(self._toggle_history)
+        self.plots.controls.addWidget(self.history_button)
+        # between progress events (every log_every steps) the ETA counts down by itself
+        self.eta_timer = QTimer(self)
+        self.eta_timer.setInterval(1000)
+        self.eta_timer.timeout.connect(self._tick_eta)
+        side = QSplitter(Qt.Orientation.Horizontal)
+        side.addWidget(self.plots)
+        side.addWidget(self.history)
+        side.setStretchFactor(0, 1)
+        side.setChildrenCollapsible(False)
+        side.setSizes([800, 200])
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setFont(QFont("monospace", max(self.font().pointSize() - 1, 8)))
         self.log.setPlaceholderText("The job's log appears here.")
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.plots)
+        splitter.addWidget(side)
         splitter.addWidget(self.log)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([520, 130])
+        splitter.setSizes([520, 110])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
@@ -170,13 +204,21 @@ class RunPage(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(splitter, 1)
 
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt's name)
+        """The least height at `width`: the window's scroll area then gives the plots the rest.
+
+        Wrapped labels make the layout height-for-width, and its answer would be the
+        preferred height (plots at their size hint), forcing a scroll bar at 1024 × 700.
+        """
+        return self.layout().minimumHeightForWidth(width)
+
     def _show_recipe(self, recipe: Recipe) -> None:
         self.title.setText(f"Run — {recipe.name}")
         steps = ", ".join(method_label(m) for m in recipe.methods) or "no optimization steps"
         t = recipe.train
         limit = f"max {t.max_steps} steps" if t.max_steps else f"{t.epochs} epoch(s)"
         export = "ONNX export" if recipe.export.enabled else "no export"
-        self.plots.show_sparsity(_prunes(recipe))
+        self.plots.show_sparsity(sparsity_mode(recipe))
         self.recipe_line.setText(
             f"{recipe.model.source}:{recipe.model.path} · {steps} · {limit}, batch {t.batch_size} · {export}"
         )
@@ -200,6 +242,9 @@ class RunPage(QWidget):
         self.last_result = None
         self._stage = ""
         self._started_at = time.monotonic()
+        self._eta_at = None
+        self.eta_label.setText("")
+        self.eta_timer.start()
         self._show_recipe(recipe)
         self._last_recipe = recipe
         self.set_status(f"continuing {resume_run}…" if resume_run else f"starting {recipe.name}…")
@@ -253,8 +298,8 @@ class RunPage(QWidget):
             self.progress.setValue(int(ev.fraction * 1000))
             stage = f"{self._stage} — {ev.message}" if ev.message and ev.message != self._stage else self._stage
             self.stage_label.setText(f"{stage}   {ev.fraction:.0%}")
-            eta = fmt_duration(ev.eta_s)
-            self.eta_label.setText(f"ETA {eta}" if eta and ev.fraction < 1 else "")
+            self._eta_at = time.monotonic() + ev.eta_s if ev.eta_s is not None and ev.fraction < 1 else None
+            self._tick_eta()
         elif isinstance(ev, StageStarted):
             self._stage = ev.stage
             self.stage_label.setText(ev.stage + (f" — {ev.message}" if ev.message else ""))
@@ -268,10 +313,29 @@ class RunPage(QWidget):
             self._log(f"step {ev.step}: {ev.name} = {ev.value:.4g}")
         elif isinstance(ev, Artifact):
             self._log(f"{ev.kind}: {ev.path}")
+            if ev.kind == "metrics":  # the run folder is named by its id
+                self.history.set_current(Path(ev.path).parent.name)
         elif isinstance(ev, Finished):
             self._log(f"finished {ev.run_id}: {summary_text(ev.summary)}")
         elif isinstance(ev, Failed):
             self._log(f"failed: {ev.error}", "error")
+
+    def _tick_eta(self) -> None:
+        """'ETA 1 min 05 s', counted down from the last estimate ('' when there is none)."""
+        if self._eta_at is None:
+            self.eta_label.setText("")
+            return
+        left = max(self._eta_at - time.monotonic(), 0.0)
+        self.eta_label.setText(f"ETA {fmt_duration(left)}" if left >= 1 else "ETA a moment")
+
+    def _toggle_history(self, on: bool) -> None:
+        self.history.setVisible(on)
+        if on:
+            self.history.refresh()
+
+    def _refresh_history(self) -> None:
+        if self.history.isVisible():
+            self.history.refresh()
 
     def _log(self, message: str, level: str = "info") -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -281,6 +345,8 @@ class RunPage(QWidget):
 
     def _on_finished(self, result: JobResult) -> None:
         self.last_result = result
+        self.eta_timer.stop()
+        self._eta_at = None
         elapsed = fmt_duration(time.monotonic() - self._started_at)
         self.eta_label.setText(f"took {elapsed}")
         if result.status == "finished":
@@ -315,12 +381,17 @@ def _card_summary(card: dict) -> dict:
     return out
 
 
-def _prunes(recipe: Recipe) -> bool:
-    """Whether any step of the recipe prunes (else the sparsity views stay hidden)."""
+def sparsity_mode(recipe: Recipe) -> str:
+    """Sparsity views that fit the recipe: "masks" (zeros to count), "structured" or "none"."""
+    structured = False
     for m in recipe.methods:
         try:
-            if entry_for_config(m).family == "prune":
-                return True
+            entry = entry_for_config(m)
         except (KeyError, TypeError):  # unknown step: show the views rather than hide data
-            return True
-    return False
+            return "masks"
+        if entry.family != "prune":
+            continue
+        if entry.type_name != "structured_prune":
+            return "masks"
+        structured = True  # layers shrink: no zeros, only what each layer lost
+    return "structured" if structured else "none"

@@ -3,25 +3,36 @@
 Events only append to preallocated ring buffers (or replace a latest value); a ~20 Hz
 timer pushes each curve that changed to pyqtgraph once per tick. Redrawing per event
 would let a fast job flood the GUI thread (pyqtgraph examples/scrollingPlots.py does
-the same).
+the same). Past runs' curves (run history) are drawn under the live ones, fainter;
+smoothing and log scale apply to both, as in TensorBoard.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.events import LayerStats, Metric, WeightHistogram
+from engine.metrics_log import MetricsLog
+from gui.widgets.curve_math import ema, padded_span, step_xy, value_at
+from gui.widgets.layer_bars import WAITING, LayerBars
 from gui.widgets.layer_names import short_layer_name, strip_common_prefix
 from gui.widgets.ring_buffer import RingBuffer
 from gui.widgets.weight_histogram import WeightHistogramView
 
-__all__ = ["CURVES", "LayerBars", "LivePlots", "short_layer_name", "strip_common_prefix"]
+__all__ = ["CURVES", "LayerBars", "LivePlots", "short_layer_name", "step_xy", "strip_common_prefix", "value_at"]
 
 REDRAW_MS = 50  # 20 Hz is smooth for a human and cheap for the GUI thread
-ROW_PX = 16  # below this a bar's name would overlap the next one (pyqtgraph then drops labels)
 TARGET = "sparsity/target"
 
 # metric name -> (plot key, legend label, colour, draw points as symbols)
@@ -38,6 +49,9 @@ CURVES: dict[str, tuple[str, str, str, bool]] = {
 # for the whole run at the start, so it is drawn dashed: it is where the run is going.
 STEP_CURVES = frozenset({"sparsity/overall", TARGET})
 DASHED = frozenset({TARGET})
+# past runs, one colour each (none of the live curves' colours)
+HISTORY_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939")
+STRUCTURED_WAITING = "structured steps shrink layers: what each layer lost appears after the pruning step"
 PLOT_TITLES = {"loss": "Loss", "val": "Validation metric", "sparsity": "Sparsity: overall vs target"}
 
 
@@ -46,101 +60,15 @@ def use_light_theme() -> None:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
 
 
-def step_xy(x: np.ndarray, y: np.ndarray, until: float) -> tuple[np.ndarray, np.ndarray]:
-    """Polyline of a value held from each x to the next, carried on to `until`."""
-    if not len(x):
-        return x, y
-    order = np.argsort(x, kind="stable")
-    x, y = x[order], y[order]
-    last = np.r_[x[1:] != x[:-1], True]  # a re-announced step keeps its newest value
-    x, y = x[last], y[last]
-    xs, ys = np.repeat(x, 2)[1:], np.repeat(y, 2)[:-1]
-    if until > x[-1]:
-        xs, ys = np.r_[xs, until], np.r_[ys, y[-1]]
-    return xs, ys
+
+def plot_key(name: str) -> str:
+    """Which plot a metric goes to."""
+    return CURVES.get(name, ("sparsity" if name.startswith("sparsity/") else "val",))[0]
 
 
-def value_at(x: np.ndarray, y: np.ndarray, step: float) -> float | None:
-    """The held value of a step curve at `step` (None before its first point)."""
-    before = np.flatnonzero(x <= step)
-    return float(y[before[np.argmax(x[before])]]) if len(before) else None
-
-
-class LayerBars(pg.PlotWidget):
-    """Horizontal bars, one per layer, short names on the axis and full names on hover."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setTitle("Sparsity per layer")
-        self.names: list[str] = []
-        self.values = np.zeros(0)
-        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush="#4c72b0", pen=None)
-        self.addItem(self.bars)
-        self.setXRange(0, 1, padding=0.02)
-        self.setMouseEnabled(x=False, y=True)
-        self.getPlotItem().hideButtons()
-        self.getPlotItem().invertY(True)  # first layer at the top, like the model reads
-        self.getAxis("bottom").setLabel("fraction of zero weights")
-        self.getAxis("left").setWidth(120)
-        self.getPlotItem().showGrid(x=True, y=False, alpha=0.3)
-        self.scene().sigMouseMoved.connect(self._hover)
-        self._empty = pg.TextItem("waiting for the pruning step…", color="#888", anchor=(0.5, 0.5))
-        self.addItem(self._empty)
-        self._empty.setPos(0.5, 0)
-        self.getAxis("left").setTicks([[], []])  # no numeric ticks on a name axis
-        # the schedule's target at this mask step: bars short of it are the layers kept denser
-        self.target = pg.InfiniteLine(
-            angle=90, movable=False, pen=pg.mkPen("#555555", width=1.5, style=Qt.PenStyle.DashLine),
-            label="target {value:.0%}", labelOpts={"position": 0.04, "color": "#555555", "anchors": [(0, 0), (0, 0)]},
-        )  # fmt: skip
-        self.addItem(self.target)
-        self.target.setVisible(False)
-
-    def set_target(self, value: float | None) -> None:
-        """Mark the schedule's target sparsity (None hides the mark)."""
-        self.target.setVisible(value is not None)
-        if value is not None:
-            self.target.setValue(value)
-
-    def set_values(self, values: dict[str, float]) -> None:
-        """Show one bar per layer (order as given); full names are in the hover tooltip."""
-        new_layers = list(values) != self.names
-        self.names = list(values)
-        self.values = np.fromiter(values.values(), dtype=float, count=len(values))
-        y = np.arange(len(self.names))
-        self.bars.setOpts(x0=np.zeros(len(y)), y=y, width=self.values, height=0.7)
-        self._empty.setVisible(not self.names)
-        if new_layers:  # keep the user's scroll position when only the values moved
-            labels = [short_layer_name(n) for n in strip_common_prefix(self.names)]
-            self.getAxis("left").setTicks([list(zip(y.astype(float), labels, strict=True)), []])
-            self._fit_rows()
-
-    def _fit_rows(self) -> None:
-        """Show as many rows as stay readable; with more layers, drag to scroll the rest."""
-        n = len(self.names)
-        fit = max(8, int(self.getPlotItem().vb.height() / ROW_PX)) if self.isVisible() else 32
-        shown = min(n, fit)
-        vb = self.getPlotItem().vb
-        vb.setLimits(yMin=-0.6, yMax=max(n - 0.4, 0.4))
-        self.setYRange(-0.6, max(shown - 0.4, 0.4), padding=0)
-        more = f" · {shown} of {n} (drag)" if shown < n else ""
-        self.setTitle(f"Sparsity per layer{more}")
-        self.setToolTip("drag up/down for more layers" if more else "")
-
-    def resizeEvent(self, event: object) -> None:
-        super().resizeEvent(event)
-        if getattr(self, "names", None):  # pyqtgraph calls this before __init__ finishes
-            self._fit_rows()
-
-    def _hover(self, pos: QPointF) -> None:
-        if not self.names:
-            return
-        p = self.getPlotItem().vb.mapSceneToView(pos)
-        i = int(round(p.y()))
-        if 0 <= i < len(self.names):
-            self.setToolTip(f"{self.names[i]}: {self.values[i]:.1%} zero")
-        else:
-            self.setToolTip("")
+def is_curve(name: str) -> bool:
+    """Metrics the plots draw (lr and throughput are in the log, not plotted)."""
+    return name in CURVES or name.startswith(("val/", "sparsity/"))
 
 
 class LivePlots(QWidget):
@@ -153,24 +81,51 @@ class LivePlots(QWidget):
         self.buffers: dict[str, RingBuffer] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._points: dict[str, pg.PlotDataItem] = {}  # measured points of step curves
+        self._raw: dict[str, pg.PlotDataItem] = {}  # faint unsmoothed curve under a smoothed one
         self._drawn: dict[str, tuple[int, float]] = {}  # name -> (buffer version, carried to)
-        self._layers: tuple[int, dict[str, float]] | None = None  # newest LayerStats, undrawn
+        self._layers: tuple[int, dict[str, float], str] | None = None  # newest LayerStats, undrawn
+        self._pinned: set[str] = set()  # plots showing one point, on a range set by hand
+        # run id -> [(metric name, steps, values, item)] of the past runs overlaid
+        self.history: dict[str, list[tuple[str, np.ndarray, np.ndarray, pg.PlotDataItem]]] = {}
+        self.smoothing = 0.0
+        self.mode = "masks"
         self.plots: dict[str, pg.PlotWidget] = {}
         self.redraws = 0  # setData calls so far (tests check plots redraw per tick, not per event)
 
-        # Two rows, all visible at once: the curves over steps on top (three across), the
-        # per-layer views below, where a long layer list and the histogram get the width.
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setSpacing(6)
-        for col, key in enumerate(PLOT_TITLES):
-            grid.addWidget(self._make_plot(key), 0, 2 * col, 1, 2)
+        self.controls = QHBoxLayout()  # the Run page adds its History button here
+        self.smooth_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smooth_slider.setRange(0, 99)
+        self.smooth_slider.setMaximumWidth(160)
+        self.smooth_slider.setToolTip("exponential moving average of loss and metric curves, as in TensorBoard")
+        self.smooth_slider.valueChanged.connect(lambda v: self.set_smoothing(v / 100))
+        self.smooth_value = QLabel("0.00")
+        self.log_check = QCheckBox("Log scale")
+        self.log_check.setToolTip("logarithmic y axis for the loss and validation metric plots")
+        self.log_check.toggled.connect(self.set_log_scale)
+        self.controls.addWidget(QLabel("Smoothing"))
+        self.controls.addWidget(self.smooth_slider)
+        self.controls.addWidget(self.smooth_value)
+        self.controls.addSpacing(12)
+        self.controls.addWidget(self.log_check)
+        self.controls.addStretch(1)
+
+        # Two rows: the curves over steps on top, the per-layer views below, where a long
+        # layer list and the histogram get the width.
+        self.grid = QGridLayout()
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(6)
+        for key in PLOT_TITLES:
+            self._make_plot(key)
         self.layer_bars = LayerBars()
         self.histogram = WeightHistogramView()
-        grid.addWidget(self.layer_bars, 1, 0, 1, 3)
-        grid.addWidget(self.histogram, 1, 3, 1, 3)
         for col in range(6):
-            grid.setColumnStretch(col, 1)
+            self.grid.setColumnStretch(col, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(self.controls)
+        layout.addLayout(self.grid, 1)
+        self._place()
 
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
@@ -186,35 +141,64 @@ class LivePlots(QWidget):
         # sparsity rises from bottom left to top right, where the announced target runs
         # ahead of the run: its legend goes bottom right to keep that part in view
         offset = (-10, -10) if key == "sparsity" else (-10, 10)
-        item.addLegend(offset=offset, labelTextSize="8pt", brush=(255, 255, 255, 210))
+        # see-through: in a small plot the legend sits on the curves, which must show through
+        item.addLegend(offset=offset, labelTextSize="8pt", brush=(255, 255, 255, 110), verSpacing=-6)
         item.getAxis("bottom").setLabel("step")
-        if key == "sparsity":
-            item.setYRange(0, 1, padding=0.05)
-        pw.setMinimumHeight(120)
+        pw.setMinimumHeight(110)
         self.plots[key] = pw
+        self._auto_range(key)
         return pw
 
-    def show_sparsity(self, visible: bool) -> None:
-        """Hide the sparsity views for runs that prune nothing (they would only say 'waiting')."""
-        for w in (self.plots["sparsity"], self.layer_bars, self.histogram):
-            w.setVisible(visible)
+    def _auto_range(self, key: str) -> None:
+        """Fit the plot to its data again (sparsity keeps its fixed 0..1)."""
+        vb = self.plots[key].getPlotItem().vb
+        if key == "sparsity":
+            vb.enableAutoRange(x=True, y=False)
+            vb.setYRange(0, 1, padding=0.05)
+        else:
+            vb.enableAutoRange(x=True, y=True)
+
+    def show_sparsity(self, mode: bool | str) -> None:
+        """Which sparsity views fit the run: "masks", "structured" (layers shrink) or "none"."""
+        self.mode = {True: "masks", False: "none"}.get(mode, mode)
+        self.layer_bars.set_waiting(STRUCTURED_WAITING if self.mode == "structured" else WAITING)
+        self.histogram.set_waiting(WAITING)
+        self._place()
+
+    def _place(self) -> None:
+        """Lay the visible views out in the grid: each row's views share its width evenly."""
+        top = [self.plots["loss"], self.plots["val"]] + ([self.plots["sparsity"]] if self.mode == "masks" else [])
+        bottom = {"masks": [self.layer_bars, self.histogram], "structured": [self.layer_bars]}.get(self.mode, [])
+        hidden = [w for w in (self.plots["sparsity"], self.layer_bars, self.histogram) if w not in top + bottom]
+        for row, views in ((0, top), (1, bottom)):
+            span = 6 // max(len(views), 1)
+            for i, w in enumerate(views):
+                self.grid.addWidget(w, row, i * span, 1, span)
+                w.setVisible(True)
+            self.grid.setRowStretch(row, 1 if views else 0)
+        for w in hidden:
+            self.grid.removeWidget(w)
+            w.setVisible(False)
 
     def _curve(self, name: str) -> RingBuffer:
         # created on first data so legends list only the curves this run has
         if name not in self.buffers:
-            key, label, color, symbols = CURVES.get(name, ("val", name, "#555555", True))
+            key, label, color, symbols = CURVES.get(name, (plot_key(name), name, "#555555", True))
             style = Qt.PenStyle.DashLine if name in DASHED else Qt.PenStyle.SolidLine
-            pen = pg.mkPen(color, width=2, style=style)
-            dots = {"symbol": "o", "symbolSize": 6, "symbolBrush": color, "symbolPen": None}
+            pen = pg.mkPen(color, width=2.5, style=style)
+            dots = {"symbolSize": 6, "symbolBrush": color, "symbolPen": None}
             plot = self.plots[key]
             if name in STEP_CURVES:  # dots only where a value was measured, not at the corners
                 self.curves[name] = plot.plot([], [], pen=pen, name=label)
                 if name in DASHED:  # on top: where actual meets target, both stay visible
                     self.curves[name].setZValue(10)
                 if symbols:
-                    self._points[name] = plot.plot([], [], pen=None, **dots)
-            else:
-                self.curves[name] = plot.plot([], [], pen=pen, name=label, **(dots if symbols else {}))
+                    self._points[name] = plot.plot([], [], pen=None, symbol="o", **dots)
+            else:  # a lone first point of a line gets a dot too, or it would not show
+                self.curves[name] = plot.plot([], [], pen=pen, name=label, symbol="o" if symbols else None, **dots)
+                self._raw[name] = plot.plot([], [], pen=pg.mkPen(color, width=1))
+                self._raw[name].setOpacity(0.25)
+            self.curves[name].setZValue(max(self.curves[name].zValue(), 5))  # the live run on top
             self.buffers[name] = RingBuffer(self.capacity)
             self._drawn[name] = (0, -np.inf)
         return self.buffers[name]
@@ -223,22 +207,84 @@ class LivePlots(QWidget):
     def on_event(self, event: object) -> None:
         """Record a Metric / LayerStats / WeightHistogram event (drawn on the next tick)."""
         if isinstance(event, Metric):
-            if event.name in CURVES or event.name.startswith(("val/", "sparsity/")):
+            if is_curve(event.name):
                 self._curve(event.name).append(event.step, event.value)
-        elif isinstance(event, LayerStats) and event.kind == "sparsity":
-            self._layers = (event.step, dict(event.values))
+        elif isinstance(event, LayerStats) and event.kind in ("sparsity", "removed"):
+            self._layers = (event.step, dict(event.values), event.kind)
         elif isinstance(event, WeightHistogram):
             self.histogram.on_event(event)
 
     def reset(self) -> None:
-        """Forget the previous run's data."""
-        for buf in self.buffers.values():
-            buf.clear()
+        """Forget the previous run: its curves, legend entries, ranges, bars and histograms."""
+        for name in list(self.buffers):
+            item = self.plots[plot_key(name)].getPlotItem()
+            for items in (self.curves, self._points, self._raw):
+                if name in items:
+                    item.removeItem(items.pop(name))  # also takes it out of the legend
+        self.buffers.clear()
+        self._drawn.clear()
+        self._pinned.clear()
+        for key in self.plots:
+            self._auto_range(key)
         self.layer_bars.set_values({})
         self.layer_bars.set_target(None)
         self._layers = None
         self.histogram.reset()
         self.redraw()
+
+    # -- history and view options ---------------------------------------------------
+    def show_history(self, run_id: str, log: MetricsLog) -> str:
+        """Overlay a past run's loss and metric curves under the live ones; returns its colour.
+
+        They stay out of the legends (the history list shows each run's colour): a legend
+        entry per run and metric would cover the plots.
+        """
+        self.hide_history(run_id)
+        used = {e[3].opts["pen"].color().name() for entries in self.history.values() for e in entries[:1]}
+        color = next((c for c in HISTORY_COLORS if c not in used), HISTORY_COLORS[len(self.history) % 7])
+        entries = []
+        for name, (x, y) in log.series.items():
+            if not is_curve(name) or name in STEP_CURVES or plot_key(name) == "sparsity":
+                continue
+            style = Qt.PenStyle.SolidLine if name == "train/loss" else Qt.PenStyle.DashLine
+            item = self.plots[plot_key(name)].plot(
+                [], [], pen=pg.mkPen(color, width=1.5, style=style), symbolSize=5, symbolBrush=color, symbolPen=None,
+            )  # fmt: skip
+            item.setOpacity(0.8)
+            entries.append((name, x, y, item))
+        self.history[run_id] = entries
+        self._draw_history(run_id)
+        return color
+
+    def hide_history(self, run_id: str) -> None:
+        """Take a past run's curves off the plots."""
+        for name, _x, _y, item in self.history.pop(run_id, []):
+            self.plots[plot_key(name)].getPlotItem().removeItem(item)
+        for key in self.plots:
+            self._fit(key)
+
+    def _draw_history(self, run_id: str) -> None:
+        for name, x, y, item in self.history.get(run_id, []):
+            item.setData(x, ema(y, self.smoothing))
+            item.setSymbol("o" if len(x) == 1 else None)
+            self._fit(plot_key(name))
+
+    def set_smoothing(self, weight: float) -> None:
+        """TensorBoard-style EMA weight (0 = raw) for loss and metric curves, live and past."""
+        self.smoothing = min(max(float(weight), 0.0), 0.99)
+        self.smooth_value.setText(f"{self.smoothing:.2f}")
+        self._drawn = {name: (-1, until) for name, (_v, until) in self._drawn.items()}
+        for run_id in self.history:
+            self._draw_history(run_id)
+        self.redraw()
+
+    def set_log_scale(self, on: bool) -> None:
+        """Logarithmic y for the loss and validation metric plots."""
+        for key in ("loss", "val"):
+            self.plots[key].getPlotItem().setLogMode(y=on)
+            self._pinned.discard(key)
+            self._auto_range(key)
+            self._fit(key)
 
     # -- drawing ------------------------------------------------------------------
     def newest_step(self) -> float:
@@ -249,6 +295,7 @@ class LivePlots(QWidget):
     def redraw(self) -> None:
         """Push every curve whose buffer changed since the last tick."""
         newest = self.newest_step()
+        changed: set[str] = set()
         for name, buf in self.buffers.items():
             until = newest if name in STEP_CURVES else -np.inf
             if (buf.version, until) == self._drawn[name]:
@@ -260,12 +307,44 @@ class LivePlots(QWidget):
                 if name in self._points:
                     self._points[name].setData(x, y)
             else:
-                self.curves[name].setData(x, y)
+                self._draw_line(name, x, y)
+            changed.add(plot_key(name))
             self.redraws += 1
+        for key in changed:
+            self._fit(key)
         if self._layers is not None:
-            step, values = self._layers
+            step, values, kind = self._layers
             self._layers = None
-            self.layer_bars.set_values(values)
+            self.layer_bars.set_values(values, kind)
             target = self.buffers.get(TARGET)
-            self.layer_bars.set_target(value_at(*target.data(), step) if target else None)
+            self.layer_bars.set_target(value_at(*target.data(), step) if target and kind == "sparsity" else None)
         self.histogram.redraw()
+
+    def _draw_line(self, name: str, x: np.ndarray, y: np.ndarray) -> None:
+        """A loss/metric curve: smoothed when asked, the raw one faint beneath it."""
+        smooth = self.smoothing > 0 and len(x) > 1
+        self.curves[name].setData(x, ema(y, self.smoothing) if smooth else y)
+        if not CURVES.get(name, (0, 0, 0, True))[3]:
+            self.curves[name].setSymbol("o" if len(x) == 1 else None)
+        self._raw[name].setData(x, y) if smooth else self._raw[name].setData([], [])
+
+    def _fit(self, key: str) -> None:
+        """A plot whose data has no spread yet (one point) gets a range around it, not a blank."""
+        xs = [self.buffers[n].data() for n in self.buffers if plot_key(n) == key and len(self.buffers[n])]
+        if key == "sparsity":  # step curves are carried on to the run's newest step
+            xs.append((np.array([self.newest_step()]), np.array([0.0])))
+        xs += [(x, y) for entries in self.history.values() for n, x, y, _ in entries if plot_key(n) == key]
+        vb = self.plots[key].getPlotItem().vb
+        if not xs:
+            return
+        x, y = np.concatenate([p[0] for p in xs]), np.concatenate([p[1] for p in xs])
+        flat_x, flat_y = np.ptp(x) == 0, np.ptp(y) == 0 and key != "sparsity"
+        if flat_x or flat_y:
+            self._pinned.add(key)
+            if flat_x:
+                vb.setXRange(*padded_span(x), padding=0)
+            if flat_y:
+                vb.setYRange(*padded_span(y, self.log_check.isChecked()), padding=0)
+        elif key in self._pinned:
+            self._pinned.discard(key)
+            self._auto_range(key)

@@ -59,14 +59,15 @@ class WeightHistogramView(QWidget):
 
         self.combo = QComboBox()
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setMinimumContentsLength(16)
+        self.combo.setMinimumContentsLength(10)
         self.combo.setToolTip("pruned layer to show")
         self.combo.currentIndexChanged.connect(self._layer_chosen)
         self.caption = QLabel()
         self.caption.setStyleSheet("color: #444;")
         head = QHBoxLayout()
         head.setContentsMargins(6, 0, 6, 0)
-        title = QLabel("<b>Weight magnitudes</b>")
+        title = QLabel("<b>|w| of</b>")
+        title.setToolTip("weight magnitudes of the chosen layer: dense (before) against now")
         head.addWidget(title)
         head.addWidget(self.combo, 1)
         head.addWidget(self.caption)
@@ -121,6 +122,10 @@ class WeightHistogramView(QWidget):
         self.combo.blockSignals(False)
         self._dirty = True
         self.redraw()
+
+    def set_waiting(self, text: str) -> None:
+        """What the empty plot says until the first histogram arrives."""
+        self._empty.setText(text)
 
     # -- selection ----------------------------------------------------------------
     def layer(self) -> str | None:

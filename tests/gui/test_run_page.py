@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 from PySide6.QtCore import Qt
 
-from engine.events import LayerStats, Metric, WeightHistogram
+from engine.events import LayerStats, Metric, Progress, StageStarted, WeightHistogram
+from engine.registry import method_config_class
 from gui.pages.run_page import ERROR_COLOR, RunPage, fmt_duration, summary_text
 from gui.widgets.live_plots import LivePlots, short_layer_name, strip_common_prefix
 from gui.widgets.weight_histogram import zero_fraction
@@ -172,7 +173,6 @@ def test_sparsity_views_hide_for_runs_that_do_not_prune(qtbot, app_state):
     assert page.plots.plots["loss"].isVisible()
 
 
-
 def test_a_cancelled_run_with_a_checkpoint_can_be_continued(qtbot, app_state):
     """Cancel after the first training checkpoint; Continue run finishes the same run."""
     recipe = fast_recipe()
@@ -197,3 +197,132 @@ def test_a_cancelled_run_with_a_checkpoint_can_be_continued(qtbot, app_state):
     assert page.last_result.status == "finished" and page.last_result.run_id == first.run_id
     assert page.continue_button.isHidden()
     assert app_state.workspace.get(first.run_id).status == "finished"
+
+
+def _legend(plots: LivePlots, key: str) -> list[str]:
+    return [label.text for _sample, label in plots.plots[key].getPlotItem().legend.items]
+
+
+def test_each_run_starts_with_clean_plots(qtbot, app_state):
+    """Run 1's curves, legend entries and zoomed ranges are gone when run 2 starts."""
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+    page.resize(1024, 700)
+    page.show()
+    with qtbot.waitSignal(page.run_ended, timeout=60000):
+        assert page.start()
+    plots = page.plots
+    plots.redraw()
+    loss_item = plots.plots["loss"].getPlotItem()
+    assert _legend(plots, "loss") == ["train loss", "val loss"]
+    assert _legend(plots, "sparsity")  # run 1 pruned
+    run1_items = list(loss_item.listDataItems())
+    loss_item.vb.setRange(xRange=(100, 200), yRange=(-5, -4))  # the user zoomed somewhere
+    assert not loss_item.vb.autoRangeEnabled()[0]
+    # run 2 prunes nothing: no sparsity curves may be left over from run 1
+    recipe = fast_recipe().replace(methods=())
+    with qtbot.waitSignal(plots.timer.timeout, timeout=5000):
+        assert page.start(recipe)
+    assert not any(item in loss_item.listDataItems() for item in run1_items)
+    assert all(loss_item.vb.autoRangeEnabled())
+    assert plots.layer_bars.names == [] and plots.histogram.layers() == []
+    with qtbot.waitSignal(page.run_ended, timeout=60000):
+        pass
+    plots.redraw()
+    assert _legend(plots, "loss") == ["train loss", "val loss"]  # once each, not twice
+    assert _legend(plots, "sparsity") == [] and "sparsity/overall" not in plots.curves
+    x, _y = plots.curves["train/loss"].getData()
+    lo, hi = loss_item.vb.viewRange()[0]
+    assert lo <= x.min() and x.max() <= hi  # fitted to run 2, not run 1's zoom
+
+
+def test_a_single_point_is_visible_on_a_sensible_range(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 500)
+    plots.show()
+    plots.timer.stop()
+    plots.on_event(Metric("train/loss", 0, 5.0))
+    plots.redraw()
+    curve = plots.curves["train/loss"]
+    assert curve.opts["symbol"] == "o"  # a line through one point would draw nothing
+    vb = plots.plots["loss"].getPlotItem().vb
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert x0 < 0 < x1 and x1 - x0 <= 3
+    assert y0 < 5.0 < y1 and 0.5 <= y1 - y0 <= 2  # about ±10 %, not ±0.5 of some old scale
+    for step in (1, 2, 3):
+        plots.on_event(Metric("train/loss", step, 5.0 - step))
+    plots.redraw()
+    assert curve.opts["symbol"] is None and all(vb.autoRangeEnabled())
+
+
+def test_structured_run_shows_what_each_layer_lost(qtbot, app_state):
+    structured = method_config_class("structured_prune")
+    recipe = fast_recipe().replace(name="structured", methods=(structured(target="ffn", amount=0.5),))
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+    page.resize(1024, 700)
+    page.show()
+    with qtbot.waitSignal(page.run_ended, timeout=60000) as ended:
+        assert page.start(recipe)
+    assert ended.args[0].status == "finished", ended.args[0].error
+    plots = page.plots
+    plots.redraw()
+    bars = plots.layer_bars
+    assert bars.isVisible() and bars.kind == "removed" and bars.waiting_text() == ""
+    assert bars.names and all(0.45 < v < 0.55 for v in bars.values)  # half of each FFN's neurons
+    assert bars.names == [f"blocks.{i}.mlp.{p}" for i in range(4) for p in ("fc", "proj")]
+    assert "removed" in bars.title()
+    # no zeros to count in a structured run: the views that would wait forever are not shown
+    assert not plots.histogram.isVisible() and not plots.plots["sparsity"].isVisible()
+
+
+def test_baseline_stage_reports_progress(qtbot, app_state, tmp_path):
+    app_state.set_workspace(tmp_path / "fresh")  # no baseline yet: this run builds it
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+    seen: list = []
+    page.runner.event.connect(seen.append)
+    labels: list[str] = []
+    page.runner.event.connect(lambda _e: labels.append(page.stage_label.text()))
+    recipe = fast_recipe()
+    recipe = recipe.replace(data=dataclasses.replace(recipe.data, max_samples=2000))
+    with qtbot.waitSignal(page.run_ended, timeout=60000) as ended:
+        assert page.start(recipe)
+    assert ended.args[0].status == "finished", ended.args[0].error
+    stages = [i for i, e in enumerate(seen) if isinstance(e, StageStarted)]
+    start = next(i for i in stages if seen[i].stage == "baseline")
+    end = next(i for i in stages if i > start)
+    progress = [e for e in seen[start:end] if isinstance(e, Progress)]
+    evaluating = [e for e in progress if e.message.startswith("evaluating batch")]
+    assert len(evaluating) >= 2, [e.message for e in progress]
+    fractions = [e.fraction for e in progress]
+    assert fractions == sorted(fractions) and 0.08 <= fractions[0] and fractions[-1] <= 0.2
+    assert any(t.startswith("baseline — evaluating batch") for t in labels)
+
+
+def test_eta_counts_down_between_progress_events(qtbot, app_state):
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+    page.eta_timer.start()
+    page._on_event(Progress(0.5, "step 10/20", 5.0))
+    assert page.eta_label.text() == "ETA 5 s"
+    qtbot.waitUntil(lambda: page.eta_label.text() in ("ETA 3 s", "ETA 2 s"), timeout=4000)
+    page._on_event(Progress(1.0, "done", 0.0))
+    assert page.eta_label.text() == ""
+
+
+def test_per_layer_bars_scroll_through_many_layers(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(1000, 600)
+    plots.show()
+    names = [f"model.layers.{i}.mlp.down_proj" for i in range(60)]
+    plots.on_event(LayerStats(0, {n: i / 60 for i, n in enumerate(names)}))
+    plots.redraw()
+    bars = plots.layer_bars
+    assert bars.scroll.isVisible() and bars.scroll.maximum() == 60 - bars.shown > 0
+    assert f"{bars.shown} of 60 layers shown" in bars.scroll.toolTip()
+    bars.scroll.setValue(20)
+    top, bottom = bars.plot.getPlotItem().vb.viewRange()[1]
+    assert round(top + 0.6) == 20 and bottom < 20 + bars.shown

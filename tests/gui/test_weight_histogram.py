@@ -16,10 +16,14 @@ from tests.gui.conftest import fast_recipe
 
 
 def gradual_recipe() -> Recipe:
-    """The fast GUI recipe with a gradual schedule: masks change at steps 0, 2 and 4."""
+    """The fast GUI recipe with a gradual schedule: masks change at steps 0, 2 and 4.
+
+    Scope "layer": every layer ends at exactly the amount (a global threshold on trained
+    weights leaves some layers denser than others).
+    """
     prune = method_config_class("unstructured_prune")
     return fast_recipe().replace(
-        name="gradual", methods=(prune(amount=0.5, schedule="gradual", update_every=2),)
+        name="gradual", methods=(prune(amount=0.5, schedule="gradual", update_every=2, scope="layer"),)
     )
 
 
