@@ -1,7 +1,7 @@
 """Run one blocking call off the GUI thread and get its result back as a signal.
 
 The worker is created without a parent (moveToThread refuses objects that have
-one); the thread quits and both objects are deleted when the call ends. Callers
+one); the thread quits when the call ends and both objects are freed on the GUI thread. Callers
 keep the returned handle until `done`/`failed` fires; `wait_all()` is called at
 exit so no thread outlives the app.
 """
@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 _LIVE: set[BackgroundCall] = set()
 
@@ -55,9 +55,15 @@ class BackgroundCall(QObject):
         self.thread.started.connect(self.worker.run)
         self.worker.done.connect(self.done)
         self.worker.failed.connect(self.failed)
-        self.worker.done.connect(self.thread.quit)
-        self.worker.failed.connect(self.thread.quit)
-        self.thread.finished.connect(self.worker.deleteLater)
+        # quit from the worker thread itself: a queued quit would wait for the GUI thread,
+        # which may be the one blocked in wait() (closing the window during a model load hung
+        # for the whole wait timeout)
+        direct = Qt.ConnectionType.DirectConnection
+        self.worker.done.connect(self.thread.quit, direct)
+        self.worker.failed.connect(self.thread.quit, direct)
+        # no worker.deleteLater: the worker is Python's, and a deferred delete run by the
+        # finishing thread raced Python freeing the same object on the GUI thread (segfault
+        # with many short calls); _forget lets it go on the GUI thread once the thread is over
         self.thread.finished.connect(self._forget)
         if on_done:
             self.done.connect(on_done)
@@ -67,6 +73,7 @@ class BackgroundCall(QObject):
         self.thread.start()
 
     def _forget(self) -> None:
+        self.thread.wait()  # `finished` comes just before the thread really ends
         _LIVE.discard(self)
 
     def wait(self, ms: int = 30000) -> bool:
