@@ -74,7 +74,8 @@ class EstimateBanner(QFrame):
             self._asked = None
             self._line("Estimate: no model loaded yet" if module is None
                        else "Estimate: once every step is valid", error=False)
-            self.estimated.emit(None)
+            if module is None:  # a half-typed value keeps the cards' figures: nothing jumps
+                self.estimated.emit(None)
             return
         if self._asked is not None and self._asked[0] is module and self._asked[1] == methods:
             return  # only another section changed: the estimate still holds

@@ -191,7 +191,7 @@ class MethodStepList(QWidget):
         return None if any(v is None for v in out) else out
 
     def errors(self) -> list[str]:
-        """Field errors of every step, named 'Step N (methods[i]).field: …'."""
+        """Field errors of every step, named 'Step N · methods[i].field: …'."""
         return [name_steps(msg) for card in self.cards for msg in card.form.errors()]
 
     # -- live estimate and step problems --------------------------------------------
@@ -218,7 +218,7 @@ class MethodStepList(QWidget):
 
     @staticmethod
     def step_problems_from(estimate: Any) -> list[str]:
-        """Steps the estimate could not apply, as 'Step N (methods[i]): …'."""
+        """Steps the estimate could not apply, as 'Step N · methods[i]: …'."""
         return [f"{step_name(i)}: {s.error}" for i, s in enumerate(estimate.steps) if s.error]
 
 
