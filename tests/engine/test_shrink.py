@@ -75,8 +75,29 @@ def test_zip_bytes_counts_external_data_too(tmp_path):
     assert stored < 0.3 * weight.nbytes  # mostly zeros: the data file deflates well
 
 
-def test_unstructured_variant_keeps_dense_tensors(cards):
-    card, parent = cards
+@pytest.fixture(scope="module")
+def control(cards, finished_job, tmp_path_factory) -> dict:
+    """The card of the pruned variant's dense fine-tuned control (a real run, in a copy).
+
+    The fair parent for size: the shipped weights are stored as fp16, so the untrained
+    baseline's file compresses as well as zeros do, and only a trained dense model is a
+    like-for-like zip to compare with.
+    """
+    import shutil
+
+    from engine.fair_parent import control_recipe
+    from engine.job import Job
+
+    ws = tmp_path_factory.mktemp("shrink-control") / "ws"
+    shutil.copytree(finished_job[0], ws)
+    child = Workspace(ws).get(finished_job[1].run_id)
+    result = Job(control_recipe(child), workspace=ws).run()
+    assert result.ok, result.error
+    return Workspace(ws).get(result.run_id).card
+
+
+def test_unstructured_variant_keeps_dense_tensors(cards, control):
+    card, parent = cards[0], control
     r = shrink_report(card, parent)
     assert r["kinds"] == ["unstructured"]
     params = card["model"]["params"]
