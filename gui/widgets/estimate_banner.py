@@ -73,7 +73,7 @@ class EstimateBanner(QFrame):
             self.live.cancel()
             self._asked = None
             self._line("Estimate: no model loaded yet" if module is None
-                       else "Estimate: once every step is valid", error=False)
+                       else "Estimate: once every step is valid", error=False, muted=True)
             if module is None:  # a half-typed value keeps the cards' figures: nothing jumps
                 self.estimated.emit(None)
             return
@@ -92,7 +92,7 @@ class EstimateBanner(QFrame):
     def _estimating(self) -> None:
         shown = self.estimate_line.full_text() if self._shown is not None else ""
         shown = shown.split("  ·  estimating…")[0]
-        self._line(f"{shown}  ·  estimating…" if shown else "Estimating…", error=False)
+        self._line(f"{shown}  ·  estimating…" if shown else "Estimating…", error=False, muted=not shown)
 
     def _show(self, estimate: Any, methods: tuple[Any, ...]) -> None:
         self._shown = (methods, estimate)
@@ -109,6 +109,8 @@ class EstimateBanner(QFrame):
         self._line(f"No estimate: {message}", error=True)
         self.estimated.emit(None)
 
-    def _line(self, text: str, error: bool) -> None:
+    def _line(self, text: str, error: bool, muted: bool = False) -> None:
+        """The estimate row: red for a problem, grey while there is no figure to show."""
         self.estimate_line.set_line(text)
-        self.estimate_line.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
+        color = ERROR_COLOR if error else CAPTION_COLOR if muted else ""
+        self.estimate_line.setStyleSheet(f"color: {color};" if color else "")

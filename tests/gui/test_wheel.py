@@ -78,3 +78,26 @@ def test_guard_covers_spin_boxes_but_not_scroll_bars(qtbot):
     qtbot.waitExposed(root)
     _wheel_down(spin)
     assert spin.value() == 5
+
+
+def test_wheel_over_the_optimize_page_scrolls_its_columns(qtbot, app_state):
+    from gui.pages.optimize_page import OptimizePage
+
+    page = OptimizePage(app_state)
+    qtbot.addWidget(page)
+    page.resize(1000, 560)
+    page.show()
+    qtbot.waitExposed(page)
+    checks = [
+        (page.steps.cards[0].form.editor("schedule"), lambda: page.state.recipe.methods[0].schedule),
+        (page.train_form.editor("device"), lambda: page.state.recipe.train.device),
+    ]
+    for combo, value in checks:
+        area = combo.parentWidget()
+        while not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        area.ensureWidgetVisible(combo)
+        bar, before, text = area.verticalScrollBar(), area.verticalScrollBar().value(), combo.currentText()
+        _wheel_down(combo)
+        assert combo.currentText() == text and value() == text  # neither the form nor the recipe
+        assert bar.value() > before  # the column scrolled instead
