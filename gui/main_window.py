@@ -308,8 +308,16 @@ class PageArea(QScrollArea):
     def fit_page(self) -> None:
         """Size the page to the viewport, but never below its minimum."""
         page = self.widget()
-        if page is not None:
-            page.resize(self.viewport().size().expandedTo(page.minimumSizeHint()))
+        if page is None:
+            return
+        view, least = self.viewport().size(), page.minimumSizeHint()
+        width = max(view.width(), least.width())
+        height = least.height()
+        if type(page).heightForWidth is not QWidget.heightForWidth:
+            # a page that answers its own least height at a width (wrapped labels); Qt's
+            # default answer is the preferred height, which would scroll a page that fits
+            height = max(height, page.heightForWidth(width))
+        page.resize(width, max(view.height(), height))
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
