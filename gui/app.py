@@ -47,11 +47,15 @@ def _load_recipe(path: Path) -> tuple[Recipe, str]:
 
 
 def _wait_for_model(app: QApplication, window: MainWindow, timeout_s: float = 60.0) -> None:
-    """Let the Model page finish its background load (for screenshots)."""
-    busy = getattr(window.model_page, "is_busy", lambda: False)
+    """Let the Model page finish its background load and the Optimize page its estimate."""
+    model_busy = getattr(window.model_page, "is_busy", lambda: False)
+    live = getattr(getattr(window, "optimize_page", None), "live", None)  # the live estimate
     deadline = time.monotonic() + timeout_s
-    while busy() and time.monotonic() < deadline:
+    quiet = 0  # the loaded model starts the estimate a moment later: wait for a quiet stretch
+    while quiet < 10 and time.monotonic() < deadline:
         app.processEvents()
+        busy = model_busy() or (live is not None and live.busy())
+        quiet = 0 if busy else quiet + 1
         time.sleep(0.02)
     for _ in range(5):  # let queued results and layouts settle
         app.processEvents()
