@@ -120,7 +120,7 @@ def metric_row(r: dict[str, Any]) -> tuple[str, str, str, str]:
     return (name, fmt_metric(name, m["value"]), fmt_metric(name, m["parent_value"]), change)
 
 
-def comparison_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+def comparison_rows(r: dict[str, Any], who: str = "parent") -> list[tuple[str, str, str, str]]:
     """(what, this variant, parent, ratio as rich text) for ONNX size, zip size, latency, metric."""
     size, zipped, speed = r["size_ratio"], r["zip_ratio"], r["speedup"]
     dense_zeros = r["outcome"] in ("zip_only", "none") and r["params_present"] == r["params_dense"]
@@ -129,9 +129,9 @@ def comparison_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         speed_note = "noise" if r["latency_noise"] or dense_zeros else "faster" if speed > 1 else "slower"
     return [
         ("ONNX file", _mb(r["onnx_bytes"]), _mb(r["parent_onnx_bytes"]),
-         _ratio_html(size, size is not None and size < SMALLER, "of the parent")),
+         _ratio_html(size, size is not None and size < SMALLER, f"of the {who}")),
         ("zipped", _mb(r["zip_bytes"]), _mb(r["parent_zip_bytes"]),
-         _ratio_html(zipped, zipped is not None and zipped < SMALLER, "of the parent")),
+         _ratio_html(zipped, zipped is not None and zipped < SMALLER, f"of the {who}")),
         ("latency p50", _ms(r["latency_ms_p50"]), _ms(r["parent_latency_ms_p50"]),
          _ratio_html(speed, speed is not None and speed >= 1 + NOISE and not dense_zeros, speed_note)),
         metric_row(r),
@@ -208,7 +208,7 @@ class ShrinkCard(QFrame):
             f"{html.escape(r['verdict'])}</span>"
         )
         self.bars.set_report(r)
-        for row, cells in enumerate(comparison_rows(r), start=1):
+        for row, cells in enumerate(comparison_rows(r, "control" if control else "parent"), start=1):
             for col, text in enumerate(cells):
                 self.cells[(row, col)].setText(text)
         items = "".join(f"<li>{html.escape(line)}</li>" for line in r["reasons"])

@@ -290,6 +290,16 @@ def test_a_finished_control_becomes_the_parent_of_the_deltas(qtbot, own_workspac
         assert not _column(w, "Parent")[row].endswith("⚠")  # the comparison is fair now
         tip = w.proxy.index(row, w.model.column("Perplexity")).data(Qt.ItemDataRole.ToolTipRole)
         assert f"the dense fine-tuned control {control.name}" in tip
+        # the Export page compares with the same control, and says so
+        from gui.pages.export_page import ExportPage
+
+        e = ExportPage(w.state)
+        qtbot.addWidget(e)
+        assert e.current_id() == child.id and e.note.kind == "control"
+        assert e.shrink.heads[2].text() == "dense control"
+        assert e.shrink.row_text(1)[3].endswith("of the control")
+        assert e.shrink.row_text(4)[2] == fmt_metric("perplexity", control.card["metrics"]["perplexity"])
+        assert e.shrink.report["parent_note"] is None  # a fine-tuned parent: a fair comparison
     finally:
         Workspace(own_workspace).delete(control.id)
 
