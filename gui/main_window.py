@@ -84,6 +84,8 @@ class MainWindow(QMainWindow):
 
     def build_pages(self) -> None:
         """Create the five pages (imports the engine, hence torch) and wire them up."""
+        if self.pages:
+            return  # built already (a window made with defer_pages=False): no second menu bar
         from gui.pages.compare_page import ComparePage
         from gui.pages.export_page import ExportPage
         from gui.pages.model_page import ModelPage
