@@ -27,10 +27,9 @@ from PySide6.QtWidgets import (
 
 from engine.events import Artifact, Failed, Finished, Log, Metric, Progress, StageStarted
 from engine.job import JobResult
-from engine.metric_text import fmt_metric
 from engine.recipe import Recipe
-from engine.registry import entry_for_config
 from engine.report import method_label
+from gui.pages.run_text import card_summary, fmt_duration, sparsity_mode, summary_text
 from gui.runner import JobRunner, RunnerBase, preload_torch_internals
 from gui.state import AppState
 from gui.threads import BackgroundCall
@@ -43,34 +42,6 @@ WARNING_COLOR = "#b26a00"
 OK_COLOR = "#2e7d32"
 CANCELLED_TEXT = "cancelled — recorded as cancelled, nothing exported"
 WARM_UP_MS = 1000  # after the window is up: torch's lazy imports then, not in the first run
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """'42 s', '3 min 05 s', '1 h 02 min' ('' when unknown)."""
-    if seconds is None:
-        return ""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
-
-
-def summary_text(summary: dict) -> str:
-    """One line from a Finished summary: metrics, sparsity and ONNX latency."""
-    parts = []
-    for key, value in summary.items():
-        if key.startswith("metrics.") and isinstance(value, (int, float)):
-            name = key.split(".", 1)[1].replace("_", " ")
-            parts.append(f"{name} {fmt_metric(name, value)}")
-    sparsity = summary.get("sparsity.overall")
-    if isinstance(sparsity, (int, float)) and sparsity > 0:  # 0 % says nothing (e.g. structured)
-        parts.append(f"sparsity {sparsity:.1%}")
-    latency = summary.get("onnx.latency_ms_p50")
-    if isinstance(latency, (int, float)):
-        parts.append(f"ONNX latency p50 {latency:.2f} ms")
-    return " · ".join(parts)
 
 
 class RunPage(QWidget):
@@ -160,6 +131,31 @@ class RunPage(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        side = self._build_plots()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(LOG_LINES)
+        self.log.setFont(QFont("monospace", max(self.font().pointSize() - 1, 8)))
+        self.log.setPlaceholderText("The job's log appears here.")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(side)
+        splitter.addWidget(self.log)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([520, 110])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addLayout(head)
+        layout.addSpacing(6)
+        layout.addWidget(self.progress)
+        layout.addLayout(progress_row)
+        layout.addWidget(self.status)
+        layout.addWidget(splitter, 1)
+
+    def _build_plots(self) -> QSplitter:
+        """Live plots with their History… button, and the run history beside them (hidden)."""
         self.plots = LivePlots()
         self.history = RunHistoryPanel(self.state.workspace)
         self.history.shown.connect(
@@ -182,27 +178,7 @@ class RunPage(QWidget):
         side.setStretchFactor(0, 1)
         side.setChildrenCollapsible(False)
         side.setSizes([800, 200])
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(LOG_LINES)
-        self.log.setFont(QFont("monospace", max(self.font().pointSize() - 1, 8)))
-        self.log.setPlaceholderText("The job's log appears here.")
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(side)
-        splitter.addWidget(self.log)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        splitter.setSizes([520, 110])
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 12, 16, 12)
-        layout.addLayout(head)
-        layout.addSpacing(6)
-        layout.addWidget(self.progress)
-        layout.addLayout(progress_row)
-        layout.addWidget(self.status)
-        layout.addWidget(splitter, 1)
+        return side
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt's name)
         """The least height at `width`: the window's scroll area then gives the plots the rest.
@@ -352,7 +328,7 @@ class RunPage(QWidget):
         if result.status == "finished":
             self.progress.setValue(1000)
             self.stage_label.setText("done")
-            line = summary_text(_card_summary(result.card))
+            line = summary_text(card_summary(result.card))
             self.set_status(f"✔ finished {result.run_id}" + (f" — {line}" if line else ""), OK_COLOR)
         elif result.status == "cancelled":
             self.stage_label.setText("cancelled")
@@ -369,29 +345,3 @@ class RunPage(QWidget):
             self.state.select_variant(result.run_id)
         self._update_buttons()
         self.run_ended.emit(result)
-
-
-def _card_summary(card: dict) -> dict:
-    """The Finished-event summary shape from a variant card (the process runner has it already)."""
-    if any(k.startswith("metrics.") for k in card):
-        return card
-    out = {f"metrics.{k}": v for k, v in (card.get("metrics") or {}).items()}
-    out["sparsity.overall"] = (card.get("sparsity") or {}).get("overall")
-    out["onnx.latency_ms_p50"] = (card.get("onnx") or {}).get("latency_ms_p50")
-    return out
-
-
-def sparsity_mode(recipe: Recipe) -> str:
-    """Sparsity views that fit the recipe: "masks" (zeros to count), "structured" or "none"."""
-    structured = False
-    for m in recipe.methods:
-        try:
-            entry = entry_for_config(m)
-        except (KeyError, TypeError):  # unknown step: show the views rather than hide data
-            return "masks"
-        if entry.family != "prune":
-            continue
-        if entry.type_name != "structured_prune":
-            return "masks"
-        structured = True  # layers shrink: no zeros, only what each layer lost
-    return "structured" if structured else "none"

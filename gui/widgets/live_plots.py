@@ -25,50 +25,35 @@ from PySide6.QtWidgets import (
 from engine.events import LayerStats, Metric, WeightHistogram
 from engine.metrics_log import MetricsLog
 from gui.widgets.curve_math import ema, padded_span, step_xy, value_at
+from gui.widgets.curve_specs import (
+    CURVES,
+    DASHED,
+    HISTORY_COLORS,
+    PLOT_TITLES,
+    STEP_CURVES,
+    TARGET,
+    is_curve,
+    plot_key,
+)
 from gui.widgets.layer_bars import WAITING, LayerBars
 from gui.widgets.layer_names import short_layer_name, strip_common_prefix
+from gui.widgets.past_runs import PastRunCurves
 from gui.widgets.ring_buffer import RingBuffer
 from gui.widgets.weight_histogram import WeightHistogramView
 
-__all__ = ["CURVES", "LayerBars", "LivePlots", "short_layer_name", "step_xy", "strip_common_prefix", "value_at"]
+__all__ = [
+    "CURVES", "HISTORY_COLORS", "LayerBars", "LivePlots", "short_layer_name", "step_xy", "strip_common_prefix",
+    "value_at",
+]
 
 REDRAW_MS = 50  # 20 Hz is smooth for a human and cheap for the GUI thread
-TARGET = "sparsity/target"
-
-# metric name -> (plot key, legend label, colour, draw points as symbols)
-CURVES: dict[str, tuple[str, str, str, bool]] = {
-    "train/loss": ("loss", "train loss", "#1f77b4", False),
-    "val/loss": ("loss", "val loss", "#ff7f0e", True),
-    "val/accuracy": ("val", "val accuracy", "#2ca02c", True),
-    "val/perplexity": ("val", "val perplexity", "#9467bd", True),
-    "sparsity/overall": ("sparsity", "overall", "#d62728", True),  # few points: show them
-    TARGET: ("sparsity", "target", "#222222", False),
-}
-# Masks change only at update steps, so sparsity holds flat in between: these curves are
-# drawn as steps and carried on to the newest step of the run. The target is announced
-# for the whole run at the start, so it is drawn dashed: it is where the run is going.
-STEP_CURVES = frozenset({"sparsity/overall", TARGET})
-DASHED = frozenset({TARGET})
-# past runs, one colour each (none of the live curves' colours)
-HISTORY_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939")
 STRUCTURED_WAITING = "structured steps shrink layers: what each layer lost appears after the pruning step"
-PLOT_TITLES = {"loss": "Loss", "val": "Validation metric", "sparsity": "Sparsity: overall vs target"}
 
 
 def use_light_theme() -> None:
     """White plots with black text, antialiased (set before creating plot widgets)."""
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
 
-
-
-def plot_key(name: str) -> str:
-    """Which plot a metric goes to."""
-    return CURVES.get(name, ("sparsity" if name.startswith("sparsity/") else "val",))[0]
-
-
-def is_curve(name: str) -> bool:
-    """Metrics the plots draw (lr and throughput are in the log, not plotted)."""
-    return name in CURVES or name.startswith(("val/", "sparsity/"))
 
 
 class LivePlots(QWidget):
@@ -85,11 +70,11 @@ class LivePlots(QWidget):
         self._drawn: dict[str, tuple[int, float]] = {}  # name -> (buffer version, carried to)
         self._layers: tuple[int, dict[str, float], str] | None = None  # newest LayerStats, undrawn
         self._pinned: set[str] = set()  # plots showing one point, on a range set by hand
-        # run id -> [(metric name, steps, values, item)] of the past runs overlaid
-        self.history: dict[str, list[tuple[str, np.ndarray, np.ndarray, pg.PlotDataItem]]] = {}
         self.smoothing = 0.0
         self.mode = "masks"
         self.plots: dict[str, pg.PlotWidget] = {}
+        self.past = PastRunCurves(self.plots)
+        self.history = self.past.runs  # run id -> its overlaid curves
         self.redraws = 0  # setData calls so far (tests check plots redraw per tick, not per event)
 
         self.controls = QHBoxLayout()  # the Run page adds its History button here
@@ -234,48 +219,26 @@ class LivePlots(QWidget):
 
     # -- history and view options ---------------------------------------------------
     def show_history(self, run_id: str, log: MetricsLog) -> str:
-        """Overlay a past run's loss and metric curves under the live ones; returns its colour.
-
-        They stay out of the legends (the history list shows each run's colour): a legend
-        entry per run and metric would cover the plots.
-        """
-        self.hide_history(run_id)
-        used = {e[3].opts["pen"].color().name() for entries in self.history.values() for e in entries[:1]}
-        color = next((c for c in HISTORY_COLORS if c not in used), HISTORY_COLORS[len(self.history) % 7])
-        entries = []
-        for name, (x, y) in log.series.items():
-            if not is_curve(name) or name in STEP_CURVES or plot_key(name) == "sparsity":
-                continue
-            style = Qt.PenStyle.SolidLine if name == "train/loss" else Qt.PenStyle.DashLine
-            item = self.plots[plot_key(name)].plot(
-                [], [], pen=pg.mkPen(color, width=1.5, style=style), symbolSize=5, symbolBrush=color, symbolPen=None,
-            )  # fmt: skip
-            item.setOpacity(0.8)
-            entries.append((name, x, y, item))
-        self.history[run_id] = entries
-        self._draw_history(run_id)
+        """Overlay a past run's loss and metric curves under the live ones; returns its colour."""
+        color = self.past.show(run_id, log, self.smoothing)
+        for key in self.plots:
+            self._fit(key)
         return color
 
     def hide_history(self, run_id: str) -> None:
         """Take a past run's curves off the plots."""
-        for name, _x, _y, item in self.history.pop(run_id, []):
-            self.plots[plot_key(name)].getPlotItem().removeItem(item)
+        self.past.hide(run_id)
         for key in self.plots:
             self._fit(key)
-
-    def _draw_history(self, run_id: str) -> None:
-        for name, x, y, item in self.history.get(run_id, []):
-            item.setData(x, ema(y, self.smoothing))
-            item.setSymbol("o" if len(x) == 1 else None)
-            self._fit(plot_key(name))
 
     def set_smoothing(self, weight: float) -> None:
         """TensorBoard-style EMA weight (0 = raw) for loss and metric curves, live and past."""
         self.smoothing = min(max(float(weight), 0.0), 0.99)
         self.smooth_value.setText(f"{self.smoothing:.2f}")
         self._drawn = {name: (-1, until) for name, (_v, until) in self._drawn.items()}
-        for run_id in self.history:
-            self._draw_history(run_id)
+        self.past.redraw(self.smoothing)
+        for key in self.plots:
+            self._fit(key)
         self.redraw()
 
     def set_log_scale(self, on: bool) -> None:
@@ -333,7 +296,7 @@ class LivePlots(QWidget):
         xs = [self.buffers[n].data() for n in self.buffers if plot_key(n) == key and len(self.buffers[n])]
         if key == "sparsity":  # step curves are carried on to the run's newest step
             xs.append((np.array([self.newest_step()]), np.array([0.0])))
-        xs += [(x, y) for entries in self.history.values() for n, x, y, _ in entries if plot_key(n) == key]
+        xs += self.past.data(key)
         vb = self.plots[key].getPlotItem().vb
         if not xs:
             return

@@ -1,0 +1,33 @@
+"""What the Run page plots: which metric goes to which plot, in what colour and style."""
+
+from __future__ import annotations
+
+TARGET = "sparsity/target"
+
+# metric name -> (plot key, legend label, colour, draw points as symbols)
+CURVES: dict[str, tuple[str, str, str, bool]] = {
+    "train/loss": ("loss", "train loss", "#1f77b4", False),
+    "val/loss": ("loss", "val loss", "#ff7f0e", True),
+    "val/accuracy": ("val", "val accuracy", "#2ca02c", True),
+    "val/perplexity": ("val", "val perplexity", "#9467bd", True),
+    "sparsity/overall": ("sparsity", "overall", "#d62728", True),  # few points: show them
+    TARGET: ("sparsity", "target", "#222222", False),
+}
+# Masks change only at update steps, so sparsity holds flat in between: these curves are
+# drawn as steps and carried on to the newest step of the run. The target is announced
+# for the whole run at the start, so it is drawn dashed: it is where the run is going.
+STEP_CURVES = frozenset({"sparsity/overall", TARGET})
+DASHED = frozenset({TARGET})
+# past runs, one colour each (none of the live curves' colours)
+HISTORY_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939")
+PLOT_TITLES = {"loss": "Loss", "val": "Validation metric", "sparsity": "Sparsity: overall vs target"}
+
+
+def plot_key(name: str) -> str:
+    """Which plot a metric goes to."""
+    return CURVES.get(name, ("sparsity" if name.startswith("sparsity/") else "val",))[0]
+
+
+def is_curve(name: str) -> bool:
+    """Metrics the plots draw (lr and throughput are in the log, not plotted)."""
+    return name in CURVES or name.startswith(("val/", "sparsity/"))
