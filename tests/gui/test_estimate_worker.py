@@ -116,3 +116,15 @@ def test_only_the_newest_request_is_shown(qtbot, tiny_gpt):
     qtbot.waitUntil(lambda: bool(shown), timeout=20000)
     qtbot.waitUntil(lambda: not live.busy(), timeout=20000)
     assert shown == [second] and live.computations == 2
+
+
+def test_waiting_for_a_running_estimate_ends_when_it_does(qtbot, tiny_gpt):
+    """Closing the window waits for workers on the GUI thread: that must not deadlock."""
+    import time
+
+    live = LiveEstimate(delay_ms=0)
+    live.request(tiny_gpt.module, (UnstructuredPruneConfig(),), tiny_gpt.example_inputs, tiny_gpt.task)
+    qtbot.waitUntil(lambda: live.computations == 1)
+    start = time.perf_counter()
+    assert live.wait(20000)  # blocks the GUI thread, as wait_all() does at exit
+    assert time.perf_counter() - start < 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QWidget
 
 from engine.config_fields import option
 from engine.methods.prune import UnstructuredPruneConfig
@@ -188,3 +188,34 @@ def test_a_saved_recipe_holds_what_the_user_set_not_hidden_fields(qtbot, app_sta
     saved = yaml.safe_load(path.read_text())
     assert saved["methods"] == [{"type": "unstructured_prune", "amount": 0.3}]
     assert Recipe.load(path).methods == (UnstructuredPruneConfig(amount=0.3),)
+
+
+def test_page_fits_a_1024x700_window_without_clipping(qtbot, app_state, tmp_path):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QAbstractButton
+
+    from gui.main_window import MainWindow
+    from gui.widgets.status_line import StatusLine
+
+    window = MainWindow(app_state, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    page = window.findChild(OptimizePage)
+    page.steps.add_step("nm_prune")  # two stacked steps
+    page.steps.cards[0].form.editor("amount").setText("1.5")  # and an error
+    app_state.navigate.emit("Optimize")
+    window.resize(1024, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.wait(50)
+    assert (window.width(), window.height()) == (1024, 700)
+    shown = [w for w in page.findChildren(QWidget) if w.isVisible() and not w.visibleRegion().isEmpty()]
+    clipped = [
+        w.text() for w in shown
+        if isinstance(w, (QLabel, QAbstractButton)) and not isinstance(w, StatusLine)
+        and not (isinstance(w, QLabel) and w.wordWrap()) and w.text()
+        and w.width() < w.sizeHint().width()
+    ]
+    assert clipped == []
+    editors = [w for w in shown if isinstance(w, (QLineEdit, QComboBox)) and w.objectName().startswith("field_")]
+    assert editors and min(e.width() for e in editors) >= 150  # room to read a value
+    assert page.error_label.full_text().startswith("Cannot run yet — Step 1 · methods[0].amount")
