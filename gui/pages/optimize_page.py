@@ -264,6 +264,7 @@ class OptimizePage(QWidget):
         """Show the sensitivity analysis panel (one per page, kept with its last result)."""
         if self.sensitivity_panel is None:
             self.sensitivity_panel = SensitivityPanel(self.state, self)
+            guard_wheel_in(self.sensitivity_panel)  # its spin boxes change only when focused
         self.sensitivity_panel.show()
         self.sensitivity_panel.raise_()
         return self.sensitivity_panel
