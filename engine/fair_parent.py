@@ -11,6 +11,7 @@ data with no methods at all: the dense control. `control_recipe` makes that reci
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -44,6 +45,20 @@ def _recipe(v: Variant) -> Recipe | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _facts(recipe_yaml: str) -> tuple[bool, str] | None:
+    """(has methods, control key) of a stored recipe, parsed once per distinct text.
+
+    Listings ask this for every pair of variants on each refresh; parsing YAML each time
+    would make a large workspace's Compare page slow.
+    """
+    try:
+        recipe = Recipe.from_yaml(recipe_yaml).untrusted()
+    except (ConfigError, ValueError, TypeError):
+        return None
+    return bool(recipe.methods), control_key(recipe)
+
+
 def control_key(recipe: Recipe) -> str:
     """What a dense control must share with its child: model, data, training and export."""
     train = {k: v for k, v in dataclasses.asdict(recipe.train).items() if k not in _NOT_LEARNING}
@@ -74,21 +89,20 @@ def control_recipe(child: Variant) -> Recipe:
 
 def needs_control(child: Variant, parent_card: dict[str, Any] | None) -> bool:
     """A fine-tuned child with methods compared against a parent that never trained."""
-    recipe = _recipe(child)
-    return bool(recipe and recipe.methods) and parent_note(child.card, parent_card) is not None
+    facts = _facts(child.recipe)
+    return bool(facts and facts[0]) and parent_note(child.card, parent_card) is not None
 
 
 def find_control(variants: list[Variant], child: Variant) -> Variant | None:
     """The newest finished dense control of `child` in `variants` (same key, no methods, trained)."""
-    recipe = _recipe(child)
-    if recipe is None or not recipe.methods:
+    facts = _facts(child.recipe)
+    if facts is None or not facts[0]:
         return None
-    key = control_key(recipe)
     for v in reversed(variants):
         if v.id == child.id or v.status != "finished" or v.missing or not fine_tuned(v.card):
             continue
-        other = _recipe(v)
-        if other is not None and not other.methods and control_key(other) == key:
+        other = _facts(v.recipe)
+        if other is not None and not other[0] and other[1] == facts[1]:
             return v
     return None
 
@@ -107,6 +121,26 @@ def comparison_parent(
         if control is not None:
             return control, "control"
     return parent, "parent"
+
+
+def comparison_parents(variants: list[Variant]) -> dict[str, tuple[Variant | None, str]]:
+    """comparison_parent for every variant at once, in one pass (for tables of many variants)."""
+    by_id = {v.id: v for v in variants}
+    controls: dict[str, Variant] = {}  # control key -> newest finished, fine-tuned, no methods
+    for v in variants:
+        facts = _facts(v.recipe)
+        if facts and not facts[0] and v.status == "finished" and not v.missing and fine_tuned(v.card):
+            controls[facts[1]] = v
+    out: dict[str, tuple[Variant | None, str]] = {}
+    for v in variants:
+        parent = by_id.get(v.parent or "")
+        facts = _facts(v.recipe)
+        control = controls.get(facts[1]) if facts and facts[0] else None
+        if control is not None and fine_tuned(v.card) and (parent is None or not fine_tuned(parent.card)):
+            out[v.id] = (control, "control")
+        else:
+            out[v.id] = (parent, "parent")
+    return out
 
 
 def parent_words(child: Variant, compared: Variant | None, kind: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic_io import atomic_write_text
-from engine.fair_parent import comparison_parent, fine_tuned
+from engine.fair_parent import comparison_parents, fine_tuned
 from engine.metric_text import HEADLINE, compare_metric
 from engine.store import Variant
 
@@ -30,12 +30,13 @@ def _section(card: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def variant_csv_row(v: Variant, variants: list[Variant]) -> dict[str, Any]:
-    """The CSV columns of one variant ('' where a value is unknown)."""
+def variant_csv_row(
+    v: Variant, names: dict[str, str], fair: tuple[Variant | None, str]
+) -> dict[str, Any]:
+    """The CSV columns of one variant ('' where a value is unknown); `fair`: its comparison parent."""
     c = v.card or {}
     model, onnx, metrics = _section(c, "model"), _section(c, "onnx"), _section(c, "metrics")
-    names = {x.id: x.name for x in variants}
-    compared, _kind = comparison_parent(variants, v)
+    compared, _kind = fair
     delta = compare_metric(c, compared.card if compared else None)
     row = {
         "id": v.id, "name": v.name, "parent_id": v.parent or "", "parent_name": names.get(v.parent or "", ""),
@@ -58,8 +59,10 @@ def variants_csv(variants: list[Variant]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
+    names = {v.id: v.name for v in variants}
+    fair = comparison_parents(variants)
     for v in variants:
-        writer.writerow(variant_csv_row(v, variants))
+        writer.writerow(variant_csv_row(v, names, fair[v.id]))
     return out.getvalue()
 
 

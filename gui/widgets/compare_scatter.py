@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from engine.fair_parent import comparison_parent
+from engine.fair_parent import comparison_parents
 from engine.store import Variant
 from gui.widgets.variant_metrics import metric_label, metric_value, onnx_number
 
@@ -81,6 +81,7 @@ class CompareScatter(QWidget):
         self.stack.setCurrentIndex(1 if self.points else 0)
         self.plot.setLabel("left", metric_label(metric), color="#333")
         where = {v.id: (x, y) for v, x, y in self.points}
+        fair = comparison_parents(variants)
         self._arrows = []
         for v, x, y in self.points:
             if v.parent in where:  # parent → child: the line plus an arrow head at its middle
@@ -89,7 +90,7 @@ class CompareScatter(QWidget):
                 arrow = pg.ArrowItem(headLen=13, tipAngle=30, pen=None, brush=EDGE)
                 self._add(arrow)
                 self._arrows.append((arrow, (px, py), (x, y)))
-            control, kind = comparison_parent(variants, v)
+            control, kind = fair.get(v.id, (None, "parent"))
             if kind == "control" and control is not None and control.id in where:
                 # the fair parent the deltas use: dashed, so it never reads as the lineage
                 cx, cy = where[control.id]

@@ -16,7 +16,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from engine.cli.format import variant_row
-from engine.fair_parent import PARENT_NOTE, comparison_parent, needs_control
+from engine.fair_parent import PARENT_NOTE, comparison_parents, needs_control
 from engine.metric_text import HEADLINE, compare_metric, fmt_metric, headline_metric
 from engine.store import Variant
 from gui.widgets.variant_metrics import metric_label, model_number, onnx_number
@@ -87,14 +87,14 @@ class Row:
     unfair: bool = False  # fine-tuned child vs a parent that never trained, and no control
 
 
-def _row(v: Variant, variants: list[Variant], names: dict[str, str]) -> Row:
+def _row(v: Variant, names: dict[str, str], fair: tuple[Variant | None, str]) -> Row:
     """One variant's texts (metric with its delta against the fair parent) and sort values."""
     text = variant_row(v)
     c = v.card or {}
     size = model_number(c, "size_bytes")
     sparsity = (c.get("sparsity") or {}).get("overall")
     parent = names.get(v.parent or "", v.parent or "") if v.parent else ""
-    compared, kind = comparison_parent(variants, v)
+    compared, kind = fair
     delta = compare_metric(c, compared.card if compared else None)
     unfair = kind == "parent" and compared is not None and needs_control(v, compared.card)
     shown = {
@@ -143,7 +143,8 @@ class CompareModel(QAbstractTableModel):
         self.beginResetModel()
         self.variants = list(variants)
         names = {v.id: v.name for v in self.variants}
-        self.rows = [_row(v, self.variants, names) for v in self.variants]
+        fair = comparison_parents(self.variants)
+        self.rows = [_row(v, names, fair[v.id]) for v in self.variants]
         metrics = [METRIC_HEADERS[m] for m in metric_columns(self.variants)]
         self.columns = [*HEAD, *metrics, *TAIL]
         self.endResetModel()
