@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from engine.data import load_data
 from engine.export import ExportReport, export_and_check
 from engine.export.isolated import export_and_check_isolated
+from engine.export.progress import with_progress
 from engine.models.loaders import load_model
 from engine.recipe import ExportConfig, ModelSpec, Recipe
 from engine.store import Workspace
@@ -31,12 +32,16 @@ def export_loaded(
     log: Callable[[str], None] = lambda m: None,
     isolate: bool = False,
     checkpoint: Callable[[], None] = lambda: None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> ExportReport:
     """Export `loaded.module` to `path`, then checker, parity and latency.
 
     `isolate` runs the export in a child process (a GUI keeps its GIL); `checkpoint`
-    is polled while waiting for it (a cancel ends the child).
+    is polled while waiting for it (a cancel ends the child); `progress(fraction, message)`
+    hears as the export, checker, parity and latency steps pass.
     """
+    if progress is not None:
+        log = with_progress(log, progress)
     parity: list[tuple[torch.Tensor, ...]] = []
     if data is not None:
         for i, batch in enumerate(DataLoader(data.val, batch_size=8)):

@@ -306,6 +306,6 @@ class Pipeline:
         """Export the loaded model to `path` and check it (ONNX checker, parity, latency)."""
         ctx.progress(0.1, "exporting to ONNX")
         report = export_loaded(loaded, data, path, self.recipe.export, log=ctx.log,
-                               isolate=ctx.isolate_export, checkpoint=ctx.checkpoint)
+                               isolate=ctx.isolate_export, checkpoint=ctx.checkpoint, progress=ctx.progress)
         ctx.progress(1.0, "ONNX checked")
         return report

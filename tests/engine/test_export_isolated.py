@@ -1,4 +1,4 @@
-"""ONNX export in a child process (the GUI's route): same report, cancel kills the child."""
+"""ONNX export in a child process (the GUI's route): same report, progress, cancel kills the child."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import torch
 from torch import nn
 
 from engine.context import JobCancelled
+from engine.events import Log, Progress, StageStarted
 from engine.export import ExportError
 from engine.export.isolated import export_and_check_isolated
+from engine.job import Job
 from engine.models.loaders import load_model
-from engine.recipe import ExportConfig, ModelSpec
+from engine.recipe import ExportConfig, ModelSpec, Recipe
+from engine.store import Workspace
 
 CFG = ExportConfig(enabled=True, parity_batches=2, latency_runs=3)
 
@@ -94,3 +97,48 @@ def test_a_module_that_cannot_be_pickled_is_exported_here(tmp_path):
                                        CFG, log=lines.append)
     assert report.checker_ok and Path(report.path).is_file()
     assert any(line.startswith("ONNX export in this process") for line in lines)
+
+
+JOB_RECIPE = """
+name: isolated
+model: {source: builtin, path: tiny-gpt}
+data: {source: builtin, path: shakespeare, max_length: 16, max_samples: 200}
+methods:
+  - {type: unstructured_prune, amount: 0.5}
+train: {epochs: 1, max_steps: 2, batch_size: 4, eval_every: 2, eval_batches: 2}
+export: {enabled: true, parity_batches: 1, latency_runs: 3, latency_seq: 16}
+"""
+
+
+def test_a_gui_job_exports_in_a_child_and_the_baseline_stage_shows_progress(tmp_path):
+    events: list = []
+    result = Job(Recipe.from_yaml(JOB_RECIPE), [events.append], workspace=tmp_path,
+                 isolate_export=True).run()
+    assert result.ok, result.error
+    assert Path(result.card["onnx"]["path"]).is_file() and result.card["onnx"]["checker_ok"]
+    stages = [i for i, e in enumerate(events) if isinstance(e, StageStarted)]
+    start = next(i for i in stages if events[i].stage == "baseline")
+    end = next(i for i in stages if i > start)
+    progress = [e for e in events[start:end] if isinstance(e, Progress)]
+    messages = [e.message for e in progress]
+    for step in ("evaluating batch 1/", "checking the ONNX file", "measuring ONNX latency"):
+        assert any(m.startswith(step) for m in messages), messages
+    fractions = [e.fraction for e in progress]
+    assert fractions == sorted(fractions) and 0.08 <= fractions[0] and fractions[-1] <= 0.2
+    assert not _children_running()
+
+
+def test_cancel_during_a_child_export_cancels_the_job(tmp_path):
+    job = Job(Recipe.from_yaml(JOB_RECIPE), workspace=tmp_path, isolate_export=True)
+
+    def cancel_at_export(ev) -> None:
+        if isinstance(ev, Log) and ev.message.startswith("ONNX export: "):  # the child is running
+            job.cancel()
+
+    job.listeners.append(cancel_at_export)
+    result = job.run()
+    assert result.status == "cancelled"
+    assert not _children_running()
+    baseline = Workspace(tmp_path).variants()[0]
+    assert baseline.status == "cancelled"
+    assert not (Workspace(tmp_path).run_dir(baseline.id) / "model.onnx").exists()
