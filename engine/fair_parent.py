@@ -141,12 +141,3 @@ def comparison_parents(variants: list[Variant]) -> dict[str, tuple[Variant | Non
         else:
             out[v.id] = (parent, "parent")
     return out
-
-
-def parent_words(child: Variant, compared: Variant | None, kind: str) -> str:
-    """'vs the dense fine-tuned control X' / 'vs the parent X' / 'no parent' for labels."""
-    if compared is None:
-        return "no parent to compare with"
-    if kind == "control":
-        return f"vs the dense fine-tuned control {compared.name} (same model, data and training, no methods)"
-    return f"vs the parent {compared.name}"

@@ -15,6 +15,7 @@ from engine.cli import main
 from engine.fair_parent import (
     PARENT_NOTE,
     comparison_parent,
+    comparison_parents,
     control_recipe,
     fine_tuned,
     needs_control,
@@ -57,6 +58,9 @@ def test_the_control_becomes_the_fair_parent(family, capsys):
     assert fine_tuned(child.card) and not fine_tuned(parent.card) and fine_tuned(control.card)
     assert needs_control(child, parent.card)
     assert comparison_parent(variants, child) == (store.get(control.id), "control")
+    whole = comparison_parents(variants)  # the one-pass form the tables use agrees
+    assert {v.id: (p.id if p else None, k) for v, (p, k) in ((v, whole[v.id]) for v in variants)} == {
+        v.id: ((p.id if p else None), k) for v in variants for p, k in [comparison_parent(variants, v)]}
     # without the control the recorded (untrained) parent is used, and the note says why it is unfair
     without = [v for v in variants if v.id != control.id]
     assert comparison_parent(without, child)[0].id == parent.id
