@@ -223,6 +223,7 @@ class ExportPage(QWidget):
         parent_card = compared.card if compared else None
         self.note.show_for(v, everyone)
         self.tiles.show_card(v.card, parent_card)
+        self.tiles.tiles["speedup"].caption.setText(f"SPEED VS {'CONTROL' if kind == 'control' else 'PARENT'}")
         self.shrink.show_card(v.card, parent_card, control=kind == "control")
         self.card.show_card(v.card, parent_card)
         self.artifacts.show_folder(self.state.workspace.run_dir(run_id))

@@ -297,6 +297,7 @@ def test_a_finished_control_becomes_the_parent_of_the_deltas(qtbot, own_workspac
         qtbot.addWidget(e)
         assert e.current_id() == child.id and e.note.kind == "control"
         assert e.shrink.heads[2].text() == "dense control"
+        assert e.tiles.tiles["speedup"].caption.text() == "SPEED VS CONTROL"
         assert e.shrink.row_text(1)[3].endswith("of the control")
         assert e.shrink.row_text(4)[2] == fmt_metric("perplexity", control.card["metrics"]["perplexity"])
         assert e.shrink.report["parent_note"] is None  # a fine-tuned parent: a fair comparison
