@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from gui import threads
 from gui.state import AppState
 from gui.widgets.elided_label import ElidedLabel
+from gui.widgets.no_wheel import guard_wheel_everywhere
 
 PAGE_ICONS = {
     "Model": QStyle.StandardPixmap.SP_ComputerIcon,
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.pages: dict[str, QWidget] = {}
         self._pending_page: str | None = None  # asked for before the pages were built
         self.setWindowTitle("Model Optimization Workbench")
+        guard_wheel_everywhere()  # scrolling a page never changes a drop-down or number under it
         self._build_body()
         self._build_status()
         self._restore_geometry()

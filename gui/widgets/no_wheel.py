@@ -89,3 +89,30 @@ def guard_wheel_in(root: QWidget) -> int:
     for w in found:
         ignore_wheel_unless_focused(w)
     return len(found)
+
+
+class _PolishGuard(QObject):
+    """Application filter: guards each wheel-taking widget when Qt first polishes it."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if (
+            event.type() == QEvent.Type.Polish
+            and isinstance(obj, WHEEL_WIDGETS)
+            and not isinstance(obj, QScrollBar)
+        ):
+            ignore_wheel_unless_focused(obj)
+        return False
+
+
+_APP_GUARD: _PolishGuard | None = None
+
+
+def guard_wheel_everywhere() -> None:
+    """Guard every combo/spin box/slider the application ever shows, pages and dialogs alike."""
+    global _APP_GUARD
+    app = QApplication.instance()
+    if app is None or _APP_GUARD is not None:
+        return
+    # a widget is polished before it is first shown, so ones built later are covered too
+    _APP_GUARD = _PolishGuard()
+    app.installEventFilter(_APP_GUARD)

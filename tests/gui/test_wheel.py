@@ -101,3 +101,21 @@ def test_wheel_over_the_optimize_page_scrolls_its_columns(qtbot, app_state):
         _wheel_down(combo)
         assert combo.currentText() == text and value() == text  # neither the form nor the recipe
         assert bar.value() > before  # the column scrolled instead
+
+
+def test_every_combo_a_dialog_builds_later_is_guarded_too(qtbot):
+    """Widgets made after the window (dialogs, other pages) are guarded when first shown."""
+    from gui.widgets.no_wheel import guard_wheel_everywhere
+
+    guard_wheel_everywhere()
+    combo = QComboBox()
+    combo.addItems(["classification", "causal-lm", "generic"])
+    qtbot.addWidget(combo)
+    combo.show()
+    qtbot.waitExposed(combo)
+    assert combo.property("wheelGuarded")
+    assert combo.focusPolicy() == Qt.FocusPolicy.StrongFocus
+
+    _wheel_down(combo)
+
+    assert combo.currentText() == "classification"
