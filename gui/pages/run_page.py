@@ -70,7 +70,7 @@ class RunPage(QWidget):
         self._show_recipe(state.recipe)
         self._update_buttons()
         self._warm_up: BackgroundCall | None = None
-        QTimer.singleShot(WARM_UP_MS, self._start_warm_up)
+        QTimer.singleShot(WARM_UP_MS, self, self._start_warm_up)  # cancelled with the page
 
     def _start_warm_up(self) -> None:
         if self._warm_up is None:

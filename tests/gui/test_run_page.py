@@ -326,3 +326,17 @@ def test_per_layer_bars_scroll_through_many_layers(qtbot):
     bars.scroll.setValue(20)
     top, bottom = bars.plot.getPlotItem().vb.viewRange()[1]
     assert round(top + 0.6) == 20 and bottom < 20 + bars.shown
+
+
+def test_torch_lazy_imports_are_preloaded_off_the_gui_thread(qtbot, app_state):
+    """torch._dynamo (imported by the first optimizer) is loaded early, in a worker thread."""
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page._warm_up is not None, timeout=5000)
+    call = page._warm_up
+    assert call.thread is not QApplication.instance().thread()  # its own QThread
+    assert call.wait(30000) and "torch._dynamo" in sys.modules
