@@ -32,16 +32,9 @@ from engine.atomic_io import (  # noqa: F401  (re-exported: the store's public w
     remove_temp_litter,
     strict_json,
 )
-from engine.recipe import MAX_NAME
 from engine.store_db import SCHEMA, WorkspaceError, check_and_create_schema, describe  # noqa: F401
-from engine.store_files import (
-    RESERVE_FILE,
-    make_reserve,
-    missing_files,
-    park_run_folder,
-    remove_parked,
-    unpark_run_folder,
-)
+from engine.store_edit import WorkspaceEdits, name_problem  # noqa: F401  (name_problem: public)
+from engine.store_files import RESERVE_FILE, make_reserve, missing_files
 
 TRAIN_STATE = "train_state.pt"  # in a run folder while the run can still be resumed
 STATUSES = ("running", "finished", "cancelled", "failed", "crashed")
@@ -63,7 +56,7 @@ class Variant:
     missing: str | None = None  # a finished variant whose files are gone or damaged: why
 
 
-class Workspace:
+class Workspace(WorkspaceEdits):
     """A folder of runs with a SQLite index; create it by opening it."""
 
     busy_timeout_s: float = 15.0  # how long a write waits for another process's transaction
@@ -204,57 +197,6 @@ class Workspace:
         except OSError:
             return False
 
-    def delete(self, run_id: str) -> Variant:
-        """Remove a variant: its index row and its run folder. A running variant is refused."""
-        v = self._editable(run_id, "deleted")
-        lock = self.lock_path(run_id)
-        if not store_locks.try_acquire(lock):  # someone started resuming it just now
-            raise ValueError(f"{v.name} ({v.id}) is in use by {store_locks.holder(lock) or 'another process'}; "
-                             "stop that process first")
-        try:
-            trash = park_run_folder(self.run_dir(run_id))
-            try:
-                with self._connect() as db:
-                    db.execute("DELETE FROM variants WHERE id=?", (run_id,))
-            except BaseException:
-                unpark_run_folder(trash, self.run_dir(run_id))
-                raise
-            remove_parked(trash)
-        finally:
-            store_locks.release(lock)
-            with contextlib.suppress(OSError):
-                lock.unlink()
-        return v
-
-    def rename(self, run_id: str, name: str) -> Variant:
-        """Give a variant a new name (checked like a recipe name, unique in the workspace)."""
-        v = self._editable(run_id, "renamed")
-        problem = name_problem(name)
-        if problem:
-            raise ValueError(f"name {problem}")
-        with self._connect() as db:
-            taken = db.execute("SELECT id FROM variants WHERE name=? AND id<>?", (name, run_id)).fetchone()
-            if taken:
-                raise ValueError(f"name {name!r} is already used by variant {taken['id']}; choose another name")
-            card = dict(v.card, name=name) if v.card else v.card
-            if card and (self.run_dir(run_id) / "report.json").is_file():
-                atomic_write_json(self.run_dir(run_id) / "report.json", card)
-            db.execute("UPDATE variants SET name=?, card=?, updated=? WHERE id=?",
-                       (name, strict_json(card or {}), time.time(), run_id))
-        return self.get(run_id)
-
-    def _editable(self, run_id: str, what: str) -> Variant:
-        """The variant, unless a live process is running it (a dead one's run is crashed first)."""
-        v = self.get(run_id)
-        if v.status == "running":
-            who = self.running_elsewhere(run_id)
-            if who:
-                raise ValueError(f"{v.name} ({v.id}) is running ({who}); cancel it or wait for it "
-                                 f"to finish before it can be {what}")
-            self.mark_crashed(run_id)
-            v = self.get(run_id)
-        return v
-
     @contextmanager
     def baseline_lock(
         self, key: str, on_wait: Callable[[str], None], poll: Callable[[], None]
@@ -359,15 +301,6 @@ class Workspace:
             return self._mark_crashed()
         except WorkspaceError:  # e.g. a full disk: report what is recorded
             return 0
-
-
-def name_problem(name: str) -> str | None:
-    """What is wrong with a variant name (the rules of a recipe's name), or None."""
-    if not isinstance(name, str) or not name.strip():
-        return "is empty; give the variant a name"
-    if len(name) > MAX_NAME or "\n" in name or "\r" in name:
-        return f"must be one line of at most {MAX_NAME} characters"
-    return None
 
 
 def _pid_alive(pid: int) -> bool:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from engine.store import Variant
 from gui.state import AppState
+from gui.widgets.compare_columns import NAME_CAPS, fit_columns
 from gui.widgets.compare_scatter import CompareScatter
 from gui.widgets.compare_table import (
     CHILD_TINT,
@@ -34,12 +35,6 @@ from gui.widgets.compare_table import (
 from gui.widgets.fair_parent_note import FairParentNote
 from gui.widgets.variant_actions import VariantActions
 from gui.widgets.variant_metrics import PRIMARY_METRICS, primary_metric
-
-# hidden in this order when the window is too narrow for every column (sparsity and latency
-# stay: they are what a pruned variant is compared by, next to its metric)
-OPTIONAL_COLUMNS = ("Size MB", "Params", "Non-zero", "ONNX MB")
-METHOD_MIN = 150  # the method column shrinks to this before columns are hidden
-NAME_CAPS = {"Name": 180, "Parent": 150}  # widest these columns get (the rest elides)
 
 EMPTY_TEXT = (
     "<h3>No variants in this workspace yet</h3>"
@@ -179,36 +174,7 @@ class ComparePage(QWidget):
         self._fit_columns()
 
     def _fit_columns(self) -> None:
-        """Cap the name columns and hide the least needed ones while the table is too wide.
-
-        A narrow window (1024 px) keeps every metric, the status and the method readable
-        instead of a horizontal scroll bar hiding them; hidden numbers stay in the CSV.
-        """
-        header, model = self.view.horizontalHeader(), self.model
-        for name, cap in NAME_CAPS.items():  # long names elide in the middle (tooltips have them)
-            col = model.column(name)
-            if col >= 0 and not self.view.isColumnHidden(col):
-                header.resizeSection(col, min(self.view.sizeHintForColumn(col) + 12, cap))
-        for name in OPTIONAL_COLUMNS:
-            if model.column(name) >= 0:
-                self.view.setColumnHidden(model.column(name), False)
-        width = self.view.viewport().width() - self.view.verticalScrollBar().sizeHint().width()
-
-        def needed() -> int:
-            total = 0
-            for c in range(model.columnCount()):
-                if self.view.isColumnHidden(c):
-                    continue
-                name = model.columns[c]
-                w = max(self.view.sizeHintForColumn(c), header.sectionSizeHint(c))
-                total += METHOD_MIN if name == "Method" else min(w, NAME_CAPS.get(name, w))
-            return total
-
-        for name in OPTIONAL_COLUMNS:
-            if needed() <= width:
-                break
-            if model.column(name) >= 0:
-                self.view.setColumnHidden(model.column(name), True)
+        fit_columns(self.view, self.model)
 
     def _fill_metric_picker(self, variants: list[Any]) -> None:
         found = [m[0] for v in variants if (m := primary_metric(v.card or {}))]
