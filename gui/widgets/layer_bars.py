@@ -77,7 +77,7 @@ class LayerBars(QWidget):
         row.setSpacing(0)
         row.addWidget(self.plot, 1)
         row.addWidget(self.scroll)
-        self._set_kind("sparsity")
+        self.set_kind("sparsity")
 
     def setTitle(self, title: str) -> None:  # noqa: N802 (pyqtgraph's name)
         self.plot.setTitle(title)
@@ -102,7 +102,7 @@ class LayerBars(QWidget):
     def set_values(self, values: dict[str, float], kind: str = "sparsity") -> None:
         """Show one bar per layer (order as given); full names are in the hover tooltip."""
         new_layers = list(values) != self.names or kind != self.kind
-        self._set_kind(kind)
+        self.set_kind(kind)
         self.names = list(values)
         self.values = np.fromiter(values.values(), dtype=float, count=len(values))
         y = np.arange(len(self.names))
@@ -114,7 +114,8 @@ class LayerBars(QWidget):
             self.scroll.setValue(0)
             self._fit_rows()
 
-    def _set_kind(self, kind: str) -> None:
+    def set_kind(self, kind: str) -> None:
+        """What the bars mean: "sparsity" (zeros per layer) or "removed" (structured, shrunk)."""
         self.kind = kind if kind in KINDS else "sparsity"
         self.plot.getAxis("bottom").setLabel(KINDS[self.kind][1])
 

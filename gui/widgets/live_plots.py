@@ -35,7 +35,7 @@ from gui.widgets.curve_specs import (
     is_curve,
     plot_key,
 )
-from gui.widgets.layer_bars import WAITING, LayerBars
+from gui.widgets.layer_bars import KINDS, WAITING, LayerBars
 from gui.widgets.layer_names import short_layer_name, strip_common_prefix
 from gui.widgets.past_runs import PastRunCurves
 from gui.widgets.ring_buffer import RingBuffer
@@ -147,6 +147,9 @@ class LivePlots(QWidget):
         """Which sparsity views fit the run: "masks", "structured" (layers shrink) or "none"."""
         self.mode = {True: "masks", False: "none"}.get(mode, mode)
         self.layer_bars.set_waiting(STRUCTURED_WAITING if self.mode == "structured" else WAITING)
+        if not self.layer_bars.names:  # until values arrive, the axis says what they will be
+            self.layer_bars.set_kind("removed" if self.mode == "structured" else "sparsity")
+            self.layer_bars.setTitle(KINDS[self.layer_bars.kind][0])
         self.histogram.set_waiting(WAITING)
         self._place()
 

@@ -265,6 +265,9 @@ def test_structured_run_shows_what_each_layer_lost(qtbot, app_state):
     page.show()
     with qtbot.waitSignal(page.run_ended, timeout=60000) as ended:
         assert page.start(recipe)
+        # before the pruning step: a message that fits, not "waiting for the pruning step…"
+        assert page.plots.layer_bars.waiting_text().startswith("structured steps shrink layers")
+        assert page.plots.layer_bars.kind == "removed"
     assert ended.args[0].status == "finished", ended.args[0].error
     plots = page.plots
     plots.redraw()
