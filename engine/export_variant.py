@@ -78,11 +78,13 @@ def export_variant(
     cfg: ExportConfig | None = None,
     log: Callable[[str], None] = print,
     trust: bool = False,
+    isolate: bool = False,
 ) -> dict[str, Any]:
     """(Re-)export a stored variant into its run folder and update its card's `onnx`.
 
     `trust` (the user's, now) allows unpickling a checkpoint stored as a pickle; the
-    recipe stored in the workspace never grants it.
+    recipe stored in the workspace never grants it. `isolate` exports in a child process
+    (the GUI's event loop keeps the GIL).
     """
     v = ws.get(run_id)
     if v.status != "finished":
@@ -98,7 +100,7 @@ def export_variant(
     data = None
     if recipe.data.source != "none" and loaded.task in ("causal-lm", "classification"):
         data = load_data(recipe.data, loaded)
-    report = export_loaded(loaded, data, folder / "model.onnx", cfg, log)
+    report = export_loaded(loaded, data, folder / "model.onnx", cfg, log, isolate=isolate)
     card = dict(v.card)
     card["onnx"] = report.to_dict()
     ws.finish(run_id, card)

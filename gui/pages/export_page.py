@@ -258,7 +258,7 @@ class ExportPage(QWidget):
         self._set_error("")
         self._set_busy(True, "Exporting to ONNX and checking it in onnxruntime…")
         self._call = BackgroundCall(
-            lambda: export_variant(ws, run_id, log=relay.line.emit),
+            lambda: export_variant(ws, run_id, log=relay.line.emit, isolate=True),
             self._exported,
             self._export_failed,
         )
