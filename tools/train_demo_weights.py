@@ -48,13 +48,15 @@ HELD_OUT_FRACTIONS = (0.1, 0.15)  # the recipes' val_fraction values (0.1 is the
 CPU = torch.device("cpu")
 
 
-def save_half(state: dict[str, torch.Tensor], name: str) -> None:
-    """Store float weights as float16: half the bytes; the loader casts back to float32."""
-    half = {
-        k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
-        for k, v in state.items()
-    }
-    save_file(half, str(WEIGHTS_DIR / WEIGHTS_FILES[name]))
+def save_weights(state: dict[str, torch.Tensor], name: str) -> None:
+    """Store the weights as trained, in float32.
+
+    Not float16, though that halves the bytes: float16 values have zero low mantissa bits,
+    so the baseline's ONNX file would zip far better than any fine-tuned child's and every
+    "did it shrink" zip comparison against the shipped model would be skewed.
+    """
+    save_file({k: v.detach().contiguous() for k, v in state.items()},
+              str(WEIGHTS_DIR / WEIGHTS_FILES[name]))
 
 
 def _ctx() -> JobContext:
@@ -116,7 +118,7 @@ def train_tiny_gpt() -> None:
     t0 = time.perf_counter()
     fine_tune(module, "causal-lm", train, train.subset(torch.arange(8)), cfg, _ctx(), CPU)
     print(f"  trained in {time.perf_counter() - t0:.0f}s")
-    save_half(module.state_dict(), "tiny-gpt")
+    save_weights(module.state_dict(), "tiny-gpt")
     for length, samples in ((64, 2000), (128, None)):
         spec = DataSpec(path="shakespeare", max_length=length, max_samples=samples)
         m = _val_metrics("tiny-gpt", spec)
@@ -155,7 +157,7 @@ def train_tiny_bert() -> None:
     t0 = time.perf_counter()
     fine_tune(module, "classification", train, train.subset(torch.arange(8)), cfg, _ctx(), CPU)
     print(f"  trained in {time.perf_counter() - t0:.0f}s")
-    save_half(module.state_dict(), "tiny-bert")
+    save_weights(module.state_dict(), "tiny-bert")
     for length, samples, fraction in ((64, 400, 0.1), (128, None, 0.1)):
         spec = DataSpec(path="bbc-news", max_length=length, max_samples=samples,
                         val_fraction=fraction)
@@ -194,7 +196,7 @@ def train_minilm_head() -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    save_half({f"classifier.{k}": v for k, v in head.state_dict().items()}, "minilm-bbc")
+    save_weights({f"classifier.{k}": v for k, v in head.state_dict().items()}, "minilm-bbc")
     m = _val_metrics("minilm-bbc", spec)
     print(f"  minilm-bbc val accuracy (max_length 128, val_fraction 0.15): {m['accuracy']:.3f}")
 

@@ -62,8 +62,15 @@ def pretrained_state(name: str) -> dict[str, torch.Tensor]:
             f"pretrained weights of built-in {name} are missing: {path}; restore assets/weights "
             "from the repository or run: python tools/train_demo_weights.py"
         )
-    # stored as float16 to keep the repository small; the models compute in float32
-    return {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    try:
+        state = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error type for a damaged file
+        raise ModelLoadError(
+            f"pretrained weights of built-in {name} in {path} cannot be read "
+            f"({type(exc).__name__}); restore assets/weights from the repository"
+        ) from exc
+    # the models compute in float32 whatever dtype a (re)trained file was written in
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
 def pretrained_tiny_module(name: str, num_labels: int | None = None) -> tuple[nn.Module, str]:
@@ -82,7 +89,10 @@ def pretrained_tiny_module(name: str, num_labels: int | None = None) -> tuple[nn
         if unexpected or any(not k.startswith("classifier.") for k in missing):
             raise ModelLoadError(f"{WEIGHTS_DIR / WEIGHTS_FILES[name]} does not fit {name}")
         return module.eval(), f"encoder pretrained on {corpus}, new random {num_labels}-class head"
-    module.load_state_dict(state)
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:  # keys or shapes of another architecture
+        raise ModelLoadError(f"{WEIGHTS_DIR / WEIGHTS_FILES[name]} does not fit {name}") from exc
     return module.eval(), f"pretrained on {corpus}"
 
 
