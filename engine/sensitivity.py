@@ -226,8 +226,7 @@ def analyze_sensitivity(
         extra={
             "model": loaded.description,
             "batches": len(batches),
-            "chance": meter.chance(),
-            "baseline_band": meter.baseline_band(),
+            **dict(zip(("chance", "chance_band"), meter.chance(), strict=True)),
         },
         noise=None if len(meter.baseline) < 2 else bands,  # type: ignore[arg-type]
     )

@@ -61,20 +61,15 @@ class PairedMeter:
         diffs = torch.tensor(values, dtype=f64) - torch.tensor(self.baseline, dtype=f64)
         return NOISE_Z * float(diffs.std(unbiased=True)) / math.sqrt(len(values))
 
-    def baseline_band(self) -> float | None:
-        """NOISE_Z standard errors of the baseline itself over the batches (unpaired)."""
-        if len(self.baseline) < 2:
-            return None
-        values = torch.tensor(self.baseline, dtype=torch.float64)
-        return NOISE_Z * float(values.std(unbiased=True)) / math.sqrt(len(values))
+    def chance(self) -> tuple[float, float]:
+        """(metric of the best constant prediction on these batches, its noise band).
 
-    def chance(self) -> float:
-        """The metric of the best constant prediction on these batches.
-
-        Classification: always the most frequent class. Language model: the token
-        frequencies of the batches themselves (a unigram model fitted on them: if anything a
-        bar that is easier to fail than a real unigram model's). A model no better than this
-        has learnt nothing that pruning could take away.
+        Classification: always the most frequent class; the band is NOISE_Z binomial
+        standard errors of that rate over the evaluated samples (per-batch spreads over a
+        few batches are too rough for this). Language model: the token frequencies of the
+        batches themselves, a unigram model fitted on them, so already a bar that is easy
+        to fail: band 0. A model no better than this has learnt nothing that pruning could
+        take away.
         """
         if self.task == "causal-lm":
             targets = torch.cat(
@@ -82,6 +77,8 @@ class PairedMeter:
             )
             p = torch.bincount(targets).double() / max(targets.numel(), 1)
             p = p[p > 0]
-            return float(torch.exp(-(p * p.log()).sum()))
+            return float(torch.exp(-(p * p.log()).sum())), 0.0
         labels = torch.cat([b["labels"].flatten() for b in self.batches])
-        return float(torch.bincount(labels).max()) / max(labels.numel(), 1)
+        n = max(labels.numel(), 1)
+        rate = float(torch.bincount(labels).max()) / n
+        return rate, NOISE_Z * math.sqrt(rate * (1 - rate) / n)

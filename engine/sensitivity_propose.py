@@ -59,7 +59,7 @@ def at_chance(result: SensitivityResult) -> bool:
     chance = result.extra.get("chance")
     if chance is None or result.noise is None:
         return False
-    band = result.extra.get("baseline_band") or 0.0
+    band = result.extra.get("chance_band") or 0.0
     if result.higher_is_better:
         return result.baseline <= chance + band
     return chance > 0 and math.log(result.baseline / chance) >= -band
@@ -130,8 +130,8 @@ def noise_warning(result: SensitivityResult) -> str | None:
     return (
         f"{len(quiet)} of {len(names)} layers change {result.metric} by less than the "
         "evaluation noise at every level: they cannot be ranked, so the proposal prunes them "
-        f"evenly (largest change of any layer: {largest}). Use more eval batches (or a "
-        "trained model) for a meaningful proposal."
+        f"evenly (largest change of any layer: {largest}). Evaluate on more validation data "
+        "(more eval batches, a larger data.val_fraction or max_samples) to tell them apart."
     )
 
 

@@ -151,3 +151,19 @@ export: {{enabled: false}}
     data = json.loads(capsys.readouterr().out)
     assert data["warning"] == warning.removeprefix("warning: ")
     assert sorted(data["within_noise"]) == sorted(n for n, v in verdicts.items() if v == "within")
+
+
+def test_untrained_classifier_is_at_chance_and_the_pretrained_one_is_not():
+    """tiny-bert-structured.yaml's data: 40 validation texts, the largest class holds 16."""
+    spec = DataSpec(path="bbc-news", max_length=64, max_samples=400)
+    results = {}
+    for pretrained in (False, True):
+        loaded = load_builtin("tiny-bert", pretrained=pretrained)
+        data = load_data(spec, loaded)
+        results[pretrained] = analyze_sensitivity(
+            loaded, data, ["blocks.0.mlp.fc"], (0.9,), eval_batches=3, batch_size=16
+        )
+    assert results[True].extra["chance"] == 16 / 40
+    assert results[True].baseline > 0.5 and not at_chance(results[True])
+    assert at_chance(results[False])
+    assert "no better than predicting the most frequent class (0.4)" in noise_warning(results[False])
