@@ -42,11 +42,11 @@ run: setup
 	fi
 
 test: setup
-	$(VENV)/bin/ruff check engine gui tests bench
+	$(VENV)/bin/ruff check engine gui tests bench tools
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -p no:cacheprovider
 
 lint: setup
-	$(VENV)/bin/ruff check engine gui tests bench
+	$(VENV)/bin/ruff check engine gui tests bench tools
 
 bench: setup
 	$(PY) bench/train_loop.py
