@@ -47,6 +47,11 @@ QListWidget#nav::item:hover:!selected { background: #eaecef; }
 """
 
 
+def default_size(available: QSize) -> QSize:
+    """1280 × 800, or less on a smaller screen (a window larger than it hides its right side)."""
+    return QSize(min(1280, available.width()), min(800, available.height()))
+
+
 def app_settings() -> QSettings:
     """The settings store every window uses (tests pass their own)."""
     return QSettings("workbench", "workbench")
@@ -245,7 +250,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1280, 800)
+            self.resize(default_size(self.screen().availableGeometry().size()))
         window_state = self.settings.value("window/state")
         if window_state is not None:
             self.restoreState(window_state)

@@ -92,3 +92,19 @@ def test_the_window_is_shown_before_torch_is_imported(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True,
                          text=True, timeout=120)
     assert "torch imported at show: False" in out.stdout, out.stdout + out.stderr
+
+
+def test_a_first_window_fits_the_screen_it_opens_on(qtbot, tmp_path):
+    """No remembered geometry: the default size never exceeds the screen (a 1024 × 768 laptop)."""
+    from PySide6.QtCore import QSettings, QSize
+
+    from gui.main_window import MainWindow, default_size
+    from gui.state import AppState
+
+    assert default_size(QSize(1024, 768)) == QSize(1024, 768)
+    assert default_size(QSize(1920, 1080)) == QSize(1280, 800)
+    settings = QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(AppState(tmp_path / "ws"), settings, defer_pages=True)
+    qtbot.addWidget(window)
+    available = window.screen().availableGeometry().size()
+    assert window.width() <= available.width() and window.height() <= available.height()
