@@ -22,21 +22,19 @@ from engine.cli.sensitivity import cmd_sensitivity
 from engine.config_fields import ConfigError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="workbench-cli", description="Model Optimization Workbench, headless"
+def add_workspace_option(sp: argparse.ArgumentParser) -> None:
+    """Add the --workspace/-w option every sub-command takes."""
+    sp.add_argument(
+        "--workspace",
+        "-w",
+        type=Path,
+        help="workspace folder (default: $WORKBENCH_WORKSPACE "
+        "or ~/.local/share/workbench/workspace)",
     )
-    sub = p.add_subparsers(dest="command", required=True)
 
-    def add_ws(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument(
-            "--workspace",
-            "-w",
-            type=Path,
-            help="workspace folder (default: $WORKBENCH_WORKSPACE "
-            "or ~/.local/share/workbench/workspace)",
-        )
 
+def add_run_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the sub-commands that start or settle a run: run, resume, mark-crashed."""
     r = sub.add_parser("run", help="run a recipe file")
     r.add_argument("recipe", type=Path)
     r.add_argument("--name", help="override the recipe's variant name")
@@ -44,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--events-json", action="store_true", help="print events as JSON lines (for the GUI)"
     )
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    add_ws(r)
+    add_workspace_option(r)
     r.set_defaults(func=cmd_run)
 
     rs = sub.add_parser("resume", help="continue a cancelled or crashed run from its train_state.pt")
@@ -53,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     rs.add_argument("--trust", action="store_true",
                     help="allow unpickling the run's model file (only for files you made yourself)")
-    add_ws(rs)
+    add_workspace_option(rs)
     rs.set_defaults(func=cmd_resume)
 
     mc = sub.add_parser(
@@ -62,34 +60,38 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument("run_id")
     mc.add_argument("--force", action="store_true",
                     help="even when its lock looks held (a lock the file system cannot keep)")
-    add_ws(mc)
+    add_workspace_option(mc)
     mc.set_defaults(func=cmd_mark_crashed)
 
+
+def add_variant_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the sub-commands that read or edit stored variants: list, show, delete, rename,
+    export-csv, control."""
     ls = sub.add_parser("list", help="list the variants in the workspace")
     ls.add_argument("--json", action="store_true")
-    add_ws(ls)
+    add_workspace_option(ls)
     ls.set_defaults(func=cmd_list)
 
     sh = sub.add_parser("show", help="show one variant's card")
     sh.add_argument("run_id", help="run id or variant name")
     sh.add_argument("--json", action="store_true")
-    add_ws(sh)
+    add_workspace_option(sh)
     sh.set_defaults(func=cmd_show)
 
     de = sub.add_parser("delete", help="delete a variant: its index entry and its run folder")
     de.add_argument("variant", help="run id, or a name only one variant has")
-    add_ws(de)
+    add_workspace_option(de)
     de.set_defaults(func=cmd_delete)
 
     rn = sub.add_parser("rename", help="give a variant a new name")
     rn.add_argument("variant", help="run id, or a name only one variant has")
     rn.add_argument("new_name")
-    add_ws(rn)
+    add_workspace_option(rn)
     rn.set_defaults(func=cmd_rename)
 
     ex = sub.add_parser("export-csv", help="write every variant as one CSV row ('-' for stdout)")
     ex.add_argument("file", type=Path)
-    add_ws(ex)
+    add_workspace_option(ex)
     ex.set_defaults(func=cmd_export_csv)
 
     co = sub.add_parser(
@@ -97,9 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     co.add_argument("variant", help="run id or variant name")
     co.add_argument("--out", "-o", type=Path, help="recipe file (default: <name>-dense-control.yaml)")
-    add_ws(co)
+    add_workspace_option(co)
     co.set_defaults(func=cmd_control)
 
+
+def add_sensitivity_command(sub: argparse._SubParsersAction) -> None:
+    """Add the `sensitivity` sub-command (per-layer scan and proposal)."""
     se = sub.add_parser(
         "sensitivity",
         help="prune one layer at a time, measure the metric, propose per-layer amounts",
@@ -120,12 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument(
         "--out", type=Path, help="write the recipe with the proposal as pruning overrides"
     )
-    add_ws(se)
+    add_workspace_option(se)
     se.set_defaults(func=cmd_sensitivity)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The workbench-cli argument parser with every sub-command."""
+    p = argparse.ArgumentParser(
+        prog="workbench-cli", description="Model Optimization Workbench, headless"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    add_run_commands(sub)
+    add_variant_commands(sub)
+    add_sensitivity_command(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse argv, run the sub-command, and turn every failure into one line and an exit code."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
