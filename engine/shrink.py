@@ -65,29 +65,83 @@ def _nm_reason(method: str, provider: str) -> str:
 
 def shrink_report(card: dict[str, Any], parent_card: dict[str, Any] | None) -> dict[str, Any]:
     """Parameters (dense / present / non-zero), ONNX and zip size, latency vs the parent, and why."""
-    model, onnx = card.get("model") or {}, card.get("onnx") or {}
-    p_model = (parent_card or {}).get("model") or {}
-    p_onnx = (parent_card or {}).get("onnx") or {}
+    onnx = card.get("onnx") or {}
     method = str(card.get("method") or "")
     kinds = pruning_kinds(method)
-
-    present = _num(model, "params")
-    # params_before is this run's model before its methods ran; older cards may lack it
-    dense = _num(model, "params_before") or _num(p_model, "params") or present
-    nonzero = _num(model, "nonzero_params")
-    size, p_size = _num(onnx, "size_bytes"), _num(p_onnx, "size_bytes")
-    zipped, p_zipped = _num(onnx, "zip_bytes"), _num(p_onnx, "zip_bytes")
-    lat, p_lat = _num(onnx, "latency_ms_p50"), _num(p_onnx, "latency_ms_p50")
-    size_ratio, zip_ratio = _ratio(size, p_size), _ratio(zipped, p_zipped)
-    speedup = _ratio(p_lat, lat)
-    noise = abs(speedup - 1.0) < NOISE if speedup is not None else None
+    n = _measured_numbers(card, parent_card)
     # Physically smaller tensors are the one thing that can make a dense runtime faster.
-    shrunk = present is not None and dense is not None and present < dense
-    zeros = nonzero is not None and present is not None and nonzero < 0.95 * present
+    shrunk = n["params_present"] is not None and n["params_dense"] is not None and (
+        n["params_present"] < n["params_dense"]
+    )
+    zeros = n["params_nonzero"] is not None and n["params_present"] is not None and (
+        n["params_nonzero"] < 0.95 * n["params_present"]
+    )
     dense_zeros = not shrunk and (
         bool({"unstructured", "nm"} & set(kinds)) or (zeros and not kinds)
     )
 
+    reasons = _tensor_reasons(n, kinds, method, str(onnx.get("provider") or ""), shrunk, zeros)
+    measured = _measured(n["onnx_bytes"], n["parent_onnx_bytes"], n["zip_bytes"],
+                         n["parent_zip_bytes"], n["latency_ms_p50"], n["parent_latency_ms_p50"],
+                         n["speedup"])  # fmt: skip
+    outcome, verdict = _outcome(card, parent_card, n, dense_zeros)
+    reasons += _latency_reasons(n, dense_zeros, bool(onnx))
+    metric = compare_metric(card, parent_card)
+    if metric is not None:
+        measured.append(_metric_line(metric))
+        verdict = _with_metric(outcome, verdict, metric)
+    note = parent_note(card, parent_card)
+    if note:  # first: it changes how every other number should be read
+        reasons.insert(0, f"{note}; run the dense fine-tuned control (same model, data and "
+                          "training, no methods) to compare fairly")
+
+    return {
+        "kinds": kinds,
+        **n,
+        "outcome": outcome,
+        "verdict": verdict,
+        "reasons": reasons,
+        "measured": measured,
+        "metric": metric,
+        "parent_note": note,
+        "parent_name": (parent_card or {}).get("name"),
+    }
+
+
+def _measured_numbers(card: dict[str, Any], parent_card: dict[str, Any] | None) -> dict[str, Any]:
+    """Parameter counts, sizes, latencies and their ratios, keyed as in shrink_report's result."""
+    model, onnx = card.get("model") or {}, card.get("onnx") or {}
+    p_model = (parent_card or {}).get("model") or {}
+    p_onnx = (parent_card or {}).get("onnx") or {}
+    present = _num(model, "params")
+    # params_before is this run's model before its methods ran; older cards may lack it
+    dense = _num(model, "params_before") or _num(p_model, "params") or present
+    size, p_size = _num(onnx, "size_bytes"), _num(p_onnx, "size_bytes")
+    zipped, p_zipped = _num(onnx, "zip_bytes"), _num(p_onnx, "zip_bytes")
+    lat, p_lat = _num(onnx, "latency_ms_p50"), _num(p_onnx, "latency_ms_p50")
+    speedup = _ratio(p_lat, lat)
+    return {
+        "params_dense": dense,
+        "params_present": present,
+        "params_nonzero": _num(model, "nonzero_params"),
+        "onnx_bytes": size,
+        "parent_onnx_bytes": p_size,
+        "zip_bytes": zipped,
+        "parent_zip_bytes": p_zipped,
+        "latency_ms_p50": lat,
+        "parent_latency_ms_p50": p_lat,
+        "size_ratio": _ratio(size, p_size),
+        "zip_ratio": _ratio(zipped, p_zipped),
+        "speedup": speedup,
+        "latency_noise": abs(speedup - 1.0) < NOISE if speedup is not None else None,
+    }
+
+
+def _tensor_reasons(
+    n: dict[str, Any], kinds: list[str], method: str, provider: str, shrunk: bool, zeros: bool
+) -> list[str]:
+    """Why the tensors did or did not get smaller: removed parameters, zeros, sparsity kinds."""
+    present, dense, nonzero = n["params_present"], n["params_dense"], n["params_nonzero"]
     reasons: list[str] = []
     if shrunk:
         reasons.append(
@@ -100,27 +154,35 @@ def shrink_report(card: dict[str, Any], parent_card: dict[str, Any] | None) -> d
             f"({nonzero:,.0f} non-zero of {present:,.0f})"
         )
     if "unstructured" in kinds and not shrunk:
+        zip_ratio = n["zip_ratio"]
         zip_part = f" ({zip_ratio:.2f}×)" if zip_ratio is not None else ""
         reasons.append(
             "unstructured sparsity keeps dense tensors: ONNX size and dense-kernel latency are "
             f"unchanged; only the zip size shrinks{zip_part}. Use structured pruning or N:M for speed."
         )
     if "nm" in kinds:
-        reasons.append(_nm_reason(method, str(onnx.get("provider") or "")))
+        reasons.append(_nm_reason(method, provider))
+    return reasons
 
-    measured = _measured(size, p_size, zipped, p_zipped, lat, p_lat, speedup)
-    if not onnx:
-        outcome = "missing"
-        verdict = "Not exported to ONNX yet: export it to measure file size, zip size and latency."
-    elif parent_card is None:
-        outcome = "missing"
-        verdict = "No parent variant to compare with: sizes and latency are shown without ratios."
-    elif not p_onnx:
-        outcome = "missing"
-        verdict = "The parent has no ONNX export: export it to compare size and latency."
-    else:
-        outcome, verdict = _verdict(size_ratio, zip_ratio, speedup, noise, dense_zeros)
-    if speedup is not None and noise:
+
+def _outcome(
+    card: dict[str, Any], parent_card: dict[str, Any] | None, n: dict[str, Any], dense_zeros: bool
+) -> tuple[str, str]:
+    """(outcome, verdict line), or 'missing' with what to export when a side has no numbers."""
+    if not card.get("onnx"):
+        return "missing", "Not exported to ONNX yet: export it to measure file size, zip size and latency."
+    if parent_card is None:
+        return "missing", "No parent variant to compare with: sizes and latency are shown without ratios."
+    if not parent_card.get("onnx"):
+        return "missing", "The parent has no ONNX export: export it to compare size and latency."
+    return _verdict(n["size_ratio"], n["zip_ratio"], n["speedup"], n["latency_noise"], dense_zeros)
+
+
+def _latency_reasons(n: dict[str, Any], dense_zeros: bool, exported: bool) -> list[str]:
+    """Why a latency difference should not be trusted, and a missing zip size."""
+    speedup = n["speedup"]
+    reasons: list[str] = []
+    if speedup is not None and n["latency_noise"]:
         reasons.append(f"latency {speedup:.2f}× the parent's speed is within measurement noise (±{NOISE:.0%})")
     elif speedup is not None and dense_zeros:
         # zeros in a dense tensor cost a dense kernel exactly as much as any other value
@@ -128,40 +190,9 @@ def shrink_report(card: dict[str, Any], parent_card: dict[str, Any] | None) -> d
             f"the measured {speedup:.2f}× latency difference cannot come from the zeros (the same "
             "dense kernels run): it is most likely noise between two separate measurements"
         )
-    if onnx and zipped is None:
+    if exported and n["zip_bytes"] is None:
         reasons.append("zip size not recorded (exported before it was measured): re-export to get it")
-    metric = compare_metric(card, parent_card)
-    if metric is not None:
-        measured.append(_metric_line(metric))
-        verdict = _with_metric(outcome, verdict, metric)
-    note = parent_note(card, parent_card)
-    if note:  # first: it changes how every other number should be read
-        reasons.insert(0, f"{note}; run the dense fine-tuned control (same model, data and "
-                          "training, no methods) to compare fairly")
-
-    return {
-        "kinds": kinds,
-        "params_dense": dense,
-        "params_present": present,
-        "params_nonzero": nonzero,
-        "onnx_bytes": size,
-        "parent_onnx_bytes": p_size,
-        "zip_bytes": zipped,
-        "parent_zip_bytes": p_zipped,
-        "latency_ms_p50": lat,
-        "parent_latency_ms_p50": p_lat,
-        "size_ratio": size_ratio,
-        "zip_ratio": zip_ratio,
-        "speedup": speedup,
-        "latency_noise": noise,
-        "outcome": outcome,
-        "verdict": verdict,
-        "reasons": reasons,
-        "measured": measured,
-        "metric": metric,
-        "parent_note": note,
-        "parent_name": (parent_card or {}).get("name"),
-    }
+    return reasons
 
 
 def _metric_line(m: dict[str, Any]) -> str:
