@@ -394,3 +394,21 @@ def test_accuracy_and_perplexity_never_share_a_column(qtbot, own_workspace):
     bert = next(v for v in Workspace(own_workspace).variants() if v.name == "bert-prune-50")
     w.state.select_variant(bert.id)
     assert w.metric_picker.currentText() == "accuracy" and w.scatter._selected == bert.id
+
+
+def test_metric_columns_appear_when_variants_arrive_after_the_page_was_built(qtbot, tmp_path, workspace):
+    """Built on an empty workspace at 1024 px, then the first runs finish: no metric is hidden."""
+    empty = tmp_path / "later"
+    state = AppState(empty)
+    w = ComparePage(state)
+    qtbot.addWidget(w)
+    w.resize(872, 640)  # the page's share of a 1024 × 700 window
+    w.show()
+    qtbot.waitExposed(w)
+    shutil.copytree(workspace, empty, dirs_exist_ok=True)
+    state.set_workspace(empty)  # re-reads the store, as when a run finishes
+    qtbot.waitUntil(lambda: w.proxy.rowCount() == 3)
+    for name in ("Name", "Perplexity", "Sparsity", "p50 ms"):
+        col = w.model.column(name)
+        assert col >= 0 and not w.view.isColumnHidden(col), (name, w.model.columns)
+    assert w.view.isColumnHidden(w.model.column("ID"))
