@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
@@ -23,16 +22,16 @@ from PySide6.QtWidgets import (
 
 from engine.store import Variant
 from gui.state import AppState
-from gui.widgets.compare_columns import NAME_CAPS, fit_columns
+from gui.widgets.compare_columns import fit_columns, setup_columns
 from gui.widgets.compare_scatter import CompareScatter
 from gui.widgets.compare_table import (
     CHILD_TINT,
-    COLUMNS,
     PARENT_TINT,
     CompareModel,
     NumericSortProxy,
 )
 from gui.widgets.fair_parent_note import FairParentNote
+from gui.widgets.hint_box import hint_box
 from gui.widgets.variant_actions import VariantActions
 from gui.widgets.variant_metrics import PRIMARY_METRICS, primary_metric
 
@@ -51,6 +50,28 @@ class ComparePage(QWidget):
         self.state = state
         self._syncing = False  # guards the table ↔ state selection loop
 
+        top, second = self._build_header()
+        self.note = FairParentNote(state)
+        self._build_table()
+        self._build_plot()
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table_stack)
+        split.addWidget(self.plot_box)
+        split.setSizes([330, 420])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(second)
+        layout.addWidget(self.note)
+        layout.addWidget(split, 1)
+
+        state.variants_changed.connect(self.refresh)
+        state.workspace_changed.connect(lambda _ws: self.refresh())
+        state.selected_variant_changed.connect(self._select_in_table)
+        self.refresh()
+
+    def _build_header(self) -> tuple[QHBoxLayout, QHBoxLayout]:
+        """Title and variant buttons (first row), colour legend and action message (second)."""
         self.title = QLabel()
         self.title.setStyleSheet("font-size: 12pt; font-weight: 600;")
         legend = QLabel(
@@ -84,8 +105,10 @@ class ComparePage(QWidget):
         second.addWidget(legend)
         second.addStretch(1)
         second.addWidget(self.message)
-        self.note = FairParentNote(state)
+        return top, second
 
+    def _build_table(self) -> None:
+        """The sortable variants table, stacked over the empty-workspace hint."""
         self.model = CompareModel(self)
         self.proxy = NumericSortProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -98,15 +121,7 @@ class ComparePage(QWidget):
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().setVisible(False)
         self.view.setWordWrap(False)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COLUMNS.index("Method"), QHeaderView.ResizeMode.Stretch)
-        for name in NAME_CAPS:  # sized by _fit_columns, and by the user
-            header.setSectionResizeMode(COLUMNS.index(name), QHeaderView.ResizeMode.Interactive)
-        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        header.setMinimumSectionSize(40)
-        # ids are for copying (Name's tooltip has it); the method needs the room more
-        self.view.setColumnHidden(COLUMNS.index("ID"), True)
+        setup_columns(self.view)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.view.doubleClicked.connect(self._open_export)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -114,11 +129,13 @@ class ComparePage(QWidget):
 
         go_run = QPushButton("Go to the Run page")
         go_run.clicked.connect(lambda: self.state.navigate.emit("Run"))
-        self.empty = _hint(EMPTY_TEXT, go_run)
+        self.empty = hint_box(EMPTY_TEXT, go_run, word_wrap=False)
         self.table_stack = QStackedWidget()
         self.table_stack.addWidget(self.empty)
         self.table_stack.addWidget(self.view)
 
+    def _build_plot(self) -> None:
+        """The metric-vs-latency scatter with its metric picker (self.plot_box)."""
         self.metric_picker = QComboBox()
         self.metric_picker.currentIndexChanged.connect(self._redraw_plot)
         self.metric_label = QLabel("Plot metric:")
@@ -135,21 +152,6 @@ class ComparePage(QWidget):
         picker_row.addWidget(self.metric_picker)
         plot_layout.addLayout(picker_row)
         plot_layout.addWidget(self.scatter, 1)
-
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table_stack)
-        split.addWidget(plot_box)
-        split.setSizes([330, 420])
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(second)
-        layout.addWidget(self.note)
-        layout.addWidget(split, 1)
-
-        state.variants_changed.connect(self.refresh)
-        state.workspace_changed.connect(lambda _ws: self.refresh())
-        state.selected_variant_changed.connect(self._select_in_table)
-        self.refresh()
 
     # -- data ----------------------------------------------------------------------
     def refresh(self) -> None:
@@ -293,19 +295,3 @@ class ComparePage(QWidget):
     def _show_message(self, text: str, ok: bool) -> None:
         self.message.setStyleSheet(f"color: {'#2e7d32' if ok else '#c62828'};")
         self.message.setText(text)
-
-
-def _hint(html: str, button: QPushButton) -> QWidget:
-    """A dashed box with a centred message and a button, for the empty workspace."""
-    box = QWidget()
-    box.setObjectName("hintBox")
-    box.setStyleSheet("#hintBox { border: 2px dashed #bbb; border-radius: 10px; }")
-    label = QLabel(html)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setStyleSheet("color: #555;")
-    layout = QVBoxLayout(box)
-    layout.addStretch(1)
-    layout.addWidget(label)
-    layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
-    layout.addStretch(1)
-    return box
