@@ -9,16 +9,12 @@ from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QScrollArea,
-    QSizePolicy,
     QStackedWidget,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -29,11 +25,9 @@ from engine.store import Variant
 from gui.state import AppState
 from gui.threads import BackgroundCall
 from gui.widgets.compare_table import compact_method
+from gui.widgets.export_details import ExportDetails
 from gui.widgets.fair_parent_note import FairParentNote
-from gui.widgets.shrink_card import ShrinkCard
-from gui.widgets.variant_artifacts import ArtifactList
-from gui.widgets.variant_family_chart import FamilyChart
-from gui.widgets.variant_onnx_card import OnnxCard, OnnxTiles
+from gui.widgets.hint_box import hint_box
 
 EMPTY_TEXT = (
     "<h3>Nothing to export yet</h3>"
@@ -64,6 +58,32 @@ class ExportPage(QWidget):
         self._relay = _LogRelay(self)
         self.folder_box: QMessageBox | None = None  # the path, when no file manager opens
 
+        top = self._build_top()
+        status = self._build_status()
+        self.note = FairParentNote(state)
+        self.details = details = ExportDetails()
+        # the parts by their old names (tests and callers read them off the page)
+        self.tiles, self.shrink, self.card = details.tiles, details.shrink, details.card
+        self.artifacts, self.tabs = details.artifacts, details.tabs
+        self.family, self.family_title = details.family, details.family_title
+        self._build_stack(details)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.note)
+        layout.addLayout(status)
+        layout.addWidget(self.error)
+        layout.addWidget(self.stack, 1)
+
+        state.variants_changed.connect(self.refresh)
+        state.workspace_changed.connect(lambda _ws: self.refresh())
+        state.selected_variant_changed.connect(lambda _id: self.refresh())
+        self._set_busy(False)
+        self.refresh()
+
+    def _build_top(self) -> QHBoxLayout:
+        """The variant picker with the Export and Open-folder buttons."""
         self.combo = QComboBox()
         # long entries (name · method · id) must not widen the window: the list shows them whole
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -78,7 +98,10 @@ class ExportPage(QWidget):
         top.addWidget(self.combo, 1)
         top.addWidget(self.export_btn)
         top.addWidget(self.folder_btn)
+        return top
 
+    def _build_status(self) -> QHBoxLayout:
+        """The summary line, the busy bar with its log line, and the error line."""
         self.summary = QLabel()
         self.summary.setStyleSheet("font-size: 12pt;")
         self.summary.setWordWrap(True)
@@ -96,70 +119,17 @@ class ExportPage(QWidget):
         status.addWidget(self.busy)
         status.addWidget(self.log, 1)
         self._relay.line.connect(self.log.setText)
+        return status
 
-        self.tiles = OnnxTiles()
-        self.note = FairParentNote(state)
-        self.shrink = ShrinkCard()
-        self.card = OnnxCard()
-        self.artifacts = ArtifactList()
-        # Left: the question a pruned variant raises first (did it shrink, is it faster, what
-        # did it cost); right, one tab at a time so 1024 × 700 shows each whole: the file's
-        # own facts, the variant next to its family, and what the run folder holds.
-        self.family = FamilyChart()
-        family_tab = QWidget()
-        f_layout = QVBoxLayout(family_tab)
-        f_layout.setContentsMargins(4, 4, 4, 4)
-        self.family_title = QLabel("Next to its parent and siblings (this variant in orange)")
-        self.family_title.setWordWrap(True)
-        f_layout.addWidget(self.family_title)
-        f_layout.addWidget(self.family, 1)
-        onnx_tab = QScrollArea()
-        onnx_tab.setWidget(self.card)
-        onnx_tab.setWidgetResizable(True)
-        onnx_tab.setFrameShape(QFrame.Shape.NoFrame)
-        onnx_tab.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(onnx_tab, "ONNX file")
-        self.tabs.addTab(family_tab, "Family")
-        self.tabs.addTab(self.artifacts, "Run folder")
-        shrink_area = QScrollArea()
-        shrink_area.setWidget(self.shrink)
-        shrink_area.setWidgetResizable(True)
-        shrink_area.setFrameShape(QFrame.Shape.NoFrame)
-        # Their tall contents scroll inside them: as preferred heights they would make the page
-        # taller than a 700-px window and put a second scroll bar around everything.
-        for w in (shrink_area, self.tabs):
-            w.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
-            w.setMinimumHeight(220)
-        columns = QHBoxLayout()
-        columns.addWidget(shrink_area, 5)
-        columns.addWidget(self.tabs, 4)
-        details = QWidget()
-        d_layout = QVBoxLayout(details)
-        d_layout.setContentsMargins(0, 0, 0, 0)
-        d_layout.addWidget(self.tiles)
-        d_layout.addLayout(columns, 1)
+    def _build_stack(self, details: QWidget) -> None:
+        """The empty, not-exported and details views, one shown at a time (self.stack)."""
         go_run = QPushButton("Go to the Run page")
         go_run.clicked.connect(lambda: self.state.navigate.emit("Run"))
-        self.empty = _hint(EMPTY_TEXT, go_run)
-        self.not_exported = _hint(NOT_EXPORTED)
+        self.empty = hint_box(EMPTY_TEXT, go_run)
+        self.not_exported = hint_box(NOT_EXPORTED)
         self.stack = QStackedWidget()
         for w in (self.empty, self.not_exported, details):
             self.stack.addWidget(w)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.note)
-        layout.addLayout(status)
-        layout.addWidget(self.error)
-        layout.addWidget(self.stack, 1)
-
-        state.variants_changed.connect(self.refresh)
-        state.workspace_changed.connect(lambda _ws: self.refresh())
-        state.selected_variant_changed.connect(lambda _id: self.refresh())
-        self._set_busy(False)
-        self.refresh()
 
     # -- which variant -------------------------------------------------------------
     def current_id(self) -> str | None:
@@ -222,17 +192,7 @@ class ExportPage(QWidget):
         compared, kind = comparison_parent(everyone, v)
         parent_card = compared.card if compared else None
         self.note.show_for(v, everyone)
-        self.tiles.show_card(v.card, parent_card)
-        self.tiles.tiles["speedup"].caption.setText(f"SPEED VS {'CONTROL' if kind == 'control' else 'PARENT'}")
-        self.shrink.show_card(v.card, parent_card, control=kind == "control")
-        self.card.show_card(v.card, parent_card)
-        self.artifacts.show_folder(self.state.workspace.run_dir(run_id))
-        self.family.show_family(self._variants, run_id)
-        alone = len(self.family.names) < 2  # nothing to compare with: no chart
-        self.family.setHidden(alone)
-        self.family_title.setText("Nothing to compare with yet: this variant has no parent or "
-                                  "siblings." if alone else
-                                  "Next to its parent and siblings (this variant in orange)")
+        self.details.show_variant(v, parent_card, kind, self.state.workspace.run_dir(run_id), self._variants)
         self.stack.setCurrentIndex(2)
 
     def _explain_unfinished(self, selected: str) -> None:
@@ -284,6 +244,7 @@ class ExportPage(QWidget):
         self.combo.setEnabled(not busy)
 
     def is_busy(self) -> bool:
+        """Whether an export is running."""
         return self._busy
 
     def folder_url(self) -> QUrl | None:
@@ -316,21 +277,3 @@ class ExportPage(QWidget):
         self.folder_box = box
         box.open()  # window-modal, without blocking the event loop
         return box
-
-
-def _hint(html: str, button: QPushButton | None = None) -> QWidget:
-    """A dashed box with a centred message (and an optional button) for empty states."""
-    box = QWidget()
-    box.setObjectName("hintBox")
-    box.setStyleSheet("#hintBox { border: 2px dashed #bbb; border-radius: 10px; }")
-    label = QLabel(html)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setWordWrap(True)
-    label.setStyleSheet("color: #555;")
-    layout = QVBoxLayout(box)
-    layout.addStretch(1)
-    layout.addWidget(label)
-    if button is not None:
-        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
-    layout.addStretch(1)
-    return box
