@@ -32,22 +32,17 @@ from engine.sensitivity import (
     MAX_AMOUNT,
     SensitivityResult,
     apply_proposal,
-    check_levels,
     first_prune_step,
-    noise_summary,
     noise_warning,
-    overall_sparsity,
     propose_amounts,
     run_sensitivity,
-    sensitivity_score,
-    within_noise,
 )
 from gui.state import AppState
 from gui.threads import BackgroundCall
 from gui.widgets.config_form import CAPTION_COLOR, ERROR_COLOR
-from gui.widgets.live_plots import strip_common_prefix
 from gui.widgets.sensitivity_plot import SensitivityPlot
 from gui.widgets.sensitivity_table import WARNING_COLOR, SensitivityTable
+from gui.widgets.sensitivity_text import parse_levels, proposal_summary, result_status
 
 
 class SensitivityPanel(QDialog):
@@ -80,6 +75,24 @@ class SensitivityPanel(QDialog):
         )
         intro.setWordWrap(True)
         intro.setStyleSheet(f"color: {CAPTION_COLOR};")
+        controls = self._build_controls()
+        self._build_status()
+        split = self._build_results()
+        bottom = self._build_bottom()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(8)
+        layout.addWidget(intro)
+        layout.addLayout(controls)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.noise_label)
+        layout.addWidget(split, 1)
+        layout.addLayout(bottom)
+
+    def _build_controls(self) -> QHBoxLayout:
+        """Levels, target sparsity and eval-batches fields with the Analyze and Cancel buttons."""
         self.levels_edit = QLineEdit(", ".join(f"{v:g}" for v in DEFAULT_LEVELS))
         self.levels_edit.setToolTip("Sparsities to try for each layer, comma-separated, in (0, 1]")
         self.target_spin = QDoubleSpinBox()
@@ -110,7 +123,10 @@ class SensitivityPanel(QDialog):
             controls.addSpacing(10)
         controls.addWidget(self.run_button)
         controls.addWidget(self.cancel_button)
+        return controls
 
+    def _build_status(self) -> None:
+        """The progress bar, the status line and the (hidden) noise warning."""
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -122,6 +138,8 @@ class SensitivityPanel(QDialog):
         self.noise_label.setStyleSheet(f"color: {WARNING_COLOR}; font-weight: bold;")
         self.noise_label.hide()
 
+    def _build_results(self) -> QSplitter:
+        """The metric-vs-sparsity plot beside the per-layer table."""
         self.plot = SensitivityPlot()
         self.plot.setMinimumSize(420, 300)
         self.plot.hovered.connect(self._select_row)
@@ -135,7 +153,10 @@ class SensitivityPanel(QDialog):
         split.setChildrenCollapsible(False)
         split.setSizes([640, 460])
         self.table.setMinimumWidth(380)
+        return split
 
+    def _build_bottom(self) -> QHBoxLayout:
+        """The proposal summary with the Apply and Close buttons."""
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         font = self.summary.font()
@@ -151,17 +172,7 @@ class SensitivityPanel(QDialog):
         bottom.addWidget(self.summary, 1)
         bottom.addWidget(self.apply_button)
         bottom.addWidget(close)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 12, 16, 12)
-        layout.setSpacing(8)
-        layout.addWidget(intro)
-        layout.addLayout(controls)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.noise_label)
-        layout.addWidget(split, 1)
-        layout.addLayout(bottom)
+        return bottom
 
     # -- running -------------------------------------------------------------------------
     def start(self) -> bool:
@@ -169,10 +180,9 @@ class SensitivityPanel(QDialog):
         if self.call is not None:
             return False
         try:
-            levels = check_levels([float(x) for x in self.levels_edit.text().replace(" ", "").split(",") if x])
+            levels = parse_levels(self.levels_edit.text())
         except ValueError as exc:
-            msg = str(exc) if "level" in str(exc) else "levels must be numbers such as 0.3, 0.5, 0.9"
-            self._set_status(msg, error=True)
+            self._set_status(str(exc), error=True)
             return False
         recipe, target, batches = self.state.recipe, self.target, self.batches_spin.value()
         workspace = self.state.workspace.root
@@ -220,12 +230,7 @@ class SensitivityPanel(QDialog):
         self.result = result
         self.proposal = propose_amounts(result, self.target)
         self.progress.setValue(1000)
-        batches = result.extra.get("batches", result.eval_batches or "all")
-        self._set_status(
-            f"{len(result.curves)} layers × {len(result.levels)} levels on {batches} validation "
-            f"batches in {result.seconds:.1f}s · baseline {result.metric} {result.baseline:.4g}"
-            f" · {noise_summary(result)}"
-        )
+        self._set_status(result_status(result))
         warning = noise_warning(result)
         self.noise_label.setText(f"⚠ {warning}" if warning else "")
         self.noise_label.setVisible(bool(warning))
@@ -254,15 +259,7 @@ class SensitivityPanel(QDialog):
         if r is None:
             return
         self.table.fill(r, self.proposal, self.plot.colors)
-        names = list(r.curves)
-        short = strip_common_prefix(names)
-        ranked = [n for n in sorted(names, key=lambda n: -sensitivity_score(r, n))
-                  if not within_noise(r, n)]  # fmt: skip
-        spared = ", ".join(f"{short[names.index(n)]} {self.proposal[n]:.0%}" for n in ranked[:3])
-        self.summary.setText(
-            f"Proposal: {overall_sparsity(r, self.proposal):.1%} overall over {len(names)} layers"
-            + (f" · most sensitive: {spared}" if spared else " · no layer stands out of the noise")
-        )
+        self.summary.setText(proposal_summary(r, self.proposal))
         self.apply_button.setEnabled(self.call is None)
 
     def apply(self) -> None:
