@@ -41,6 +41,7 @@ from engine.sensitivity_propose import (
     sensitivity_score,
     within_noise,
 )
+from engine.sensitivity_scan import scan_layers, val_batches
 
 __all__ = [
     "DEFAULT_LEVELS",
@@ -132,17 +133,6 @@ def check_levels(levels: tuple[float, ...] | list[float]) -> tuple[float, ...]:
     return tuple(sorted({float(x) for x in levels}))
 
 
-def _prune_lowest(weight: nn.Parameter, original: torch.Tensor, level: float) -> None:
-    """Set `weight` to `original` with exactly round(level * numel) smallest-|w| entries zeroed."""
-    k = int(round(level * original.numel()))
-    pruned = original.flatten().clone()
-    if k > 0:
-        # topk picks exactly k indices even when magnitudes tie, unlike a threshold
-        idx = torch.topk(original.abs().flatten(), k, largest=False, sorted=False).indices
-        pruned[idx] = 0
-    weight.copy_(pruned.view_as(original))
-
-
 @torch.no_grad()
 def analyze_sensitivity(
     loaded: LoadedModel,
@@ -156,8 +146,6 @@ def analyze_sensitivity(
     cancelled: Callable[[], bool] | None = None,
 ) -> SensitivityResult:
     """Prune each layer alone at each level and record the eval metric (weights restored)."""
-    from engine.train import make_loader
-
     if loaded.task not in METRICS:
         raise ValueError(
             f"sensitivity analysis needs a classification or causal-lm model, got {loaded.task}"
@@ -167,21 +155,9 @@ def analyze_sensitivity(
     device = torch.device(device) if device is not None else next(module.parameters()).device
     module.to(device)
     mods = dict(module.named_modules())
-    names = layers if layers is not None else [n for n, _ in select_targets(module)]
-    missing = [n for n in names if not isinstance(getattr(mods.get(n), "weight", None), torch.Tensor)]
-    if missing:
-        raise ValueError(f"no layer with a weight named {', '.join(missing[:5])} in the model")
-    if not names:
-        raise ValueError("no layer to analyse: the include/exclude patterns match none")
+    names = _layer_names(module, mods, layers)
     metric, higher = METRICS[loaded.task]
-    # collate and move the capped validation batches once: every evaluation reuses them
-    loader = make_loader(data.val, batch_size, False, 0)
-    batches = []
-    for i, batch in enumerate(loader):
-        if eval_batches is not None and i >= eval_batches:
-            break
-        batches.append({k: v.to(device) for k, v in batch.items()})
-    total = 1 + len(names) * len(levels)
+    batches = val_batches(data, batch_size, eval_batches, device)
     report = progress or (lambda fraction, message: None)
 
     meter = PairedMeter(module, loaded.task, batches, device)
@@ -194,25 +170,7 @@ def analyze_sensitivity(
     t0 = time.perf_counter()
     report(0.0, "baseline")
     baseline, meter.baseline = measure()
-    curves: dict[str, list[tuple[float, float]]] = {}
-    bands: dict[str, list[float | None]] = {}
-    sizes: dict[str, int] = {}
-    done = 1
-    for name in names:
-        weight = mods[name].weight
-        original = weight.detach().clone()  # the exact bits to put back
-        sizes[name] = original.numel()
-        curves[name], bands[name] = [], []
-        try:
-            for level in levels:
-                report(done / total, f"{name} at {level:.0%}")
-                _prune_lowest(weight, original, level)
-                value, per_batch = measure()
-                curves[name].append((level, value))
-                bands[name].append(meter.band(per_batch))
-                done += 1
-        finally:
-            weight.copy_(original)  # also on cancel or error: the model leaves as it came
+    curves, bands, sizes = scan_layers(mods, names, levels, measure, meter.band, report)
     report(1.0, "done")
     return SensitivityResult(
         metric=metric,
@@ -230,6 +188,17 @@ def analyze_sensitivity(
         },
         noise=None if len(meter.baseline) < 2 else bands,  # type: ignore[arg-type]
     )
+
+
+def _layer_names(module: nn.Module, mods: dict[str, nn.Module], layers: list[str] | None) -> list[str]:
+    """The layers to analyse (`layers`, else every default pruning target), each with a weight."""
+    names = layers if layers is not None else [n for n, _ in select_targets(module)]
+    missing = [n for n in names if not isinstance(getattr(mods.get(n), "weight", None), torch.Tensor)]
+    if missing:
+        raise ValueError(f"no layer with a weight named {', '.join(missing[:5])} in the model")
+    if not names:
+        raise ValueError("no layer to analyse: the include/exclude patterns match none")
+    return names
 
 
 # -- loading ----------------------------------------------------------------------------
