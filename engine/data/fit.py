@@ -23,6 +23,18 @@ def data_task(spec: DataSpec) -> str | None:
     return {"text": "causal-lm", "labelled": "classification"}.get(spec.source)
 
 
+# classes of the built-in labelled data (counted once from the package: business,
+# entertainment, politics, sport, tech), so a new head can be sized without loading it
+BUILTIN_NUM_LABELS = {"bbc-news": 5}
+
+
+def data_num_labels(spec: DataSpec) -> int | None:
+    """How many classes the recipe's data has, when known without reading it (built-ins)."""
+    if spec.source == "builtin":
+        return BUILTIN_NUM_LABELS.get(spec.path.strip())
+    return None
+
+
 def builtin_data_for(task: str) -> str | None:
     """The built-in dataset that serves a model task (e.g. shakespeare for causal-lm)."""
     return next((name for name, (t, _) in BUILTIN_DATA.items() if t == task), None)

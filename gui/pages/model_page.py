@@ -211,6 +211,10 @@ class ModelPage(QWidget):
         path = Path(spec.path).expanduser()
         folder = path if path.is_dir() else path.parent
         hints = folder_hints(folder) if (folder / "config.json").is_file() else {}
+        if not hints.get("num_labels"):  # the folder does not say: size the head for the data
+            from engine.data.fit import data_num_labels
+
+            hints = {**hints, "num_labels": data_num_labels(self.state.recipe.data)}
         field = _field(message)
         reason = message.partition(": ")[2] if field else message
         dialog = ModelOptionsDialog(spec, reason, field, hints, list(BUILTIN_MODELS), self)

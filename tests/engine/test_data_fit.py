@@ -30,3 +30,14 @@ def test_tasks_of_data_sources():
     assert data_task(DataSpec(source="builtin", path="bbc-news")) == "classification"
     assert data_task(DataSpec(source="none")) is None
     assert builtin_data_for("classification") == "bbc-news"
+
+
+def test_the_built_in_label_counts_match_the_data():
+    """BUILTIN_NUM_LABELS is what the packaged corpus really has (a head sized from it fits)."""
+    from engine.data.builtin import bbc_news
+    from engine.data.fit import BUILTIN_NUM_LABELS, data_num_labels
+
+    _, labels = bbc_news()
+    assert BUILTIN_NUM_LABELS["bbc-news"] == len(set(labels)) == 5
+    assert data_num_labels(DataSpec(source="builtin", path="bbc-news")) == 5
+    assert data_num_labels(DataSpec(source="builtin", path="shakespeare")) is None

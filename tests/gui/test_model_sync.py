@@ -117,6 +117,16 @@ def test_options_dialog_prefills_from_a_bare_encoder_folder_then_loads(qtbot, pa
     assert (spec.source, spec.task, spec.num_labels) == ("hf", "classification", 4)  # remembered
 
 
+def test_options_dialog_sizes_a_new_head_for_the_recipes_data(qtbot, page, tmp_path):
+    """The folder names no labels, the recipe's data is BBC News: the dialog offers 5 classes."""
+    page.state.set_recipe(page.state.recipe.replace(data=DataSpec(source="builtin", path="bbc-news")))
+    page.load_path(make_bert_folder(tmp_path / "encoder", head=False))
+    _load(qtbot, page)
+    dialog = page.options_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.labels.value() == 5
+
+
 def test_options_dialog_prefills_labels_from_id2label(qtbot, tmp_path):
     from engine.models.hf import folder_hints
     from gui.widgets.model_options_dialog import ModelOptionsDialog
