@@ -9,12 +9,8 @@ every `log_every` / `eval_every` steps so the loop runs at hand-written speed
 from __future__ import annotations
 
 import math
-import os
-import pickle
 import time
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +23,18 @@ from engine.context import JobContext
 from engine.events import LayerStats, Metric
 from engine.methods.base import TrainHook
 from engine.recipe import TrainConfig
+from engine.train_loss import (  # noqa: F401 (TrainingDiverged, DIVERGED_FACTOR: re-exported)
+    DIVERGED_FACTOR,
+    LossWindow,
+    TrainingDiverged,
+    TrainStats,
+    loss_warnings,
+)
+from engine.train_state import (  # noqa: F401 (read_train_state: re-exported)
+    load_train_state,
+    read_train_state,
+    save_train_state,
+)
 
 
 def pick_device(name: str) -> torch.device:
@@ -100,61 +108,8 @@ def evaluate(
     return {"loss": loss, "accuracy": correct / n_items}
 
 
-@dataclass
-class TrainStats:
-    steps: int = 0
-    samples: int = 0
-    seconds: float = 0.0
-    final_train_loss: float | None = None
-    first_train_loss: float | None = None
-    peak: tuple[int, float] | None = None  # (step, loss) of a loss far above its start
-    history: list[dict[str, float]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite: nothing after that step means anything."""
-
-
-DIVERGED_FACTOR = 5.0  # a train loss this many times its first value is called diverging
-
-
-def _far_above(loss: float, start: float) -> bool:
-    return loss > DIVERGED_FACTOR * start and loss > start + 1.0
-
-
-def _watch_loss(stats: TrainStats, loss: float, step: int, cfg: TrainConfig, ctx: JobContext) -> None:
-    """Fail on a non-finite loss; say so (once, live) when the loss climbs far above its start."""
-    if not math.isfinite(loss):
-        raise TrainingDiverged(
-            f"training loss became {loss} by step {step}; lower train.lr (now {cfg.lr:g}), "
-            "check the data, or start from a model whose weights are finite"
-        )
-    if stats.first_train_loss is None:
-        stats.first_train_loss = loss
-        return
-    if _far_above(loss, stats.first_train_loss) and (stats.peak is None or loss > stats.peak[1]):
-        if stats.peak is None:
-            ctx.log(f"loss {loss:.4g} at step {step} is {loss / stats.first_train_loss:.1f}x its "
-                    f"start ({stats.first_train_loss:.4g}); training may be diverging", "warning")
-        stats.peak = (step, loss)
-
-
-def _loss_warnings(stats: TrainStats, cfg: TrainConfig) -> list[str]:
-    """The card's verdict on the loss curve: diverged (still far up) or unstable (it spiked)."""
-    start, final = stats.first_train_loss, stats.final_train_loss
-    if stats.peak is None or start is None or final is None:
-        return []
-    step, peak = stats.peak
-    if _far_above(final, start):
-        return [f"training diverged: the loss ended at {final:.4g}, {final / start:.1f}x its start "
-                f"({start:.4g}); lower train.lr (now {cfg.lr:g})"]
-    return [f"training was unstable: the loss spiked to {peak:.4g} at step {step} "
-            f"({peak / start:.1f}x its start {start:.4g}) before recovering; consider a lower "
-            f"train.lr (now {cfg.lr:g}) or warmup_steps"]
-
-
 def make_loader(ds: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+    """A DataLoader over ds; shuffled with its own generator seeded by `seed`."""
     gen = torch.Generator().manual_seed(seed)
     return DataLoader(
         ds, batch_size=batch_size, shuffle=shuffle, generator=gen if shuffle else None
@@ -173,37 +128,6 @@ def _optimizer(module: nn.Module, cfg: TrainConfig, steps: int) -> tuple[Any, An
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, _linear_schedule(cfg.warmup_steps, steps))
-
-
-@dataclass
-class _LossWindow:
-    """Train loss and samples since the last report; the loss stays on the device until then."""
-
-    loss_sum: torch.Tensor
-    t0: float
-    n: int = 0
-    samples: int = 0
-
-    def add(self, loss: torch.Tensor, batch_size: int) -> None:
-        self.loss_sum += loss.detach()  # no host sync per step
-        self.n += 1
-        self.samples += batch_size
-
-    def report(
-        self, step: int, steps: int, lr: float, stats: TrainStats, cfg: TrainConfig, ctx: JobContext
-    ) -> None:
-        """Emit loss, lr and throughput of the window, check the loss, start a new window."""
-        now = time.perf_counter()
-        train_loss = float(self.loss_sum) / self.n
-        stats.final_train_loss = train_loss
-        ctx.emit(Metric("train/loss", step, train_loss))
-        _watch_loss(stats, train_loss, step, cfg, ctx)
-        ctx.emit(Metric("lr", step, lr))
-        ctx.emit(Metric("throughput/samples_per_s", step, self.samples / max(now - self.t0, 1e-9)))
-        ctx.progress(step / steps, f"step {step}/{steps}  loss {train_loss:.4f}")
-        self.loss_sum.zero_()
-        self.n = self.samples = 0
-        self.t0 = now
 
 
 def fine_tune(
@@ -233,24 +157,12 @@ def fine_tune(
     per_epoch = max(1, math.ceil(len(train_ds) / cfg.batch_size))
     val_loader = make_loader(val_ds, cfg.batch_size, False, cfg.seed)
     opt, sched = _optimizer(module, cfg, steps)
-    step = 0
-    if resume and state_path is not None:
-        step = load_train_state(state_path, module, opt, sched, hooks)
-        ctx.log(f"resumed from step {step} ({state_path.name})")
+    step = _resumed_step(state_path, module, opt, sched, hooks, ctx) if resume else 0
     module.train()
-
-    def emit_layers(step: int) -> None:
-        # per-layer sparsity at eval steps shows the masks holding between mask updates
-        # (the pruning methods report overall sparsity themselves when masks change)
-        if layer_stats is not None:
-            values = layer_stats()
-            if values:
-                ctx.emit(LayerStats(step, values))
-
     if step == 0:
-        emit_layers(0)
+        _emit_layer_stats(layer_stats, ctx, 0)
     t_start = time.perf_counter()
-    window = _LossWindow(torch.zeros((), device=device), t_start)
+    window = LossWindow(torch.zeros((), device=device), t_start)
     while step < steps:
         # one loader per epoch, seeded by the epoch: a resumed run sees the same order
         epoch, skip = divmod(step, per_epoch)
@@ -259,13 +171,7 @@ def fine_tune(
             if i < skip:
                 continue
             ctx.checkpoint()
-            batch = _to(batch, device)
-            logits = module(batch["input_ids"], batch["attention_mask"])
-            loss = compute_loss(task, logits, batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            loss = _train_step(module, task, _to(batch, device), opt, sched)
             step += 1
             for hook in hooks:
                 hook.on_step(step)
@@ -275,75 +181,61 @@ def fine_tune(
             if step % cfg.log_every == 0 or step == steps:
                 window.report(step, steps, sched.get_last_lr()[0], stats, cfg, ctx)
             if step % cfg.eval_every == 0 or step == steps:
-                metrics = evaluate(module, task, val_loader, device, cfg.eval_batches)
-                for k, v in metrics.items():
-                    ctx.emit(Metric(f"val/{k}", step, v))
-                stats.history.append({"step": step, **metrics})
-                emit_layers(step)
+                _validate(module, task, val_loader, device, cfg, ctx, stats, step)
+                _emit_layer_stats(layer_stats, ctx, step)
             if state_path is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 save_train_state(state_path, step, module, opt, sched, hooks)
             if step >= steps:
                 break
     stats.steps = step
     stats.seconds = time.perf_counter() - t_start
-    stats.warnings += _loss_warnings(stats, cfg)
+    stats.warnings += loss_warnings(stats, cfg)
     return stats
 
 
-def save_train_state(
-    path: Path, step: int, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook]
-) -> None:
-    """Everything needed to continue exactly: weights and masks, optimizer, schedules, RNG."""
-    state = {
-        "step": step,
-        "model": module.state_dict(),
-        "optimizer": opt.state_dict(),
-        "scheduler": sched.state_dict(),
-        "hooks": [h.state_dict() for h in hooks],
-        "rng": torch.get_rng_state(),
-    }
-    # the temp name atomic_io uses: a crash mid-write leaves the previous state intact, and
-    # the half-written file is cleared with the rest of a crashed run's temp files
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_train_state(
-    path: Path, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook]
+def _resumed_step(
+    state_path: Path | None, module: nn.Module, opt: Any, sched: Any,
+    hooks: Sequence[TrainHook], ctx: JobContext,
 ) -> int:
-    """Restore what save_train_state wrote; returns the step to continue from."""
-    state = read_train_state(path)
-    module.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    if len(state["hooks"]) != len(hooks):
-        raise ValueError(f"{path.name} has {len(state['hooks'])} schedule(s), the recipe "
-                         f"{len(hooks)}: resume with the recipe the run was started with")
-    for hook, hs in zip(hooks, state["hooks"], strict=True):
-        hook.load_state_dict(hs)
-    torch.set_rng_state(state["rng"])
-    return int(state["step"])
+    """The step to continue from: state_path's, restored into module, opt, sched and hooks."""
+    if state_path is None:
+        return 0
+    step = load_train_state(state_path, module, opt, sched, hooks)
+    ctx.log(f"resumed from step {step} ({state_path.name})")
+    return step
 
 
-def read_train_state(path: Path) -> dict[str, Any]:
-    """torch.load a training state with weights only; refuse anything else in one line."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's own message suggests weights_only=False, i.e. running the file's code: no
-        raise ValueError(
-            f"{path} holds more than tensors (loading it would need full unpickling, which can "
-            "run code) and is refused; this run cannot be resumed, run its recipe again"
-        ) from None
-    except Exception as exc:  # truncated, not a torch file, ...
-        raise ValueError(f"{path} is damaged ({type(exc).__name__}); this run cannot be "
-                         "resumed, run its recipe again") from None
-    if not isinstance(state, dict) or not {"step", "model", "optimizer"} <= set(state):
-        raise ValueError(f"{path} is not a workbench training state; run the recipe again")
-    return state
+def _train_step(module: nn.Module, task: str, batch: dict[str, torch.Tensor], opt: Any, sched: Any) -> torch.Tensor:
+    """Forward, loss, backward, optimizer and schedule step; the loss stays on the device."""
+    logits = module(batch["input_ids"], batch["attention_mask"])
+    loss = compute_loss(task, logits, batch)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss
+
+
+def _validate(
+    module: nn.Module, task: str, val_loader: DataLoader, device: torch.device,
+    cfg: TrainConfig, ctx: JobContext, stats: TrainStats, step: int,
+) -> None:
+    """Evaluate, emit the val/* metrics and keep them in the run's history."""
+    metrics = evaluate(module, task, val_loader, device, cfg.eval_batches)
+    for k, v in metrics.items():
+        ctx.emit(Metric(f"val/{k}", step, v))
+    stats.history.append({"step": step, **metrics})
+
+
+def _emit_layer_stats(
+    layer_stats: Callable[[], dict[str, float]] | None, ctx: JobContext, step: int
+) -> None:
+    """Emit per-layer sparsity (at eval steps it shows the masks holding between mask updates;
+    the pruning methods report overall sparsity themselves when masks change)."""
+    if layer_stats is not None:
+        values = layer_stats()
+        if values:
+            ctx.emit(LayerStats(step, values))
 
 
 def _linear_schedule(warmup: int, total: int) -> Callable[[int], float]:

@@ -1,0 +1,104 @@
+"""The train loss while fine-tuning: windowed reports, the divergence watch, the card's warnings.
+
+A loss that becomes NaN/inf stops the run (TrainingDiverged); one that climbs far above its
+first value is said once, live, and ends up on the card as 'diverged' or 'unstable'.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from engine.context import JobContext
+from engine.events import Metric
+from engine.recipe import TrainConfig
+
+
+@dataclass
+class TrainStats:
+    """What fine_tune did: steps, samples, time, the loss's course, val history, warnings."""
+
+    steps: int = 0
+    samples: int = 0
+    seconds: float = 0.0
+    final_train_loss: float | None = None
+    first_train_loss: float | None = None
+    peak: tuple[int, float] | None = None  # (step, loss) of a loss far above its start
+    history: list[dict[str, float]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite: nothing after that step means anything."""
+
+
+DIVERGED_FACTOR = 5.0  # a train loss this many times its first value is called diverging
+
+
+def _far_above(loss: float, start: float) -> bool:
+    return loss > DIVERGED_FACTOR * start and loss > start + 1.0
+
+
+def watch_loss(stats: TrainStats, loss: float, step: int, cfg: TrainConfig, ctx: JobContext) -> None:
+    """Fail on a non-finite loss; say so (once, live) when the loss climbs far above its start."""
+    if not math.isfinite(loss):
+        raise TrainingDiverged(
+            f"training loss became {loss} by step {step}; lower train.lr (now {cfg.lr:g}), "
+            "check the data, or start from a model whose weights are finite"
+        )
+    if stats.first_train_loss is None:
+        stats.first_train_loss = loss
+        return
+    if _far_above(loss, stats.first_train_loss) and (stats.peak is None or loss > stats.peak[1]):
+        if stats.peak is None:
+            ctx.log(f"loss {loss:.4g} at step {step} is {loss / stats.first_train_loss:.1f}x its "
+                    f"start ({stats.first_train_loss:.4g}); training may be diverging", "warning")
+        stats.peak = (step, loss)
+
+
+def loss_warnings(stats: TrainStats, cfg: TrainConfig) -> list[str]:
+    """The card's verdict on the loss curve: diverged (still far up) or unstable (it spiked)."""
+    start, final = stats.first_train_loss, stats.final_train_loss
+    if stats.peak is None or start is None or final is None:
+        return []
+    step, peak = stats.peak
+    if _far_above(final, start):
+        return [f"training diverged: the loss ended at {final:.4g}, {final / start:.1f}x its start "
+                f"({start:.4g}); lower train.lr (now {cfg.lr:g})"]
+    return [f"training was unstable: the loss spiked to {peak:.4g} at step {step} "
+            f"({peak / start:.1f}x its start {start:.4g}) before recovering; consider a lower "
+            f"train.lr (now {cfg.lr:g}) or warmup_steps"]
+
+
+@dataclass
+class LossWindow:
+    """Train loss and samples since the last report; the loss stays on the device until then."""
+
+    loss_sum: torch.Tensor
+    t0: float
+    n: int = 0
+    samples: int = 0
+
+    def add(self, loss: torch.Tensor, batch_size: int) -> None:
+        self.loss_sum += loss.detach()  # no host sync per step
+        self.n += 1
+        self.samples += batch_size
+
+    def report(
+        self, step: int, steps: int, lr: float, stats: TrainStats, cfg: TrainConfig, ctx: JobContext
+    ) -> None:
+        """Emit loss, lr and throughput of the window, check the loss, start a new window."""
+        now = time.perf_counter()
+        train_loss = float(self.loss_sum) / self.n
+        stats.final_train_loss = train_loss
+        ctx.emit(Metric("train/loss", step, train_loss))
+        watch_loss(stats, train_loss, step, cfg, ctx)
+        ctx.emit(Metric("lr", step, lr))
+        ctx.emit(Metric("throughput/samples_per_s", step, self.samples / max(now - self.t0, 1e-9)))
+        ctx.progress(step / steps, f"step {step}/{steps}  loss {train_loss:.4f}")
+        self.loss_sum.zero_()
+        self.n = self.samples = 0
+        self.t0 = now

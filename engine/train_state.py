@@ -1,0 +1,75 @@
+"""Resumable training state: weights and masks, optimizer, schedules and RNG in one file.
+
+Written every `checkpoint_every` steps by engine.train.fine_tune; read with weights_only
+so a run folder's file can never run code.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.methods.base import TrainHook
+
+
+def save_train_state(
+    path: Path, step: int, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook]
+) -> None:
+    """Everything needed to continue exactly: weights and masks, optimizer, schedules, RNG."""
+    state = {
+        "step": step,
+        "model": module.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "hooks": [h.state_dict() for h in hooks],
+        "rng": torch.get_rng_state(),
+    }
+    # the temp name atomic_io uses: a crash mid-write leaves the previous state intact, and
+    # the half-written file is cleared with the rest of a crashed run's temp files
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_train_state(
+    path: Path, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook]
+) -> int:
+    """Restore what save_train_state wrote; returns the step to continue from."""
+    state = read_train_state(path)
+    module.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    if len(state["hooks"]) != len(hooks):
+        raise ValueError(f"{path.name} has {len(state['hooks'])} schedule(s), the recipe "
+                         f"{len(hooks)}: resume with the recipe the run was started with")
+    for hook, hs in zip(hooks, state["hooks"], strict=True):
+        hook.load_state_dict(hs)
+    torch.set_rng_state(state["rng"])
+    return int(state["step"])
+
+
+def read_train_state(path: Path) -> dict[str, Any]:
+    """torch.load a training state with weights only; refuse anything else in one line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, i.e. running the file's code: no
+        raise ValueError(
+            f"{path} holds more than tensors (loading it would need full unpickling, which can "
+            "run code) and is refused; this run cannot be resumed, run its recipe again"
+        ) from None
+    except Exception as exc:  # truncated, not a torch file, ...
+        raise ValueError(f"{path} is damaged ({type(exc).__name__}); this run cannot be "
+                         "resumed, run its recipe again") from None
+    if not isinstance(state, dict) or not {"step", "model", "optimizer"} <= set(state):
+        raise ValueError(f"{path} is not a workbench training state; run the recipe again")
+    return state
