@@ -64,7 +64,7 @@ class RunPage(QWidget):
         self.runner.running_changed.connect(lambda _running: self._update_buttons())
         self.runner.paused_changed.connect(self._on_paused)
         self.runner.refused.connect(lambda msg: self.set_status(msg, ERROR_COLOR))
-        state.recipe_changed.connect(self._show_recipe)
+        state.recipe_changed.connect(self._on_state_recipe)
         state.workspace_changed.connect(self.history.set_workspace)
         state.variants_changed.connect(self._refresh_history)
         self._show_recipe(state.recipe)
@@ -187,6 +187,19 @@ class RunPage(QWidget):
         preferred height (plots at their size hint), forcing a scroll bar at 1024 × 700.
         """
         return self.layout().minimumHeightForWidth(width)
+
+    def _on_state_recipe(self, recipe: Recipe) -> None:
+        """A new current recipe: the header shows it, the plots keep the run they show."""
+        if self.runner.running:
+            return  # the page describes the job that is running until it ends
+        shown = self._last_recipe
+        if shown is None or shown.name == recipe.name and shown.methods == recipe.methods:
+            self._show_recipe(recipe)
+            return
+        # the curves below belong to the last run: say so instead of putting them under
+        # the new recipe's name (its sparsity views change when it starts)
+        self.title.setText(f"Run — {recipe.name}")
+        self.recipe_line.setText(f"Start runs {recipe.name}; the plots show the last run, {shown.name}.")
 
     def _show_recipe(self, recipe: Recipe) -> None:
         self.title.setText(f"Run — {recipe.name}")

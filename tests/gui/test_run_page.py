@@ -343,3 +343,21 @@ def test_torch_lazy_imports_are_preloaded_off_the_gui_thread(qtbot, app_state):
     call = page._warm_up
     assert call.thread is not QApplication.instance().thread()  # its own QThread
     assert call.wait(30000) and "torch._dynamo" in sys.modules
+
+
+def test_a_new_recipe_does_not_relabel_the_last_runs_plots(qtbot, app_state):
+    """After a run, opening another recipe names it as next, and the plots as the last run's."""
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+    page.show()
+    ran = app_state.recipe
+    with qtbot.waitSignal(page.run_ended, timeout=60000) as ended:
+        assert page.start()
+        app_state.set_recipe(ran.replace(name="changed-while-running", methods=()))
+        assert page.title.text() == f"Run — {ran.name}"  # still the job that runs
+    assert ended.args[0].status == "finished", ended.args[0].error
+    app_state.set_recipe(ran.replace(name="dense-next", methods=()))
+    assert page.title.text() == "Run — dense-next"
+    assert ran.name in page.recipe_line.text() and "last run" in page.recipe_line.text()
+    assert page.plots.layer_bars.isVisible()  # the last run's sparsity views stay with its curves
+    assert len(page.plots.buffers["train/loss"]) > 0
