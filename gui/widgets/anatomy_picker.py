@@ -6,7 +6,6 @@ The picker only decides *what* to load (a ModelSpec); the page does the loading.
 from __future__ import annotations
 
 import dataclasses
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,67 +27,13 @@ from PySide6.QtWidgets import (
 
 from engine.recipe import ModelSpec
 from gui.widgets.elided_label import ElidedLabel
-
-MANIFEST = "workbench.json"  # engine.models.checkpoint.MANIFEST, without importing torch at start-up
-
-FILE_FILTER = "Model files (*.safetensors *.pt *.pth *.bin *.ts);;All files (*)"
-
-
-def is_torchscript_archive(path: Path) -> bool:
-    """True for a torch.jit.save zip: it carries `constants.pkl` and a `code/` folder."""
-    if not zipfile.is_zipfile(path):
-        return False
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return any(n.endswith("/constants.pkl") for n in names) or any("/code/" in n for n in names)
-
-
-def infer_source(path: str | Path) -> str:
-    """The ModelSpec.source for a file or folder; ValueError with a one-line reason otherwise."""
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ValueError(f"{p} does not exist")
-    if p.is_dir():
-        if (p / MANIFEST).is_file():
-            return "checkpoint"
-        if (p / "config.json").is_file():
-            return "hf"
-        raise ValueError(
-            f"{p.name}/ has neither config.json (a Hugging Face model) nor {MANIFEST} "
-            "(a workbench checkpoint)"
-        )
-    suffix = p.suffix.lower()
-    if p.name == MANIFEST:
-        return "checkpoint"
-    if p.name == "config.json":
-        return "hf"
-    if suffix == ".safetensors":
-        return "safetensors"
-    if suffix == ".ts":
-        return "torchscript"
-    if suffix in (".pt", ".pth", ".bin"):
-        return "torchscript" if is_torchscript_archive(p) else "torch"
-    raise ValueError(
-        f"{p.name}: unknown model file type; use .safetensors, .pt/.pth/.bin, .ts "
-        "or a Hugging Face / checkpoint folder"
-    )
-
-
-def parse_shape(text: str) -> tuple[int, ...] | None:
-    """'1, 3, 32, 32' or '[1,3,32,32]' -> (1, 3, 32, 32); '' -> None; ValueError otherwise."""
-    cleaned = text.strip().strip("[]()").replace("x", ",").replace("×", ",")
-    if not cleaned:
-        return None
-    try:
-        dims = tuple(int(d) for d in cleaned.replace(" ", ",").split(",") if d)
-    except ValueError:
-        raise ValueError(f"input shape {text!r} is not a list of whole numbers, e.g. 1, 3, 32, 32") from None
-    if not dims or any(d < 1 for d in dims):
-        raise ValueError(f"input shape {text!r} needs positive sizes, e.g. 1, 3, 32, 32")
-    return dims
+from gui.widgets.model_source import (  # noqa: F401 (MANIFEST, is_torchscript_archive: re-exported)
+    FILE_FILTER,
+    MANIFEST,
+    infer_source,
+    is_torchscript_archive,
+    parse_shape,
+)
 
 
 class ModelPicker(QWidget):
@@ -105,7 +50,14 @@ class ModelPicker(QWidget):
         self._shown: str | None = None  # built-in name now loaded (selected once the list fills)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
+        self._build_source_row(grid)
+        self._build_shape_row(grid)
+        self._build_status_rows(grid)
+        self.set_busy(False)
+        self.show_error("")
 
+    def _build_source_row(self, grid: QGridLayout) -> None:
+        """Row 0: the built-in list and the Load built-in / Open file / Open folder / Variant buttons."""
         # filled once shown: the list lives in engine.models, which imports torch (seconds)
         self.builtin = QComboBox()
         self.builtin.setPlaceholderText("built-in demo models")
@@ -136,6 +88,8 @@ class ModelPicker(QWidget):
         grid.addWidget(QLabel("Model:"), 0, 0)
         grid.addLayout(row, 0, 1)
 
+    def _build_shape_row(self, grid: QGridLayout) -> None:
+        """Row 1: the input-shape field (generic models) and the drop hint."""
         # generic (non-text) models cannot be run without an example input shape
         self.shape = QLineEdit()
         self.shape.setPlaceholderText("only for non-text models, e.g. 1, 3, 32, 32")
@@ -152,6 +106,8 @@ class ModelPicker(QWidget):
         grid.addWidget(QLabel("Input shape:"), 1, 0)
         grid.addLayout(shape_row, 1, 1)
 
+    def _build_status_rows(self, grid: QGridLayout) -> None:
+        """Rows 2-3: busy bar, status / loaded / error labels, and the trust checkbox."""
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # indeterminate: loading has no measurable progress
         self.busy.setMaximumWidth(160)
@@ -176,8 +132,6 @@ class ModelPicker(QWidget):
         grid.addLayout(status_row, 2, 1)
         grid.addWidget(self.trust, 3, 1)
         grid.setColumnStretch(1, 1)
-        self.set_busy(False)
-        self.show_error("")
 
     # -- built-in list and variants -----------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
