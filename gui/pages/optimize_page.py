@@ -10,61 +10,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
-    QFrame,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QStyle,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.atomic_io import atomic_write_text
-from engine.config_fields import ConfigError
 from engine.recipe import DataSpec, ExportConfig, Recipe, TrainConfig
+from gui.pages.recipe_files import RECIPE_FILTER, RecipeFileActions  # noqa: F401 (RECIPE_FILTER: re-exported)
 from gui.state import AppState
 from gui.widgets.browse_button import BrowseButton
 from gui.widgets.config_form import ERROR_COLOR, ConfigForm, small_label
 from gui.widgets.estimate_banner import EstimateBanner
+from gui.widgets.form_columns import group_box, scroll_column
 from gui.widgets.method_steps import MethodStepList, name_steps
 from gui.widgets.no_wheel import guard_wheel_in
 from gui.widgets.sensitivity_panel import SensitivityPanel
 
-RECIPE_FILTER = "Recipes (*.yaml *.yml);;All files (*)"
 DATA_FILTER = "Text or labelled data (*.txt *.csv *.jsonl *.json);;All files (*)"
 
 
-def _scroll(*widgets: QWidget) -> QScrollArea:
-    """A vertically scrolling column holding `widgets` top to bottom."""
-    inner = QWidget()
-    col = QVBoxLayout(inner)
-    col.setContentsMargins(0, 0, 8, 0)
-    col.setSpacing(12)
-    for w in widgets:
-        col.addWidget(w)
-    col.addStretch(1)
-    area = QScrollArea()
-    area.setWidget(inner)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    return area
-
-
-def _group(title: str, widget: QWidget) -> QGroupBox:
-    box = QGroupBox(title)
-    lay = QVBoxLayout(box)
-    lay.addWidget(widget)
-    return box
-
-
-class OptimizePage(QWidget):
+class OptimizePage(RecipeFileActions, QWidget):
     """Recipe editor; `run_requested(Recipe)` asks the Run page to start it."""
 
     run_requested = Signal(object)
@@ -82,6 +53,26 @@ class OptimizePage(QWidget):
 
     # -- layout --------------------------------------------------------------------
     def _build(self) -> None:
+        top = self._build_top()
+        self.banner = EstimateBanner()  # estimate, model and status: one fixed line each
+        self.banner.estimated.connect(self._show_estimate)
+        self.live = self.banner.live
+        self.estimate_label = self.banner.estimate_line
+        self.model_line = self.banner.model_line
+        self.error_label = self.banner.status_line
+        self._build_forms()
+        columns = self._build_columns(self._build_steps_box())
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(8)
+        layout.addLayout(top)
+        layout.addWidget(self.banner)
+        layout.addLayout(columns, 1)
+        guard_wheel_in(self)  # scrolling a form never changes a field under the pointer
+
+    def _build_top(self) -> QHBoxLayout:
+        """Recipe name with the Load, Save and Run buttons."""
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("variant name, e.g. gpt-prune50")
         self.name_edit.setToolTip("The name the variant gets in the workspace")
@@ -101,14 +92,10 @@ class OptimizePage(QWidget):
         top.addSpacing(16)
         for b in (self.load_button, self.save_button, self.run_button):
             top.addWidget(b)
+        return top
 
-        self.banner = EstimateBanner()  # estimate, model and status: one fixed line each
-        self.banner.estimated.connect(self._show_estimate)
-        self.live = self.banner.live
-        self.estimate_label = self.banner.estimate_line
-        self.model_line = self.banner.model_line
-        self.error_label = self.banner.status_line
-
+    def _build_forms(self) -> None:
+        """The method step list and the train, data and export forms."""
         self.steps = MethodStepList()
         self.steps.changed.connect(self._sync)
         self.train_form = ConfigForm(TrainConfig, path="train")
@@ -120,6 +107,9 @@ class OptimizePage(QWidget):
             "path", BrowseButton(self.set_data_path, DATA_FILTER, "Folder (one sub-folder per label)…")
         )
 
+    def _build_steps_box(self) -> QWidget:
+        """The step list under its 'Sensitivity analysis…' row."""
+        icons = self.style()
         self.sensitivity_button = QPushButton(
             icons.standardIcon(QStyle.StandardPixmap.SP_FileDialogContentsView), "Sensitivity analysis…"
         )
@@ -137,27 +127,23 @@ class OptimizePage(QWidget):
         sens_row.addWidget(self.sensitivity_button)
         steps_col.addLayout(sens_row)
         steps_col.addWidget(self.steps)
+        return steps_box
 
+    def _build_columns(self, steps_box: QWidget) -> QHBoxLayout:
+        """Steps (left) and the training, data and export forms (right), each scrolling."""
         columns = QHBoxLayout()
         columns.setSpacing(16)
         # the method forms are the widest and the reason for the page: they get half of it
-        columns.addWidget(_scroll(_group("Optimization steps", steps_box)), 1)
+        columns.addWidget(scroll_column(group_box("Optimization steps", steps_box)), 1)
         columns.addWidget(
-            _scroll(
-                _group("Training", self.train_form),
-                _group("Data", self.data_form),
-                _group("Export", self.export_form),
+            scroll_column(
+                group_box("Training", self.train_form),
+                group_box("Data", self.data_form),
+                group_box("Export", self.export_form),
             ),
             1,
         )
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 12, 16, 12)
-        layout.setSpacing(8)
-        layout.addLayout(top)
-        layout.addWidget(self.banner)
-        layout.addLayout(columns, 1)
-        guard_wheel_in(self)  # scrolling a form never changes a field under the pointer
+        return columns
 
     # -- recipe <-> forms ----------------------------------------------------------
     def show_recipe(self, recipe: Recipe) -> None:
@@ -280,44 +266,6 @@ class OptimizePage(QWidget):
         self.state.navigate.emit("Run")
         self.run_requested.emit(recipe)
 
-    def save_recipe(self, path: str | Path) -> bool:
-        """Write the edited recipe as YAML; False (with the reason shown) if it is invalid."""
-        recipe, errors = self.current_recipe()
-        if recipe is None:
-            self._show_problem(f"not saved: {errors[0]}")
-            return False
-        try:  # atomic: a failed save (full disk) leaves the file that was there intact
-            atomic_write_text(Path(path), recipe.to_yaml())
-        except OSError as exc:
-            self._show_problem(f"not saved: {path}: {exc.strerror or exc}")
-            return False
-        return True
-
-    def load_recipe(self, path: str | Path) -> bool:
-        """Read a recipe file into the forms and the state; False (reason shown) if it is bad."""
-        try:
-            recipe = Recipe.load(path)
-        except (ConfigError, OSError) as exc:
-            self._show_problem(f"could not load {Path(path).name}: {exc}")
-            return False
-        self.state.set_recipe(recipe)  # our recipe_changed handler fills the forms
-        return True
-
-    def _show_problem(self, text: str) -> None:
-        self._problem = text[:1].upper() + text[1:]
-        self.banner.set_status(self._problem, error=True)
-
-    def choose_load(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load recipe", _recipes_dir(), RECIPE_FILTER)
-        if path:
-            self.load_recipe(path)
-
-    def choose_save(self) -> None:
-        default = str(Path(_recipes_dir()) / f"{self.name_edit.text().strip() or 'recipe'}.yaml")
-        path, _ = QFileDialog.getSaveFileName(self, "Save recipe", default, RECIPE_FILTER)
-        if path:
-            self.save_recipe(path)
-
     def set_data_path(self, path: str) -> None:
         """Use a data file/folder; a builtin source switches to text or labelled to match."""
         self.data_form.set_field("path", path)
@@ -332,9 +280,3 @@ def _step_index(path: str) -> int | None:
         return None
     head = path[len("methods["):].split("]", 1)[0]
     return int(head) if head.isdigit() else None
-
-
-def _recipes_dir() -> str:
-    here = Path(__file__).resolve().parents[2] / "assets" / "recipes"
-    return str(here) if here.is_dir() else str(Path.cwd())
-
