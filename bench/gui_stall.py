@@ -32,15 +32,58 @@ from gui.runner import JobRunner, preload_torch_internals  # noqa: E402
 from gui.threads import BackgroundCall  # noqa: E402
 
 
-def main() -> int:
-    """Run the recipe once in a fresh workspace and print the gaps per stage."""
+def parse_args() -> argparse.Namespace:
+    """The command line: recipe, steps, and the two 'old way' switches."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipe", default="assets/recipes/tiny-gpt-random.yaml")
     ap.add_argument("--steps", type=int, default=10, help="train.max_steps (small: the export is the point)")
     ap.add_argument("--in-thread", action="store_true", help="export in the job thread (the old way)")
     ap.add_argument("--no-warm-up", action="store_true",
                     help="skip the Run page's early import of torch's lazy parts (the old way)")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+class StallRecorder:
+    """Gaps between timer ticks per stage, each with the newest job event before it."""
+
+    def __init__(self, stage: str):
+        self.gaps: dict[str, list[float]] = {}
+        self.stage = stage
+        self.last = time.perf_counter()
+        self.seen = "(none)"  # the newest event before a gap: where the time went
+        self.worst: list[tuple[float, str, str]] = []
+
+    def tick(self) -> None:
+        """Record the gap since the previous tick (connected to the 10 ms timer)."""
+        now = time.perf_counter()
+        gap = (now - self.last) * 1000
+        self.gaps.setdefault(self.stage, []).append(gap)
+        self.worst.append((gap, self.stage, self.seen))
+        self.last = now
+
+    def on_event(self, ev: object) -> None:
+        """Follow the job's stages and remember its newest event."""
+        if isinstance(ev, StageStarted) and ev.stage != "run":
+            self.stage = ev.stage
+        self.seen = repr(ev)[:100]
+
+
+def print_gaps(rec: StallRecorder) -> None:
+    """Max / p99 gap per stage and for the whole job, then the five worst gaps."""
+    print(f"{'stage':<10} {'ticks':>6} {'max ms':>8} {'p99 ms':>8}")
+    for name, g in rec.gaps.items():
+        a = np.asarray(g)
+        print(f"{name:<10} {len(a):>6} {a.max():>8.1f} {np.percentile(a, 99):>8.1f}")
+    every = np.concatenate([np.asarray(g) for n, g in rec.gaps.items() if n != "warm-up"])
+    print(f"{'job':<10} {len(every):>6} {every.max():>8.1f} {np.percentile(every, 99):>8.1f}")
+    print("worst gaps (ms, stage, the newest event before it):")
+    for gap, name, ev in sorted(w for w in rec.worst if w[1] != "warm-up")[::-1][:5]:
+        print(f"  {gap:6.1f}  {name:<9} {ev}")
+
+
+def main() -> int:
+    """Run the recipe once in a fresh workspace and print the gaps per stage."""
+    args = parse_args()
     app = QApplication.instance() or QApplication([])
     recipe = Recipe.from_yaml(Path(args.recipe).read_text(encoding="utf-8"))
     recipe = recipe.replace(train=dataclasses.replace(recipe.train, max_steps=args.steps, eval_every=args.steps))
@@ -48,35 +91,18 @@ def main() -> int:
     runner = JobRunner()
     if args.in_thread:
         runner.isolate_export = False
-    gaps: dict[str, list[float]] = {}
-    stage = ["warm-up" if not args.no_warm_up else "start"]
-    last = [time.perf_counter()]
-    seen = ["(none)"]  # the newest event before a gap: where the time went
-    worst: list[tuple[float, str, str]] = []
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gap = (now - last[0]) * 1000
-        gaps.setdefault(stage[0], []).append(gap)
-        worst.append((gap, stage[0], seen[0]))
-        last[0] = now
-
-    def on_event(ev: object) -> None:
-        if isinstance(ev, StageStarted) and ev.stage != "run":
-            stage[0] = ev.stage
-        seen[0] = repr(ev)[:100]
-
+    rec = StallRecorder("warm-up" if not args.no_warm_up else "start")
     timer = QTimer()
     timer.setInterval(10)
-    timer.timeout.connect(tick)
-    runner.event.connect(on_event)
+    timer.timeout.connect(rec.tick)
+    runner.event.connect(rec.on_event)
     result: list = []
     runner.finished.connect(lambda r: (result.append(r), app.quit()))
     timer.start()
     t0 = [time.perf_counter()]
 
     def start_job(_result: object = None) -> None:
-        stage[0] = "start"
+        rec.stage = "start"
         t0[0] = time.perf_counter()
         runner.start(recipe, ws)
 
@@ -90,15 +116,7 @@ def main() -> int:
     print(f"{recipe.name}: {result[0].status} in {time.perf_counter() - t0[0]:.1f} s "
           f"(export {'in the job thread' if args.in_thread else 'in a child process'}, "
           f"{'no warm-up' if args.no_warm_up else 'torch warmed up before the run'})")
-    print(f"{'stage':<10} {'ticks':>6} {'max ms':>8} {'p99 ms':>8}")
-    for name, g in gaps.items():
-        a = np.asarray(g)
-        print(f"{name:<10} {len(a):>6} {a.max():>8.1f} {np.percentile(a, 99):>8.1f}")
-    every = np.concatenate([np.asarray(g) for n, g in gaps.items() if n != "warm-up"])
-    print(f"{'job':<10} {len(every):>6} {every.max():>8.1f} {np.percentile(every, 99):>8.1f}")
-    print("worst gaps (ms, stage, the newest event before it):")
-    for gap, name, ev in sorted(w for w in worst if w[1] != "warm-up")[::-1][:5]:
-        print(f"  {gap:6.1f}  {name:<9} {ev}")
+    print_gaps(rec)
     return 0 if result and result[0].status == "finished" else 1
 
 
