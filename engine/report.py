@@ -65,15 +65,7 @@ def build_card(
         "status": "finished",
         "method": " + ".join(method_label(m) for m in recipe.methods) or "none",
         "task": loaded.task,
-        "model": {
-            "description": loaded.description,
-            "source": f"{recipe.model.source}:{recipe.model.path}",
-            "params": total,
-            "nonzero_params": after.nonzero_params,
-            "params_before": before.total_params,
-            "size_bytes": after.total_bytes,
-            "flops": after.total_flops,
-        },
+        "model": _model_section(recipe, loaded, before, after),
         "sparsity": {
             "overall": overall_sparsity(module, targets) if targets else 0.0,
             "model": 1.0 - after.nonzero_params / total if total else 0.0,
@@ -83,22 +75,45 @@ def build_card(
         "data": getattr(data, "description", None),
         "train": None,
         "onnx": onnx,
-        "artifacts": {
-            "folder": str(folder),
-            "recipe": str(folder / "recipe.yaml"),
-            "metrics": str(folder / "metrics.jsonl"),
-            "checkpoint": str(folder / "checkpoint") if (folder / "checkpoint").exists() else None,
-            "anatomy": str(folder / "anatomy.json") if (folder / "anatomy.json").exists() else None,
-        },
+        "artifacts": _artifacts(folder),
         "started": started,
         "finished": time.time(),
     }
     if train_stats is not None and train_stats.steps:
-        card["train"] = {
-            "steps": train_stats.steps,
-            "seconds": round(train_stats.seconds, 3),
-            "samples_per_s": train_stats.samples / train_stats.seconds
-            if train_stats.seconds
-            else None,
-        }
+        card["train"] = _train_section(train_stats)
     return card
+
+
+def _model_section(recipe: Recipe, loaded: Any, before: Any, after: Any) -> dict[str, Any]:
+    """The card's `model`: description, source, parameter counts, size and FLOPs."""
+    return {
+        "description": loaded.description,
+        "source": f"{recipe.model.source}:{recipe.model.path}",
+        "params": after.total_params,
+        "nonzero_params": after.nonzero_params,
+        "params_before": before.total_params,
+        "size_bytes": after.total_bytes,
+        "flops": after.total_flops,
+    }
+
+
+def _artifacts(folder: Path) -> dict[str, str | None]:
+    """The card's `artifacts`: the run folder and the files in it (None when not written)."""
+    return {
+        "folder": str(folder),
+        "recipe": str(folder / "recipe.yaml"),
+        "metrics": str(folder / "metrics.jsonl"),
+        "checkpoint": str(folder / "checkpoint") if (folder / "checkpoint").exists() else None,
+        "anatomy": str(folder / "anatomy.json") if (folder / "anatomy.json").exists() else None,
+    }
+
+
+def _train_section(train_stats: Any) -> dict[str, Any]:
+    """The card's `train`: steps, seconds and throughput of the fine-tuning."""
+    return {
+        "steps": train_stats.steps,
+        "seconds": round(train_stats.seconds, 3),
+        "samples_per_s": train_stats.samples / train_stats.seconds
+        if train_stats.seconds
+        else None,
+    }
