@@ -8,6 +8,7 @@ manifest, a stored recipe) can grant it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from engine.models.types import LoadedModel, ModelLoadError
@@ -53,5 +54,16 @@ def load_variant(spec: ModelSpec, workspace: Any) -> LoadedModel:
 
     resolved, v = resolve_variant(spec, workspace)
     loaded = load_model(resolved)
-    loaded.description = f"variant {v.name} ({v.id}) — {loaded.description}"
+    n_params = sum(p.numel() for p in loaded.module.parameters())
+    loaded.description = variant_description(v.name, v.id, loaded.description, n_params)
     return loaded
+
+
+# "0.88M params" in a description written when the checkpoint's source model was loaded
+_PARAM_COUNT = re.compile(r",?\s*\d+(?:\.\d+)?M params")
+
+
+def variant_description(name: str, run_id: str, source_description: str, n_params: int) -> str:
+    """The variant's own line: its parameter count now, not the one its source model had."""
+    base = _PARAM_COUNT.sub("", source_description).strip()
+    return f"variant {name} ({run_id}), {n_params / 1e6:.2f}M params — from {base}"

@@ -61,3 +61,14 @@ def test_variant_errors_are_one_line_naming_the_fix(tmp_path):
     ws.finish(run.id, {"id": run.id})  # no checkpoint folder was written
     with pytest.raises(ModelLoadError, match="has no checkpoint folder"):
         load_model(ModelSpec(source="variant", path="halved"), workspace=ws)
+
+
+def test_a_variant_description_counts_its_own_parameters():
+    """A structured variant is smaller than its source: the line must not repeat the old count."""
+    from engine.models.variant_source import variant_description
+
+    line = variant_description(
+        "ffn50", "r1", "tiny-gpt: GPT-style causal LM, 4 layers, d=128, 0.88M params, pretrained", 612_608
+    )
+    assert "0.88M" not in line and "0.61M params" in line
+    assert line.startswith("variant ffn50 (r1)") and "pretrained" in line
