@@ -32,6 +32,7 @@ from engine.atomic_io import (  # noqa: F401  (re-exported: the store's public w
     remove_temp_litter,
     strict_json,
 )
+from engine.store_crashes import CRASHED, WorkspaceCrashes  # noqa: F401  (CRASHED: re-exported)
 from engine.store_db import SCHEMA, WorkspaceError, check_and_create_schema, describe  # noqa: F401
 from engine.store_edit import WorkspaceEdits, name_problem  # noqa: F401  (name_problem: public)
 from engine.store_files import RESERVE_FILE, make_reserve, missing_files
@@ -39,7 +40,6 @@ from engine.store_files import RESERVE_FILE, make_reserve, missing_files
 TRAIN_STATE = "train_state.pt"  # in a run folder while the run can still be resumed
 STATUSES = ("running", "finished", "cancelled", "failed", "crashed")
 DONE = ("finished", "cancelled", "failed", "crashed")
-CRASHED = "the process running it ended without finishing"
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Variant:
     missing: str | None = None  # a finished variant whose files are gone or damaged: why
 
 
-class Workspace(WorkspaceEdits):
+class Workspace(WorkspaceEdits, WorkspaceCrashes):
     """A folder of runs with a SQLite index; create it by opening it."""
 
     busy_timeout_s: float = 15.0  # how long a write waits for another process's transaction
@@ -261,58 +261,6 @@ class Workspace(WorkspaceEdits):
         if v.status == "finished":
             v.missing = missing_files(self.run_dir(v.id), v.card)
         return v
-
-    # -- runs whose process died -----------------------------------------------------
-    def running_elsewhere(self, run_id: str) -> str | None:
-        """Who is running `run_id` when a live process holds its lock; None otherwise."""
-        lock = self.lock_path(run_id)
-        return (store_locks.holder(lock) or "another process") if store_locks.is_held(lock) else None
-
-    def mark_crashed(self, run_id: str, reason: str = CRASHED) -> bool:
-        """Record a 'running' run as crashed (and clear its temp files); False if it was not."""
-        with self._connect() as db:
-            # conditional: a run that finished meanwhile keeps its status
-            changed = db.execute(
-                "UPDATE variants SET status='crashed', error=?, updated=? "
-                "WHERE id=? AND status='running'",
-                (reason, time.time(), run_id),
-            ).rowcount
-        if changed:
-            remove_temp_litter(self.run_dir(run_id))
-        return bool(changed)
-
-    def _mark_crashed(self) -> int:
-        """Runs left 'running' by a process that no longer exists crashed; returns how many."""
-        with self._connect() as db:
-            rows = db.execute("SELECT id, pid, host FROM variants WHERE status='running'").fetchall()
-        n = 0
-        for r in rows:
-            lock = self.lock_path(r["id"])
-            if lock.exists():
-                dead = not store_locks.is_held(lock)
-            else:  # a run registered before run locks existed: the old pid + host test
-                dead = r["host"] == socket.gethostname() and bool(r["pid"]) and not _pid_alive(r["pid"])
-            if dead and self.mark_crashed(r["id"]):
-                n += 1
-        return n
-
-    def _mark_crashed_quietly(self) -> int:
-        try:
-            return self._mark_crashed()
-        except WorkspaceError:  # e.g. a full disk: report what is recorded
-            return 0
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def default_workspace() -> Path:
