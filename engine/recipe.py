@@ -21,18 +21,12 @@ from engine.config_fields import (
     option,
     validate_config,
 )
-from engine.safe_yaml import MAX_BYTES, YamlTooLarge, bounded_safe_load
+from engine.recipe_input import SECTIONS, check_recipe_shape, read_recipe_text  # noqa: F401 (SECTIONS: re-exported)
+from engine.safe_yaml import MAX_BYTES, YamlTooLarge, bounded_safe_load  # noqa: F401 (MAX_BYTES: re-exported)
 
 MAX_NAME = 200
 MAX_INPUT_ELEMENTS = 1 << 26  # one example input: 64M values is beyond any real one
 MAX_NOTES = 20_000
-SECTIONS = {
-    "model": "model: {source: builtin, path: tiny-gpt}",
-    "data": "data: {source: builtin, path: shakespeare}",
-    "train": "train: {epochs: 1, batch_size: 16}",
-    "export": "export: {enabled: true}",
-}
-
 MODEL_SOURCES = ("builtin", "hf", "safetensors", "torch", "torchscript", "checkpoint", "variant")
 TASKS = ("auto", "causal-lm", "classification", "generic")
 
@@ -166,6 +160,7 @@ class Recipe:
         return errs
 
     def validate(self) -> Recipe:
+        """This recipe, or ConfigError listing every problem."""
         errs = self.errors()
         if errs:
             raise ConfigError(errs)
@@ -205,36 +200,10 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        """Build a recipe from plain data (parsed YAML); ConfigError naming each bad field."""
         from engine.registry import method_config_class
 
-        if not isinstance(data, dict):
-            raise ConfigError(
-                "a recipe must be a YAML mapping with model/data/methods/train/export"
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                [
-                    FieldError(k, f"unknown section; known: {', '.join(sorted(known))}")
-                    for k in unknown
-                ]
-            )
-        for key, example in SECTIONS.items():
-            if data.get(key) is not None and not isinstance(data[key], dict):
-                raise ConfigError([FieldError(
-                    key, f"must be a mapping of settings, e.g. {example}; got {_kind(data[key])}"
-                )])
-        for key in ("name", "parent", "notes"):
-            value = data.get(key)
-            if value is not None and not isinstance(value, (str, int, float)):
-                raise ConfigError([FieldError(key, f"must be text, got {_kind(value)}")])
-        steps = data.get("methods") or []
-        if not isinstance(steps, list):
-            raise ConfigError([FieldError(
-                "methods", "must be a list of steps, each '- {type: ..., ...}'; got "
-                f"{_kind(steps)}"
-            )])
+        steps = check_recipe_shape(data, {f.name for f in dataclasses.fields(cls)})
         methods = []
         for i, step in enumerate(steps):
             if not isinstance(step, dict) or "type" not in step:
@@ -271,28 +240,7 @@ class Recipe:
     def load(cls, path: str | Path) -> Recipe:
         """Read a recipe file, refusing folders, huge files and non-UTF-8 text by name."""
         p = Path(path)
-        if p.is_dir():
-            raise ConfigError(f"{p} is a folder; give the path of a recipe .yaml file")
-        if not p.is_file():
-            raise ConfigError(f"recipe file not found: {p}")
-        try:
-            size = p.stat().st_size
-            if size > MAX_BYTES:
-                raise ConfigError(f"{p} is {size:,} bytes; a recipe is at most "
-                                  f"{MAX_BYTES:,} bytes, so it is refused unread")
-            raw = p.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read recipe {p}: {exc.strerror}") from None
-        if b"\0" in raw:
-            raise ConfigError(f"{p} is a binary file, not YAML text; give a recipe .yaml")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{p} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
-                f"{exc.start}); save it as UTF-8"
-            ) from None
-        return cls.from_yaml(text, str(p))
+        return cls.from_yaml(read_recipe_text(p), str(p))
 
     def untrusted(self) -> Recipe:
         """This recipe with model.trust off: for recipes read back from a workspace.
@@ -303,15 +251,6 @@ class Recipe:
         return self.replace(model=dataclasses.replace(self.model, trust=False))
 
     def replace(self, **changes: Any) -> Recipe:
+        """A copy with `changes` (dataclasses.replace)."""
         return dataclasses.replace(self, **changes)
 
-
-def _kind(value: Any) -> str:
-    """'a list', 'the text 'tiny-gpt'', ... for messages about a value of the wrong shape."""
-    if isinstance(value, str):
-        return f"the text {value[:40]!r}"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"{type(value).__name__} {str(value)[:40]}"
