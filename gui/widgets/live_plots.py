@@ -38,22 +38,17 @@ from gui.widgets.curve_specs import (
 from gui.widgets.layer_bars import KINDS, WAITING, LayerBars
 from gui.widgets.layer_names import short_layer_name, strip_common_prefix
 from gui.widgets.past_runs import PastRunCurves
+from gui.widgets.plot_views import auto_range, step_plot, use_light_theme
 from gui.widgets.ring_buffer import RingBuffer
 from gui.widgets.weight_histogram import WeightHistogramView
 
 __all__ = [
     "CURVES", "HISTORY_COLORS", "LayerBars", "LivePlots", "short_layer_name", "step_xy", "strip_common_prefix",
-    "value_at",
+    "use_light_theme", "value_at",
 ]
 
 REDRAW_MS = 50  # 20 Hz is smooth for a human and cheap for the GUI thread
 STRUCTURED_WAITING = "structured steps shrink layers: what each layer lost appears after the pruning step"
-
-
-def use_light_theme() -> None:
-    """White plots with black text, antialiased (set before creating plot widgets)."""
-    pg.setConfigOptions(antialias=True, background="w", foreground="k")
-
 
 
 class LivePlots(QWidget):
@@ -77,23 +72,7 @@ class LivePlots(QWidget):
         self.history = self.past.runs  # run id -> its overlaid curves
         self.redraws = 0  # setData calls so far (tests check plots redraw per tick, not per event)
 
-        self.controls = QHBoxLayout()  # the Run page adds its History button here
-        self.smooth_slider = QSlider(Qt.Orientation.Horizontal)
-        self.smooth_slider.setRange(0, 99)
-        self.smooth_slider.setMaximumWidth(160)
-        self.smooth_slider.setToolTip("exponential moving average of loss and metric curves, as in TensorBoard")
-        self.smooth_slider.valueChanged.connect(lambda v: self.set_smoothing(v / 100))
-        self.smooth_value = QLabel("0.00")
-        self.log_check = QCheckBox("Log scale")
-        self.log_check.setToolTip("logarithmic y axis for the loss and validation metric plots")
-        self.log_check.toggled.connect(self.set_log_scale)
-        self.controls.addWidget(QLabel("Smoothing"))
-        self.controls.addWidget(self.smooth_slider)
-        self.controls.addWidget(self.smooth_value)
-        self.controls.addSpacing(12)
-        self.controls.addWidget(self.log_check)
-        self.controls.addStretch(1)
-
+        self._build_controls()
         # Two rows: the curves over steps on top, the per-layer views below, where a long
         # layer list and the histogram get the width.
         self.grid = QGridLayout()
@@ -117,31 +96,33 @@ class LivePlots(QWidget):
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
 
+    def _build_controls(self) -> None:
+        """The Smoothing slider and Log scale box (self.controls, where the Run page adds more)."""
+        self.controls = QHBoxLayout()  # the Run page adds its History button here
+        self.smooth_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smooth_slider.setRange(0, 99)
+        self.smooth_slider.setMaximumWidth(160)
+        self.smooth_slider.setToolTip("exponential moving average of loss and metric curves, as in TensorBoard")
+        self.smooth_slider.valueChanged.connect(lambda v: self.set_smoothing(v / 100))
+        self.smooth_value = QLabel("0.00")
+        self.log_check = QCheckBox("Log scale")
+        self.log_check.setToolTip("logarithmic y axis for the loss and validation metric plots")
+        self.log_check.toggled.connect(self.set_log_scale)
+        self.controls.addWidget(QLabel("Smoothing"))
+        self.controls.addWidget(self.smooth_slider)
+        self.controls.addWidget(self.smooth_value)
+        self.controls.addSpacing(12)
+        self.controls.addWidget(self.log_check)
+        self.controls.addStretch(1)
+
     def _make_plot(self, key: str) -> pg.PlotWidget:
-        pw = pg.PlotWidget(title=PLOT_TITLES[key])
-        item = pw.getPlotItem()
-        item.setDownsampling(auto=True, mode="peak")
-        item.setClipToView(True)
-        item.showGrid(x=True, y=True, alpha=0.25)
-        # sparsity rises from bottom left to top right, where the announced target runs
-        # ahead of the run: its legend goes bottom right to keep that part in view
-        offset = (-10, -10) if key == "sparsity" else (-10, 10)
-        # see-through: in a small plot the legend sits on the curves, which must show through
-        item.addLegend(offset=offset, labelTextSize="8pt", brush=(255, 255, 255, 110), verSpacing=-6)
-        item.getAxis("bottom").setLabel("step")
-        pw.setMinimumHeight(110)
-        self.plots[key] = pw
+        pw = self.plots[key] = step_plot(key)
         self._auto_range(key)
         return pw
 
     def _auto_range(self, key: str) -> None:
         """Fit the plot to its data again (sparsity keeps its fixed 0..1)."""
-        vb = self.plots[key].getPlotItem().vb
-        if key == "sparsity":
-            vb.enableAutoRange(x=True, y=False)
-            vb.setYRange(0, 1, padding=0.05)
-        else:
-            vb.enableAutoRange(x=True, y=True)
+        auto_range(self.plots[key], key)
 
     def show_sparsity(self, mode: bool | str) -> None:
         """Which sparsity views fit the run: "masks", "structured" (layers shrink) or "none"."""
