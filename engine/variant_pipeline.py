@@ -30,6 +30,7 @@ from engine.models.checkpoint import save_model
 from engine.models.loaders import load_model
 from engine.models.structure import check_finite_weights
 from engine.models.summary import summarize
+from engine.pipeline_runs import PipelineRuns
 from engine.recipe import ModelSpec, Recipe
 from engine.registry import check_methods, entry_for_config
 from engine.report import build_card, method_label
@@ -41,7 +42,6 @@ from engine.train import (
     fine_tune,
     make_loader,
     pick_device,
-    read_train_state,
     total_steps,
 )
 
@@ -56,7 +56,9 @@ STAGES = {
 }
 
 
-class Pipeline:
+class Pipeline(PipelineRuns):
+    """One job's stages (load, baseline, methods, train, save, export) producing its card."""
+
     def __init__(
         self,
         recipe: Recipe,
@@ -259,48 +261,6 @@ class Pipeline:
         self.ctx.emit(Artifact("report", str(folder / "report.json")))
         self.ctx.progress(1.0, "done")
         return card
-
-    # -- pieces --------------------------------------------------------------------
-    def _parent_card(self) -> dict[str, Any] | None:
-        if not self.parent_id:
-            return None
-        try:
-            return self.ws.get(self.parent_id).card
-        except KeyError:  # the parent was deleted from the workspace meanwhile
-            return None
-
-    def _reopen(self, run_id: str):
-        """The unfinished run to continue: it must have a training state to resume from."""
-        try:
-            v = self.ws.get(run_id)
-        except KeyError as exc:
-            raise ValueError(f"no run {run_id!r} in {self.ws.root}") from exc
-        if v.status in ("finished", "running"):
-            raise ValueError(f"run {run_id} is {v.status}; only a cancelled, failed or crashed "
-                             "run can be resumed")
-        if not (self.ws.run_dir(run_id) / STATE_FILE).is_file():
-            raise ValueError(
-                f"run {run_id} has no {STATE_FILE}: set train.checkpoint_every in the recipe "
-                "so a run can be resumed; this one has to be run again"
-            )
-        # read it now (weights only): an unreadable state is refused before the run is touched
-        read_train_state(self.ws.run_dir(run_id) / STATE_FILE)
-        self.parent_id = v.parent
-        return self.ws.reopen(run_id)
-
-    def _resolve_model_spec(self, spec: ModelSpec) -> ModelSpec:
-        """`source: variant` becomes that variant's checkpoint folder (and its parent id).
-
-        The trust to unpickle stays the one in the user's recipe: nothing stored in the
-        workspace (a manifest, a recipe) can grant it.
-        """
-        if spec.source != "variant":
-            return spec
-        from engine.models.variant_source import resolve_variant  # the one path every page shares
-
-        resolved, v = resolve_variant(spec, self.ws)
-        self.parent_id = v.id
-        return resolved
 
     def export(self, loaded: Any, data: Any, path: Path, ctx: JobContext) -> Any:
         """Export the loaded model to `path` and check it (ONNX checker, parity, latency)."""
