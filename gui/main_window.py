@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
+from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
     QStackedWidget,
     QStyle,
     QWidget,
@@ -29,6 +28,7 @@ from gui import threads
 from gui.state import AppState
 from gui.widgets.elided_label import ElidedLabel
 from gui.widgets.no_wheel import guard_wheel_everywhere
+from gui.widgets.page_area import PageArea
 
 PAGE_ICONS = {
     "Model": QStyle.StandardPixmap.SP_ComputerIcon,
@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
         self.stack.removeWidget(self.loading)
         self.loading.deleteLater()
         for page in self.pages.values():
-            self.stack.addWidget(_scrolling(page))
+            self.stack.addWidget(PageArea(page))
         self.nav.setEnabled(True)
         self.stack.setCurrentIndex(self.nav.currentRow())
         self._build_menu()
@@ -296,48 +296,3 @@ class MainWindow(QMainWindow):
         self.shutdown()
         self._closed = True
         event.accept()
-
-
-class PageArea(QScrollArea):
-    """A page in a frameless scroll area: a page that needs more room than the window has
-    scrolls instead of setting the window's minimum size (the window must fit 1024 × 700).
-
-    The page is sized by hand to the viewport, grown to its minimum size hint: Qt's resizable
-    mode asks word-wrapped layouts for their *preferred* height, which scrolls a page (the
-    Model page's long layer table) that would fit.
-    """
-
-    def __init__(self, page: QWidget):
-        super().__init__()
-        self.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.setWidgetResizable(False)
-        self.setWidget(page)
-        page.installEventFilter(self)
-
-    def fit_page(self) -> None:
-        """Size the page to the viewport, but never below its minimum."""
-        page = self.widget()
-        if page is None:
-            return
-        view, least = self.viewport().size(), page.minimumSizeHint()
-        width = max(view.width(), least.width())
-        height = least.height()
-        if type(page).heightForWidth is not QWidget.heightForWidth:
-            # a page that answers its own least height at a width (wrapped labels); Qt's
-            # default answer is the preferred height, which would scroll a page that fits
-            height = max(height, page.heightForWidth(width))
-        page.resize(width, max(view.height(), height))
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self.fit_page()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
-            self.fit_page()  # its minimum may have changed (a banner, a loaded model)
-        return super().eventFilter(watched, event)
-
-
-def _scrolling(page: QWidget) -> QScrollArea:
-    """`page` in a PageArea."""
-    return PageArea(page)
