@@ -187,8 +187,7 @@ def fine_tune(
                 save_train_state(state_path, step, module, opt, sched, hooks)
             if step >= steps:
                 break
-    stats.steps = step
-    stats.seconds = time.perf_counter() - t_start
+    stats.steps, stats.seconds = step, time.perf_counter() - t_start
     stats.warnings += loss_warnings(stats, cfg)
     return stats
 
