@@ -51,7 +51,7 @@ class ComparePage(QWidget):
         self._syncing = False  # guards the table ↔ state selection loop
 
         top, second = self._build_header()
-        self.note = FairParentNote(state)
+        self.note = FairParentNote(state, reserve=True)
         self._build_table()
         self._build_plot()
 

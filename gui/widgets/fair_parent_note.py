@@ -18,14 +18,20 @@ from gui.state import AppState
 
 WARN_STYLE = "#fairNote { background: #fff4e0; border: 1px solid #e0b060; border-radius: 6px; }"
 INFO_STYLE = "#fairNote { background: #eef5ee; border: 1px solid #9cc79c; border-radius: 6px; }"
+QUIET_STYLE = "#fairNote { background: transparent; border: 1px solid #dcdfe4; border-radius: 6px; }"
+QUIET_TEXT = "Select a variant: this line says which parent its changes are measured against."
+RESERVED_LINES = 3  # the longest note wraps to three lines at 1024 px
 
 
 class FairParentNote(QFrame):
     """Hidden when the comparison is fair; else the reason and a 'Create dense control' button."""
 
-    def __init__(self, state: AppState, parent: QWidget | None = None):
+    def __init__(self, state: AppState, parent: QWidget | None = None, reserve: bool = False):
+        """reserve: keep the note's room when there is nothing to say (a table under it
+        must not move between the two clicks of a double-click)."""
         super().__init__(parent)
         self.state = state
+        self.reserve = reserve
         self.setObjectName("fairNote")
         self.child: Variant | None = None
         self.kind = ""  # 'unfair' | 'control' | '' (nothing to say)
@@ -40,10 +46,13 @@ class FairParentNote(QFrame):
         layout.setContentsMargins(10, 6, 10, 6)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
-        self.hide()
+        if reserve:
+            lines = self.label.fontMetrics().lineSpacing() * RESERVED_LINES
+            self.setMinimumHeight(lines + 2 * 6 + 2)
+        self._quiet()
 
     def show_for(self, child: Variant | None, variants: list[Variant]) -> None:
-        """Explain the comparison of `child` (None hides the note)."""
+        """Explain the comparison of `child` (None: hidden, or the neutral line when reserved)."""
         self.child, self.kind = child, ""
         compared, kind = comparison_parent(variants, child) if child else (None, "parent")
         if child is not None and kind == "control" and compared is not None:
@@ -55,12 +64,25 @@ class FairParentNote(QFrame):
             text = (f"⚠ <b>{html.escape(PARENT_NOTE.capitalize())}.</b> {html.escape(child.name)} was "
                     f"fine-tuned, its parent {html.escape(compared.name)} was not. Run a dense "
                     "fine-tuned control (same model, data and training, no methods) as the fair parent.")
+        elif child is not None and compared is not None and self.reserve:
+            text = f"Changes are measured against its parent <b>{html.escape(compared.name)}</b>."
         else:
-            self.hide()
+            self._quiet()
             return
-        self.setStyleSheet(WARN_STYLE if self.kind == "unfair" else INFO_STYLE)
+        style = {"unfair": WARN_STYLE, "control": INFO_STYLE}.get(self.kind, QUIET_STYLE)
+        self.setStyleSheet(style)
         self.label.setText(text)
         self.button.setVisible(self.kind == "unfair")
+        self.show()
+
+    def _quiet(self) -> None:
+        """Nothing to explain: hidden, or a neutral line holding the note's room."""
+        if not self.reserve:
+            self.hide()
+            return
+        self.setStyleSheet(QUIET_STYLE)
+        self.label.setText(f"<span style='color:#666'>{html.escape(QUIET_TEXT)}</span>")
+        self.button.hide()
         self.show()
 
     def text(self) -> str:

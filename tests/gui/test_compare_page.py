@@ -412,3 +412,19 @@ def test_metric_columns_appear_when_variants_arrive_after_the_page_was_built(qtb
         col = w.model.column(name)
         assert col >= 0 and not w.view.isColumnHidden(col), (name, w.model.columns)
     assert w.view.isColumnHidden(w.model.column("ID"))
+
+
+def test_selecting_rows_never_moves_the_table(qtbot, page, workspace):
+    """The note keeps its room whatever the selection says, so a double-click lands where aimed."""
+    page.resize(872, 640)
+    qtbot.wait(50)
+    tops = []
+    for row in range(page.proxy.rowCount()):
+        page.view.selectRow(row)
+        qtbot.wait(20)
+        tops.append(page.view.mapTo(page, page.view.rect().topLeft()).y())
+    page.view.clearSelection()
+    qtbot.wait(20)
+    tops.append(page.view.mapTo(page, page.view.rect().topLeft()).y())
+    assert page.note.isVisible()
+    assert len(set(tops)) == 1, tops
