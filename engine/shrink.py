@@ -63,8 +63,13 @@ def _nm_reason(method: str, provider: str) -> str:
     )
 
 
-def shrink_report(card: dict[str, Any], parent_card: dict[str, Any] | None) -> dict[str, Any]:
-    """Parameters (dense / present / non-zero), ONNX and zip size, latency vs the parent, and why."""
+def shrink_report(
+    card: dict[str, Any], parent_card: dict[str, Any] | None, against: str = "parent"
+) -> dict[str, Any]:
+    """Parameters (dense / present / non-zero), ONNX and zip size, latency vs the parent, and why.
+
+    `against` names what parent_card is in the sentences ("control" for the dense control).
+    """
     onnx = card.get("onnx") or {}
     method = str(card.get("method") or "")
     kinds = pruning_kinds(method)
@@ -95,6 +100,8 @@ def shrink_report(card: dict[str, Any], parent_card: dict[str, Any] | None) -> d
         reasons.insert(0, f"{note}; run the dense fine-tuned control (same model, data and "
                           "training, no methods) to compare fairly")
 
+    if against != "parent":  # every sentence above says "the parent's"
+        verdict, reasons, measured = (_say_against(x, against) for x in (verdict, reasons, measured))
     return {
         "kinds": kinds,
         **n,
@@ -106,6 +113,13 @@ def shrink_report(card: dict[str, Any], parent_card: dict[str, Any] | None) -> d
         "parent_note": note,
         "parent_name": (parent_card or {}).get("name"),
     }
+
+
+def _say_against(text: Any, against: str) -> Any:
+    """Sentences (a str or a list of them) reworded for what the numbers are compared with."""
+    if isinstance(text, list):
+        return [_say_against(t, against) for t in text]
+    return text.replace("the parent's", f"the {against}'s")
 
 
 def _measured_numbers(card: dict[str, Any], parent_card: dict[str, Any] | None) -> dict[str, Any]:

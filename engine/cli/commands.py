@@ -126,7 +126,8 @@ def _print_comparison(ws: Workspace, v: Variant) -> None:
         print(f"compared with the dense fine-tuned control {compared.name} ({compared.id}) "
               "instead of the untrained parent")
     # recomputed: the parent may have been re-exported since this card was written
-    print(shrink_text(shrink_report(v.card, compared.card if compared else None)))
+    against = "control" if kind == "control" else "parent"
+    print(shrink_text(shrink_report(v.card, compared.card if compared else None, against)))
     if kind == "parent" and compared is not None and needs_control(v, compared.card):
         print(f"note: {PARENT_NOTE}; for a fair parent run the dense fine-tuned control "
               f"(same model, data and training, no methods): workbench-cli control {v.id}")

@@ -197,7 +197,7 @@ class ShrinkCard(QFrame):
 
         `control`: the parent card is the dense fine-tuned control, not the recorded parent.
         """
-        r = shrink_report(card, parent_card)
+        r = shrink_report(card, parent_card, "control" if control else "parent")
         self.report = r
         self.heads[2].setText("dense control" if control else "parent")
         mark, color = OUTCOME_STYLE.get(r["outcome"], ("", INK))

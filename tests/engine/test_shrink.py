@@ -144,6 +144,14 @@ def test_structured_variant_is_smaller_and_faster(cards):
     assert r["reasons"][0].startswith("40% of the parameters were removed physically")
 
 
+def test_sentences_name_the_dense_control_when_it_is_the_comparison(cards, control):
+    """Against the control, no sentence may call it 'the parent' (the card says which it is)."""
+    r = shrink_report(_structured(control), control, "control")
+    text = " ".join([r["verdict"], *r["reasons"], *r["measured"]])
+    assert "the control's" in r["verdict"] and "the parent's" not in text
+    assert shrink_report(_structured(control), control)["verdict"].count("the parent's") == 1
+
+
 def test_latency_within_noise_is_called_noise(cards):
     _, parent = cards
     r = shrink_report(_structured(parent, speedup=1.03), parent)
