@@ -31,6 +31,7 @@ from engine.events import (
     StageStarted,
 )
 from engine.failures import describe_failure
+from engine.metrics_log import METRICS_FILE
 from engine.recipe import Recipe
 from engine.store import Workspace, WorkspaceError, default_workspace, strict_json
 from engine.variant_pipeline import Pipeline
@@ -137,7 +138,7 @@ class Job:
     def _attach_metrics_log(self, run_id: str, folder: Path) -> None:
         """Append every metric and layer-stats event of this run to metrics.jsonl."""
         self.run_id = run_id
-        path = folder / "metrics.jsonl"
+        path = folder / METRICS_FILE
         fh = path.open("a", encoding="utf-8")
 
         def write(event: Event) -> None:

@@ -14,6 +14,7 @@ from torch import nn
 
 from engine.config_fields import config_to_dict
 from engine.methods.masks import layer_sparsity, overall_sparsity
+from engine.metrics_log import METRICS_FILE
 from engine.recipe import Recipe
 from engine.registry import method_type_name
 
@@ -102,7 +103,7 @@ def _artifacts(folder: Path) -> dict[str, str | None]:
     return {
         "folder": str(folder),
         "recipe": str(folder / "recipe.yaml"),
-        "metrics": str(folder / "metrics.jsonl"),
+        "metrics": str(folder / METRICS_FILE),
         "checkpoint": str(folder / "checkpoint") if (folder / "checkpoint").exists() else None,
         "anatomy": str(folder / "anatomy.json") if (folder / "anatomy.json").exists() else None,
     }

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.estimate import fmt_count
 from engine.registry import MethodEntry, entry_for_config, methods
 from gui.widgets.config_form import FORM_STYLE, ConfigForm, small_label
 
@@ -33,14 +34,6 @@ FAMILY_TITLES = {"prune": "Pruning", "quantize": "Quantization", "distill": "Dis
 
 def family_title(family: str) -> str:
     return FAMILY_TITLES.get(family, family.replace("_", " ").capitalize())
-
-
-def fmt_count(n: float) -> str:
-    """1234567 -> '1.23M', 45600 -> '45.6K'."""
-    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
-            return f"{n / div:.3g}{unit}"
-    return f"{int(n)}"
 
 
 class StepCard(QGroupBox):

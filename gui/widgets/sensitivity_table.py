@@ -7,9 +7,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from engine.estimate import fmt_count
 from engine.sensitivity import SensitivityResult, within_noise
 from gui.widgets.live_plots import strip_common_prefix
-from gui.widgets.method_steps import fmt_count
 
 WARNING_COLOR = "#b26a00"  # amber: the result is real but not to be trusted as it stands
 NOISE_TIP = (
