@@ -52,10 +52,37 @@ class ModelSpec:
     input_shape: tuple[int, ...] | None = option(
         None, help="example input shape for generic (non-text) models, e.g. [1, 3, 32, 32]"
     )
+    input_dtype: str = option(
+        "float32", choices=("float32", "int64"),
+        help="element type of a generic model's example input: int64 for token ids",
+        advanced=True,
+    )
+    input_range: tuple[int, ...] | None = option(
+        None, help="[low, high) of int64 example inputs, e.g. [0, 50257] for token ids",
+        advanced=True,
+    )
+    tokenizer: str | None = option(
+        None, help="tokenizer for text: a Hugging Face tokenizer folder, a tokenizer.json, "
+        "or (with trust) a torch.save of an object with encode/decode", advanced=True,
+    )
+    python_path: str | None = option(
+        None, help="folder added to the import path so a pickled module's class can be "
+        "imported (with trust)", advanced=True,
+    )
+    dtype: str = option(
+        "float32", choices=("float32", "keep"),
+        help="float32 converts half-precision (bf16/fp16) weights for training and export; "
+        "keep leaves them as stored", advanced=True,
+    )
 
     def extra_checks(self) -> list[tuple[str, str]]:
         if not self.path.strip():
             return [("path", "is empty; give a built-in name, a file or a folder")]
+        if self.input_range is not None and (
+            len(self.input_range) != 2 or self.input_range[0] >= self.input_range[1]
+        ):
+            return [("input_range", f"needs [low, high] with low < high, e.g. [0, 50257]; got "
+                     f"{list(self.input_range)}")]
         if self.input_shape is not None:
             if not self.input_shape or any(d < 1 for d in self.input_shape):
                 return [("input_shape", f"needs sizes of at least 1, e.g. [1, 3, 32, 32]; got "
@@ -125,6 +152,20 @@ class ExportConfig:
 
 
 @dataclass(frozen=True)
+class ChecksConfig:
+    """When a child's metric is so much worse than its parent's that the model collapsed."""
+
+    max_accuracy_drop: float = option(
+        0.05, min=0.0, max=1.0, min_exclusive=True,
+        help="accuracy falling by more than this (0.05 = 5 points) flags the variant as collapsed",
+    )
+    max_metric_ratio: float = option(
+        2.0, min=1.0, max=1e6, min_exclusive=True,
+        help="perplexity or loss rising by more than this factor flags the variant as collapsed",
+    )
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str = "untitled"
     model: ModelSpec = field(default_factory=ModelSpec)
@@ -132,6 +173,7 @@ class Recipe:
     methods: tuple[Any, ...] = ()  # method configs from engine.registry
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
     parent: str | None = None  # variant id/name this one derives from (set by source: variant)
     notes: str = ""
 
@@ -151,6 +193,7 @@ class Recipe:
         errs += validate_config(self.data, "data")
         errs += validate_config(self.train, "train")
         errs += validate_config(self.export, "export")
+        errs += validate_config(self.checks, "checks")
         for i, m in enumerate(self.methods):
             errs += validate_config(m, f"methods[{i}]")
         if self.methods:
@@ -188,10 +231,12 @@ class Recipe:
             "methods": [{"type": method_type_name(m), **part(m)} for m in self.methods],
             "train": part(self.train),
             "export": part(self.export),
+            "checks": part(self.checks),
         }
         if full:
             return out
-        empty = {"parent": None, "notes": "", "methods": [], "train": {}, "export": {}}
+        empty = {"parent": None, "notes": "", "methods": [], "train": {}, "export": {},
+                 "checks": {}}
         return {k: v for k, v in out.items() if k not in empty or v != empty[k]}
 
     def to_yaml(self, full: bool = False) -> str:
@@ -220,6 +265,7 @@ class Recipe:
             methods=tuple(methods),
             train=config_from_dict(TrainConfig, data.get("train"), "train"),
             export=config_from_dict(ExportConfig, data.get("export"), "export"),
+            checks=config_from_dict(ChecksConfig, data.get("checks"), "checks"),
             parent=None if data.get("parent") is None else str(data["parent"]),
             notes=str(data.get("notes") or ""),
         )

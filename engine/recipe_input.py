@@ -15,6 +15,7 @@ SECTIONS = {
     "data": "data: {source: builtin, path: shakespeare}",
     "train": "train: {epochs: 1, batch_size: 16}",
     "export": "export: {enabled: true}",
+    "checks": "checks: {max_accuracy_drop: 0.05}",
 }
 
 
