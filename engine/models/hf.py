@@ -237,6 +237,13 @@ def load_hf_folder(
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"cannot load the Hugging Face model in {folder}: {first}") from exc
     extra = {"hf_folder": str(folder)}
+    # read as float32 above; load_model's as_float32 notes (or, for model.dtype: keep, restores)
+    # a half-precision storage dtype recorded here
+    from engine.models.precision_load import dtype_name, folder_stored_dtype
+
+    stored = folder_stored_dtype(folder, config)
+    if stored is not None:
+        extra["stored_dtype"] = dtype_name(stored)
     return wrap_hf(model, task, load_tokenizer(folder), kind, name or folder.name, extra)
 
 

@@ -221,4 +221,6 @@ def load_model(spec: ModelSpec, workspace: Any = None) -> LoadedModel:
             f"set model.task to {loaded.task} or auto",
             "model.task",
         )
-    return loaded
+    from engine.models.precision_load import as_float32  # bf16/fp16 -> fp32 unless dtype: keep
+
+    return as_float32(loaded, spec)
