@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from engine.recipe import ModelSpec
 from gui.widgets.elided_label import ElidedLabel
+from gui.widgets.model_more_options import ModelMoreOptions
 from gui.widgets.model_source import (  # noqa: F401 (MANIFEST, is_torchscript_archive: re-exported)
     FILE_FILTER,
     MANIFEST,
@@ -34,6 +35,7 @@ from gui.widgets.model_source import (  # noqa: F401 (MANIFEST, is_torchscript_a
     is_torchscript_archive,
     parse_shape,
 )
+from gui.widgets.picker_messages import on_page, option_field, pointer, split_field
 
 
 class ModelPicker(QWidget):
@@ -51,7 +53,10 @@ class ModelPicker(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         self._build_source_row(grid)
+        self.options = ModelMoreOptions()  # tokenizer, class folder, input/weight dtypes
+        self.options.committed.connect(self._options_changed)
         self._build_shape_row(grid)
+        grid.addWidget(self.options, 2, 1)
         self._build_status_rows(grid)
         self.set_busy(False)
         self.show_error("")
@@ -101,13 +106,14 @@ class ModelPicker(QWidget):
         self.hint.setStyleSheet("color: palette(mid);")
         shape_row = QHBoxLayout()
         shape_row.addWidget(self.shape)
+        shape_row.addWidget(self.options.toggle)
         shape_row.addSpacing(16)
         shape_row.addWidget(self.hint, 1)
         grid.addWidget(QLabel("Input shape:"), 1, 0)
         grid.addLayout(shape_row, 1, 1)
 
     def _build_status_rows(self, grid: QGridLayout) -> None:
-        """Rows 2-3: busy bar, status / loaded / error labels, and the trust checkbox."""
+        """Rows 3-4: busy bar, status / loaded / error labels, and the trust checkbox."""
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # indeterminate: loading has no measurable progress
         self.busy.setMaximumWidth(160)
@@ -129,8 +135,8 @@ class ModelPicker(QWidget):
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.current, 1)
         status_row.addWidget(self.error, 1)
-        grid.addLayout(status_row, 2, 1)
-        grid.addWidget(self.trust, 3, 1)
+        grid.addLayout(status_row, 3, 1)
+        grid.addWidget(self.trust, 4, 1)
         grid.setColumnStretch(1, 1)
 
     # -- built-in list and variants -----------------------------------------------
@@ -205,13 +211,32 @@ class ModelPicker(QWidget):
         except ValueError as exc:
             self.show_error(str(exc))
             return
-        self.requested.emit(ModelSpec(source=source, path=str(path), trust=trust, input_shape=shape))
+        if not self._options_ok():
+            return
+        spec = ModelSpec(source=source, path=str(path), trust=trust, input_shape=shape)
+        self.requested.emit(self.options.apply(spec))
+
+    def _options_ok(self) -> bool:
+        """False (the panel open on the first bad option, the load not asked) while one is bad."""
+        problem = next(iter(self.options.problems().items()), None)
+        if problem is not None:
+            self.show_error(f"{problem[0]}: {problem[1]}")
+        return problem is None
+
+    def _options_changed(self) -> None:
+        """An option changed: load the same file or folder again with it (its answers kept)."""
+        spec = self._last_spec
+        if spec is not None and spec.source not in ("builtin", "variant") and self._options_ok():
+            self.requested.emit(self.options.apply(spec))
 
     def remember(self, spec: ModelSpec) -> None:
         """The spec being loaded, however it was asked for: "Trust this file" retries it."""
         self._last_spec = spec
         self._last_path = None if spec.source in ("builtin", "variant") else Path(spec.path)
         self._last_variant = spec.path if spec.source == "variant" else None
+        if self._last_path is not None:  # a recipe's file: its shape and options show here
+            self.shape.setText(", ".join(str(d) for d in spec.input_shape or ()))
+            self.options.fill(spec)
 
     def _trust_toggled(self, on: bool) -> None:
         self._trusted = self._last_path if on else None
@@ -248,17 +273,24 @@ class ModelPicker(QWidget):
             w.setEnabled(not busy)
 
     def show_error(self, message: str) -> None:
-        """Red one-line error; offers the trust option only for refused pickles."""
-        field, text = _split_field(message)
+        """Red one-line error; offers the trust option only for refused pickles.
+
+        An error about a More-options field opens the panel with the reason next to that field.
+        """
+        field, text = split_field(message)
+        option = option_field(field, text)
+        if not message:
+            self.options.clear_load_errors()
+        elif option:
+            self.options.reveal(option, on_page(text))
         flagged = field == "model.input_shape" or "input shape" in text
         if flagged and self._last_path is not None:
             text += " (type it in Input shape and press Enter)"
-        # the engine speaks recipe language; on this page the fix is the checkbox below
-        text = text.replace("set model.trust: true", "tick “Trust this file” below")
+        wants_trust = field == "model.trust" or "unpickling" in text or "model.trust" in text
+        text = pointer(field) if option and option == field else on_page(text)
         self.error.setText(text)
         self.error.setVisible(bool(text))
         self.current.setVisible(not text and bool(self.current.text()) and self.busy.isHidden())
-        wants_trust = field == "model.trust" or "unpickling" in text
         trusted_here = self._trusted is not None and self._trusted == self._last_path
         # once trusted, the box stays ticked for this file through later errors (e.g. shape)
         self.trust.blockSignals(True)
@@ -266,11 +298,3 @@ class ModelPicker(QWidget):
         self.trust.blockSignals(False)
         self.trust.setVisible(bool(text) and (wants_trust or trusted_here))
         self.shape.setStyleSheet("border: 1px solid #c62828;" if flagged else "")
-
-
-def _split_field(message: str) -> tuple[str, str]:
-    """('model.trust', 'the text') from 'model.trust: the text' (engine errors name their field)."""
-    head, sep, rest = message.partition(": ")
-    if sep and head.startswith("model.") and " " not in head:
-        return head, rest
-    return "", message
