@@ -5,9 +5,11 @@ handlers (the code a run uses), so stacked steps compose exactly as they will in
 masks combine, a structured step shrinks the tensors the next step sees, and a step the
 engine would refuse at that point says why. No training happens: a schedule (iterative or
 gradual) is applied at once at its final amount, which is what the run reaches by the end of
-fine-tuning. Criteria that need data (Taylor) are estimated with magnitude (L1 for
-structured steps): the counts are the same except for threshold modes and global structured
-rankings, where which weights go depends on the scores.
+fine-tuning. Criteria that need data (Taylor, and structured `auto`) are estimated with
+magnitude (L1 for structured steps): the counts are the same except for threshold modes and
+global structured rankings, where which weights go depends on the scores. A step whose
+config has `notes(module, task, has_data)` adds what it will do differently from what was
+asked (e.g. heads rounded to whole key/value groups) and risky choices, before the run.
 
 The caller's module is never touched, so `estimate_steps` can run on a worker thread.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
@@ -26,6 +28,7 @@ from engine.config_fields import step_number
 from engine.methods.base import MethodContext
 from engine.methods.masks import count_params, overall_sparsity
 from engine.registry import entry_for_config, order_errors
+from engine.script_refusal import script_step_problem
 
 
 @dataclass
@@ -36,6 +39,7 @@ class StepEstimate:
     nonzero: int  # non-zero parameters after this step
     sparsity: float  # combined sparsity of the weights masking steps targeted so far
     error: str = ""  # non-empty when the engine would refuse this step here
+    notes: list[str] = field(default_factory=list)  # asked vs done, risky choices (not errors)
 
 
 @dataclass
@@ -60,6 +64,10 @@ class StepsEstimate:
         cut = 1.0 - last.params / self.dense_params if self.dense_params else 0.0
         return (f"Parameters after pruning: {fmt_count(last.params)} of "
                 f"{fmt_count(self.dense_params)} (−{cut:.1%})")
+
+    def notes(self) -> list[str]:
+        """Every step's notes, as 'Step N: …' (what differs from what was asked, risks)."""
+        return [f"{s.label.split(' · ')[0]}: {n}" for s in self.steps for n in s.notes]
 
 
 def fmt_count(n: float) -> str:
@@ -96,7 +104,7 @@ def _without_data(cfg: Any) -> Any:
     """The same step with a data-free criterion (the estimate has no calibration batches)."""
     if getattr(cfg, "criterion", None) == "taylor":
         cfg = dataclasses.replace(cfg, criterion="magnitude")
-    if getattr(cfg, "importance", None) == "taylor":
+    if getattr(cfg, "importance", None) in ("taylor", "auto"):
         cfg = dataclasses.replace(cfg, importance="l1")
     return cfg
 
@@ -106,8 +114,12 @@ def estimate_steps(
     methods: Sequence[Any],
     example_inputs: tuple | None = None,
     task: str = "generic",
+    has_data: bool | None = None,
 ) -> StepsEstimate:
-    """Apply `methods` in order to a copy of `module`; what each step leaves (module untouched)."""
+    """Apply `methods` in order to a copy of `module`; what each step leaves (module untouched).
+
+    `has_data`: whether the recipe has data (None: not known, e.g. while the form is edited);
+    it decides what data-aware defaults resolve to in the notes."""
     try:
         work = copy.deepcopy(module)
     except Exception as exc:  # e.g. a TorchScript module that cannot be copied
@@ -123,10 +135,12 @@ def estimate_steps(
     for i, cfg in enumerate(methods):
         entry = entry_for_config(cfg)
         label = f"Step {i + 1} · {step_title(cfg)}"
-        error = refused.get(i + 1, "")
+        error = refused.get(i + 1, "") or script_step_problem(work)  # TorchScript: refused
         if not error and entry.check is not None:
             error = next(iter(entry.check(cfg, work)), "")
-        targeted = 0
+        targeted, notes = 0, []
+        if not error and callable(getattr(cfg, "notes", None)):
+            notes = list(cfg.notes(work, task, has_data))  # before the step changes the model
         if not error:
             ctx = MethodContext(module=work, task=task, example_inputs=example_inputs)
             try:
@@ -139,5 +153,5 @@ def estimate_steps(
                     mask_targets += [t for t in res.targets if t not in mask_targets]
                 now = step_counts(work, mask_targets)
         steps.append(StepEstimate(label, targeted, now["params"], now["nonzero"],
-                                  now["sparsity"], error))
+                                  now["sparsity"], error, notes))
     return StepsEstimate(dense_params, steps, dense_nonzero)

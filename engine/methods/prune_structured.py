@@ -11,15 +11,13 @@ modules' own bookkeeping (head counts, HF config sizes) in step with the new sha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 import torch
 import torch_pruning as tp
 from torch import nn
 
-from engine.config_fields import option
 from engine.methods.base import MethodContext, MethodResult
-from engine.methods.masks import DEFAULT_EXCLUDE
 from engine.methods.structured_checks import (  # noqa: F401 (NONE_FOUND: re-exported)
     NONE_FOUND,
     SITE_NAMES,
@@ -27,6 +25,7 @@ from engine.methods.structured_checks import (  # noqa: F401 (NONE_FOUND: re-exp
     check_structured,
     preview_structured,
 )
+from engine.methods.structured_config import TARGETS, StructuredPruneConfig  # noqa: F401
 from engine.methods.structured_cut import (
     calibration_grads,
     checked_group,
@@ -36,6 +35,9 @@ from engine.methods.structured_cut import (
     sync_hf_config,
     unit_scores,
 )
+from engine.methods.structured_layouts import is_conv1d, layouts_for
+from engine.methods.structured_local import local_cut, local_unit_scores
+from engine.methods.structured_notes import resolve_importance, structured_notes
 from engine.methods.structured_targets import (
     CONV_TYPES,
     UNIT_NAMES,
@@ -46,73 +48,13 @@ from engine.methods.structured_targets import (
 )
 from engine.registry import register_method
 
-TARGETS = ("ffn", "heads", "channels")
-
-
-@dataclass(frozen=True)
-class StructuredPruneConfig:
-    target: str = option(
-        "ffn",
-        choices=TARGETS,
-        help="what loses whole units: ffn = hidden neurons of FFN/MLP blocks, heads = attention "
-        "heads (whole key/value groups under grouped-query attention), channels = conv "
-        "output channels",
-    )
-    amount: float = option(
-        0.5,
-        min=0.0,
-        max=1.0,
-        max_exclusive=True,
-        help="fraction of the targeted units removed (neurons, heads or channels)",
-    )
-    importance: str = option(
-        "l1",
-        choices=("l1", "l2", "taylor"),
-        help="how units are ranked: L1 or L2 norm of all their coupled weights, or Taylor "
-        "|w * dL/dw| from a few training batches (needs data)",
-    )
-    scope: str = option(
-        "layer",
-        choices=("global", "layer"),
-        help="layer: the same fraction in every block (uniform widths); global: one ranking over "
-        "all blocks, so the least important blocks lose more (at least one unit stays in each)",
-    )
-    include: tuple[str, ...] = option(
-        default_factory=lambda: ("*",),
-        help="block or layer name patterns to prune (fnmatch, e.g. *.layer.[0-2].*)",
-    )
-    exclude: tuple[str, ...] = option(
-        default_factory=lambda: DEFAULT_EXCLUDE,
-        help="name patterns left whole (embeddings and the output head are never pruned)",
-    )
-    calibration_batches: int = option(
-        4,
-        min=1,
-        max=1000,
-        help="training batches whose gradients Taylor importance sums",
-        shown_when={"importance": ("taylor",)},
-    )
-    round_to: int | None = option(
-        None,
-        min=1,
-        max=4096,
-        help="keep FFN neuron and conv channel counts multiples of this (e.g. 8 for fast "
-        "kernels); empty = exact amount",
-        advanced=True,
-    )
-
-    def extra_checks(self) -> list[tuple[str, str]]:
-        if not self.include:
-            return [("include", "is empty; use ['*'] to target every block")]
-        return []
-
 
 # -- the handler ------------------------------------------------------------------------------
 def _layer_params(module: nn.Module) -> dict[str, int]:
     return {
         n: sum(p.numel() for p in m.parameters(recurse=False))
         for n, m in module.named_modules()
-        if isinstance(m, (nn.Linear, *CONV_TYPES))
+        if isinstance(m, (nn.Linear, *CONV_TYPES)) or is_conv1d(m)
     }
 
 
@@ -152,12 +94,14 @@ def _unit_scores(
         if cfg.importance == "taylor":
             calibration_grads(ctx, cfg.calibration_batches)
         imp = importance(cfg.importance, cfg.target)
-        return [unit_scores(s, graph, imp) for s in sites]
+        return [local_unit_scores(s, cfg.importance) if s.local else unit_scores(s, graph, imp)
+                for s in sites]  # fmt: skip
     finally:
         ctx.module.zero_grad(set_to_none=True)
 
 
 def _cut(
+    cfg: StructuredPruneConfig,
     module: nn.Module,
     sites: list[Site],
     graph: tp.DependencyGraph,
@@ -168,14 +112,16 @@ def _cut(
     """Remove the planned units, sync the modules' bookkeeping, check the model still runs."""
     names = {m: n for n, m in module.named_modules()}
     # every group is built and checked before the first cut: a refusal leaves the model whole
-    groups = [
-        checked_group(s, graph, units, names) for s, units in zip(sites, plan, strict=True) if units
-    ]
+    planned = [(s, units) for s, units in zip(sites, plan, strict=True) if units]
+    groups = [checked_group(s, graph, units, names) for s, units in planned if s.fused is None]
     for group in groups:
         group.prune()
+    for s, units in planned:  # fused q|k|v projections: the graph cannot map their split
+        if s.fused is not None:
+            local_cut(s, units)
     for s in sites:
         sync_attrs(s)
-    sync_hf_config(module)
+    sync_hf_config(module, layouts_for(cfg))
     try:
         shape = _run(module, example)
     except Exception as exc:
@@ -201,6 +147,12 @@ def _cut(
 def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodResult:
     """Cut the lowest-importance units out of ctx.module in place (tensors shrink)."""
     module = ctx.module
+    has_data = getattr(ctx.data, "train", None) is not None
+    asked = cfg.importance
+    notes = structured_notes(cfg, module, ctx.task, has_data)
+    cfg = dataclasses.replace(cfg, importance=resolve_importance(cfg, ctx.task, has_data))
+    for note in notes:
+        ctx.log(f"note: {note}")
     _check_ready(cfg, ctx)
     example = ctx.example_inputs or probe_inputs(module, ctx.task)
     out_shape = _run(module, example)
@@ -210,7 +162,7 @@ def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodRe
         raise ValueError("; ".join(problems))
     params_before, layers_before = _count(module), _layer_params(module)
     plan = plan_units(cfg, sites, _unit_scores(cfg, ctx, sites, graph))
-    _cut(module, sites, graph, plan, example, out_shape)
+    _cut(cfg, module, sites, graph, plan, example, out_shape)
 
     after = _layer_params(module)
     shrunk = {
@@ -237,6 +189,8 @@ def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodRe
             "units_removed": removed,
             "units_total": total,
             "unit": UNIT_NAMES[cfg.target],
+            # for the card's step record: the criterion used (auto resolved) and the notes
+            "card": {"importance": cfg.importance, "importance_asked": asked, "notes": notes},
         },
         structured=True,
     )

@@ -13,6 +13,7 @@ from torch import nn
 
 from engine.methods.masks import matches
 from engine.methods.structured_cut import global_total, layer_count, min_keep
+from engine.methods.structured_layouts import is_dense, layer_patterns, layouts_for
 from engine.methods.structured_targets import (
     CONV_TYPES,
     UNIT_NAMES,
@@ -32,9 +33,10 @@ if TYPE_CHECKING:
 SITE_NAMES = {"ffn": "FFN block", "heads": "attention module", "channels": "conv channel group"}
 NONE_FOUND = {
     "ffn": "no FFN/MLP block found (known layouts: fc/proj, gate_proj/up_proj/down_proj, "
-    "intermediate.dense/output.dense, fc1/fc2); use target heads or channels",
-    "heads": "no attention heads found (known layouts: fused qkv + proj with a head count, "
-    "q_proj/k_proj/v_proj + o_proj, BERT query/key/value + output.dense); use target ffn",
+    "intermediate.dense/output.dense, fc1/fc2, c_fc/c_proj); use target heads or channels",
+    "heads": "no attention heads found (known layouts: fused qkv/c_attn + proj/c_proj with a "
+    "head count, q_proj/k_proj/v_proj + o_proj, BERT query/key/value + output.dense); use "
+    "target ffn",
     "channels": "no prunable Conv channels found: target channels is for convolutional "
     "models (a conv feeding the model output directly is never cut); use target ffn or heads "
     "for transformers",
@@ -49,12 +51,22 @@ def _all_sites(
     cfg: StructuredPruneConfig, module: nn.Module, graph: tp.DependencyGraph | None = None
 ) -> list[Site]:
     if cfg.target == "ffn":
-        return ffn_sites(module)
+        return ffn_sites(module, layouts_for(cfg))
     if cfg.target == "heads":
-        return attention_sites(module)
+        return attention_sites(module, layouts_for(cfg))
     if not any(isinstance(m, CONV_TYPES) for m in module.modules()):
         return []
     return conv_sites(module, graph or build_graph(module, probe_inputs(module)), cfg.exclude)
+
+
+def _none_found(cfg: StructuredPruneConfig, module: nn.Module) -> str:
+    """Nothing to prune: the known layouts, and the model's own layer names to map them."""
+    if cfg.target == "channels" or not any(is_dense(m) for m in module.modules()):
+        return NONE_FOUND[cfg.target]
+    field = "ffn_modules: [up, down]" if cfg.target == "ffn" else (
+        "attention_modules: [q, k, v, out] or [qkv, out] (and head_count_attr)")
+    return (f"{NONE_FOUND[cfg.target]}; or name your model's layers with {field}, relative to "
+            f"the block that holds them; its Linear/Conv1D layers: {layer_patterns(module)}")
 
 
 def _unit_word(site: Site, n: int) -> str:
@@ -123,7 +135,7 @@ def analyse_sites(
     except ValueError as exc:
         return [], [str(exc)]
     if not sites:
-        return [], [NONE_FOUND[cfg.target]]
+        return [], [_none_found(cfg, module)]
     problems = _pattern_problems(cfg, module, sites)
     chosen = [
         s for s in sites if _site_matches(s, cfg.include) and not _site_matches(s, cfg.exclude)

@@ -17,12 +17,14 @@ from torch import nn
 
 from engine.methods.base import MethodContext
 from engine.methods.structured_targets import (
-    HEAD_ATTRS,
+    DEFAULT_LAYOUTS,
     KV_HEAD_ATTRS,
+    Layouts,
     Site,
     attention_sites,
     eval_mode,
     ffn_sites,
+    in_features,
 )
 
 
@@ -148,24 +150,25 @@ def sync_attrs(site: Site) -> None:
     """Head counts and widths the modules keep as attributes follow the new shapes."""
     own = vars(site.owner)
     if site.kind == "ffn" and isinstance(own.get("intermediate_size"), int):
-        site.owner.intermediate_size = site.root.in_features
+        site.owner.intermediate_size = in_features(site.root)
     if site.kind != "heads":
         return
-    n_q = site.root.in_features // site.head_dim
+    n_q = in_features(site.root) // site.head_dim
     n_kv = n_q // site.q_per_unit
-    for attr in HEAD_ATTRS:
+    for attr in site.head_attrs:
         if isinstance(own.get(attr), int):
             setattr(site.owner, attr, n_q)
     for attr in KV_HEAD_ATTRS:
         if isinstance(own.get(attr), int):
             setattr(site.owner, attr, n_kv)
-    if isinstance(own.get("all_head_size"), int):
-        site.owner.all_head_size = n_q * site.head_dim
+    for attr in ("all_head_size", "split_size"):  # BERT; GPT-2 splits its fused qkv by this
+        if isinstance(own.get(attr), int):
+            setattr(site.owner, attr, n_q * site.head_dim)
     if isinstance(own.get("num_key_value_groups"), int):
         site.owner.num_key_value_groups = site.q_per_unit
 
 
-def sync_hf_config(module: nn.Module) -> None:
+def sync_hf_config(module: nn.Module, layouts: Layouts = DEFAULT_LAYOUTS) -> None:
     """Record sizes in the HF config when every block ends up the same size.
 
     config.json then describes the model, so plain transformers can load it; uneven (global)
@@ -176,11 +179,13 @@ def sync_hf_config(module: nn.Module) -> None:
         for c in (getattr(m, "config", None) for m in module.modules())
         if hasattr(c, "_attn_implementation") and hasattr(c, "to_dict")
     }
-    widths = {s.units for s in ffn_sites(module)}
-    heads = {(s.units * s.q_per_unit, s.units) for s in attention_sites(module)}
+    widths = {s.units for s in ffn_sites(module, layouts)}
+    heads = {(s.units * s.q_per_unit, s.units) for s in attention_sites(module, layouts)}
     for cfg in configs.values():
         if len(widths) == 1 and isinstance(getattr(cfg, "intermediate_size", None), int):
             cfg.intermediate_size = next(iter(widths))
+        elif len(widths) == 1 and "n_inner" in vars(cfg):  # GPT-2: None means 4 x hidden
+            cfg.n_inner = next(iter(widths))
         # only configs that state head_dim rebuild right from a smaller head count (BERT derives
         # its head size from hidden_size / heads, so its config keeps the original count)
         if len(heads) == 1 and isinstance(getattr(cfg, "head_dim", None), int):

@@ -7,7 +7,8 @@ that share it), a conv group loses output channels. Every site is pruned through
 channels (`root`); torch-pruning's dependency graph carries the cut to every coupled layer.
 
 FFN and attention sites are recognised by their submodule names (the layouts of the built-in
-models, BERT/MiniLM, Llama-style and a few other common Hugging Face families); conv sites
+models, BERT/MiniLM, Llama-style, GPT-2's Conv1D c_fc/c_proj and fused c_attn, a few other
+common Hugging Face families, and names the config gives: structured_layouts); conv sites
 come from the dependency graph itself, because residual connections couple convolutions that
 no naming could tell apart.
 """
@@ -21,6 +22,16 @@ import torch_pruning as tp
 from torch import nn
 
 from engine.methods.masks import matches
+from engine.methods.structured_layouts import (  # noqa: F401 (re-exported: layout names)
+    DEFAULT_LAYOUTS,
+    HEAD_ATTRS,
+    KV_HEAD_ATTRS,
+    Layouts,
+    dense,
+    in_features,
+    is_conv1d,
+    out_features,
+)
 from engine.methods.structured_trace import (  # noqa: F401 (re-exported: the tracing helpers)
     CONV_TYPES,
     build_graph,
@@ -30,23 +41,6 @@ from engine.methods.structured_trace import (  # noqa: F401 (re-exported: the tr
 )
 
 UNIT_NAMES = {"ffn": "FFN neurons", "heads": "attention heads", "channels": "conv channels"}
-
-# (up/gate projections, down projection) relative to the module that holds the FFN
-FFN_LAYOUTS = (
-    (("gate_proj", "up_proj"), "down_proj"),  # Llama, Mistral, Qwen
-    (("w1", "w3"), "w2"),  # Mixtral-style experts
-    (("up_proj",), "down_proj"),
-    (("fc",), "proj"),  # built-in tiny models
-    (("fc1",), "fc2"),  # OPT, CLIP, Phi
-    (("intermediate.dense",), "output.dense"),  # BERT, RoBERTa, MiniLM
-    (("lin1",), "lin2"),  # DistilBERT
-    (("dense_h_to_4h",), "dense_4h_to_h"),  # GPT-NeoX, Falcon
-)
-QKV_NAMES = (("q_proj", "k_proj", "v_proj"), ("query", "key", "value"), ("q_lin", "k_lin", "v_lin"))
-OUT_NAMES = ("o_proj", "out_proj", "out_lin", "proj")
-HEAD_ATTRS = ("n_head", "num_heads", "num_attention_heads", "n_heads")
-KV_HEAD_ATTRS = ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "n_kv_head")
-
 
 @dataclass
 class Site:
@@ -64,6 +58,24 @@ class Site:
     q_per_unit: int = 1  # attention: query heads per unit (>1 under grouped-query attention)
     head_dim: int = 0
     expected: dict[nn.Module, int] = field(default_factory=dict)  # layer -> channels cut per unit
+    # fused q|k|v projection cut by the site itself: torch-pruning's index mapping does not
+    # follow a split along the last dimension (GPT-2's c_attn), so the graph is not asked
+    fused: nn.Module | None = None
+    head_attrs: tuple[str, ...] = HEAD_ATTRS
+
+    @property
+    def local(self) -> bool:
+        """Scored and/or cut here, not by torch-pruning (which has no Conv1D importance)."""
+        return self.fused is not None or any(is_conv1d(m) for m, _ in self.cuts)
+
+    def layer_channels(self, layer: nn.Module, unit_ids: list[int]) -> list[int]:
+        """Channels of `layer` these units own (q, k and v slices of a fused projection)."""
+        n = self.expected[layer]
+        if layer is self.fused:
+            width, d = self.units * self.head_dim, self.head_dim
+            return [s * width + u * d + i for s in range(3) for u in sorted(unit_ids)
+                    for i in range(d)]  # fmt: skip
+        return [u * n + i for u in sorted(unit_ids) for i in range(n)]
 
     def channels(self, unit_ids: list[int]) -> list[int]:
         """Root channel indices of these units."""
@@ -75,24 +87,16 @@ class Site:
         return pruner.prune_out_channels if self.root_out else pruner.prune_in_channels
 
 
-def _linear(module: nn.Module, path: str) -> nn.Linear | None:
-    try:
-        sub = module.get_submodule(path)
-    except AttributeError:
-        return None
-    return sub if isinstance(sub, nn.Linear) else None
-
-
-def ffn_sites(module: nn.Module) -> list[Site]:
+def ffn_sites(module: nn.Module, layouts: Layouts = DEFAULT_LAYOUTS) -> list[Site]:
     """Every FFN/MLP block with a known layout: up (and gate) projections feeding a down one."""
     sites, seen = [], set()
     for name, owner in module.named_modules():
-        for ups, down_name in FFN_LAYOUTS:
-            down = _linear(owner, down_name)
-            up_layers = [_linear(owner, u) for u in ups]
+        for ups, down_name in layouts.ffn:
+            down = dense(owner, down_name)
+            up_layers = [dense(owner, u) for u in ups]
             if down is None or id(down) in seen or any(u is None for u in up_layers):
                 continue
-            if any(u.out_features != down.in_features for u in up_layers):
+            if any(out_features(u) != in_features(down) for u in up_layers):
                 continue
             prefix = f"{name}." if name else ""
             layers = {f"{prefix}{u}": layer for u, layer in zip(ups, up_layers, strict=True)}
@@ -100,7 +104,7 @@ def ffn_sites(module: nn.Module) -> list[Site]:
             cuts = [(u, True) for u in up_layers] + [(down, False)]
             expected = {layer: 1 for layer in layers.values()}
             sites.append(
-                Site("ffn", name, owner, down, False, down.in_features, 1, layers, cuts,
+                Site("ffn", name, owner, down, False, in_features(down), 1, layers, cuts,
                      expected=expected)
             )  # fmt: skip
             seen.add(id(down))
@@ -116,66 +120,75 @@ def _int_attr(module: nn.Module, names: tuple[str, ...]) -> int | None:
     return None
 
 
-def _out_proj(module: nn.Module, name: str, owner: nn.Module) -> tuple[str, nn.Linear] | None:
+def _out_proj(
+    module: nn.Module, name: str, owner: nn.Module, layouts: Layouts
+) -> tuple[str, nn.Module] | None:
     """The attention output projection: a child, or BERT's sibling `output.dense`."""
-    for child in OUT_NAMES:
-        layer = _linear(owner, child)
+    for child in layouts.out:
+        layer = dense(owner, child)
         if layer is not None:
             return f"{name}.{child}", layer
     parent, _, leaf = name.rpartition(".")
     if leaf == "self":
-        layer = _linear(module, f"{parent}.output.dense")
+        layer = dense(module, f"{parent}.output.dense")
         if layer is not None:
             return f"{parent}.output.dense", layer
     return None
 
 
-def attention_sites(module: nn.Module) -> list[Site]:
+def attention_sites(module: nn.Module, layouts: Layouts = DEFAULT_LAYOUTS) -> list[Site]:
     """Every attention module with q/k/v (or fused qkv) projections and a known head layout."""
     sites = []
     for name, owner in module.named_modules():
         if not name:
             continue
-        site = _fused_site(module, name, owner) or _split_site(module, name, owner)
+        site = _fused_site(module, name, owner, layouts) or _split_site(
+            module, name, owner, layouts
+        )
         if site is not None:
             sites.append(site)
     return sites
 
 
-def _fused_site(module: nn.Module, name: str, owner: nn.Module) -> Site | None:
-    qkv = _linear(owner, "qkv")
-    heads = _int_attr(owner, HEAD_ATTRS)
-    out = _out_proj(module, name, owner)
-    if qkv is None or heads is None or out is None or qkv.out_features % (3 * heads):
+def _fused_site(module: nn.Module, name: str, owner: nn.Module, layouts: Layouts) -> Site | None:
+    heads = _int_attr(owner, layouts.head_attrs)
+    found = next(((n, m) for n in layouts.fused if (m := dense(owner, n)) is not None), None)
+    out = _out_proj(module, name, owner, layouts)
+    if found is None or heads is None or out is None or out_features(found[1]) % (3 * heads):
         return None
-    d = qkv.out_features // 3 // heads
+    qkv_name, qkv = found
+    d = out_features(qkv) // 3 // heads
     out_name, proj = out
-    layers = {f"{name}.qkv": qkv, out_name: proj}
+    if in_features(proj) != heads * d or proj is qkv:
+        return None
+    # the built-in models' nn.Linear qkv is split with chunk(), which the graph follows
+    fused = None if qkv_name == "qkv" and isinstance(qkv, nn.Linear) else qkv
+    layers = {f"{name}.{qkv_name}": qkv, out_name: proj}
     return Site("heads", name, owner, proj, False, heads, d, layers, [(qkv, True), (proj, False)],
-                1, d, {qkv: 3 * d, proj: d})  # fmt: skip
+                1, d, {qkv: 3 * d, proj: d}, fused, layouts.head_attrs)  # fmt: skip
 
 
-def _split_site(module: nn.Module, name: str, owner: nn.Module) -> Site | None:
-    for names in QKV_NAMES:
-        q, k, v = (_linear(owner, n) for n in names)
+def _split_site(module: nn.Module, name: str, owner: nn.Module, layouts: Layouts) -> Site | None:
+    for names in layouts.qkv:
+        q, k, v = (dense(owner, n) for n in names)
         if q is not None and k is not None and v is not None:
             break
     else:
         return None
-    out = _out_proj(module, name, owner)
+    out = _out_proj(module, name, owner, layouts)
     d = _int_attr(owner, ("head_dim", "attention_head_size"))
     if d is None:
-        heads = _int_attr(owner, HEAD_ATTRS)
-        d = q.out_features // heads if heads and q.out_features % heads == 0 else None
-    if out is None or d is None or q.out_features % d or k.out_features % d:
+        heads = _int_attr(owner, layouts.head_attrs)
+        d = out_features(q) // heads if heads and out_features(q) % heads == 0 else None
+    if out is None or d is None or out_features(q) % d or out_features(k) % d:
         return None
     out_name, o = out
-    n_q, n_kv = q.out_features // d, k.out_features // d
+    n_q, n_kv = out_features(q) // d, out_features(k) // d
     if (
-        v.out_features != k.out_features
+        out_features(v) != out_features(k)
         or n_kv == 0
         or n_q % n_kv
-        or o.in_features != q.out_features
+        or in_features(o) != out_features(q)
     ):
         return None
     rep = n_q // n_kv  # query heads sharing one key/value head: they go together
@@ -183,7 +196,8 @@ def _split_site(module: nn.Module, name: str, owner: nn.Module) -> Site | None:
     layers[out_name] = o
     cuts = [(q, True), (k, True), (v, True), (o, False)]
     expected = {q: rep * d, k: d, v: d, o: rep * d}
-    return Site("heads", name, owner, o, False, n_kv, rep * d, layers, cuts, rep, d, expected)
+    return Site("heads", name, owner, o, False, n_kv, rep * d, layers, cuts, rep, d, expected,
+                None, layouts.head_attrs)  # fmt: skip
 
 
 def conv_sites(

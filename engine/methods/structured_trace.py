@@ -38,24 +38,30 @@ def traceable(module: nn.Module) -> Iterator[None]:
     Both are put back afterwards, so the model runs exactly as before. The rotation is patched
     in the modelling module, so two models must not be traced at the same time in one process.
     """
-    configs, patched = {}, {}
+    configs, patched, caches = {}, {}, {}
     for sub in module.modules():
         cfg = getattr(sub, "config", None)
         impl = getattr(cfg, "_attn_implementation", None)
         if impl is not None and id(cfg) not in configs:
             configs[id(cfg)] = (cfg, impl)
+            if getattr(cfg, "use_cache", None) is not None:
+                caches[id(cfg)] = cfg.use_cache
         mod = sys.modules.get(type(sub).__module__)
         if mod is not None and callable(getattr(mod, "rotate_half", None)) and mod not in patched:
             patched[mod] = mod.rotate_half
     try:
         for cfg, _ in configs.values():
             cfg._attn_implementation = "eager"
+            if id(cfg) in caches:  # a KV cache's concat confuses index mapping (GPT-2)
+                cfg.use_cache = False
         for mod in patched:
             mod.rotate_half = _rotate_half
         yield
     finally:
         for cfg, impl in configs.values():
             cfg._attn_implementation = impl
+            if id(cfg) in caches:
+                cfg.use_cache = caches[id(cfg)]
         for mod, fn in patched.items():
             mod.rotate_half = fn
 
@@ -74,11 +80,17 @@ def eval_mode(module: nn.Module) -> Iterator[None]:
 
 
 def build_graph(module: nn.Module, example: tuple[torch.Tensor, ...]) -> tp.DependencyGraph:
-    """torch-pruning's dependency graph of `module`, traced in eval mode on `example`."""
+    """torch-pruning's dependency graph of `module`, traced in eval mode on `example`
+    (GPT-2's Conv1D layers get their own pruner: torch-pruning has none for them)."""
+    from engine.methods.structured_local import custom_pruners
+
     with eval_mode(module), traceable(module), warnings.catch_warnings():
         # norms on the residual stream show up as "unwrapped parameters"; we never cut it
         warnings.simplefilter("ignore")
-        return tp.DependencyGraph().build_dependency(module, example_inputs=example, verbose=False)
+        return tp.DependencyGraph().build_dependency(
+            module, example_inputs=example, verbose=False,
+            customized_pruners=custom_pruners(module) or None,
+        )  # fmt: skip
 
 
 def probe_inputs(module: nn.Module, task: str = "generic") -> tuple[torch.Tensor, ...]:
