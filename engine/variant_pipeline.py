@@ -201,6 +201,7 @@ class Pipeline(PipelineRuns):
         masked = list(dict.fromkeys(t for r in results if not r.structured for t in r.targets))
         rep = {"step": len(results), "title": step_title(cfg), "method": method_label(cfg),
                "layers": len(res.targets), **step_counts(module, masked)}
+        rep.update(res.summary.get("card", {}))  # the method's own record (criterion used, notes)
         line = (f"Step {rep['step']} · {rep['title']}: sparsity {rep['sparsity']:.1%} of the "
                 f"masked layers; {fmt_count(rep['nonzero'])} of {fmt_count(rep['params'])} "
                 "parameters non-zero")
