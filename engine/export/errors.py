@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _OP_OVERLOAD = re.compile(r"<OpOverload\(op='([^']+)', overload='([^']+)'\)>")
@@ -73,6 +74,40 @@ _DATA_DEPENDENT = re.compile(
 )
 
 
+_DTYPE = re.compile(
+    r"expected scalar type|BFloat16|\bHalf\b|bfloat16|float16|unexpected tensor scalar type"
+    r"|dtype mismatch|same dtype",
+    re.IGNORECASE,
+)
+_HALF_WORDS = (("bfloat16", "bfloat16"), ("BFloat16", "bfloat16"), ("float16", "float16"),
+               ("Half", "float16"))
+
+
+def half_dtype_in(module: Any) -> str | None:
+    """'bfloat16' / 'float16' when the module holds half-precision parameters or buffers."""
+    import torch
+
+    tensors = [*module.parameters(), *module.buffers()] if module is not None else []
+    for t in tensors:
+        if t.dtype in (torch.bfloat16, torch.float16):
+            return str(t.dtype).removeprefix("torch.")
+    return None
+
+
+def dtype_hint(reasons: str, module: Any = None) -> str:
+    """The one line for an export that failed on a tensor's dtype ('' when it did not)."""
+    half = half_dtype_in(module)
+    if half is None and _DTYPE.search(reasons):
+        half = next((name for word, name in _HALF_WORDS if word in reasons), None)
+        if half is None:  # a dtype clash without a half-precision tensor named
+            return ("export failed on a tensor's dtype: the model mixes dtypes; load it with "
+                    "model.dtype: float32 (the default) or make forward use one dtype")
+    if half is None:
+        return ""
+    return (f"export failed on a {half} tensor: load with model.dtype: float32 (the default), "
+            "which converts half-precision weights, or convert the model with .float() first")
+
+
 def export_hint(reasons: str, opset: int) -> str:
     """What to try next, guessed from the exporters' combined reasons."""
     if _SIGNATURE.search(reasons):
@@ -95,7 +130,16 @@ def export_hint(reasons: str, opset: int) -> str:
     return "try another export.opset; forward must take positional tensors and return logits"
 
 
-def failure_message(model_name: str, attempts: list[tuple[str, BaseException]], opset: int) -> str:
-    """One line naming each exporter's root cause and a suggestion."""
+def failure_message(
+    model_name: str, attempts: list[tuple[str, BaseException]], opset: int, module: Any = None
+) -> str:
+    """One line naming each exporter's root cause and a suggestion.
+
+    A half-precision tensor in `module` (or a dtype named in the reasons) is the cause to
+    name first: the exporters' own errors then point at an op, which misleads.
+    """
     reasons = "; ".join(f"{name}: {one_line_reason(exc)}" for name, exc in attempts)
+    dtype = dtype_hint(reasons, module)
+    if dtype:
+        return f"ONNX export of {model_name}: {dtype} ({reasons})"
     return f"ONNX export of {model_name} failed ({reasons}) - {export_hint(reasons, opset)}"

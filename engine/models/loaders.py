@@ -11,6 +11,7 @@ from torch import nn
 
 from engine.models.builtin import BUILTIN_MODELS, TINY_ARCHITECTURES, load_builtin, tiny_loaded
 from engine.models.hf import HFLogitsWrapper, build_hf_from_config, load_hf_folder
+from engine.models.precision_load import widen_half
 from engine.models.structure import load_weights
 from engine.models.torch_files import (
     as_state_dict,
@@ -72,6 +73,7 @@ def _architecture(spec: ModelSpec, path: Path, what: str, hint: str = "") -> Loa
 def generic_loaded(module: nn.Module, spec: ModelSpec, kind: str, name: str) -> LoadedModel:
     """LoadedModel for a bare module: generic unless model.task says it is a text model."""
     module.eval()
+    stored = widen_half(module, spec)  # before check_generic_input's float32 example forward
     task = "generic" if spec.task == "auto" else spec.task
     n_params = sum(p.numel() for p in module.parameters())
     loaded = LoadedModel(
@@ -83,7 +85,7 @@ def generic_loaded(module: nn.Module, spec: ModelSpec, kind: str, name: str) -> 
         input_shape=tuple(spec.input_shape) if spec.input_shape else None,
         kind=kind,
         description=f"{name}: {type(module).__name__} ({task}), {n_params / 1e6:.2f}M params",
-        extra={"path": spec.path},
+        extra={"path": spec.path, **stored},
     )
     if task == "generic":
         check_generic_input(loaded)

@@ -76,6 +76,19 @@ def folder_stored_dtype(folder: Path, config: Any) -> torch.dtype | None:
     return declared if declared in HALF else None
 
 
+def widen_half(module: nn.Module, spec: Any) -> dict[str, str]:
+    """Convert a bare half-precision module to float32 now (unless model.dtype: keep).
+
+    For loaders that run the module before load_model's as_float32 (a generic module's
+    example forward feeds float32). Returns {"stored_dtype": name} for loaded.extra, or {}.
+    """
+    held = dominant_float_dtype(module)
+    if held not in HALF or getattr(spec, "dtype", "float32") == "keep":
+        return {}
+    module.to(torch.float32)
+    return {"stored_dtype": dtype_name(held)}
+
+
 def _stored_dtype(loaded: LoadedModel, spec: Any) -> torch.dtype | None:
     """What the model was stored in: a loader's note, the module itself, or the weights file."""
     noted = loaded.extra.get("stored_dtype")
