@@ -147,7 +147,7 @@ def export_onnx_detailed(
             log(f"ONNX export: asked for opset {opset}, {name} wrote opset {written_opset}")
         log(f"ONNX export: wrote {path.name} with the {name} exporter; {probe}")
         return ExportResult(path, name, written_opset, req.external, probe)
-    message = failure_message(type(module).__name__, attempts, opset)
+    message = failure_message(type(module).__name__, attempts, opset, module)
     raise ExportError(message, attempts) from attempts[0][1]
 
 
