@@ -20,6 +20,7 @@ from engine.export import ExportReport, export_and_check
 from engine.export.isolated import export_and_check_isolated
 from engine.export.progress import with_progress
 from engine.models.loaders import load_model
+from engine.models.text_adapter import IdsOnlyModel
 from engine.recipe import ExportConfig, ModelSpec, Recipe
 from engine.store import Workspace
 
@@ -52,16 +53,16 @@ def export_loaded(
         parity = [loaded.example_inputs(batch=2) for _ in range(cfg.parity_batches)]
     seq = min(cfg.latency_seq, loaded.max_positions)
     latency_inputs = loaded.example_inputs(batch=cfg.latency_batch, seq=seq)
+    module, names, example = loaded.module, loaded.input_names, loaded.example_inputs(
+        batch=2, seq=min(16, seq)
+    )
+    if isinstance(module, IdsOnlyModel):  # its forward takes input_ids only: one ONNX input
+        module, names, example = module.inner, names[:1], example[:1]
+        parity = [p[:1] for p in parity]
+        latency_inputs = latency_inputs[:1]
     run = partial(export_and_check_isolated, checkpoint=checkpoint) if isolate else export_and_check
     report = run(
-        loaded.module.cpu().eval(),
-        loaded.input_names,
-        loaded.example_inputs(batch=2, seq=min(16, seq)),
-        parity,
-        latency_inputs,
-        path,
-        cfg,
-        log=log,
+        module.cpu().eval(), names, example, parity, latency_inputs, path, cfg, log=log
     )
     log(
         f"ONNX: {report.size_bytes / 1e6:.2f} MB, checker {'ok' if report.checker_ok else 'FAILED'}, "
@@ -95,7 +96,9 @@ def export_variant(
     cfg = cfg or recipe.export
     folder = ws.run_dir(run_id)
     ckpt = folder / "checkpoint"
-    model = ModelSpec(source="checkpoint", path=str(ckpt)) if ckpt.is_dir() else recipe.model
+    model = recipe.model
+    if ckpt.is_dir():  # the class of a pickled custom module is found on the recipe's path
+        model = ModelSpec(source="checkpoint", path=str(ckpt), python_path=model.python_path)
     loaded = load_model(dataclasses.replace(model, trust=trust))
     data = None
     if recipe.data.source != "none" and loaded.task in ("causal-lm", "classification"):

@@ -34,6 +34,7 @@ from engine.pipeline_runs import PipelineRuns
 from engine.recipe import ModelSpec, Recipe
 from engine.registry import check_methods, entry_for_config
 from engine.report import build_card, method_label
+from engine.script_refusal import torchscript_problems
 from engine.shrink import shrink_report
 from engine.store import TRAIN_STATE as STATE_FILE
 from engine.store import Workspace, atomic_write_json
@@ -147,7 +148,9 @@ class Pipeline(PipelineRuns):
                 "or train.epochs: 0 for a prune-and-export-only recipe"
             )
         check_finite_weights(loaded.module, spec.path)
-        problems = check_methods(r.methods, loaded.module)
+        problems = torchscript_problems(r.methods, r.train.epochs, loaded.module) or check_methods(
+            r.methods, loaded.module
+        )
         if problems:  # before anything is registered: the workspace stays as it was
             raise ConfigError(problems)
         ctx.progress(1.0)

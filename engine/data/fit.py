@@ -64,8 +64,9 @@ def data_fits_model(spec: DataSpec, loaded: Any) -> str:
         )
     if loaded.tokenizer is None:
         return (
-            f"the model has no tokenizer to turn {what} into ids; load a Hugging Face folder "
-            "that includes tokenizer files, or a built-in model"
+            f"the model has no tokenizer to turn {what} into ids; set model.tokenizer to a "
+            "tokenizer.json or a Hugging Face tokenizer folder (or load a Hugging Face folder "
+            "that includes tokenizer files)"
         )
     if spec.max_length > loaded.max_positions:
         return (

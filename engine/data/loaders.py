@@ -53,9 +53,10 @@ def _check_model(spec: DataSpec, model: LoadedModel, task: str) -> Tokenizer:
         )
     if model.tokenizer is None:
         raise DataLoadError(
-            "the model has no tokenizer to turn text into ids; load a Hugging Face folder that "
-            "includes tokenizer files, or a built-in model",
-            "model.path",
+            "the model has no tokenizer to turn text into ids; set model.tokenizer to a "
+            "tokenizer.json or a Hugging Face tokenizer folder (or load a Hugging Face folder "
+            "that includes tokenizer files, or a built-in model)",
+            "model.tokenizer",
         )
     if spec.max_length > model.max_positions:
         raise DataLoadError(

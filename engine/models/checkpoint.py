@@ -26,14 +26,10 @@ import torch
 from engine.failures import is_disk_full
 from engine.models.builtin import TINY_ARCHITECTURES, build_tiny_module, tiny_loaded
 from engine.models.byte_tokenizer import ByteTokenizer
-from engine.models.hf import (
-    HFLogitsWrapper,
-    HFTokenizer,
-    build_hf_from_config,
-    load_tokenizer,
-    quiet_transformers,
-)
+from engine.models.hf import HFLogitsWrapper, build_hf_from_config, quiet_transformers
 from engine.models.structure import load_weights, module_attrs
+from engine.models.text_adapter import IdsOnlyModel, unwrap_ids_only
+from engine.models.tokenizer_files import load_saved_tokenizer, save_tokenizer, tokenizer_kind
 from engine.models.torch_files import load_torch_file, load_torchscript_file
 from engine.models.types import LoadedModel, ModelLoadError
 
@@ -58,19 +54,18 @@ def _json_safe(extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tokenizer_kind(loaded: LoadedModel) -> str | None:
-    """How the tokenizer is stored: byte (nothing to write), hf (files), or None."""
+    """How the tokenizer is stored: byte (nothing to write), hf (files), pickle, or None."""
     if isinstance(loaded.tokenizer, ByteTokenizer):
         return "byte"
-    if isinstance(loaded.tokenizer, HFTokenizer):
-        return "hf"
-    return None
+    return tokenizer_kind(loaded.tokenizer)
 
 
 def save_model(loaded: LoadedModel, folder: Path) -> Path:
     """Write loaded as a workbench checkpoint folder (tensors saved as they are) and return it."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    module = loaded.module
+    # an ids-only text model is stored bare; loading wraps it again (manifest "ids_only")
+    module = unwrap_ids_only(loaded.module)
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -82,6 +77,9 @@ def save_model(loaded: LoadedModel, folder: Path) -> Path:
         "vocab_size": loaded.vocab_size,
         "max_positions": loaded.max_positions,
         "input_shape": list(loaded.input_shape) if loaded.input_shape else None,
+        "input_dtype": loaded.input_dtype,
+        "input_range": list(loaded.input_range) if loaded.input_range else None,
+        "ids_only": isinstance(loaded.module, IdsOnlyModel),
         "description": loaded.description,
         "tokenizer": _tokenizer_kind(loaded),
         "extra": _json_safe(loaded.extra),
@@ -105,8 +103,7 @@ def save_model(loaded: LoadedModel, folder: Path) -> Path:
                 f"cannot save {type(module).__name__} to {folder}: neither its weights, "
                 f"TorchScript nor pickle can hold it ({type(exc).__name__}: {first})"
             ) from exc
-    if isinstance(loaded.tokenizer, HFTokenizer):
-        loaded.tokenizer.save(folder)
+    save_tokenizer(loaded.tokenizer, folder)
     # the manifest goes last: a folder without one is never mistaken for a finished checkpoint
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return folder
@@ -250,11 +247,16 @@ def load_checkpoint(path: Path, trust: bool = False) -> LoadedModel:
     loaded.max_positions = int(manifest.get("max_positions") or 512)
     shape = manifest.get("input_shape")
     loaded.input_shape = tuple(shape) if shape else None
+    loaded.input_dtype = manifest.get("input_dtype") or "float32"
+    span = manifest.get("input_range")
+    loaded.input_range = (int(span[0]), int(span[1])) if span else None
+    if manifest.get("ids_only") and not isinstance(loaded.module, IdsOnlyModel):
+        loaded.module = IdsOnlyModel(loaded.module).eval()
     loaded.description = manifest.get("description") or loaded.description
     if manifest.get("tokenizer") == "byte":
         loaded.tokenizer = ByteTokenizer()
-    elif manifest.get("tokenizer") == "hf" and loaded.tokenizer is None:
-        loaded.tokenizer = load_tokenizer(folder)  # generic storage of a (e.g. quantized) HF model
+    elif loaded.tokenizer is None:  # generic storage (e.g. a quantized HF or a custom model)
+        loaded.tokenizer = load_saved_tokenizer(folder, manifest.get("tokenizer"), trust)
     loaded.extra = {
         **manifest.get("extra", {}),
         "source_kind": manifest.get("kind"),

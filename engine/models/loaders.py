@@ -15,11 +15,20 @@ from engine.models.precision_load import widen_half
 from engine.models.structure import load_weights
 from engine.models.torch_files import (
     as_state_dict,
+    is_torchscript_archive,
     load_torch_file,
     load_torchscript_file,
     require_file,
 )
 from engine.models.types import GENERIC_INPUTS, TEXT_INPUTS, LoadedModel, ModelLoadError
+from engine.models.user_modules import (
+    apply_tokenizer,
+    check_text_forward,
+    custom_checkpoint_error,
+    matches_builtin,
+    text_module,
+    use_python_path,
+)
 from engine.recipe import ModelSpec
 
 Loader = Callable[..., LoadedModel]  # (spec) or, for WORKSPACE_SOURCES, (spec, workspace)
@@ -76,19 +85,28 @@ def generic_loaded(module: nn.Module, spec: ModelSpec, kind: str, name: str) -> 
     stored = widen_half(module, spec)  # before check_generic_input's float32 example forward
     task = "generic" if spec.task == "auto" else spec.task
     n_params = sum(p.numel() for p in module.parameters())
+    description = f"{name}: {type(module).__name__} ({task}), {n_params / 1e6:.2f}M params"
+    vocab = None
+    if task != "generic":  # called as (input_ids, attention_mask): wrap an ids-only forward
+        module, vocab = text_module(module, spec)
     loaded = LoadedModel(
         module=module,
         task=task,
         input_names=GENERIC_INPUTS if task == "generic" else TEXT_INPUTS,
         tokenizer=None,
         num_labels=spec.num_labels if task == "classification" else None,
+        vocab_size=vocab,
         input_shape=tuple(spec.input_shape) if spec.input_shape else None,
+        input_dtype=spec.input_dtype,
+        input_range=(spec.input_range[0], spec.input_range[1]) if spec.input_range else None,
         kind=kind,
-        description=f"{name}: {type(module).__name__} ({task}), {n_params / 1e6:.2f}M params",
+        description=description,
         extra={"path": spec.path, **stored},
     )
     if task == "generic":
         check_generic_input(loaded)
+    else:
+        check_text_forward(loaded)
     return loaded
 
 
@@ -151,6 +169,13 @@ def load_safetensors_spec(spec: ModelSpec) -> LoadedModel:
 def load_torch_spec(spec: ModelSpec) -> LoadedModel:
     """`torch`: a torch.save file: a state_dict (needs architecture) or, if trusted, a module."""
     path = _path(spec)
+    if path.is_file() and is_torchscript_archive(path):
+        raise ModelLoadError(
+            f"{path} is a TorchScript file (saved with torch.jit.save); use model.source: "
+            "torchscript",
+            "model.source",
+        )
+    use_python_path(spec)
     obj = load_torch_file(path, spec.trust)
     if isinstance(obj, nn.Module):
         return generic_loaded(obj, spec, "torch", path.name)
@@ -160,6 +185,8 @@ def load_torch_spec(spec: ModelSpec) -> LoadedModel:
             f"{path} holds a {type(obj).__name__}, not a state_dict or an nn.Module; "
             "save the model's state_dict() with torch.save"
         )
+    if not spec.architecture and not matches_builtin(state):
+        raise custom_checkpoint_error(path, obj)
     built = _architecture(spec, path, "holds only weights (a state_dict)")
     return load_into(built, state, path, "torch")
 
@@ -174,6 +201,7 @@ def load_checkpoint_spec(spec: ModelSpec) -> LoadedModel:
     """`checkpoint`: a folder written by save_model."""
     from engine.models.checkpoint import load_checkpoint
 
+    use_python_path(spec)  # a pickled custom module needs its class importable again
     return load_checkpoint(_path(spec), trust=spec.trust)
 
 
@@ -225,4 +253,4 @@ def load_model(spec: ModelSpec, workspace: Any = None) -> LoadedModel:
         )
     from engine.models.precision_load import as_float32  # bf16/fp16 -> fp32 unless dtype: keep
 
-    return as_float32(loaded, spec)
+    return apply_tokenizer(as_float32(loaded, spec), spec)

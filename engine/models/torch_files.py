@@ -78,6 +78,36 @@ def _globals_in_one_pickle(f: Any) -> list[str]:
     return names
 
 
+def is_torchscript_archive(path: Path) -> bool:
+    """True for a torch.jit.save zip: it carries `constants.pkl` and a `code/` folder."""
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(n.endswith("/constants.pkl") for n in names) or any("/code/" in n for n in names)
+
+
+def _not_importable(path: Path, exc: Exception) -> ModelLoadError:
+    """A trusted pickle whose class cannot be imported: how to make it importable."""
+    text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+    if "__main__" in text:  # pickled from a script run directly: the class has no module
+        return ModelLoadError(
+            f"{path} refers to a class defined in the script that saved it ({text}); move the "
+            "class into its own .py file, import it from there before torch.save(model), and "
+            "set model.python_path to that file's folder",
+            "model.python_path",
+        )
+    return ModelLoadError(
+        f"{path} refers to code that cannot be imported here ({text}); set model.python_path "
+        "to the folder holding the .py file that defines the model class, or re-save it as "
+        "a state_dict",
+        "model.python_path",
+    )
+
+
 def load_torch_file(path: Path, trust: bool) -> Any:
     """torch.load the file, weights-only unless trusted; refuse code-running pickles."""
     require_file(path)
@@ -85,10 +115,7 @@ def load_torch_file(path: Path, trust: bool) -> Any:
         try:
             return torch.load(str(path), map_location="cpu", weights_only=False)
         except (ModuleNotFoundError, AttributeError) as exc:
-            raise ModelLoadError(
-                f"{path} refers to code that cannot be imported here ({exc}); make the module "
-                "that defines the model importable, or re-save it as a state_dict"
-            ) from exc
+            raise _not_importable(path, exc) from exc
         except Exception as exc:  # whatever else unpickling raised, the file is unusable
             raise _unreadable(path) from exc
     try:

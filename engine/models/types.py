@@ -50,6 +50,8 @@ class LoadedModel:
     vocab_size: int | None = None
     max_positions: int = 512
     input_shape: tuple[int, ...] | None = None  # generic models only
+    input_dtype: str = "float32"  # generic models: float32, or int64 for token ids
+    input_range: tuple[int, int] | None = None  # [low, high) of int64 example inputs
     kind: str = (
         ""  # loader that made it: builtin | hf | safetensors | torch | torchscript | checkpoint
     )
@@ -76,4 +78,8 @@ class LoadedModel:
                 "model.input_shape",
             )
         shape = (batch, *self.input_shape[1:])
+        if self.input_dtype == "int64":
+            # token ids: without a stated range only 0 and 1 are surely valid
+            low, high = self.input_range or (0, 2)
+            return (torch.randint(low, high, shape, generator=gen),)
         return (torch.randn(shape, generator=gen),)

@@ -1,0 +1,134 @@
+"""Models users bring as their own Python classes: import paths, text wrapping, tokenizers.
+
+- model.python_path puts the folder holding a pickled module's class on sys.path (only for
+  trusted loads: importing runs that folder's code);
+- a training checkpoint (weights + config for a class the workbench does not have) gets a
+  message saying how to save it so it can be loaded;
+- a text model whose forward takes input_ids only is wrapped (text_adapter.IdsOnlyModel);
+- model.tokenizer replaces or supplies the tokenizer of any text model.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.models.text_adapter import IdsOnlyModel, takes_ids_only
+from engine.models.types import LoadedModel, ModelLoadError
+from engine.recipe import ModelSpec
+
+CONFIG_KEYS = ("config", "model_config", "cfg", "args", "model_args", "hparams",
+               "hyper_parameters", "hyperparameters", "params")
+SAVE_HOW = (
+    "save the module itself with torch.save(model) and load it with model.trust: true and "
+    "model.python_path: the folder holding its class's .py file, or save it as TorchScript "
+    "(torch.jit.save(torch.jit.script(model) or torch.jit.trace(model, inputs), path)) and "
+    "use model.source: torchscript"
+)
+
+
+def use_python_path(spec: ModelSpec) -> None:
+    """Check model.python_path; put it first on sys.path when the load is trusted."""
+    if not spec.python_path:
+        return
+    folder = Path(spec.python_path.strip()).expanduser()
+    if not folder.is_dir():
+        raise ModelLoadError(
+            f"python_path {folder} is not an existing folder; give the folder that holds the "
+            "model class's .py file",
+            "model.python_path",
+        )
+    if spec.trust and str(folder.resolve()) not in sys.path:
+        sys.path.insert(0, str(folder.resolve()))
+
+
+def _pattern(key: str) -> str:
+    return re.sub(r"\.\d+\.", ".#.", key)
+
+
+def matches_builtin(state: dict[str, torch.Tensor]) -> bool:
+    """True when the keys look like one of the built-in architectures' (so it could fit)."""
+    from engine.models.builtin import TINY_ARCHITECTURES, build_tiny_module
+
+    keys = {_pattern(k) for k in state}
+    if any(k.startswith(("bert.", "model.bert.")) for k in keys):  # minilm-bbc's layout
+        return True
+    for name in TINY_ARCHITECTURES:
+        known = {_pattern(k) for k in build_tiny_module(name).state_dict()}
+        if len(keys & known) >= max(1, len(keys) // 2):
+            return True
+    return False
+
+
+def custom_checkpoint_error(path: Path, obj: Any) -> ModelLoadError:
+    """What a dict of weights (and maybe a config) for an unknown class is, and what to do."""
+    config = next((k for k in CONFIG_KEYS if isinstance(obj, dict) and k in obj), None)
+    what = (
+        f"a training checkpoint (weights plus a {config!r} entry) for a model class the "
+        "workbench cannot rebuild from weights alone"
+        if config
+        else "weights (a state_dict) for a model class the workbench does not have"
+    )
+    return ModelLoadError(f"{path} holds {what}; {SAVE_HOW}", "model.path")
+
+
+def _embedding_rows(module: nn.Module) -> int | None:
+    """Rows of the first token embedding (TorchScript keeps the class name as original_name)."""
+    for m in module.modules():
+        if isinstance(m, nn.Embedding):
+            return m.num_embeddings
+        if getattr(m, "original_name", "") == "Embedding" and hasattr(m, "weight"):
+            return int(m.weight.shape[0])
+    return None
+
+
+def text_module(module: nn.Module, spec: ModelSpec) -> tuple[nn.Module, int | None]:
+    """(module the engine can call with (ids, mask), its vocabulary size when known)."""
+    vocab = spec.input_range[1] if spec.input_range else _embedding_rows(module)
+    if takes_ids_only(module):
+        module = IdsOnlyModel(module).eval()
+    return module, vocab
+
+
+def check_text_forward(loaded: LoadedModel) -> None:
+    """One forward on example ids, so a model that is no text model fails now, clearly."""
+    try:
+        with torch.no_grad():
+            loaded.module(*loaded.example_inputs(batch=1, seq=8))
+    except Exception as exc:  # any failure of the user's forward
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            f"the model's forward fails on token ids (input_ids, attention_mask) ({first}); a "
+            f"{loaded.task} model must take input_ids [batch, seq] (and optionally "
+            "attention_mask) and return logits; for other inputs set model.task: generic",
+            "model.task",
+        ) from exc
+
+
+def apply_tokenizer(loaded: LoadedModel, spec: ModelSpec) -> LoadedModel:
+    """model.tokenizer, when set, becomes the text model's tokenizer (over its own)."""
+    if not spec.tokenizer or not spec.tokenizer.strip():
+        return loaded
+    from engine.models.tokenizer_files import load_user_tokenizer
+
+    if not loaded.is_text:
+        raise ModelLoadError(
+            f"model.tokenizer is for text models, but {spec.path} is a {loaded.task} model; "
+            "set model.task to causal-lm or classification, or remove model.tokenizer",
+            "model.tokenizer",
+        )
+    tok = load_user_tokenizer(spec.tokenizer, spec.trust)
+    rows = loaded.vocab_size if loaded.kind in ("torch", "torchscript") else None
+    if rows is not None and tok.vocab_size > rows:
+        raise ModelLoadError(
+            f"tokenizer {spec.tokenizer} has {tok.vocab_size} tokens but the model's embedding "
+            f"has {rows} rows; give the tokenizer the model was trained with",
+            "model.tokenizer",
+        )
+    loaded.tokenizer = tok
+    return loaded
