@@ -20,6 +20,7 @@ from engine.baseline import ensure_baseline, on_device, run_warnings
 from engine.config_fields import ConfigError
 from engine.context import JobContext
 from engine.data import load_data
+from engine.data.head_size import size_head_from_data
 from engine.estimate import fmt_count, step_counts, step_title
 from engine.events import Artifact, LayerStats, StageStarted
 from engine.export_variant import export_loaded
@@ -133,7 +134,7 @@ class Pipeline(PipelineRuns):
         """Model and data, with every check that needs them, before anything is registered."""
         r = self.recipe
         ctx = self.enter_stage("load", "loading model and data")
-        spec = self._resolve_model_spec(r.model)
+        spec = size_head_from_data(self._resolve_model_spec(r.model), r.data)  # a new head
         loaded = load_model(spec)
         ctx.log(f"model: {loaded.description}")
         data = None

@@ -19,6 +19,12 @@ def class_names(labels: list[str]) -> list[str]:
         return sorted(names)
 
 
+def _listed(names: list[str], most: int = 8) -> str:
+    """The class names for a description, the first `most` of many."""
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown}, … {len(names) - most} more"
+
+
 def tokenize(
     tokenizer: Tokenizer, texts: list[str], max_length: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,6 +68,6 @@ def classification_bundle(
         val=data.subset(torch.arange(n_train, used)),
         num_labels=len(names),
         label_names=names,
-        description=f"{name}: {of} texts, {len(names)} classes "
-        f"({n_train} train / {used - n_train} val)",
+        description=f"{name}: {of} texts, {len(names)} classes ({_listed(names)}; "
+        f"{n_train} train / {used - n_train} val)",
     )

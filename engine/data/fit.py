@@ -28,11 +28,19 @@ def data_task(spec: DataSpec) -> str | None:
 BUILTIN_NUM_LABELS = {"bbc-news": 5}
 
 
+# labelled files up to this size are read to count their classes (a GUI hint: kept quick)
+HINT_MAX_BYTES = 20 << 20
+
+
 def data_num_labels(spec: DataSpec) -> int | None:
-    """How many classes the recipe's data has, when known without reading it (built-ins)."""
+    """How many classes the recipe's data has: built-ins by table, labelled files by reading
+    their label column (files over HINT_MAX_BYTES are not read: None)."""
     if spec.source == "builtin":
         return BUILTIN_NUM_LABELS.get(spec.path.strip())
-    return None
+    from engine.data.head_size import data_class_names
+
+    names = data_class_names(spec, HINT_MAX_BYTES)
+    return len(names) if names else None
 
 
 def builtin_data_for(task: str) -> str | None:

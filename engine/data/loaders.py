@@ -68,14 +68,25 @@ def _check_model(spec: DataSpec, model: LoadedModel, task: str) -> Tokenizer:
 
 
 def _check_labels(bundle: DataBundle, model: LoadedModel) -> DataBundle:
-    """A classifier's outputs must match the data's classes one to one."""
+    """A classifier's outputs must match the data's classes one to one.
+
+    When they do and the model has no class names of its own, it takes the data's (sorted,
+    as the class ids are), so the checkpoint and the card can name the classes.
+    """
     if model.num_labels is not None and model.num_labels != bundle.num_labels:
         names = ", ".join(bundle.label_names or [])
         raise DataLoadError(
-            f"the data has {bundle.num_labels} classes ({names}) but the model has "
-            f"{model.num_labels} outputs; set model.num_labels: {bundle.num_labels}",
+            f"the data has {bundle.num_labels} classes ({names}) but the model's head has "
+            f"{model.num_labels}; use data with {model.num_labels} classes, or set "
+            f"model.num_labels: {bundle.num_labels} to replace the head with a new one",
             "model.num_labels",
         )
+    if not model.label_names and bundle.label_names:
+        model.label_names = list(bundle.label_names)
+        config = getattr(getattr(model.module, "model", None), "config", None)
+        if config is not None:  # a Hugging Face model saves them with its config
+            config.id2label = dict(enumerate(bundle.label_names))
+            config.label2id = {name: i for i, name in enumerate(bundle.label_names)}
     return bundle
 
 

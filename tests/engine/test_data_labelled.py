@@ -117,7 +117,8 @@ def test_class_count_must_match_the_model(tmp_path):
     bert5 = load_model(ModelSpec(path="tiny-bert"))
     with pytest.raises(
         ConfigError,
-        match="data has 2 classes \\(neg, pos\\) but the model has 5 outputs; set model.num_labels: 2",
+        match="data has 2 classes \\(neg, pos\\) but the model's head has 5; use data with 5 "
+        "classes, or set model.num_labels: 2",
     ):
         load_data(spec(tmp_path / "d.csv"), bert5)
 
@@ -140,7 +141,10 @@ def test_builtin_bbc_news_sample():
     assert bundle.label_names == ["business", "entertainment", "politics", "sports", "tech"]
     assert (len(bundle.train), len(bundle.val)) == (36, 4)
     assert bundle.train.input_ids.shape == (36, 64)
-    assert bundle.description == "BBC News: 40 of 2225 texts, 5 classes (36 train / 4 val)"
+    assert bundle.description == (
+        "BBC News: 40 of 2225 texts, 5 classes (business, entertainment, politics, sports, "
+        "tech; 36 train / 4 val)"
+    )
     assert set(bundle.train.labels.tolist()) <= set(range(5))
 
 
