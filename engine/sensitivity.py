@@ -239,7 +239,9 @@ def load_for_sensitivity(
         ws = Workspace(workspace or default_workspace())
         pipeline = Pipeline(recipe, ws, JobContext(lambda event: None, JobControl()))
         spec = pipeline._resolve_model_spec(spec)
-    loaded = load_model(spec)
+    from engine.data.head_size import size_head_from_data
+
+    loaded = load_model(size_head_from_data(spec, recipe.data))  # a new head: sized by the data
     check_finite_weights(loaded.module, spec.path)  # NaN weights would break every measurement
     if loaded.task not in METRICS:
         raise ValueError(
