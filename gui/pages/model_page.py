@@ -76,6 +76,14 @@ def _field(message: str) -> str:
     return head if sep and head.startswith("model.") and " " not in head else ""
 
 
+def _asks(message: str) -> str:
+    """The option field the dialog asks for: the one the error names, or model.task as its fix."""
+    field = _field(message)
+    if field in OPTION_FIELDS:
+        return field
+    return "model.task" if "set model.task" in message else ""
+
+
 class ModelPage(QWidget):
     """Model picker, fit banner, header card, anatomy table and largest-layers chart."""
 
@@ -200,11 +208,15 @@ class ModelPage(QWidget):
             self.picker.show_loaded(None)
         elif spec != self._effective(self.state.recipe.model):
             self._wanted = self.state.loaded_spec()  # the recipe keeps the model it had
-        if _field(message) in OPTION_FIELDS and spec.source in ("hf", "safetensors", "torch"):
+        if _asks(message) and spec.source in ("hf", "safetensors", "torch", "torchscript"):
             self._ask_options(spec, message)
 
     def _ask_options(self, spec: ModelSpec, message: str) -> None:
-        """The small dialog for task / labels / architecture, then the same load again."""
+        """The small dialog for task / labels / architecture, then the same load again.
+
+        Also when another field's error names model.task as the fix (a tokenizer given for a
+        model loaded as generic): the task is asked here, the tokenizer stays in the spec.
+        """
         from engine.models.builtin import BUILTIN_MODELS
         from engine.models.hf import folder_hints
 
@@ -215,8 +227,8 @@ class ModelPage(QWidget):
             from engine.data.fit import data_num_labels
 
             hints = {**hints, "num_labels": data_num_labels(self.state.recipe.data)}
-        field = _field(message)
-        reason = message.partition(": ")[2] if field else message
+        field = _asks(message)
+        reason = message.partition(": ")[2] if _field(message) else message
         dialog = ModelOptionsDialog(spec, reason, field, hints, list(BUILTIN_MODELS), self)
         dialog.accepted.connect(lambda: self.load_spec(dialog.chosen_spec()))
         self.options_dialog = dialog
