@@ -26,10 +26,15 @@ def _number(value: Any) -> float | None:
 
 
 def fmt_metric(name: str, value: float) -> str:
-    """'81.2%' for accuracy, '12.35' for perplexity / loss (four significant digits)."""
+    """'81.2%' for accuracy, '12.35' for perplexity / loss (four significant digits).
+
+    From 10,000 up a perplexity is written whole with separators ('41,605'), never '4.16e+04'.
+    """
     if not math.isfinite(value):
         return str(value)
-    return f"{value:.1%}" if name == "accuracy" else f"{value:.4g}"
+    if name == "accuracy":
+        return f"{value:.1%}"
+    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
 
 
 def fmt_delta(name: str, delta: float) -> str:

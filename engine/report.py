@@ -19,7 +19,7 @@ from engine.recipe import Recipe
 from engine.registry import method_type_name
 
 # always shown, even at their defaults: what a reader needs to tell two variants apart
-KEY_FIELDS = ("amount", "target", "n", "m", "scope", "criterion")
+KEY_FIELDS = ("amount", "target", "n", "m", "scope", "criterion", "importance")
 
 
 def method_label(cfg: Any) -> str:

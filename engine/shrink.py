@@ -12,11 +12,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from engine.collapse import collapse_check, collapse_lines, collapse_sentence
 from engine.fair_parent import parent_note
 from engine.metric_text import compare_metric, fmt_metric, loss_sentence, tolerance_text
+from engine.shrink_verdict import (
+    NOISE,
+    SMALLER,
+    measured,
+    size_direction,
+    size_phrase,
+    speed_phrase,
+    verdict,
+)
 
-NOISE = 0.05  # latency ratios within ±5% of 1 are not told apart from run-to-run jitter
-SMALLER = 0.95  # a file under 95% of the parent's counts as smaller (graphs differ a little)
+__all__ = ["NOISE", "SMALLER", "pruning_kinds", "shrink_report", "shrink_text"]
 
 # recipe `type:` names (and the old alias) -> what the method does to the tensors
 KINDS = {
@@ -44,10 +53,6 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def _mb(n: float) -> str:
-    return f"{n / 1e6:.2f} MB"
-
-
 def _nm_reason(method: str, provider: str) -> str:
     m = _NM.search(method)
     pattern = f"{m.group(1)}:{m.group(2)}" if m else "N:M"
@@ -64,62 +69,75 @@ def _nm_reason(method: str, provider: str) -> str:
 
 
 def shrink_report(
-    card: dict[str, Any], parent_card: dict[str, Any] | None, against: str = "parent"
+    card: dict[str, Any], parent_card: dict[str, Any] | None, against: str = "parent",
+    checks: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Parameters (dense / present / non-zero), ONNX and zip size, latency vs the parent, and why.
 
     `against` names what parent_card is in the sentences ("control" for the dense control).
+    `checks`: the collapse thresholds (engine.collapse; default: the card's own, else the
+    recipe defaults). A collapsed variant's verdict is the collapse, metric first; the size
+    and speed verdict is kept as `size_verdict`.
     """
     onnx = card.get("onnx") or {}
     method = str(card.get("method") or "")
     kinds = pruning_kinds(method)
     n = _measured_numbers(card, parent_card)
     # Physically smaller tensors are the one thing that can make a dense runtime faster.
-    shrunk = n["params_present"] is not None and n["params_dense"] is not None and (
-        n["params_present"] < n["params_dense"]
-    )
-    zeros = n["params_nonzero"] is not None and n["params_present"] is not None and (
-        n["params_nonzero"] < 0.95 * n["params_present"]
-    )
-    dense_zeros = not shrunk and (
-        bool({"unstructured", "nm"} & set(kinds)) or (zeros and not kinds)
-    )
+    shrunk = _below(n["params_present"], n["params_dense"], 1.0)
+    zeros = _below(n["params_nonzero"], n["params_present"], 0.95)
+    dense_zeros = not shrunk and (bool({"unstructured", "nm"} & set(kinds)) or (zeros and not kinds))
 
     reasons = _tensor_reasons(n, kinds, method, str(onnx.get("provider") or ""), shrunk, zeros)
-    measured = _measured(n["onnx_bytes"], n["parent_onnx_bytes"], n["zip_bytes"],
-                         n["parent_zip_bytes"], n["latency_ms_p50"], n["parent_latency_ms_p50"],
-                         n["speedup"])  # fmt: skip
-    outcome, verdict = _outcome(card, parent_card, n, dense_zeros)
+    lines = measured(n["onnx_bytes"], n["parent_onnx_bytes"], n["zip_bytes"],
+                     n["parent_zip_bytes"], n["latency_ms_p50"], n["parent_latency_ms_p50"],
+                     n["speedup"])  # fmt: skip
+    outcome, size_verdict = _outcome(card, parent_card, n, dense_zeros)
     reasons += _latency_reasons(n, dense_zeros, bool(onnx))
     metric = compare_metric(card, parent_card)
     if metric is not None:
-        measured.append(_metric_line(metric))
-        verdict = _with_metric(outcome, verdict, metric)
+        lines.append(_metric_line(metric))
+        size_verdict = _with_metric(outcome, size_verdict, metric)
+    collapse = collapse_check(card, parent_card, checks)
+    collapsed = bool(collapse and collapse["collapsed"])
     note = parent_note(card, parent_card)
     if note:  # first: it changes how every other number should be read
         reasons.insert(0, f"{note}; run the dense fine-tuned control (same model, data and "
                           "training, no methods) to compare fairly")
 
+    # metric first: a model that no longer works is no success at any size or speed
+    said = collapse_sentence(collapse) if collapsed else size_verdict
     if against != "parent":  # every sentence above says "the parent's"
-        verdict, reasons, measured = (_say_against(x, against) for x in (verdict, reasons, measured))
+        said, size_verdict, reasons, lines = (
+            _say_against(x, against) for x in (said, size_verdict, reasons, lines))
     return {
         "kinds": kinds,
         **n,
         "outcome": outcome,
-        "verdict": verdict,
+        "verdict": said,
+        "size_verdict": size_verdict,
+        "collapsed": collapsed,
+        "collapse": _say_against(collapse, against) if against != "parent" else collapse,
         "reasons": reasons,
-        "measured": measured,
+        "measured": lines,
         "metric": metric,
         "parent_note": note,
         "parent_name": (parent_card or {}).get("name"),
     }
 
 
+def _below(a: float | None, b: float | None, share: float) -> bool:
+    """a < share * b, when both are known."""
+    return a is not None and b is not None and a < share * b
+
+
 def _say_against(text: Any, against: str) -> Any:
-    """Sentences (a str or a list of them) reworded for what the numbers are compared with."""
+    """Sentences (a str, or lists / dicts of them) reworded for what the numbers are compared with."""
     if isinstance(text, list):
         return [_say_against(t, against) for t in text]
-    return text.replace("the parent's", f"the {against}'s")
+    if isinstance(text, dict):
+        return {k: _say_against(v, against) for k, v in text.items()}
+    return text.replace("the parent's", f"the {against}'s") if isinstance(text, str) else text
 
 
 def _measured_numbers(card: dict[str, Any], parent_card: dict[str, Any] | None) -> dict[str, Any]:
@@ -168,11 +186,9 @@ def _tensor_reasons(
             f"({nonzero:,.0f} non-zero of {present:,.0f})"
         )
     if "unstructured" in kinds and not shrunk:
-        zip_ratio = n["zip_ratio"]
-        zip_part = f" ({zip_ratio:.2f}×)" if zip_ratio is not None else ""
         reasons.append(
             "unstructured sparsity keeps dense tensors: ONNX size and dense-kernel latency are "
-            f"unchanged; only the zip size shrinks{zip_part}. Use structured pruning or N:M for speed."
+            f"unchanged; {_zip_words(n['zip_ratio'])}. Use structured pruning or N:M for speed."
         )
     if "nm" in kinds:
         reasons.append(_nm_reason(method, provider))
@@ -189,7 +205,17 @@ def _outcome(
         return "missing", "No parent variant to compare with: sizes and latency are shown without ratios."
     if not parent_card.get("onnx"):
         return "missing", "The parent has no ONNX export: export it to compare size and latency."
-    return _verdict(n["size_ratio"], n["zip_ratio"], n["speedup"], n["latency_noise"], dense_zeros)
+    return verdict(n["size_ratio"], n["zip_ratio"], n["speedup"], n["latency_noise"], dense_zeros)
+
+
+def _zip_words(zip_ratio: float | None) -> str:
+    """What the zeros did to the zip, in the direction it went."""
+    if zip_ratio is None:
+        return "only the zip size can shrink (zeros compress)"
+    if size_direction(zip_ratio) == "smaller":
+        return f"only the zip size shrinks ({zip_ratio:.2f}× the parent's)"
+    # zeros compress, so a larger zip means the parent's weights compress better (e.g. fp16)
+    return f"even the zip {size_phrase(zip_ratio)}"
 
 
 def _latency_reasons(n: dict[str, Any], dense_zeros: bool, exported: bool) -> list[str]:
@@ -201,7 +227,7 @@ def _latency_reasons(n: dict[str, Any], dense_zeros: bool, exported: bool) -> li
     elif speedup is not None and dense_zeros:
         # zeros in a dense tensor cost a dense kernel exactly as much as any other value
         reasons.append(
-            f"the measured {speedup:.2f}× latency difference cannot come from the zeros (the same "
+            f"the measured latency difference ({speed_phrase(speedup)}) cannot come from the zeros (the same "
             "dense kernels run): it is most likely noise between two separate measurements"
         )
     if exported and n["zip_bytes"] is None:
@@ -225,60 +251,6 @@ def _with_metric(outcome: str, verdict: str, m: dict[str, Any]) -> str:
     return f"{verdict} And {loss} (beyond the {tolerance_text(m['name'])} tolerance)."
 
 
-def _verdict(
-    size_ratio: float | None,
-    zip_ratio: float | None,
-    speedup: float | None,
-    noise: bool | None,
-    dense_zeros: bool,
-) -> tuple[str, str]:
-    """(outcome, one line): what the parent comparison shows.
-
-    outcome is smaller_faster | smaller | faster | zip_only | none | missing.
-    """
-    if size_ratio is None or speedup is None:
-        return "missing", "Not enough numbers to compare: the ONNX size or latency of one side is missing."
-    smaller = size_ratio < SMALLER
-    zip_smaller = zip_ratio is not None and zip_ratio < SMALLER
-    if dense_zeros and not smaller:
-        if zip_smaller:
-            return "zip_only", (
-                f"Zeros, not smaller tensors: the ONNX file keeps its size ({size_ratio:.2f}×) and "
-                f"runs the same dense kernels; only the zip shrinks ({zip_ratio:.2f}×)."
-            )
-        return "none", f"Nothing shrank: ONNX size {size_ratio:.2f}× the parent's and the same dense kernels."
-    faster, slower = speedup >= 1 + NOISE, speedup <= 1 - NOISE
-    if smaller and faster:
-        return "smaller_faster", f"Yes: {size_ratio:.2f}× the parent's ONNX size and {speedup:.2f}× faster."
-    if smaller:
-        how = "within measurement noise" if noise else f"{1 / speedup:.2f}× slower"
-        return "smaller", f"Smaller ({size_ratio:.2f}× the parent's ONNX size) but not faster: latency {how}."
-    if faster:
-        return "faster", f"Faster ({speedup:.2f}×) at about the same ONNX size ({size_ratio:.2f}×)."
-    how = "within measurement noise" if noise else ("slower" if slower else "unchanged")
-    return "none", f"No: ONNX size {size_ratio:.2f}× the parent's, latency {how} ({speedup:.2f}×)."
-
-
-def _measured(
-    size: float | None,
-    p_size: float | None,
-    zipped: float | None,
-    p_zipped: float | None,
-    lat: float | None,
-    p_lat: float | None,
-    speedup: float | None,
-) -> list[str]:
-    """The measured comparison lines behind the verdict (for text output)."""
-    out = []
-    if size is not None and p_size:
-        out.append(f"ONNX file {_mb(size)} vs the parent's {_mb(p_size)} ({size / p_size:.2f}×)")
-    if zipped is not None and p_zipped:
-        out.append(f"zipped {_mb(zipped)} vs the parent's {_mb(p_zipped)} ({zipped / p_zipped:.2f}×)")
-    if lat is not None and p_lat is not None and speedup is not None:
-        out.append(f"latency p50 {lat:.2f} ms vs the parent's {p_lat:.2f} ms ({speedup:.2f}× its speed)")
-    return out
-
-
 def shrink_text(report: dict[str, Any]) -> str:
     """The report as plain-text lines for a terminal (verdict, numbers, reasons)."""
     counts = [
@@ -287,7 +259,9 @@ def shrink_text(report: dict[str, Any]) -> str:
                            ("params_nonzero", "non-zero"))
         if report.get(key) is not None
     ]  # fmt: skip
-    lines = [f"did it shrink? {report['verdict']}"]
+    flag = collapse_lines(report.get("collapse"))
+    lines = [f"✘ {flag[0]}", *(f"  {line}" for line in flag[1:])] if flag else []
+    lines.append(f"did it shrink? {report.get('size_verdict') or report['verdict']}")
     if counts:
         lines.append("  parameters: " + " · ".join(counts))
     lines += [f"  {line}" for line in report.get("measured", [])]

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from engine.baseline import ensure_baseline, on_device, run_warnings
-from engine.config_fields import ConfigError
+from engine.config_fields import ConfigError, config_to_dict
 from engine.context import JobContext
 from engine.data import load_data
 from engine.data.head_size import size_head_from_data
@@ -254,6 +254,7 @@ class Pipeline(PipelineRuns):
         folder: Path,
     ) -> dict[str, Any]:
         """Shrink verdict and warnings on the card, then record the run as finished."""
+        card["checks"] = config_to_dict(self.recipe.checks)  # the collapse thresholds judged by
         if self.recipe.methods:  # "did it really shrink and speed up?", against the parent's card
             card["shrink"] = shrink_report(card, self._parent_card())
         self.ctx.checkpoint()  # cancelled during the last stage: not recorded as finished

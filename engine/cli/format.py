@@ -68,18 +68,33 @@ def _fmt_int(n: Any) -> str:
     return str(int(n))
 
 
-def _status(v: Variant) -> str:
-    """The status as a reader must see it: files gone, or finished with warnings."""
+def stored_collapse(card: dict[str, Any]) -> bool:
+    """The collapse flag the run recorded on its card (against its parent, when it finished)."""
+    return bool(((card.get("shrink") or {}).get("collapse") or {}).get("collapsed"))
+
+
+def _status(v: Variant, collapsed: bool | None = None) -> str:
+    """The status as a reader must see it: files gone, collapsed, or finished with warnings."""
     if v.missing:
         return f"{v.status}, files missing"
-    warnings = (v.card or {}).get("warnings") or []
-    if v.status == "finished" and warnings:
-        return f"finished, {len(warnings)} warning" + ("s" if len(warnings) > 1 else "")
-    return v.status
+    card = v.card or {}
+    if v.status != "finished":
+        return v.status
+    parts = ["finished"]
+    if stored_collapse(card) if collapsed is None else collapsed:
+        parts.append("collapsed")  # its metric is far worse than its parent's
+    warnings = card.get("warnings") or []
+    if warnings:
+        parts.append(f"{len(warnings)} warning" + ("s" if len(warnings) > 1 else ""))
+    return ", ".join(parts)
 
 
-def variant_row(v: Variant) -> dict[str, str]:
-    """The columns the CLI table and the compare page share, as text."""
+def variant_row(v: Variant, collapsed: bool | None = None) -> dict[str, str]:
+    """The columns the CLI table and the compare page share, as text.
+
+    `collapsed`: the collapse flag against the variant's fair parent when the caller has it
+    (the Compare page), else the one stored on the card.
+    """
     c = v.card or {}
     model = c.get("model") or {}
     onnx = c.get("onnx") or {}
@@ -90,7 +105,7 @@ def variant_row(v: Variant) -> dict[str, str]:
         "id": v.id,
         "name": v.name,
         "parent": v.parent or "-",
-        "status": _status(v),
+        "status": _status(v, collapsed),
         "method": c.get("method", "-"),
         "params": _fmt_int(model.get("params")),
         "nonzero": _fmt_int(model.get("nonzero_params")),
