@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,9 +119,14 @@ def check_generic_input(loaded: LoadedModel) -> None:
             loaded.module(*inputs)
     except Exception as exc:  # any failure of the user's forward means the shape does not fit
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        ids_hint = (
+            "; for token ids set model.input_dtype: int64 and model.input_range: [0, vocab size]"
+            if loaded.input_dtype == "float32" and re.search(r"indices|Long|[Ee]mbedding", str(exc))
+            else ""
+        )
         raise ModelLoadError(
             f"model.input_shape {list(loaded.input_shape or ())} does not fit the model "
-            f"({first}); set the shape the model expects, e.g. [1, 3, 32, 32]",
+            f"({first}); set the shape the model expects, e.g. [1, 3, 32, 32]{ids_hint}",
             "model.input_shape",
         ) from exc
 

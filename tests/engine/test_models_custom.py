@@ -206,3 +206,25 @@ def test_tokenizer_pickle_needs_trust_and_is_adapted(tmp_path):
     torch.save(object(), tmp_path / "bad.pt")
     with pytest.raises(ConfigError, match=r"holds a object, which lacks encode, decode"):
         load_model(dataclasses.replace(spec, tokenizer=str(tmp_path / "bad.pt")))
+
+
+def test_tokenizer_file_or_folder_gives_a_hugging_face_model_its_tokenizer_and_is_saved(tmp_path):
+    from engine.models.checkpoint import save_model
+    from tests.engine.test_models_hf import make_llama
+
+    folder = make_llama(tmp_path / "llama")  # a folder without tokenizer files
+    tok_file = write_tokenizer(tmp_path / "tokenizer.json")
+    loaded = load_model(ModelSpec(source="hf", path=str(folder), tokenizer=str(tok_file)))
+    ids = loaded.tokenizer.encode("the cat sat")
+    assert len(ids) == 3 and loaded.tokenizer.decode(ids) == "the cat sat"
+    batch, mask = loaded.tokenizer.encode_batch(["the cat", "a"], 4)  # pads with [PAD]
+    assert mask.tolist() == [[1, 1, 0, 0], [1, 0, 0, 0]] and batch[1, 1] == loaded.tokenizer.pad_id
+    back = load_checkpoint(save_model(loaded, tmp_path / "ckpt"))
+    assert back.tokenizer.encode("the cat sat") == ids
+    # the saved checkpoint is also a tokenizer folder model.tokenizer accepts
+    again = load_model(ModelSpec(source="hf", path=str(folder), tokenizer=str(tmp_path / "ckpt")))
+    assert again.tokenizer.encode("the cat sat") == ids
+    with pytest.raises(ConfigError, match=r"model.tokenizer: .*not found; give a Hugging Face"):
+        load_model(ModelSpec(source="hf", path=str(folder), tokenizer=str(tmp_path / "none.json")))
+    with pytest.raises(ConfigError, match=r"model.tokenizer: .*holds no readable tokenizer files"):
+        load_model(ModelSpec(source="hf", path=str(folder), tokenizer=str(tmp_path / "llama")))

@@ -139,7 +139,7 @@ def test_generic_model_with_token_inputs_is_analysed_pruned_and_exported(tmp_pat
     assert summary.total_flops > 0 and summary.total_params == sum(
         p.numel() for p in loaded.module.parameters())
     # without the dtype the float input cannot go through the embedding: a clear error
-    with pytest.raises(ConfigError, match="model.input_shape"):
+    with pytest.raises(ConfigError, match="model.input_shape: .*set model.input_dtype: int64"):
         load_model(ModelSpec(source="torch", path=str(tmp_path / "ids.pt"), trust=True,
                              input_shape=(1, 12)))
     recipe = Recipe.from_dict({
