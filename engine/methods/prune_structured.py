@@ -151,8 +151,6 @@ def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodRe
     asked = cfg.importance
     notes = structured_notes(cfg, module, ctx.task, has_data)
     cfg = dataclasses.replace(cfg, importance=resolve_importance(cfg, ctx.task, has_data))
-    for note in notes:
-        ctx.log(f"note: {note}")
     _check_ready(cfg, ctx)
     example = ctx.example_inputs or probe_inputs(module, ctx.task)
     out_shape = _run(module, example)
@@ -180,6 +178,8 @@ def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodRe
         f"{_fmt(params_before - params_after)} params ({_fmt(params_before)} -> "
         f"{_fmt(params_after)})"
     )
+    for note in notes:
+        ctx.log(f"note: {note}")
     return MethodResult(
         targets=sorted(shrunk),
         layer_sparsity=shrunk,

@@ -192,7 +192,7 @@ def test_shapes_and_bookkeeping_follow_the_cut(name, pruned):
     assert all(0 < f < 1 for f in {**ffn.layer_sparsity, **heads.layer_sparsity}.values())
     assert logs[0].startswith("structured (l1, layer): removed ") and "FFN neurons" in logs[0]
     if name == "llama":
-        assert "removed 4 of 8 attention heads (whole key/value groups)" in logs[1]
+        assert any("removed 4 of 8 attention heads (whole key/value groups)" in s for s in logs)
 
 
 @pytest.mark.parametrize("name", MODELS)
