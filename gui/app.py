@@ -106,6 +106,9 @@ def finish_window(window: MainWindow, recipe: Recipe, page: str | None, problem:
 def main(argv: list[str] | None = None) -> int:
     """Start the GUI; returns the exit code."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    from engine.quiet import install
+
+    install()  # harmless library warnings are not printed (engine/quiet.py says which, and why)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Model Optimization Workbench")
     app.setOrganizationName("workbench")

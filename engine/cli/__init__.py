@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread (in-process callers): leave signals alone
         pass
     try:
+        from engine.quiet import install
+
+        install()  # harmless library warnings (torchao's missing kernels...) are not printed
         from engine.cli.main import main as run_main
 
         return run_main(argv)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.cli.drive import drive
 from engine.cli.format import ProgressPrinter, results_table
-from engine.events import event_to_json
+from engine.events import Event, Log, event_to_json
 from engine.fair_parent import PARENT_NOTE, comparison_parent, control_recipe, needs_control
 from engine.job import Job
 from engine.recipe import Recipe
@@ -62,7 +62,17 @@ def cmd_mark_crashed(args: argparse.Namespace) -> int:
 def _listeners(args: argparse.Namespace) -> list:
     if args.events_json:
         return [lambda e: print(event_to_json(e), flush=True)]
-    return [] if args.quiet else [ProgressPrinter(sys.stderr)]
+    if args.quiet:
+        return []
+    printer = ProgressPrinter(sys.stderr)
+
+    def listen(event: Event) -> None:
+        # a failed job's error comes as a Log event, then drive prints it as the last line:
+        # once is enough, and the last line is where people look
+        if not (isinstance(event, Log) and event.level == "error"):
+            printer(event)
+
+    return [listen]
 
 
 def cmd_list(args: argparse.Namespace) -> int:

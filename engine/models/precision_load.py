@@ -70,7 +70,7 @@ def folder_stored_dtype(folder: Path, config: Any) -> torch.dtype | None:
     files = sorted(Path(folder).glob("*.safetensors"))
     if files:
         return safetensors_dtype(files[0])
-    declared = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    declared = getattr(config, "dtype", None)  # transformers >= 4.56 (torch_dtype: deprecated)
     if isinstance(declared, str):
         declared = getattr(torch, declared, None)
     return declared if declared in HALF else None
