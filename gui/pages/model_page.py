@@ -81,7 +81,9 @@ def _asks(message: str) -> str:
     field = _field(message)
     if field in OPTION_FIELDS:
         return field
-    return "model.task" if "set model.task" in message else ""
+    # "set model.task to causal-lm or classification": the dialog's two tasks ("set model.task:
+    # generic" is not one: the dialog cannot offer it, so that message only shows)
+    return "model.task" if "set model.task to" in message else ""
 
 
 class ModelPage(QWidget):

@@ -282,7 +282,7 @@ class ModelPicker(QWidget):
         if not message:
             self.options.clear_load_errors()
         elif option:
-            self.options.reveal(option, on_page(text))
+            self.options.reveal(option, on_page(text, where=""))
         flagged = field == "model.input_shape" or "input shape" in text
         if flagged and self._last_path is not None:
             text += " (type it in Input shape and press Enter)"

@@ -66,7 +66,8 @@ class ModelOptionsDialog(QDialog):
         found = ", ".join(hints.get("architectures") or []) or "none"
         self.found = QLabel(f"The folder says: architectures {found}" + _labels_text(hints))
         self.found.setWordWrap(True)
-        self.found.setVisible(bool(hints))
+        # only what a config.json said (a bare file's hints hold just a label count from the data)
+        self.found.setVisible(bool(hints.get("architectures") or hints.get("label_names")))
 
         self.task = QComboBox()
         for value, text in TASKS:

@@ -33,12 +33,14 @@ def option_field(field: str, text: str) -> str:
     return next((f for f in MORE_FIELDS if f in text), "")
 
 
-def on_page(text: str) -> str:
-    """`text` with recipe field names replaced by the page's ("set model.tokenizer" -> "set “Tokenizer”")."""
+def on_page(text: str, where: str = " (More options)") -> str:
+    """`text` with recipe field names replaced by the page's ("set model.tokenizer" -> "set
+    “Tokenizer” (More options)"); `where` is left off for the line inside the panel."""
     # the engine speaks recipe language; on this page the trust fix is the checkbox below
     text = text.replace("set model.trust: true", "tick “Trust this file” below")
+    text = text.replace("Set model.trust: true", "Tick “Trust this file” below")
     for field in sorted(OPTION_LABELS, key=len, reverse=True):  # input_range before input_
-        text = text.replace(field, f"“{OPTION_LABELS[field]}” (More options)")
+        text = text.replace(field, f"“{OPTION_LABELS[field]}”{where}")
     return text
 
 

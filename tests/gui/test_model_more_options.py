@@ -124,6 +124,8 @@ def test_tokenizer_and_class_folder_go_into_the_requested_spec_and_the_recipe(qt
     assert "see More options below" in page.picker.error.text()
     dialog = page.options_dialog
     assert dialog is not None and dialog.isVisible() and not dialog.needs_arch
+    assert "does not say what the model predicts" in dialog.reason.text()
+    assert dialog.found.isHidden()  # no config.json beside a TorchScript file: nothing to quote
     dialog.task.setCurrentIndex(dialog.task.findData("classification"))
     dialog.labels.setValue(3)
     dialog.accept()
@@ -224,7 +226,7 @@ def test_load_error_naming_the_tokenizer_opens_the_field_with_the_message(qtbot,
     page.picker.show_error("model.path: a pickled module whose class cannot be imported; set "
                            "model.python_path to the folder holding its .py and tick trust")
     class_error = opts.errors["model.python_path"]
-    assert class_error.isVisible() and "“Class folder” (More options)" in class_error.text()
+    assert class_error.isVisible() and "set “Class folder” to the folder" in class_error.text()
     assert "“Class folder” (More options)" in page.picker.error.text()
     page.picker.show_error("")  # a new load: the last load's reasons no longer hold
     assert not class_error.isVisible()
