@@ -20,7 +20,7 @@ from engine.export import ExportReport, export_and_check
 from engine.export.isolated import export_and_check_isolated
 from engine.export.progress import with_progress
 from engine.models.loaders import load_model
-from engine.models.text_adapter import IdsOnlyModel
+from engine.models.text_adapter import TextAdapter
 from engine.recipe import ExportConfig, ModelSpec, Recipe
 from engine.store import Workspace
 
@@ -56,10 +56,12 @@ def export_loaded(
     module, names, example = loaded.module, loaded.input_names, loaded.example_inputs(
         batch=2, seq=min(16, seq)
     )
-    if isinstance(module, IdsOnlyModel):  # its forward takes input_ids only: one ONNX input
-        module, names, example = module.inner, names[:1], example[:1]
+    if isinstance(module, TextAdapter) and module.ids_only:  # one ONNX input: input_ids
+        names, example = names[:1], example[:1]
         parity = [p[:1] for p in parity]
         latency_inputs = latency_inputs[:1]
+    if isinstance(module, TextAdapter) and isinstance(module.inner, torch.jit.ScriptModule):
+        module = module.inner  # the exporters take TorchScript whole, not inside a Python module
     run = partial(export_and_check_isolated, checkpoint=checkpoint) if isolate else export_and_check
     report = run(
         module.cpu().eval(), names, example, parity, latency_inputs, path, cfg, log=log

@@ -28,7 +28,7 @@ from engine.models.builtin import TINY_ARCHITECTURES, build_tiny_module, tiny_lo
 from engine.models.byte_tokenizer import ByteTokenizer
 from engine.models.hf import HFLogitsWrapper, build_hf_from_config, quiet_transformers
 from engine.models.structure import load_weights, module_attrs
-from engine.models.text_adapter import IdsOnlyModel, unwrap_ids_only
+from engine.models.text_adapter import TextAdapter, unwrap_text_adapter
 from engine.models.tokenizer_files import load_saved_tokenizer, save_tokenizer, tokenizer_kind
 from engine.models.torch_files import load_torch_file, load_torchscript_file
 from engine.models.types import LoadedModel, ModelLoadError
@@ -64,8 +64,8 @@ def save_model(loaded: LoadedModel, folder: Path) -> Path:
     """Write loaded as a workbench checkpoint folder (tensors saved as they are) and return it."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    # an ids-only text model is stored bare; loading wraps it again (manifest "ids_only")
-    module = unwrap_ids_only(loaded.module)
+    # a user's text model is stored bare; loading wraps it again (manifest "text_adapter")
+    module = unwrap_text_adapter(loaded.module)
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -79,7 +79,9 @@ def save_model(loaded: LoadedModel, folder: Path) -> Path:
         "input_shape": list(loaded.input_shape) if loaded.input_shape else None,
         "input_dtype": loaded.input_dtype,
         "input_range": list(loaded.input_range) if loaded.input_range else None,
-        "ids_only": isinstance(loaded.module, IdsOnlyModel),
+        "text_adapter": (
+            {"ids_only": loaded.module.ids_only} if isinstance(loaded.module, TextAdapter) else None
+        ),
         "description": loaded.description,
         "tokenizer": _tokenizer_kind(loaded),
         "extra": _json_safe(loaded.extra),
@@ -250,8 +252,9 @@ def load_checkpoint(path: Path, trust: bool = False) -> LoadedModel:
     loaded.input_dtype = manifest.get("input_dtype") or "float32"
     span = manifest.get("input_range")
     loaded.input_range = (int(span[0]), int(span[1])) if span else None
-    if manifest.get("ids_only") and not isinstance(loaded.module, IdsOnlyModel):
-        loaded.module = IdsOnlyModel(loaded.module).eval()
+    adapter = manifest.get("text_adapter")
+    if isinstance(adapter, dict) and not isinstance(loaded.module, TextAdapter):
+        loaded.module = TextAdapter(loaded.module, bool(adapter.get("ids_only"))).eval()
     loaded.description = manifest.get("description") or loaded.description
     if manifest.get("tokenizer") == "byte":
         loaded.tokenizer = ByteTokenizer()

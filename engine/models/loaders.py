@@ -24,7 +24,6 @@ from engine.models.torch_files import (
 from engine.models.types import GENERIC_INPUTS, TEXT_INPUTS, LoadedModel, ModelLoadError
 from engine.models.user_modules import (
     apply_tokenizer,
-    check_text_forward,
     custom_checkpoint_error,
     matches_builtin,
     text_module,
@@ -89,7 +88,7 @@ def generic_loaded(module: nn.Module, spec: ModelSpec, kind: str, name: str) -> 
     description = f"{name}: {type(module).__name__} ({task}), {n_params / 1e6:.2f}M params"
     vocab = None
     if task != "generic":  # called as (input_ids, attention_mask): wrap an ids-only forward
-        module, vocab = text_module(module, spec)
+        module, vocab = text_module(module, spec, task)
     loaded = LoadedModel(
         module=module,
         task=task,
@@ -106,8 +105,6 @@ def generic_loaded(module: nn.Module, spec: ModelSpec, kind: str, name: str) -> 
     )
     if task == "generic":
         check_generic_input(loaded)
-    else:
-        check_text_forward(loaded)
     return loaded
 
 

@@ -1,58 +1,88 @@
-"""Text models whose forward takes input_ids only, driven like every other text model.
+"""Text models as users write them, driven like every other text model.
 
-The engine calls text models as module(input_ids, attention_mask). A custom or TorchScript
-model whose forward takes one tensor is wrapped in IdsOnlyModel so training, evaluation and
-pruning run unchanged; export and save unwrap it (the ONNX file then has one input).
+The engine calls text models as module(input_ids, attention_mask) -> logits tensor. A custom
+or TorchScript model whose forward takes the ids alone (forward(input_ids), or nanoGPT's
+forward(idx, targets=None)), or that returns a tuple, dict or ModelOutput, is wrapped in
+TextAdapter so training, evaluation and pruning run unchanged. Export keeps the adapter but
+gives an ids-only model one ONNX input; save stores the inner module and records the adapter.
 """
 
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import torch
 from torch import nn
 
+MASK_NAMES = ("attention_mask", "mask", "attn_mask", "padding_mask", "src_key_padding_mask")
 
-class IdsOnlyModel(nn.Module):
-    """forward(input_ids, attention_mask=None) -> inner(input_ids): the mask is not used."""
 
-    def __init__(self, inner: nn.Module):
+def logits_of(out: Any) -> Any:
+    """The logits tensor in a model's output: itself, .logits, ["logits"], or the first tensor."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, dict):
+        if isinstance(out.get("logits"), torch.Tensor):
+            return out["logits"]
+        out = list(out.values())
+    elif isinstance(getattr(out, "logits", None), torch.Tensor):
+        return out.logits
+    if isinstance(out, (tuple, list)):
+        for item in out:
+            if isinstance(item, torch.Tensor):
+                return item
+    return None
+
+
+class TextAdapter(nn.Module):
+    """forward(input_ids, attention_mask=None) -> logits tensor of the inner model."""
+
+    def __init__(self, inner: nn.Module, ids_only: bool):
         super().__init__()
         self.inner = inner
+        self.ids_only = ids_only  # the mask is not passed: the inner forward takes ids only
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The inner model's output for the ids alone."""
-        return self.inner(input_ids)
+        """The inner model's logits for the ids (and the mask, when it takes one)."""
+        if self.ids_only or attention_mask is None:
+            return logits_of(self.inner(input_ids))
+        return logits_of(self.inner(input_ids, attention_mask))
 
 
-def forward_arity(module: nn.Module) -> tuple[int, int]:
-    """(required, most) tensor arguments of module's forward; most is -1 for *args."""
+def _arguments(module: nn.Module) -> list[tuple[str, bool]]:
+    """(name, required) of forward's tensor arguments, self excluded; *args reads as a mask."""
     if isinstance(module, torch.jit.ScriptModule):
         args = list(module.forward.schema.arguments)[1:]  # the first is self
-        required = sum(1 for a in args if not a.has_default_value())
-        return required, len(args)
-    params = list(inspect.signature(module.forward).parameters.values())
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return 1, -1
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    required = sum(1 for p in positional if p.default is p.empty)
-    return required, len(positional)
+        return [(a.name, not a.has_default_value()) for a in args]
+    out = []
+    for p in inspect.signature(module.forward).parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            out.append(("attention_mask", False))
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            out.append((p.name, p.default is p.empty))
+    return out
 
 
 def takes_ids_only(module: nn.Module) -> bool:
-    """True when forward accepts one tensor and no second (the attention mask)."""
+    """True when forward needs one tensor and its second argument is no attention mask.
+
+    forward(idx, targets=None) counts as ids-only: passing the mask there would be wrong.
+    """
     try:
-        _required, most = forward_arity(module)
+        args = _arguments(module)
     except (ValueError, TypeError, RuntimeError, AttributeError):  # no readable signature
         return False
-    return most == 1
+    if len(args) < 2:
+        return True
+    return sum(required for _, required in args) <= 1 and args[1][0] not in MASK_NAMES
 
 
-def unwrap_ids_only(module: nn.Module) -> nn.Module:
-    """The model inside an IdsOnlyModel, or module itself."""
-    return module.inner if isinstance(module, IdsOnlyModel) else module
+def unwrap_text_adapter(module: nn.Module) -> nn.Module:
+    """The model inside a TextAdapter, or module itself."""
+    return module.inner if isinstance(module, TextAdapter) else module
 
 
 def has_script_module(module: nn.Module) -> bool:

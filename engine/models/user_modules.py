@@ -4,7 +4,8 @@
   trusted loads: importing runs that folder's code);
 - a training checkpoint (weights + config for a class the workbench does not have) gets a
   message saying how to save it so it can be loaded;
-- a text model whose forward takes input_ids only is wrapped (text_adapter.IdsOnlyModel);
+- a text model whose forward takes input_ids only, or returns more than logits, is wrapped
+  (text_adapter.TextAdapter);
 - model.tokenizer replaces or supplies the tokenizer of any text model.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.models.text_adapter import IdsOnlyModel, takes_ids_only
+from engine.models.text_adapter import TextAdapter, logits_of, takes_ids_only
 from engine.models.types import LoadedModel, ModelLoadError
 from engine.recipe import ModelSpec
 
@@ -87,27 +88,45 @@ def _embedding_rows(module: nn.Module) -> int | None:
     return None
 
 
-def text_module(module: nn.Module, spec: ModelSpec) -> tuple[nn.Module, int | None]:
-    """(module the engine can call with (ids, mask), its vocabulary size when known)."""
+def text_module(module: nn.Module, spec: ModelSpec, task: str) -> tuple[nn.Module, int | None]:
+    """(module callable as (ids, mask) -> logits, its vocabulary size when known).
+
+    One forward on example ids checks the model now, so a wrong task fails here, clearly.
+    """
     vocab = spec.input_range[1] if spec.input_range else _embedding_rows(module)
-    if takes_ids_only(module):
-        module = IdsOnlyModel(module).eval()
-    return module, vocab
-
-
-def check_text_forward(loaded: LoadedModel) -> None:
-    """One forward on example ids, so a model that is no text model fails now, clearly."""
+    ids_only = takes_ids_only(module)
+    ids = torch.randint(0, vocab or 2, (1, 8), generator=torch.Generator().manual_seed(0))
     try:
         with torch.no_grad():
-            loaded.module(*loaded.example_inputs(batch=1, seq=8))
+            out = module(ids) if ids_only else module(ids, torch.ones_like(ids))
     except Exception as exc:  # any failure of the user's forward
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
-            f"the model's forward fails on token ids (input_ids, attention_mask) ({first}); a "
-            f"{loaded.task} model must take input_ids [batch, seq] (and optionally "
-            "attention_mask) and return logits; for other inputs set model.task: generic",
+            f"the model's forward fails on token ids ({first}); a {task} model must take "
+            "input_ids [batch, seq] (and optionally attention_mask) and return logits; for "
+            "other inputs set model.task: generic",
             "model.task",
         ) from exc
+    _check_logits(logits_of(out), out, task)
+    if ids_only or not isinstance(out, torch.Tensor):
+        module = TextAdapter(module, ids_only).eval()
+    return module, vocab
+
+
+def _check_logits(logits: Any, out: Any, task: str) -> None:
+    """Logits shaped for the task: [1, 8, vocab] for causal-lm, [1, classes] for classification."""
+    want = (3, "[batch, seq, vocab]") if task == "causal-lm" else (2, "[batch, classes]")
+    if logits is None:
+        problem = f"returns a {type(out).__name__} holding no tensor"
+    elif logits.dim() != want[0] or (task == "causal-lm" and logits.shape[1] != 8):
+        problem = f"returns a tensor of shape {list(logits.shape)} for ids of shape [1, 8]"
+    else:
+        return
+    raise ModelLoadError(
+        f"the model {problem}; a {task} model must return logits {want[1]} (a tensor, or a "
+        "tuple/dict/output whose logits come first)",
+        "model.task",
+    )
 
 
 def apply_tokenizer(loaded: LoadedModel, spec: ModelSpec) -> LoadedModel:

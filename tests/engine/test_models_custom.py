@@ -16,7 +16,7 @@ from engine.config_fields import ConfigError
 from engine.job import Job
 from engine.models.checkpoint import load_checkpoint
 from engine.models.loaders import load_model
-from engine.models.text_adapter import IdsOnlyModel
+from engine.models.text_adapter import TextAdapter
 from engine.recipe import ModelSpec, Recipe
 
 # the user's model class lives in their own .py file; the pickle refers to it by module name
@@ -127,9 +127,9 @@ def test_custom_module_with_tokenizer_trains_evaluates_exports_and_reloads(tmp_p
     if not folder.is_dir():
         folder = next(p.parent for p in ws.rglob("workbench.json"))
     manifest = json.loads((folder / "workbench.json").read_text())
-    assert manifest["ids_only"] is True and manifest["tokenizer"] == "hf"
+    assert manifest["text_adapter"] == {"ids_only": True} and manifest["tokenizer"] == "hf"
     back = load_checkpoint(folder, trust=True)
-    assert isinstance(back.module, IdsOnlyModel)  # stored bare, wrapped again on load
+    assert isinstance(back.module, TextAdapter) and back.module.ids_only  # stored bare, wrapped again on load
     assert back.tokenizer is not None and back.tokenizer.encode("the cat") == \
         load_model(recipe.model).tokenizer.encode("the cat")
 
@@ -159,7 +159,7 @@ def test_trusted_pickle_whose_class_cannot_be_imported_names_python_path(tmp_pat
                              python_path=str(tmp_path / "nowhere")))
     loaded = load_model(ModelSpec(source="torch", path=str(model_file), trust=True,
                                   python_path=str(code), task="causal-lm"))
-    assert isinstance(loaded.module, IdsOnlyModel) and loaded.vocab_size == 64
+    assert isinstance(loaded.module, TextAdapter) and loaded.vocab_size == 64
 
 
 def test_text_model_without_tokenizer_says_how_to_give_one(tmp_path):
@@ -228,3 +228,56 @@ def test_tokenizer_file_or_folder_gives_a_hugging_face_model_its_tokenizer_and_i
         load_model(ModelSpec(source="hf", path=str(folder), tokenizer=str(tmp_path / "none.json")))
     with pytest.raises(ConfigError, match=r"model.tokenizer: .*holds no readable tokenizer files"):
         load_model(ModelSpec(source="hf", path=str(folder), tokenizer=str(tmp_path / "llama")))
+
+
+class NanoStyle(torch.nn.Module):
+    """nanoGPT's signature: forward(idx, targets=None) -> (logits, loss)."""
+
+    def __init__(self, last_only: bool = False):
+        super().__init__()
+        self.emb = torch.nn.Embedding(40, 8)
+        self.head = torch.nn.Linear(8, 40)
+        self.last_only = last_only
+
+    def forward(self, idx, targets=None):
+        logits = self.head(self.emb(idx))
+        if self.last_only:  # nanoGPT at inference: the last position only
+            logits = logits[:, -1:, :]
+        loss = None if targets is None else torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), targets.flatten())
+        return logits, loss
+
+
+class MaskDict(torch.nn.Module):
+    """forward(input_ids, attention_mask) -> {"logits": ...}."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(40, 8)
+        self.head = torch.nn.Linear(8, 40)
+
+    def forward(self, input_ids, attention_mask):
+        return {"hidden": None, "logits": self.head(self.emb(input_ids)) * attention_mask[..., None]}
+
+
+def test_user_signatures_and_outputs_are_adapted_or_refused_clearly(tmp_path):
+    from engine.export_variant import export_loaded
+    from engine.recipe import ExportConfig
+
+    def load(module, name):
+        torch.save(module, tmp_path / name)
+        return load_model(ModelSpec(source="torch", path=str(tmp_path / name), trust=True,
+                                    task="causal-lm"))
+
+    nano = load(NanoStyle(), "nano.pt")
+    ids, mask = nano.example_inputs(batch=2, seq=8)
+    assert isinstance(nano.module, TextAdapter) and nano.module.ids_only  # targets is no mask
+    assert torch.equal(nano.module(ids, mask), nano.module.inner(ids)[0])
+    report = export_loaded(nano, None, tmp_path / "nano.onnx", ExportConfig(latency_runs=3))
+    assert [i.name for i in onnx.load(str(tmp_path / "nano.onnx")).graph.input] == ["input_ids"]
+    assert report.max_abs_diff < 1e-4
+    masked = load(MaskDict(), "dict.pt")
+    assert isinstance(masked.module, TextAdapter) and not masked.module.ids_only
+    assert torch.equal(masked.module(ids, mask * 0), torch.zeros(2, 8, 40))  # the mask reaches it
+    with pytest.raises(ConfigError, match=r"returns a tensor of shape \[1, 1, 40\].*\[batch, seq, vocab\]"):
+        load(NanoStyle(last_only=True), "last.pt")
