@@ -47,6 +47,10 @@ def importance_notes(cfg: Any, task: str, has_data: bool | None) -> list[str]:
     return []
 
 
+def _heads(n: float) -> str:
+    return f"{n:.3g} head{'' if n == 1 else 's'}"
+
+
 def gqa_notes(cfg: Any, sites: list[Any]) -> list[str]:
     """Asked, possible and done when heads go in whole key/value groups."""
     grouped = [s for s in sites if s.kind == "heads" and s.q_per_unit > 1]
@@ -59,11 +63,11 @@ def gqa_notes(cfg: Any, sites: list[Any]) -> list[str]:
     if cfg.scope == "layer":
         groups = layer_count(cfg, s)
         return [f"heads: asked {cfg.amount:.0%} of {n_q} heads per attention module "
-                f"({cfg.amount * n_q:.3g} heads); {why}: {groups} of {s.units} groups = "
+                f"({_heads(cfg.amount * n_q)}); {why}: {groups} of {s.units} groups = "
                 f"{groups * q} heads ({groups * q / n_q:.0%}) per module will be removed"]
     total_q = sum(x.units * x.q_per_unit for x in sites)
     done = global_total(cfg, sites) * q
-    return [f"heads: asked {cfg.amount:.0%} of {total_q} heads ({cfg.amount * total_q:.3g}); "
+    return [f"heads: asked {cfg.amount:.0%} of {total_q} heads ({_heads(cfg.amount * total_q)}); "
             f"{why}: {done} heads ({done / total_q:.0%}) will be removed"]
 
 

@@ -1,0 +1,90 @@
+"""What a structured step will do that differs from what was asked, said before the run
+(the estimate) and recorded on the card: heads rounded to whole key/value groups under
+grouped-query attention, and which importance ranks the units (auto = taylor for a causal LM
+with data; l1/l2 on a causal LM flagged as risky)."""
+
+from __future__ import annotations
+
+import torch
+
+from engine.estimate import estimate_steps
+from engine.job import Job
+from engine.methods.base import MethodContext
+from engine.methods.prune_structured import StructuredPruneConfig, apply_structured
+from engine.models.hf import wrap_hf
+from engine.models.types import LoadedModel
+from tests.engine.conftest import tiny_recipe
+
+
+def llama_gqa() -> LoadedModel:
+    """4 query heads sharing 2 key/value heads (2 per group)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, vocab_size=50,
+                      max_position_embeddings=64)  # fmt: skip
+    return wrap_hf(LlamaForCausalLM(cfg), "causal-lm", None, "hf", "llama", {})
+
+
+GQA_NOTE = ("heads: asked 25% of 4 heads per attention module (1 head); under grouped-query "
+            "attention 2 query heads share each key/value head and go together, so only whole "
+            "groups can be removed: 1 of 2 groups = 2 heads (50%) per module will be removed")
+
+
+def test_gqa_rounding_is_in_the_estimate_before_the_run_and_on_the_result():
+    torch.set_num_threads(1)
+    loaded = llama_gqa()
+    cfg = StructuredPruneConfig(target="heads", amount=0.25, importance="taylor")
+    est = estimate_steps(loaded.module, (cfg,), task="causal-lm", has_data=True)
+    assert not est.steps[0].error and est.steps[0].notes == [GQA_NOTE]
+    assert est.notes() == [f"Step 1: {GQA_NOTE}"]
+    # what the note promised is what happens: 2 of 4 heads go in each layer
+    res = apply_structured(dataclass_l1(cfg), MethodContext(loaded.module, "causal-lm"))
+    assert [a.o_proj.in_features for a in attn(loaded)] == [16, 16]  # 2 heads of 8 left
+    assert GQA_NOTE in res.summary["card"]["notes"]
+
+
+def dataclass_l1(cfg: StructuredPruneConfig) -> StructuredPruneConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, importance="l1")
+
+
+def attn(loaded: LoadedModel) -> list:
+    return [layer.self_attn for layer in loaded.module.model.model.layers]
+
+
+def test_magnitude_importance_on_a_causal_lm_is_flagged_before_the_run():
+    loaded = llama_gqa()
+    for importance in ("l1", "l2"):
+        est = estimate_steps(loaded.module, (StructuredPruneConfig(importance=importance),),
+                             task="causal-lm")  # fmt: skip
+        note, = est.steps[0].notes
+        assert note.startswith(f"importance {importance} on a causal LM is risky: magnitude "
+                               "importance ignores how much each head/neuron matters")
+        assert "41,605" in note and "taylor kept 57.9" in note
+    # auto: what it resolves to depends on data; no warning on a classifier
+    est = estimate_steps(loaded.module, (StructuredPruneConfig(),), task="causal-lm")
+    assert est.steps[0].notes == ["importance auto: taylor when the recipe has data, else l1"]
+    no_data = estimate_steps(loaded.module, (StructuredPruneConfig(),), task="causal-lm",
+                             has_data=False)  # fmt: skip
+    assert no_data.steps[0].notes[0].startswith("importance auto falls back to l1")
+    est = estimate_steps(loaded.module, (StructuredPruneConfig(importance="l1"),),
+                         task="classification")  # fmt: skip
+    assert est.steps[0].notes == []
+
+
+def test_auto_importance_runs_taylor_on_a_causal_lm_with_data_and_the_card_says_so(tmp_path):
+    torch.set_num_threads(1)
+    recipe = tiny_recipe(methods=(StructuredPruneConfig(amount=0.25),))  # tiny-gpt + shakespeare
+    recipe = recipe.replace(train=recipe.train.__class__(epochs=1, max_steps=2, batch_size=8),
+                            export=recipe.export.__class__(enabled=False))  # fmt: skip
+    events: list = []
+    result = Job(recipe, [events.append], workspace=tmp_path).run()
+    assert result.ok, result.error
+    step = result.card["steps"][0]
+    assert step["importance"] == "taylor" and step["importance_asked"] == "auto"
+    assert step["notes"] == ["importance auto: taylor (a causal LM with data)"]
+    logs = [getattr(e, "message", "") for e in events]
+    assert any(m.startswith("structured (taylor, layer): removed") for m in logs)
