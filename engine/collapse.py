@@ -86,14 +86,18 @@ def collapse_check(
 
 
 def _non_finite(card: dict[str, Any], parent_card: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A headline metric that became nan/inf (diverged) while the parent's is a number."""
+    """A headline metric that became nan/inf (diverged) while the parent's is a number.
+
+    A stored card holds null there (strict JSON has no nan), so a null next to a parent's
+    number reads as nan too.
+    """
     mine, theirs = card.get("metrics") or {}, (parent_card or {}).get("metrics") or {}
     for name in HEADLINE:
-        value, parent_value = mine.get(name), theirs.get(name)
-        if isinstance(value, float) and not math.isfinite(value) and isinstance(
-            parent_value, (int, float)
-        ) and math.isfinite(parent_value):
-            return {"name": name, "value": value, "parent_value": float(parent_value)}
+        value, parent_value = mine.get(name, 0.0), theirs.get(name)
+        lost = value is None or (isinstance(value, float) and not math.isfinite(value))
+        if lost and isinstance(parent_value, (int, float)) and math.isfinite(parent_value):
+            return {"name": name, "value": float("nan") if value is None else value,
+                    "parent_value": float(parent_value)}
     return None
 
 

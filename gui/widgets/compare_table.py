@@ -16,9 +16,11 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from engine.cli.format import variant_row
+from engine.collapse import collapse_check
 from engine.fair_parent import PARENT_NOTE, comparison_parents, needs_control
 from engine.metric_text import HEADLINE, compare_metric, fmt_metric, headline_metric
 from engine.store import Variant
+from gui.widgets.collapse_marker import COLLAPSED_COLOR, collapse_icon, collapse_tip, is_collapsed
 from gui.widgets.variant_metrics import metric_label, model_number, onnx_number
 
 Index = QModelIndex | QPersistentModelIndex
@@ -85,17 +87,24 @@ class Row:
     kind: str = "parent"  # 'control' when that is the dense fine-tuned control
     metric: dict[str, Any] | None = None  # engine.metric_text.compare_metric
     unfair: bool = False  # fine-tuned child vs a parent that never trained, and no control
+    collapse: dict[str, Any] | None = None  # engine.collapse.collapse_check vs the same parent
+
+    @property
+    def collapsed(self) -> bool:
+        return is_collapsed(self.collapse)
 
 
 def _row(v: Variant, names: dict[str, str], fair: tuple[Variant | None, str]) -> Row:
     """One variant's texts (metric with its delta against the fair parent) and sort values."""
-    text = variant_row(v)
     c = v.card or {}
+    compared, kind = fair
+    delta = compare_metric(c, compared.card if compared else None)
+    # judged against the same fair parent as the delta (the card's flag was against its parent)
+    collapse = collapse_check(c, compared.card) if compared and v.status == "finished" else None
+    text = variant_row(v, is_collapsed(collapse) if collapse else None)
     size = model_number(c, "size_bytes")
     sparsity = (c.get("sparsity") or {}).get("overall")
     parent = names.get(v.parent or "", v.parent or "") if v.parent else ""
-    compared, kind = fair
-    delta = compare_metric(c, compared.card if compared else None)
     unfair = kind == "parent" and compared is not None and needs_control(v, compared.card)
     shown = {
         "Name": v.name, "ID": v.id, "Parent": (parent + " ⚠" if unfair else parent) or "–",
@@ -117,8 +126,8 @@ def _row(v: Variant, names: dict[str, str], fair: tuple[Variant | None, str]) ->
         raw[header] = float(value) if ok else None
         shown[header] = fmt_metric(name, float(value)) if ok else "-"
         if ok and delta and delta["name"] == name:
-            shown[header] = delta["text"]
-    return Row(shown, raw, compared, kind, delta, unfair)
+            shown[header] = ("✘ " if is_collapsed(collapse) else "") + delta["text"]
+    return Row(shown, raw, compared, kind, delta, unfair, collapse)
 
 
 def _status_color(v: Variant) -> str | None:
@@ -205,7 +214,11 @@ class CompareModel(QAbstractTableModel):
             return r.raw[name]
         if role == Qt.ItemDataRole.ForegroundRole:
             color = _status_color(v) or self._metric_color(r, name)
+            if r.collapsed and name in ("Name", "Status"):  # the row's red marker
+                color = COLLAPSED_COLOR
             return QBrush(QColor(color)) if color else None
+        if role == Qt.ItemDataRole.DecorationRole and name == "Name" and r.collapsed:
+            return collapse_icon()
         if role == Qt.ItemDataRole.BackgroundRole:
             rel = self.relation(row)
             return QBrush(PARENT_TINT if rel == "parent" else CHILD_TINT) if rel else None
@@ -219,7 +232,10 @@ class CompareModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= NUMERIC_FROM:
             return _RIGHT
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(v, r, name)
+            tip = self._tooltip(v, r, name)
+            if r.collapsed and (name in ("Name", "Status") or self._metric_color(r, name)):
+                return "\n\n".join(x for x in (collapse_tip(r.collapse), tip) if x)
+            return tip
         return None
 
     @staticmethod

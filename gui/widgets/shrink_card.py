@@ -14,7 +14,8 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.metric_text import fmt_delta, fmt_metric
-from engine.shrink import NOISE, SMALLER, shrink_report
+from engine.shrink import NOISE, shrink_report
+from engine.shrink_verdict import size_direction
 from gui.widgets.anatomy_table import fmt_count
 
 GOOD, WARN, BAD, MUTED, INK = "#2e7d32", "#b26a00", "#c62828", "#666", "#222"
@@ -99,12 +100,28 @@ def _ms(n: float | None) -> str:
     return f"{n:.2f} ms" if isinstance(n, (int, float)) else "–"
 
 
-def _ratio_html(ratio: float | None, good: bool, note: str = "") -> str:
+def _ratio_html(ratio: float | None, good: bool, note: str = "", bad: bool = False) -> str:
     if ratio is None:
         return f"<span style='color:{MUTED}'>–</span>"
-    color = GOOD if good else MUTED
+    color = GOOD if good else WARN if bad else MUTED
     tail = f" <span style='color:{MUTED}'>{note}</span>" if note else ""
     return f"<span style='color:{color}; font-weight:600'>{ratio:.2f}×</span>{tail}"
+
+
+def _size_html(ratio: float | None, who: str) -> str:
+    """'0.60× of the parent' (green when smaller), '1.20× of the parent: larger' (amber)."""
+    way = size_direction(ratio) if ratio is not None else "same"
+    note = f"of the {who}" + (": larger" if way == "larger" else "")
+    return _ratio_html(ratio, way == "smaller", note, bad=way == "larger")
+
+
+def _speed_html(speed: float | None, noise: bool) -> str:
+    """'1.50× faster' (green), '1.25× slower' (latency 1.25× the parent's), '1.02× noise'."""
+    if speed is None or noise or 1 - NOISE < speed < 1 + NOISE:
+        return _ratio_html(speed, False, "noise" if speed is not None else "")
+    if speed >= 1 + NOISE:
+        return _ratio_html(speed, True, "faster")
+    return _ratio_html(1 / speed, False, "slower", bad=True)
 
 
 def metric_row(r: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -115,6 +132,9 @@ def metric_row(r: dict[str, Any]) -> tuple[str, str, str, str]:
     name = m["name"]
     color = {"lost": BAD, "gained": GOOD}.get(m["change"], MUTED)
     note = {"lost": "worse", "gained": "better", "kept": "within tolerance"}[m["change"]]
+    c = r.get("collapse") or {}
+    if c.get("collapsed"):  # far beyond 'worse': the model no longer works
+        note = f"<b style='color:{BAD}'>✘ collapsed ({html.escape(c.get('change', ''))})</b>"
     change = (f"<span style='color:{color}; font-weight:600'>{html.escape(fmt_delta(name, m['delta']))}"
               f"</span> <span style='color:{MUTED}'>{note}</span>")
     return (name, fmt_metric(name, m["value"]), fmt_metric(name, m["parent_value"]), change)
@@ -122,20 +142,35 @@ def metric_row(r: dict[str, Any]) -> tuple[str, str, str, str]:
 
 def comparison_rows(r: dict[str, Any], who: str = "parent") -> list[tuple[str, str, str, str]]:
     """(what, this variant, parent, ratio as rich text) for ONNX size, zip size, latency, metric."""
-    size, zipped, speed = r["size_ratio"], r["zip_ratio"], r["speedup"]
     dense_zeros = r["outcome"] in ("zip_only", "none") and r["params_present"] == r["params_dense"]
-    speed_note = ""
-    if speed is not None:
-        speed_note = "noise" if r["latency_noise"] or dense_zeros else "faster" if speed > 1 else "slower"
     return [
-        ("ONNX file", _mb(r["onnx_bytes"]), _mb(r["parent_onnx_bytes"]),
-         _ratio_html(size, size is not None and size < SMALLER, f"of the {who}")),
-        ("zipped", _mb(r["zip_bytes"]), _mb(r["parent_zip_bytes"]),
-         _ratio_html(zipped, zipped is not None and zipped < SMALLER, f"of the {who}")),
+        ("ONNX file", _mb(r["onnx_bytes"]), _mb(r["parent_onnx_bytes"]), _size_html(r["size_ratio"], who)),
+        ("zipped", _mb(r["zip_bytes"]), _mb(r["parent_zip_bytes"]), _size_html(r["zip_ratio"], who)),
         ("latency p50", _ms(r["latency_ms_p50"]), _ms(r["parent_latency_ms_p50"]),
-         _ratio_html(speed, speed is not None and speed >= 1 + NOISE and not dense_zeros, speed_note)),
+         _speed_html(r["speedup"], bool(r["latency_noise"]) or dense_zeros)),
         metric_row(r),
     ]  # fmt: skip
+
+
+STYLE = "#shrinkCard { background: palette(base); border: 1px solid palette(mid); border-radius: 6px; }"
+
+
+def verdict_html(r: dict[str, Any]) -> str:
+    """The verdict line; for a collapsed variant the collapse first, its cause, what to try,
+    then the size and speed verdict, muted (it is no success while the model does not work)."""
+    mark, color = OUTCOME_STYLE.get(r["outcome"], ("", INK))
+    if (r.get("metric") or {}).get("change") == "lost":  # smaller or faster is no win then
+        mark, color = "⚠", WARN
+    c = r.get("collapse") or {}
+    if not r.get("collapsed") or not c.get("headline"):
+        return f"<span style='color:{color}; font-size:11pt; font-weight:600'>{mark} {html.escape(r['verdict'])}</span>"
+    out = f"<span style='color:{BAD}; font-size:11pt; font-weight:600'>✘ {html.escape(c['headline'])}</span>"
+    for label, key in (("Likely cause", "causes"), ("Try", "advice")):
+        if c.get(key):
+            out += f"<br><b>{label}:</b> " + html.escape("; ".join(c[key])) + "."
+    out += f"<br><span style='color:{MUTED}'>Flagged because {html.escape(c.get('rule', ''))}.</span>"
+    size = r.get("size_verdict") or ""
+    return out + f"<br><span style='color:{MUTED}'>Size and speed: {html.escape(size)}</span>"
 
 
 class ShrinkCard(QFrame):
@@ -144,10 +179,7 @@ class ShrinkCard(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("shrinkCard")
-        self.setStyleSheet(
-            "#shrinkCard { background: palette(base); border: 1px solid palette(mid);"
-            " border-radius: 6px; }"
-        )
+        self.setStyleSheet(STYLE)
         self.report: dict[str, Any] = {}
         title = QLabel("Did it really shrink and speed up?")
         title.setStyleSheet("font-size: 11pt; font-weight: 600;")
@@ -200,13 +232,8 @@ class ShrinkCard(QFrame):
         r = shrink_report(card, parent_card, "control" if control else "parent")
         self.report = r
         self.heads[2].setText("dense control" if control else "parent")
-        mark, color = OUTCOME_STYLE.get(r["outcome"], ("", INK))
-        if (r.get("metric") or {}).get("change") == "lost":  # smaller or faster is no win then
-            mark, color = "⚠", WARN
-        self.verdict.setText(
-            f"<span style='color:{color}; font-size:11pt; font-weight:600'>{mark} "
-            f"{html.escape(r['verdict'])}</span>"
-        )
+        self.verdict.setText(verdict_html(r))
+        self.setStyleSheet(STYLE.replace("palette(mid)", BAD if r.get("collapsed") else "palette(mid)"))
         self.bars.set_report(r)
         for row, cells in enumerate(comparison_rows(r, "control" if control else "parent"), start=1):
             for col, text in enumerate(cells):

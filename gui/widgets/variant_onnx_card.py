@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
 
+from engine.collapse import collapse_check, collapse_lines
 from engine.metric_text import compare_metric, fmt_delta, fmt_metric
 from engine.shrink import shrink_report
 from gui.widgets.anatomy_header import StatTile
@@ -173,7 +174,12 @@ class OnnxTiles(QFrame):
         else:
             t["speedup"].set(_colored("n/a", None), "needs a parent with an ONNX export")
         m = compare_metric(card, parent_card)
-        if m is not None:
+        c = collapse_check(card, parent_card)
+        if m is not None and c is not None and c["collapsed"]:  # the model no longer works
+            t["metric"].caption.setText(m["name"].upper())
+            t["metric"].set(_colored(f"✘ {fmt_metric(m['name'], m['value'])} ({c['change']})", False),
+                            "\n".join(collapse_lines(c)))
+        elif m is not None:
             color = {"lost": False, "gained": True}.get(m["change"])
             t["metric"].caption.setText(m["name"].upper())
             t["metric"].set(

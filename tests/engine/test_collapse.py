@@ -82,6 +82,15 @@ def test_thresholds_from_a_recipe_change_the_outcome():
     assert not collapse_check(acc_child, acc_parent)["collapsed"]
 
 
+def test_a_diverged_metric_is_collapsed_in_memory_and_once_stored():
+    parent = parent_card()
+    for value in (float("nan"), float("inf"), None):  # None: how strict JSON stores nan
+        c = collapse_check(child_card(parent, {"perplexity": value, "loss": value}), parent)
+        assert c["collapsed"] and c["headline"].startswith("Collapsed: perplexity became ")
+        assert "(the parent's: 38.6)" in c["headline"]
+    assert collapse_check(child_card(parent, {"loss": 3.7}), parent_card({"loss": 3.6}))["collapsed"] is False
+
+
 def test_old_cards_and_bad_values_use_the_defaults():
     assert DEFAULT_CHECKS == {"max_accuracy_drop": 0.05, "max_metric_ratio": 2.0}
     assert checks_of({}) == DEFAULT_CHECKS  # a card written before `checks` existed
