@@ -78,22 +78,34 @@ def custom_checkpoint_error(path: Path, obj: Any) -> ModelLoadError:
     return ModelLoadError(f"{path} holds {what}; {SAVE_HOW}", "model.path")
 
 
-def _embedding_rows(module: nn.Module) -> int | None:
-    """Rows of the first token embedding (TorchScript keeps the class name as original_name)."""
-    for m in module.modules():
+def _embeddings(module: nn.Module) -> list[tuple[str, int]]:
+    """(name, rows) of every embedding table (TorchScript keeps the class as original_name)."""
+    out = []
+    for name, m in module.named_modules():
         if isinstance(m, nn.Embedding):
-            return m.num_embeddings
-        if getattr(m, "original_name", "") == "Embedding" and hasattr(m, "weight"):
-            return int(m.weight.shape[0])
-    return None
+            out.append((name, m.num_embeddings))
+        elif getattr(m, "original_name", "") == "Embedding" and hasattr(m, "weight"):
+            out.append((name, int(m.weight.shape[0])))
+    return out
 
 
-def text_module(module: nn.Module, spec: ModelSpec, task: str) -> tuple[nn.Module, int | None]:
-    """(module callable as (ids, mask) -> logits, its vocabulary size when known).
+def _sizes(module: nn.Module, spec: ModelSpec) -> tuple[int | None, int | None]:
+    """(vocabulary, positions): the first token table's rows, a position table's rows."""
+    tables = _embeddings(module)
+    positional = [rows for name, rows in tables if re.search(r"pos|wpe", name.split(".")[-1])]
+    tokens = [rows for name, rows in tables if not re.search(r"pos|wpe", name.split(".")[-1])]
+    vocab = spec.input_range[1] if spec.input_range else (tokens[0] if tokens else None)
+    return vocab, (positional[0] if positional else None)
+
+
+def text_module(
+    module: nn.Module, spec: ModelSpec, task: str
+) -> tuple[nn.Module, int | None, int | None]:
+    """(module callable as (ids, mask) -> logits, vocabulary size, positions), sizes if known.
 
     One forward on example ids checks the model now, so a wrong task fails here, clearly.
     """
-    vocab = spec.input_range[1] if spec.input_range else _embedding_rows(module)
+    vocab, positions = _sizes(module, spec)
     ids_only = takes_ids_only(module)
     ids = torch.randint(0, vocab or 2, (1, 8), generator=torch.Generator().manual_seed(0))
     try:
@@ -110,7 +122,7 @@ def text_module(module: nn.Module, spec: ModelSpec, task: str) -> tuple[nn.Modul
     _check_logits(logits_of(out), out, task)
     if ids_only or not isinstance(out, torch.Tensor):
         module = TextAdapter(module, ids_only).eval()
-    return module, vocab
+    return module, vocab, positions
 
 
 def _check_logits(logits: Any, out: Any, task: str) -> None:

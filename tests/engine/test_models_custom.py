@@ -160,6 +160,7 @@ def test_trusted_pickle_whose_class_cannot_be_imported_names_python_path(tmp_pat
     loaded = load_model(ModelSpec(source="torch", path=str(model_file), trust=True,
                                   python_path=str(code), task="causal-lm"))
     assert isinstance(loaded.module, TextAdapter) and loaded.vocab_size == 64
+    assert loaded.max_positions == 64  # from the position table: data.max_length is checked
 
 
 def test_text_model_without_tokenizer_says_how_to_give_one(tmp_path):
