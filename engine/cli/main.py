@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from engine.cli.anatomy import add_inspect_command
 from engine.cli.commands import (
     cmd_control,
     cmd_delete,
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_commands(sub)
     add_variant_commands(sub)
     add_sensitivity_command(sub)
+    add_inspect_command(sub)
     return p
 
 
