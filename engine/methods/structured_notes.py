@@ -39,11 +39,11 @@ def importance_notes(cfg: Any, task: str, has_data: bool | None) -> list[str]:
             return ["importance auto: taylor when the recipe has data, else l1"]
         if has_data:
             return ["importance auto: taylor (a causal LM with data)"]
-        return [f"importance auto falls back to l1 (no data for taylor): {MAGNITUDE_RISK}; set "
-                "data.source so taylor can rank the units"]
+        return ["importance auto falls back to l1 (no data for taylor), risky on a causal LM: "
+                f"set data.source so taylor can rank the units; {MAGNITUDE_RISK}"]
     if cfg.importance in ("l1", "l2"):
-        return [f"importance {cfg.importance} on a causal LM is risky: {MAGNITUDE_RISK}; use "
-                "importance taylor (or auto) with data"]
+        return [f"importance {cfg.importance} is risky on a causal LM: use taylor (or auto) with "
+                f"data; {MAGNITUDE_RISK}"]
     return []
 
 
@@ -52,23 +52,22 @@ def _heads(n: float) -> str:
 
 
 def gqa_notes(cfg: Any, sites: list[Any]) -> list[str]:
-    """Asked, possible and done when heads go in whole key/value groups."""
+    """Done vs asked when heads go in whole key/value groups (done first: it is the news)."""
     grouped = [s for s in sites if s.kind == "heads" and s.q_per_unit > 1]
     if not grouped:
         return []
     s = grouped[0]
     q, n_q = s.q_per_unit, s.units * s.q_per_unit
-    why = (f"under grouped-query attention {q} query heads share each key/value head and go "
-           f"together, so only whole groups can be removed")
+    why = f"under grouped-query attention {q} query heads share each key/value head, so only "
     if cfg.scope == "layer":
         groups = layer_count(cfg, s)
-        return [f"heads: asked {cfg.amount:.0%} of {n_q} heads per attention module "
-                f"({_heads(cfg.amount * n_q)}); {why}: {groups} of {s.units} groups = "
-                f"{groups * q} heads ({groups * q / n_q:.0%}) per module will be removed"]
+        return [f"heads: {groups * q} of {n_q} per attention module ({groups * q / n_q:.0%}) "
+                f"will be removed, asked {cfg.amount:.0%} ({_heads(cfg.amount * n_q)}): {why}"
+                f"whole groups can go ({groups} of {s.units} groups)"]
     total_q = sum(x.units * x.q_per_unit for x in sites)
     done = global_total(cfg, sites) * q
-    return [f"heads: asked {cfg.amount:.0%} of {total_q} heads ({_heads(cfg.amount * total_q)}); "
-            f"{why}: {done} heads ({done / total_q:.0%}) will be removed"]
+    return [f"heads: {done} of {total_q} ({done / total_q:.0%}) will be removed, asked "
+            f"{cfg.amount:.0%} ({_heads(cfg.amount * total_q)}): {why}whole groups can go"]
 
 
 def structured_notes(cfg: Any, module: nn.Module, task: str, has_data: bool | None) -> list[str]:

@@ -1,8 +1,10 @@
 """The Optimize page's banner: what the steps leave of the model, the model, and the status.
 
-Three one-line rows that never change height (typing must not move the form): the live
-estimate (computed off the GUI thread by LiveEstimate), the loaded model, and "Ready to
-run." or the first problem. The estimate is asked for only when the model or the steps
+Four one-line rows that never change height (typing must not move the form): the live
+estimate (computed off the GUI thread by LiveEstimate), its notes (what a step will do
+differently from what was asked, e.g. heads rounded to whole key/value groups, and risky
+choices; empty when there are none), the loaded model, and "Ready to run." or the first
+problem. The estimate is asked for only when the model or the steps
 changed; editing the training or data sections costs nothing.
 """
 
@@ -17,6 +19,7 @@ from gui.widgets.config_form import CAPTION_COLOR, ERROR_COLOR
 from gui.widgets.live_estimate import LiveEstimate
 from gui.widgets.status_line import StatusLine
 
+NOTE_COLOR = "#8a5a00"  # amber: worth reading before the run, not a problem
 BANNER_STYLE = "#estimateBanner { background: #f3f6fb; border: 1px solid #d5deea; border-radius: 6px; }"
 
 
@@ -34,6 +37,9 @@ class EstimateBanner(QFrame):
         font.setPointSizeF(font.pointSizeF() + 1)
         font.setBold(True)
         self.estimate_line.setFont(font)
+        self.note_line = StatusLine()
+        self.note_line.setObjectName("estimateNotes")
+        self.note_line.setStyleSheet(f"color: {NOTE_COLOR};")
         self.model_line = StatusLine()
         self.model_line.setStyleSheet("color: #555;")
         self.status_line = StatusLine()
@@ -41,7 +47,7 @@ class EstimateBanner(QFrame):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 8, 12, 8)
         lay.setSpacing(2)
-        for line in (self.estimate_line, self.model_line, self.status_line):
+        for line in (self.estimate_line, self.note_line, self.model_line, self.status_line):
             lay.addWidget(line)
         self.live = LiveEstimate(parent=self)
         self.live.started.connect(self._estimating)
@@ -72,6 +78,7 @@ class EstimateBanner(QFrame):
         if module is None or methods is None:
             self.live.cancel()
             self._asked = None
+            self.show_notes([])
             self._line("Estimate: no model loaded yet" if module is None
                        else "Estimate: once every step is valid", error=False, muted=True)
             if module is None:  # a half-typed value keeps the cards' figures: nothing jumps
@@ -102,10 +109,16 @@ class EstimateBanner(QFrame):
             self._line(f"No estimate: {step} cannot be applied as the steps stand", error=True)
         else:
             self._line(estimate.text(), error=False)
+        self.show_notes(estimate.notes() if bad is None and callable(getattr(estimate, "notes", None)) else [])
         self.estimated.emit(estimate)
+
+    def show_notes(self, notes: list[str]) -> None:
+        """The estimate's notes on their own line (whole in the tooltip), or an empty line."""
+        self.note_line.set_line(("Note: " + "  ·  ".join(notes)) if notes else "")
 
     def _failed(self, message: str, _methods: tuple[Any, ...]) -> None:
         self._shown = None
+        self.show_notes([])
         self._line(f"No estimate: {message}", error=True)
         self.estimated.emit(None)
 

@@ -27,9 +27,9 @@ def llama_gqa() -> LoadedModel:
     return wrap_hf(LlamaForCausalLM(cfg), "causal-lm", None, "hf", "llama", {})
 
 
-GQA_NOTE = ("heads: asked 25% of 4 heads per attention module (1 head); under grouped-query "
-            "attention 2 query heads share each key/value head and go together, so only whole "
-            "groups can be removed: 1 of 2 groups = 2 heads (50%) per module will be removed")
+GQA_NOTE = ("heads: 2 of 4 per attention module (50%) will be removed, asked 25% (1 head): "
+            "under grouped-query attention 2 query heads share each key/value head, so only "
+            "whole groups can go (1 of 2 groups)")
 
 
 def test_gqa_rounding_is_in_the_estimate_before_the_run_and_on_the_result():
@@ -61,8 +61,8 @@ def test_magnitude_importance_on_a_causal_lm_is_flagged_before_the_run():
         est = estimate_steps(loaded.module, (StructuredPruneConfig(importance=importance),),
                              task="causal-lm")  # fmt: skip
         note, = est.steps[0].notes
-        assert note.startswith(f"importance {importance} on a causal LM is risky: magnitude "
-                               "importance ignores how much each head/neuron matters")
+        assert note.startswith(f"importance {importance} is risky on a causal LM: use taylor")
+        assert "magnitude importance ignores how much each head/neuron matters" in note
         assert "41,605" in note and "taylor kept 57.9" in note
     # auto: what it resolves to depends on data; no warning on a classifier
     est = estimate_steps(loaded.module, (StructuredPruneConfig(),), task="causal-lm")
