@@ -156,12 +156,12 @@ def _structured(steps: list[dict[str, str]], causal: bool, has_data: bool) -> li
             why += ", which on a causal LM often removes units the model depends on"
         out.append((why, "importance: taylor (data-aware: ranks units by |w·dL/dw| on a few "
                          "training batches)"))
-    for a in steps:
-        amount = _amount(a)
-        if amount is not None and amount >= STRUCTURED_HIGH:
-            out.append((f"{amount:.0%} of the {UNITS.get(a.get('target', 'ffn'), 'units')} were "
-                        "removed in one step", "lower the amount or prune gradually: several "
-                        "smaller steps with fine-tuning between them"))
+    cuts = [f"{amount:.0%} of the {UNITS.get(a.get('target', 'ffn'), 'units')}" for a in steps
+            if (amount := _amount(a)) is not None and amount >= STRUCTURED_HIGH]
+    if cuts:
+        out.append((f"{' and '.join(cuts)} were removed in one step" + (" each" if len(cuts) > 1 else ""),
+                    "lower the amount or prune gradually: several smaller steps with fine-tuning "
+                    "between them"))
     return out
 
 

@@ -123,6 +123,13 @@ def test_cause_and_advice_follow_the_method_and_training():
     quiet = child_card(parent, {"perplexity": 1e4}, train_steps=1000,
                        method="unstructured_prune(criterion=taylor, amount=0.3, scope=global)")
     assert "workbench-cli sensitivity" in diagnose(quiet)[0][1]
+    # two big structured cuts: one cause naming both, one piece of advice
+    both = child_card(parent, {"perplexity": 1e4}, train_steps=1000, method=(
+        "structured_prune(target=heads, amount=0.5, importance=taylor, scope=layer) + "
+        "structured_prune(target=ffn, amount=0.75, importance=taylor, scope=layer)"))
+    assert diagnose(both) == [("50% of the attention heads and 75% of the FFN neurons were removed "
+                               "in one step each", "lower the amount or prune gradually: several "
+                               "smaller steps with fine-tuning between them")]
 
 
 def test_an_old_card_without_importance_in_its_method_reads_the_default():
