@@ -16,9 +16,8 @@ from engine.models.text_adapter import has_script_module
 
 WHY = "TorchScript modules can be measured and exported but not pruned or trained"
 FIX = (
-    "load the Python module instead (model.source: torch with model.trust and "
-    "model.python_path; for a variant saved as TorchScript, start from the file it came "
-    "from), or set no methods and train.epochs: 0 to measure and export it"
+    "load its Python module (model.source: torch, model.trust) to optimize it, or remove "
+    "the methods and set train.epochs: 0"
 )
 
 

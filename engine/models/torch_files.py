@@ -92,18 +92,17 @@ def is_torchscript_archive(path: Path) -> bool:
 
 def _not_importable(path: Path, exc: Exception) -> ModelLoadError:
     """A trusted pickle whose class cannot be imported: how to make it importable."""
-    text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+    text = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
     if "__main__" in text:  # pickled from a script run directly: the class has no module
         return ModelLoadError(
             f"{path} refers to a class defined in the script that saved it ({text}); move the "
-            "class into its own .py file, import it from there before torch.save(model), and "
-            "set model.python_path to that file's folder",
+            "class into a .py file, import it from there, save again and set model.python_path "
+            "to that file's folder",
             "model.python_path",
         )
     return ModelLoadError(
         f"{path} refers to code that cannot be imported here ({text}); set model.python_path "
-        "to the folder holding the .py file that defines the model class, or re-save it as "
-        "a state_dict",
+        "to the folder holding the model class's .py file",
         "model.python_path",
     )
 

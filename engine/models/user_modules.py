@@ -25,11 +25,9 @@ from engine.recipe import ModelSpec
 
 CONFIG_KEYS = ("config", "model_config", "cfg", "args", "model_args", "hparams",
                "hyper_parameters", "hyperparameters", "params")
-SAVE_HOW = (
-    "save the module itself with torch.save(model) and load it with model.trust: true and "
-    "model.python_path: the folder holding its class's .py file, or save it as TorchScript "
-    "(torch.jit.save(torch.jit.script(model) or torch.jit.trace(model, inputs), path)) and "
-    "use model.source: torchscript"
+SAVE_HOW = (  # kept short: a run's failure line holds 300 characters
+    "save the model itself (torch.save(model)) and set model.trust and model.python_path (its "
+    "class's folder), or save it with torch.jit.save and use model.source: torchscript"
 )
 
 
@@ -70,10 +68,9 @@ def custom_checkpoint_error(path: Path, obj: Any) -> ModelLoadError:
     """What a dict of weights (and maybe a config) for an unknown class is, and what to do."""
     config = next((k for k in CONFIG_KEYS if isinstance(obj, dict) and k in obj), None)
     what = (
-        f"a training checkpoint (weights plus a {config!r} entry) for a model class the "
-        "workbench cannot rebuild from weights alone"
+        f"a training checkpoint (weights + {config!r}) for a class that is not built in"
         if config
-        else "weights (a state_dict) for a model class the workbench does not have"
+        else "weights (a state_dict) for a class that is not built in"
     )
     return ModelLoadError(f"{path} holds {what}; {SAVE_HOW}", "model.path")
 
@@ -112,7 +109,7 @@ def text_module(
         with torch.no_grad():
             out = module(ids) if ids_only else module(ids, torch.ones_like(ids))
     except Exception as exc:  # any failure of the user's forward
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
             f"the model's forward fails on token ids ({first}); a {task} model must take "
             "input_ids [batch, seq] (and optionally attention_mask) and return logits; for "

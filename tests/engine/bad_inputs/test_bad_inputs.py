@@ -12,10 +12,11 @@ import shutil
 import pytest
 
 from engine.cli import main
-from tests.engine.bad_inputs import cases_files, cases_recipe, cases_workspace
+from tests.engine.bad_inputs import cases_files, cases_recipe, cases_user_models, cases_workspace
 from tests.engine.bad_inputs.common import MARKER, Case, snapshot
 
-CASES: list[Case] = [*cases_recipe.CASES, *cases_files.CASES, *cases_workspace.CASES]
+CASES: list[Case] = [*cases_recipe.CASES, *cases_files.CASES, *cases_workspace.CASES,
+                     *cases_user_models.CASES]
 
 
 def test_the_table_is_large_and_its_ids_unique():
