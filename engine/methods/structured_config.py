@@ -66,6 +66,7 @@ class StructuredPruneConfig:
     )
     ffn_modules: tuple[str, ...] = option(
         default_factory=tuple,
+        label="FFN modules",
         help="your model's FFN layer names inside one block, up (and gate) first, down last, "
         "e.g. [w_in, w_out] (empty = the known layouts)",
         advanced=True,
@@ -78,6 +79,7 @@ class StructuredPruneConfig:
     )
     head_count_attr: str = option(
         "",
+        label="Head count attribute",
         help="attribute of your attention module holding its head count, e.g. n_heads (empty = "
         "n_head, num_heads, num_attention_heads, n_heads)",
         advanced=True,

@@ -198,7 +198,7 @@ class OptimizePage(RecipeFileActions, QWidget):
             return
         self._problem = ""  # an edit supersedes the last load/save message
         recipe = self._refresh()
-        self.banner.request(self._loaded(), self.steps.values())
+        self.banner.request(self._loaded(), self.steps.values(), self._has_data())
         if recipe is not None and recipe != self.state.recipe:
             self._pushing = True
             try:
@@ -232,9 +232,14 @@ class OptimizePage(RecipeFileActions, QWidget):
     def _loaded(self) -> object | None:
         return getattr(self.state.model_info, "loaded", None)
 
+    def _has_data(self) -> bool | None:
+        """Whether the data form names data (what data-aware defaults resolve to); None while invalid."""
+        data = self.data_form.value()
+        return None if data is None else data.source != "none"
+
     def _on_model(self) -> None:
         self.banner.set_model(self._loaded())
-        self.banner.request(self._loaded(), self.steps.values())
+        self.banner.request(self._loaded(), self.steps.values(), self._has_data())
         self._refresh()
 
     def _show_estimate(self, estimate: object | None) -> None:

@@ -53,7 +53,7 @@ class EstimateBanner(QFrame):
         self.live.started.connect(self._estimating)
         self.live.ready.connect(self._show)
         self.live.failed.connect(self._failed)
-        self._asked: tuple[Any, tuple[Any, ...]] | None = None  # (module, methods) last asked
+        self._asked: tuple[Any, ...] | None = None  # (module, methods, has_data) last asked
         self._shown: tuple[tuple[Any, ...], Any] | None = None  # (methods, StepsEstimate)
 
     def set_status(self, text: str, error: bool) -> None:
@@ -72,8 +72,9 @@ class EstimateBanner(QFrame):
             self.model_line.set_line(f"Model: {desc}")
         self._asked = self._shown = None
 
-    def request(self, loaded: Any, methods: tuple[Any, ...] | None) -> None:
-        """Estimate `methods` on the loaded model (debounced; nothing when neither changed)."""
+    def request(self, loaded: Any, methods: tuple[Any, ...] | None, has_data: bool | None = None) -> None:
+        """Estimate `methods` on the loaded model (debounced; nothing when none of the three
+        changed). `has_data`: whether the recipe has data (None: not known)."""
         module = getattr(loaded, "module", None)
         if module is None or methods is None:
             self.live.cancel()
@@ -84,11 +85,11 @@ class EstimateBanner(QFrame):
             if module is None:  # a half-typed value keeps the cards' figures: nothing jumps
                 self.estimated.emit(None)
             return
-        if self._asked is not None and self._asked[0] is module and self._asked[1] == methods:
+        if self._asked is not None and self._asked[0] is module and self._asked[1:] == (methods, has_data):
             return  # only another section changed: the estimate still holds
-        self._asked = (module, methods)
+        self._asked = (module, methods, has_data)
         example = getattr(loaded, "example_inputs", None)
-        self.live.request(module, methods, example, getattr(loaded, "task", "generic"))
+        self.live.request(module, methods, example, getattr(loaded, "task", "generic"), has_data)
 
     def estimate_for(self, methods: tuple[Any, ...] | None) -> Any:
         """The estimate shown, if it was computed for exactly these steps (else None)."""

@@ -18,15 +18,18 @@ from gui.threads import BackgroundCall
 
 DEBOUNCE_MS = 300
 
-# estimator(module, methods, example_inputs, task) -> engine.estimate.StepsEstimate
-Estimator = Callable[[Any, tuple[Any, ...], Any, str], Any]
+# estimator(module, methods, example_inputs, task[, has_data]) -> engine.estimate.StepsEstimate
+# (has_data is passed only when known, so a plain four-argument estimator still fits)
+Estimator = Callable[..., Any]
 
 
-def engine_estimator(module: Any, methods: tuple[Any, ...], example_inputs: Any, task: str) -> Any:
+def engine_estimator(
+    module: Any, methods: tuple[Any, ...], example_inputs: Any, task: str, has_data: bool | None = None
+) -> Any:
     """The engine's estimate: the steps applied in order to a deep copy of `module`."""
     from engine.estimate import estimate_steps
 
-    return estimate_steps(module, methods, example_inputs, task)
+    return estimate_steps(module, methods, example_inputs, task, has_data)
 
 
 class LiveEstimate(QObject):
@@ -45,7 +48,7 @@ class LiveEstimate(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(delay_ms)
         self._timer.timeout.connect(self._start)
-        self._pending: tuple[Any, tuple[Any, ...], Callable[[], Any] | None, str] | None = None
+        self._pending: tuple[Any, tuple[Any, ...], Callable[[], Any] | None, str, bool | None] | None = None
         self._generation = 0  # bumped by every request; a result of an older one is dropped
         self._running: BackgroundCall | None = None
         self._running_for: tuple[int, tuple[Any, ...]] = (0, ())  # (generation, methods) running
@@ -56,12 +59,14 @@ class LiveEstimate(QObject):
         methods: tuple[Any, ...],
         example_inputs: Callable[[], Any] | None = None,
         task: str = "generic",
+        has_data: bool | None = None,
     ) -> None:
         """Estimate `methods` on `module` once edits pause (restarts the debounce timer).
 
         `example_inputs` is called on the worker thread (building inputs is torch work too).
+        `has_data`: whether the recipe has data (what data-aware defaults resolve to).
         """
-        self._pending = (module, tuple(methods), example_inputs, task)
+        self._pending = (module, tuple(methods), example_inputs, task, has_data)
         self._generation += 1
         self._timer.start()
         self.started.emit()
@@ -83,7 +88,7 @@ class LiveEstimate(QObject):
     def _start(self) -> None:
         if self._running is not None or self._pending is None:
             return  # one at a time: _finish starts the newest request when this one ends
-        module, methods, example, task = self._pending
+        module, methods, example, task, has_data = self._pending
         self._pending = None
         self._running_for = (self._generation, methods)
         self.computations += 1
@@ -91,7 +96,8 @@ class LiveEstimate(QObject):
 
         def compute() -> Any:
             threads.add(threading.get_ident())
-            return estimator(module, methods, example() if example else None, task)
+            args = (module, methods, example() if example else None, task)
+            return estimator(*args) if has_data is None else estimator(*args, has_data)
 
         # bound methods of this QObject: Qt drops the connection if the page goes first
         self._running = BackgroundCall(compute, on_done=self._on_done, on_error=self._on_error)

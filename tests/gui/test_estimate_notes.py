@@ -34,3 +34,18 @@ def test_risky_importance_on_a_causal_lm_is_noted_under_the_estimate(qtbot, app_
     page.steps.set_steps((UnstructuredPruneConfig(),))
     _settle(qtbot, page)
     assert notes.full_text() == ""
+
+
+def test_auto_importance_note_follows_the_data_form(qtbot, app_state):
+    loaded = tiny_loaded("tiny-gpt", build_tiny_module("tiny-gpt"))
+    page = OptimizePage(app_state)
+    qtbot.addWidget(page)
+    app_state.set_model(ModelInfo(loaded, None))
+    page.steps.set_steps((StructuredPruneConfig(),))  # importance auto
+    _settle(qtbot, page)
+    notes = page.banner.note_line
+    assert page.data_form.value().source == "builtin"
+    assert notes.full_text() == "Note: Step 1: importance auto: taylor (a causal LM with data)"
+    page.data_form.editor("source").setCurrentText("none")  # no data: auto falls back to l1
+    _settle(qtbot, page)
+    assert notes.full_text().startswith("Note: Step 1: importance auto falls back to l1")
