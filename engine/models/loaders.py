@@ -86,17 +86,17 @@ def generic_loaded(module: nn.Module, spec: ModelSpec, kind: str, name: str) -> 
     task = "generic" if spec.task == "auto" else spec.task
     n_params = sum(p.numel() for p in module.parameters())
     description = f"{name}: {type(module).__name__} ({task}), {n_params / 1e6:.2f}M params"
-    vocab = positions = None
+    sizes: dict[str, int | None] = {}
     if task != "generic":  # called as (input_ids, attention_mask): wrap an ids-only forward
-        module, vocab, positions = text_module(module, spec, task)
+        module, sizes = text_module(module, spec, task)
     loaded = LoadedModel(
         module=module,
         task=task,
         input_names=GENERIC_INPUTS if task == "generic" else TEXT_INPUTS,
         tokenizer=None,
-        num_labels=spec.num_labels if task == "classification" else None,
-        vocab_size=vocab,
-        max_positions=positions or 512,
+        num_labels=sizes.get("classes") or spec.num_labels if task == "classification" else None,
+        vocab_size=sizes.get("vocab"),
+        max_positions=sizes.get("positions") or 512,
         input_shape=tuple(spec.input_shape) if spec.input_shape else None,
         input_dtype=spec.input_dtype,
         input_range=(spec.input_range[0], spec.input_range[1]) if spec.input_range else None,

@@ -97,8 +97,8 @@ def _sizes(module: nn.Module, spec: ModelSpec) -> tuple[int | None, int | None]:
 
 def text_module(
     module: nn.Module, spec: ModelSpec, task: str
-) -> tuple[nn.Module, int | None, int | None]:
-    """(module callable as (ids, mask) -> logits, vocabulary size, positions), sizes if known.
+) -> tuple[nn.Module, dict[str, int | None]]:
+    """(module callable as (ids, mask) -> logits, its vocab/positions/classes where known).
 
     One forward on example ids checks the model now, so a wrong task fails here, clearly.
     """
@@ -116,10 +116,20 @@ def text_module(
             "other inputs set model.task: generic",
             "model.task",
         ) from exc
-    _check_logits(logits_of(out), out, task)
+    logits = logits_of(out)
+    _check_logits(logits, out, task)
+    classes = int(logits.shape[-1]) if task == "classification" else None
+    if classes is not None and spec.num_labels not in (None, classes):
+        raise ModelLoadError(
+            f"the model returns {classes} class scores but model.num_labels is "
+            f"{spec.num_labels}; a custom model keeps its own head: remove model.num_labels",
+            "model.num_labels",
+        )
     if ids_only or not isinstance(out, torch.Tensor):
         module = TextAdapter(module, ids_only).eval()
-    return module, vocab, positions
+    if task == "causal-lm" and vocab is None:  # no embedding found: the head's width
+        vocab = int(logits.shape[-1])
+    return module, {"vocab": vocab, "positions": positions, "classes": classes}
 
 
 def _check_logits(logits: Any, out: Any, task: str) -> None:

@@ -282,3 +282,39 @@ def test_user_signatures_and_outputs_are_adapted_or_refused_clearly(tmp_path):
     assert torch.equal(masked.module(ids, mask * 0), torch.zeros(2, 8, 40))  # the mask reaches it
     with pytest.raises(ConfigError, match=r"returns a tensor of shape \[1, 1, 40\].*\[batch, seq, vocab\]"):
         load(NanoStyle(last_only=True), "last.pt")
+
+
+class BagClassifier(torch.nn.Module):
+    """An ids-only text classifier: mean of token embeddings -> class scores."""
+
+    def __init__(self, classes: int = 2):
+        super().__init__()
+        self.emb = torch.nn.Embedding(64, 8)
+        self.head = torch.nn.Linear(8, classes)
+
+    def forward(self, input_ids):
+        return self.head(self.emb(input_ids).mean(1))
+
+
+def test_custom_text_classifier_takes_its_classes_from_its_head_and_trains_on_a_csv(tmp_path):
+    torch.manual_seed(0)
+    torch.save(BagClassifier(), tmp_path / "clf.pt")
+    tok = write_tokenizer(tmp_path / "tokenizer.json")
+    model = {"source": "torch", "path": str(tmp_path / "clf.pt"), "trust": True,
+             "task": "classification", "tokenizer": str(tok)}
+    loaded = load_model(ModelSpec(**model))
+    assert loaded.num_labels == 2 and isinstance(loaded.module, TextAdapter)
+    with pytest.raises(ConfigError, match=r"model.num_labels: the model returns 2 class scores"):
+        load_model(ModelSpec(**model, num_labels=3))
+    rows = [f"{line},{'animal' if ('cat' in line or 'dog' in line) else 'other'}" for line in LINES]
+    (tmp_path / "d.csv").write_text("text,label\n" + "\n".join(rows * 12))
+    recipe = Recipe.from_dict({
+        "name": "clf", "model": model,
+        "data": {"source": "labelled", "path": str(tmp_path / "d.csv"), "max_length": 8},
+        "train": {"epochs": 1, "max_steps": 3, "batch_size": 8},
+        "export": {"parity_batches": 1, "latency_runs": 3, "latency_seq": 8},
+    })
+    result = Job(recipe, workspace=tmp_path / "ws").run()
+    assert result.ok, result.error
+    assert 0 <= result.card["metrics"]["accuracy"] <= 1
+    assert [i.name for i in onnx.load(result.card["onnx"]["path"]).graph.input] == ["input_ids"]
