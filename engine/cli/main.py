@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.cli.anatomy import add_inspect_command
+from engine.cli.check import add_check_command
 from engine.cli.commands import (
     cmd_control,
     cmd_delete,
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_variant_commands(sub)
     add_sensitivity_command(sub)
     add_inspect_command(sub)
+    add_check_command(sub)
     return p
 
 

@@ -88,3 +88,25 @@ def test_auto_importance_runs_taylor_on_a_causal_lm_with_data_and_the_card_says_
     assert step["notes"] == ["importance auto: taylor (a causal LM with data)"]
     logs = [getattr(e, "message", "") for e in events]
     assert any(m.startswith("structured (taylor, layer): removed") for m in logs)
+
+
+def test_cli_check_prints_the_gqa_rounding_and_the_importance_risk(tmp_path, capsys):
+    from engine.cli import main
+
+    folder = tmp_path / "llama"
+    llama_gqa().module.model.save_pretrained(str(folder))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"model: {{source: hf, path: '{folder}'}}\ndata: {{source: none}}\n"
+                      "train: {epochs: 0}\n"
+                      "methods:\n  - {type: structured_prune, target: heads, amount: 0.25}\n",
+                      encoding="utf-8")  # fmt: skip
+    assert main(["check", str(recipe)]) == 0
+    out = capsys.readouterr().out
+    assert "Step 1 · Structured pruning heads 25%" in out
+    assert f"  note: {GQA_NOTE}" in out
+    assert "  note: importance auto falls back to l1 (no data for taylor)" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(recipe.read_text(encoding="utf-8").replace("amount: 0.25", "amount: 0.9"),
+                   encoding="utf-8")  # fmt: skip
+    assert main(["check", str(bad)]) == 2  # every head would go: refused before any run
+    assert "would remove all" in capsys.readouterr().err

@@ -1,0 +1,65 @@
+"""`workbench-cli check RECIPE`: what the recipe's steps will do to its model, before a run.
+
+Loads the model (nothing is trained or written), checks every step the way a run does, and
+prints the estimate step by step with its notes: what will be done differently from what was
+asked (heads rounded to whole key/value groups under grouped-query attention) and risky
+choices (magnitude importance on a causal LM). Exit 0 when the recipe can run, 2 when not.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.config_fields import ConfigError
+
+
+def check_text(recipe_path: Path, workspace: Path | None = None) -> tuple[str, bool]:
+    """(the report, whether the recipe can run); bad input raises ConfigError/ValueError."""
+    from engine.estimate import estimate_steps, fmt_count
+    from engine.models import load_model
+    from engine.recipe import Recipe
+    from engine.registry import check_methods
+
+    recipe = Recipe.load(recipe_path)
+    recipe.validate()
+    ws = None
+    if recipe.model.source == "variant":
+        from engine.store import Workspace, default_workspace
+
+        ws = Workspace(workspace or default_workspace())
+    loaded = load_model(recipe.model, ws)
+    problems = check_methods(recipe.methods, loaded.module)
+    if problems:
+        raise ConfigError(problems)
+    has_data = recipe.data.source != "none"
+    est = estimate_steps(loaded.module, recipe.methods, loaded.example_inputs(), loaded.task,
+                         has_data)  # fmt: skip
+    lines = [f"model: {loaded.description}", f"data:  {recipe.data.source if has_data else 'none'}"]
+    for step in est.steps:
+        if step.error:
+            lines.append(f"{step.label}: cannot be applied here: {step.error}")
+            continue
+        lines.append(f"{step.label}: {fmt_count(step.params)} parameters after it"
+                     + (f", {step.sparsity:.1%} of the masked layers zero" if step.sparsity else ""))
+        lines += [f"  note: {n}" for n in step.notes]
+    ok = not any(s.error for s in est.steps)
+    lines.append(est.text() if ok else "cannot run: fix the step above")
+    return "\n".join(lines), ok
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Print the recipe's step-by-step estimate and notes; exit 2 when a step cannot run."""
+    text, ok = check_text(args.recipe, args.workspace)
+    print(text)
+    return 0 if ok else 2
+
+
+def add_check_command(sub: argparse._SubParsersAction) -> None:
+    """Add the `check` sub-command."""
+    ch = sub.add_parser(
+        "check", help="load a recipe's model and say what each step will do, without a run"
+    )
+    ch.add_argument("recipe", type=Path)
+    ch.add_argument("--workspace", "-w", type=Path, help="workspace, for a variant model")
+    ch.set_defaults(func=cmd_check)
