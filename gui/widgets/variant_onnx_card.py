@@ -165,11 +165,12 @@ class OnnxTiles(QFrame):
             # green only for a speed-up the shrink report believes: not noise, not zeros alone
             r = shrink_report(card, parent_card)
             real = r["outcome"] in ("smaller_faster", "faster")
-            noise = r["latency_noise"] or r["outcome"] in ("zip_only", "none")
+            zeros = r["outcome"] == "zip_only" or (r["outcome"] == "none" and r["params_present"] == r["params_dense"])
+            note = ("noise" if r["latency_noise"] or zeros else "slower" if r["speedup"] < 1 else "")
             t["speedup"].set(
                 _colored(f"{p_p50 / p50:.2f}×", real or None) + (" <span style='color:#888; "
-                "font-size:10pt; font-weight:400'>noise</span>" if noise and not real else ""),
-                r["verdict"],
+                f"font-size:10pt; font-weight:400'>{note}</span>" if note and not real else ""),
+                r.get("size_verdict") or r["verdict"],
             )
         else:
             t["speedup"].set(_colored("n/a", None), "needs a parent with an ONNX export")

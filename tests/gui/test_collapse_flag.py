@@ -94,6 +94,9 @@ def test_export_card_puts_the_collapse_first(qtbot, ws):
     assert page.shrink.row_text(3)[3] == "1.25× slower"
     assert page.shrink.row_text(1)[3] == "0.79× of the parent"
     assert "✘" not in page.tiles.tiles["metric"].value.text()
+    speed = page.tiles.tiles["speedup"]  # a speed ratio under 1 says it is slower
+    assert "0.80×" in speed.value.text() and "slower" in speed.value.text()
+    assert speed.toolTip() == page.shrink.report["size_verdict"]
 
 
 def test_render_pages_with_a_collapsed_child(qtbot, ws, tmp_path):
@@ -115,3 +118,4 @@ def test_render_pages_with_a_collapsed_child(qtbot, ws, tmp_path):
         qtbot.wait(50)
         path = os.path.join(out, f"collapse_{name.lower()}.png")
         assert window.grab().save(path) and os.path.getsize(path) > 10_000
+    window.close()  # shutdown(): waits for the window's worker threads before the test ends
