@@ -134,6 +134,7 @@ class ObjectTokenizer:
         self.eos_id = _first_int(obj, ("eos_id", "eos_token_id", "eot_token", "eos"))
         pad = _first_int(obj, ("pad_id", "pad_token_id", "pad_idx", "pad"))
         self.pad_id = pad if pad is not None else (self.eos_id or 0)
+        self._drop = {pad} if pad is not None else set()  # a fallback pad may be a real token
 
     def encode(self, text: str) -> list[int]:
         """The object's ids for text (a tensor or an Encoding with .ids is read as ids)."""
@@ -156,7 +157,7 @@ class ObjectTokenizer:
 
     def decode(self, ids: list[int]) -> str:
         """The object's text for ids, padding dropped."""
-        return str(self.obj.decode([int(i) for i in ids if i != self.pad_id]))
+        return str(self.obj.decode([int(i) for i in ids if int(i) not in self._drop]))
 
 
 def tokenizer_kind(tok: Any) -> str | None:

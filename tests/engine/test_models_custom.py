@@ -198,6 +198,7 @@ def test_tokenizer_pickle_needs_trust_and_is_adapted(tmp_path):
     assert tok.vocab_size == len(Pickled().stoi) and tok.decode(tok.encode("the cat")) == "the cat"
     ids, mask = tok.encode_batch(["the cat sat", "dog"], 4)
     assert ids.shape == (2, 4) and mask.tolist() == [[1, 1, 1, 0], [1, 0, 0, 0]]
+    assert tok.pad_id == 0 and tok.decode([0]) == "a"  # a fallback pad id is still a real token
     # trust for the model file is not trust for a tokenizer pickle given to a TorchScript model
     scripted = torch.jit.trace(torch.nn.Embedding(64, 8).eval(), torch.zeros(1, 4, dtype=torch.long))
     torch.jit.save(scripted, tmp_path / "emb.ts")
