@@ -35,7 +35,8 @@ NONE_FOUND = {
     "ffn": "no FFN/MLP block found (known layouts: fc/proj, gate_proj/up_proj/down_proj, "
     "intermediate.dense/output.dense, fc1/fc2, c_fc/c_proj); use target heads or channels",
     "heads": "no attention heads found (known layouts: fused qkv/c_attn + proj/c_proj with a "
-    "head count, q_proj/k_proj/v_proj + o_proj, BERT query/key/value + output.dense); use "
+    "head count, query_key_value + dense, q_proj/k_proj/v_proj + o_proj, BERT "
+    "query/key/value + output.dense); use "
     "target ffn",
     "channels": "no prunable Conv channels found: target channels is for convolutional "
     "models (a conv feeding the model output directly is never cut); use target ffn or heads "

@@ -32,6 +32,10 @@ QKV_NAMES: tuple[tuple[str, ...], ...] = (
 )  # fmt: skip
 # one projection holding q, k and v one after the other (equal sizes: no grouped-query heads)
 FUSED_QKV: tuple[str, ...] = ("qkv", "c_attn", "Wqkv", "qkv_proj")
+# one projection holding each head's q, k and v together ([heads, 3, head_dim]): GPT-NeoX
+# (Pythia) and Falcon without multi-query; heads come from the width and the head size
+INTERLEAVED_QKV: tuple[str, ...] = ("query_key_value",)
+HEAD_SIZE_ATTRS: tuple[str, ...] = ("head_size", "head_dim")
 OUT_NAMES: tuple[str, ...] = ("o_proj", "out_proj", "out_lin", "proj", "c_proj", "dense")
 HEAD_ATTRS: tuple[str, ...] = ("n_head", "num_heads", "num_attention_heads", "n_heads")
 KV_HEAD_ATTRS = ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "n_kv_head")
@@ -46,6 +50,7 @@ class Layouts:
     fused: tuple[str, ...] = FUSED_QKV
     out: tuple[str, ...] = OUT_NAMES
     head_attrs: tuple[str, ...] = HEAD_ATTRS
+    interleaved: tuple[str, ...] = INTERLEAVED_QKV
 
 
 DEFAULT_LAYOUTS = Layouts()

@@ -25,6 +25,7 @@ from engine.methods.masks import matches
 from engine.methods.structured_layouts import (  # noqa: F401 (re-exported: layout names)
     DEFAULT_LAYOUTS,
     HEAD_ATTRS,
+    HEAD_SIZE_ATTRS,
     KV_HEAD_ATTRS,
     Layouts,
     dense,
@@ -62,6 +63,7 @@ class Site:
     # follow a split along the last dimension (GPT-2's c_attn), so the graph is not asked
     fused: nn.Module | None = None
     head_attrs: tuple[str, ...] = HEAD_ATTRS
+    interleaved: bool = False  # fused q, k, v per head ([heads, 3, head_dim]) instead of q|k|v
 
     @property
     def local(self) -> bool:
@@ -71,6 +73,8 @@ class Site:
     def layer_channels(self, layer: nn.Module, unit_ids: list[int]) -> list[int]:
         """Channels of `layer` these units own (q, k and v slices of a fused projection)."""
         n = self.expected[layer]
+        if layer is self.fused and self.interleaved:
+            return [u * n + i for u in sorted(unit_ids) for i in range(n)]
         if layer is self.fused:
             width, d = self.units * self.head_dim, self.head_dim
             return [s * width + u * d + i for s in range(3) for u in sorted(unit_ids)
@@ -142,9 +146,9 @@ def attention_sites(module: nn.Module, layouts: Layouts = DEFAULT_LAYOUTS) -> li
     for name, owner in module.named_modules():
         if not name:
             continue
-        site = _fused_site(module, name, owner, layouts) or _split_site(
-            module, name, owner, layouts
-        )
+        site = (_fused_site(module, name, owner, layouts)
+                or _interleaved_site(module, name, owner, layouts)
+                or _split_site(module, name, owner, layouts))  # fmt: skip
         if site is not None:
             sites.append(site)
     return sites
@@ -166,6 +170,25 @@ def _fused_site(module: nn.Module, name: str, owner: nn.Module, layouts: Layouts
     layers = {f"{name}.{qkv_name}": qkv, out_name: proj}
     return Site("heads", name, owner, proj, False, heads, d, layers, [(qkv, True), (proj, False)],
                 1, d, {qkv: 3 * d, proj: d}, fused, layouts.head_attrs)  # fmt: skip
+
+
+def _interleaved_site(
+    module: nn.Module, name: str, owner: nn.Module, layouts: Layouts
+) -> Site | None:
+    """GPT-NeoX / Falcon query_key_value: each head's q, k, v side by side; cut here."""
+    d = _int_attr(owner, HEAD_SIZE_ATTRS)
+    found = next(((n, m) for n in layouts.interleaved if (m := dense(owner, n)) is not None), None)
+    out = _out_proj(module, name, owner, layouts)
+    if found is None or d is None or out is None or out_features(found[1]) % (3 * d):
+        return None
+    (qkv_name, qkv), (out_name, proj) = found, out
+    heads = out_features(qkv) // (3 * d)
+    stated = _int_attr(owner, layouts.head_attrs)
+    if in_features(proj) != heads * d or stated not in (None, heads):
+        return None  # e.g. Falcon's multi-query layout: one shared key/value head
+    layers = {f"{name}.{qkv_name}": qkv, out_name: proj}
+    return Site("heads", name, owner, proj, False, heads, d, layers, [(qkv, True), (proj, False)],
+                1, d, {qkv: 3 * d, proj: d}, qkv, layouts.head_attrs, True)  # fmt: skip
 
 
 def _split_site(module: nn.Module, name: str, owner: nn.Module, layouts: Layouts) -> Site | None:
