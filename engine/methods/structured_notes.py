@@ -52,7 +52,8 @@ def _heads(n: float) -> str:
 
 
 def gqa_notes(cfg: Any, sites: list[Any]) -> list[str]:
-    """Done vs asked when heads go in whole key/value groups (done first: it is the news)."""
+    """Done vs asked when heads go in whole key/value groups and the two differ (done first:
+    it is the news)."""
     grouped = [s for s in sites if s.kind == "heads" and s.q_per_unit > 1]
     if not grouped:
         return []
@@ -61,11 +62,15 @@ def gqa_notes(cfg: Any, sites: list[Any]) -> list[str]:
     why = f"under grouped-query attention {q} query heads share each key/value head, so only "
     if cfg.scope == "layer":
         groups = layer_count(cfg, s)
+        if abs(groups * q - cfg.amount * n_q) < 1e-9:
+            return []  # exactly what was asked
         return [f"heads: {groups * q} of {n_q} per attention module ({groups * q / n_q:.0%}) "
                 f"will be removed, asked {cfg.amount:.0%} ({_heads(cfg.amount * n_q)}): {why}"
                 f"whole groups can go ({groups} of {s.units} groups)"]
     total_q = sum(x.units * x.q_per_unit for x in sites)
     done = global_total(cfg, sites) * q
+    if abs(done - cfg.amount * total_q) < 1e-9:
+        return []
     return [f"heads: {done} of {total_q} ({done / total_q:.0%}) will be removed, asked "
             f"{cfg.amount:.0%} ({_heads(cfg.amount * total_q)}): {why}whole groups can go"]
 

@@ -110,3 +110,12 @@ def test_cli_check_prints_the_gqa_rounding_and_the_importance_risk(tmp_path, cap
                    encoding="utf-8")  # fmt: skip
     assert main(["check", str(bad)]) == 2  # every head would go: refused before any run
     assert "would remove all" in capsys.readouterr().err
+
+
+def test_no_gqa_note_when_whole_groups_give_exactly_what_was_asked():
+    loaded = llama_gqa()
+    exact = StructuredPruneConfig(target="heads", amount=0.5, importance="taylor")
+    assert exact.notes(loaded.module, "causal-lm", True) == []
+    rounded = StructuredPruneConfig(target="heads", amount=0.3, scope="global", importance="taylor")
+    note, = rounded.notes(loaded.module, "causal-lm", True)
+    assert note.startswith("heads: 2 of 8 (25%) will be removed, asked 30% (2.4 heads)")
