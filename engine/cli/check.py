@@ -29,7 +29,10 @@ def check_text(recipe_path: Path, workspace: Path | None = None) -> tuple[str, b
 
         ws = Workspace(workspace or default_workspace())
     loaded = load_model(recipe.model, ws)
-    problems = check_methods(recipe.methods, loaded.module)
+    from engine.script_refusal import torchscript_problems  # TorchScript: refused as a run is
+
+    problems = torchscript_problems(recipe.methods, recipe.train.epochs, loaded.module)
+    problems = problems or check_methods(recipe.methods, loaded.module)
     if problems:
         raise ConfigError(problems)
     has_data = recipe.data.source != "none"

@@ -66,7 +66,9 @@ def cnn_recipe(path: Path, **changes) -> Recipe:
     return Recipe.from_dict({**base, **changes})
 
 
-def test_torchscript_pruning_is_refused_before_the_run(tmp_path):
+def test_torchscript_pruning_is_refused_before_the_run(tmp_path, capsys):
+    from engine.cli import main
+
     ws = tmp_path / "ws"
     result = Job(cnn_recipe(cnn_file(tmp_path)), workspace=ws).run()
     assert result.status == "failed" and REFUSAL in result.error
@@ -77,6 +79,10 @@ def test_torchscript_pruning_is_refused_before_the_run(tmp_path):
     estimate = estimate_steps(loaded.module, cnn_recipe(tmp_path / "cnn.pt").methods,
                               loaded.example_inputs())
     assert REFUSAL in estimate.steps[0].error
+    # and so does workbench-cli check
+    (tmp_path / "r.yaml").write_text(cnn_recipe(tmp_path / "cnn.pt").to_yaml())
+    assert main(["check", str(tmp_path / "r.yaml")]) == 2
+    assert REFUSAL in capsys.readouterr().err
 
 
 def test_torchscript_measure_and_export_still_runs(tmp_path):
