@@ -16,8 +16,8 @@ from engine.models.text_adapter import has_script_module
 
 WHY = "TorchScript modules can be measured and exported but not pruned or trained"
 FIX = (
-    "load its Python module (model.source: torch, model.trust) to optimize it, or remove "
-    "the methods and set train.epochs: 0"
+    "load its Python module (model.source: torch or a variant, with model.trust and "
+    "model.python_path) to optimize it, or remove the methods and set train.epochs: 0"
 )
 
 

@@ -6,8 +6,9 @@ Storage by model type:
 - Hugging Face models: `save_pretrained` (+ tokenizer files), so the folder is also a normal HF
   folder; loading rebuilds from config.json and loads the tensors ourselves, because pruned
   tensors no longer match the sizes config.json states;
-- other modules: TorchScript when torch.jit.script accepts them (safe to load), else a pickled
-  module. Loading that one runs pickle, which can run any code, so it needs the user's
+- other modules: TorchScript when torch.jit.script accepts them (safe to load; the Python
+  module is pickled beside it, loaded only with trust, so it can be pruned and trained again),
+  else a pickled module. Loading that one runs pickle, which can run any code, so it needs the user's
   `model.trust` for this load. The manifest only says how the folder is stored: it is data
   from a file (a folder can be crafted or replaced), never a permission.
 """
@@ -148,10 +149,38 @@ def _save_generic(module: torch.nn.Module, folder: Path, manifest: dict[str, Any
         if scripted is not None:
             manifest["storage"] = "torchscript"
             torch.jit.save(scripted, str(folder / TORCHSCRIPT_FILE))
+            if scripted is not module:
+                _keep_python_module(module, folder, manifest)
             return
     manifest["storage"] = "pickle"
     manifest["needs_full_unpickling"] = True
     torch.save(module, str(folder / PICKLE_FILE))
+
+
+def _keep_python_module(module: torch.nn.Module, folder: Path, manifest: dict[str, Any]) -> None:
+    """Also pickle the Python module: TorchScript can be measured and exported but not pruned
+    or trained, so a trusted load of this variant takes the pickle to optimize it further."""
+    try:
+        torch.save(module, str(folder / PICKLE_FILE))
+    except Exception as exc:  # unpicklable: the TorchScript alone serves
+        if is_disk_full(exc, folder):
+            raise
+        (folder / PICKLE_FILE).unlink(missing_ok=True)
+        return
+    manifest["python_module"] = PICKLE_FILE
+
+
+def _torchscript_or_python(folder: Path, manifest: dict[str, Any], trust: bool) -> torch.nn.Module:
+    """The TorchScript module, or with the user's trust the Python module saved beside it
+    (when its class is importable: else the TorchScript, which still measures and exports)."""
+    if trust and manifest.get("python_module") and (folder / PICKLE_FILE).is_file():
+        try:
+            module = load_torch_file(folder / PICKLE_FILE, trust=True)
+        except ModelLoadError:  # e.g. its class is not importable here (model.python_path)
+            module = None
+        if isinstance(module, torch.nn.Module):
+            return module
+    return load_torchscript_file(folder / TORCHSCRIPT_FILE)
 
 
 def read_manifest(path: Path) -> tuple[Path, dict[str, Any]]:
@@ -208,7 +237,7 @@ def _load_module(folder: Path, manifest: dict[str, Any], trust: bool) -> LoadedM
         load_weights(built.module.model, _hf_state(folder), where, attrs)
         return built
     if storage == "torchscript":
-        module = load_torchscript_file(folder / TORCHSCRIPT_FILE)
+        module = _torchscript_or_python(folder, manifest, trust)
     elif storage == "pickle":
         if not trust:
             raise ModelLoadError(

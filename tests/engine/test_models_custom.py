@@ -130,6 +130,20 @@ def test_custom_module_with_tokenizer_trains_evaluates_exports_and_reloads(tmp_p
     assert manifest["text_adapter"] == {"ids_only": True} and manifest["tokenizer"] == "hf"
     back = load_checkpoint(folder, trust=True)
     assert isinstance(back.module, TextAdapter) and back.module.ids_only  # stored bare, wrapped again on load
+    # with trust the variant is the Python module again (TorchScript could not be pruned)
+    assert not isinstance(back.module.inner, torch.jit.ScriptModule)
+    if manifest["storage"] == "torchscript":
+        assert isinstance(load_checkpoint(folder).module.inner, torch.jit.ScriptModule)
+    child = Recipe.from_dict({
+        "name": "custom-gpt-ffn",
+        "model": {"source": "variant", "path": "custom-gpt", "trust": True, "python_path": str(code)},
+        "data": {"source": "text", "path": str(text), "max_length": 16},
+        "methods": [{"type": "structured_prune", "target": "ffn", "amount": 0.25}],
+        "train": {"epochs": 0}, "export": {"parity_batches": 1, "latency_runs": 3, "latency_seq": 16},
+    })
+    again = Job(child, workspace=ws).run()
+    assert again.ok, again.error
+    assert again.card["model"]["params"] < card["model"]["params"]
     assert back.tokenizer is not None and back.tokenizer.encode("the cat") == \
         load_model(recipe.model).tokenizer.encode("the cat")
 
@@ -319,3 +333,23 @@ def test_custom_text_classifier_takes_its_classes_from_its_head_and_trains_on_a_
     assert result.ok, result.error
     assert 0 <= result.card["metrics"]["accuracy"] <= 1
     assert [i.name for i in onnx.load(result.card["onnx"]["path"]).graph.input] == ["input_ids"]
+
+
+def test_a_scriptable_custom_model_saved_as_torchscript_is_python_again_with_trust(tmp_path):
+    from engine.models.checkpoint import save_model
+    from engine.script_refusal import script_step_problem
+
+    torch.manual_seed(0)
+    torch.save(BagClassifier(), tmp_path / "clf.pt")
+    loaded = load_model(ModelSpec(source="torch", path=str(tmp_path / "clf.pt"), trust=True,
+                                  task="classification"))
+    folder = save_model(loaded, tmp_path / "ckpt")
+    manifest = json.loads((folder / "workbench.json").read_text())
+    assert manifest["storage"] == "torchscript" and manifest["python_module"] == "model.pickle.pt"
+    safe = load_checkpoint(folder)  # no trust: the TorchScript, which measures and exports
+    assert isinstance(safe.module.inner, torch.jit.ScriptModule)
+    assert "not pruned or trained" in script_step_problem(safe.module)
+    python = load_checkpoint(folder, trust=True)  # the user's trust: prunable and trainable
+    assert isinstance(python.module.inner, BagClassifier) and script_step_problem(python.module) == ""
+    ids, mask = loaded.example_inputs(batch=2, seq=6)
+    assert torch.equal(safe.module(ids, mask), python.module(ids, mask))
