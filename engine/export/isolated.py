@@ -152,8 +152,10 @@ def child_main(payload: str) -> int:
     def say(**msg: Any) -> None:
         answer.write(json.dumps(msg) + "\n")
 
-    # our own file, written a moment ago into a private temp folder by our parent
-    p = torch.load(payload, weights_only=False)
+    # our own file, written a moment ago into a private temp folder by our parent; mapped,
+    # not read, so the weights are clean file pages the kernel can drop and re-read rather
+    # than a second anonymous copy of the parent's model
+    p = torch.load(payload, weights_only=False, mmap=True)
     try:
         report = export_and_check(p["module"], p["input_names"], p["example_inputs"], p["parity"],
                                   p["latency"], p["path"], p["cfg"], log=lambda m: say(log=m))
