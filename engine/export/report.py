@@ -15,6 +15,7 @@ from engine.export.onnx_export import export_onnx_detailed
 from engine.export.runtime import (
     check_model,
     compare_with_torch,
+    make_session,
     measure_latency,
     onnx_size_bytes,
     onnx_zip_bytes,
@@ -72,17 +73,23 @@ def export_and_check(
         if cfg.check:
             checker_ok, checker_message = check_model(result.path)
             log("ONNX checker: ok" if checker_ok else f"ONNX checker: {checker_message}")
+        # one session for parity and latency: a second would parse and hold the weights again
+        session = make_session(result.path)
+        if cfg.check:
             batches = list(parity_batches)[: cfg.parity_batches]
             if batches:
-                diff, top1 = compare_with_torch(result.path, module, batches, input_names)
+                diff, top1 = compare_with_torch(
+                    result.path, module, batches, input_names, session=session
+                )
                 log(
                     f"ONNX parity over {len(batches)} batches: max|diff| {diff:.2e}, top-1 agreement {top1:.4f}"
                 )
             else:
                 log("ONNX parity: no batches given, skipped")
         p50, p95 = measure_latency(
-            result.path, tuple(latency_inputs), input_names, runs=cfg.latency_runs
+            result.path, tuple(latency_inputs), input_names, runs=cfg.latency_runs, session=session
         )
+        del session  # its weights go before the zip count reads the files
     except Exception as exc:  # onnxruntime's own errors derive from Exception only
         raise ExportError(
             f"{result.path.name} was written but checking it in onnxruntime failed "

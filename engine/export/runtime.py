@@ -189,9 +189,14 @@ def compare_with_torch(
     module: nn.Module,
     batches: Iterable[Sequence[Tensor]],
     input_names: Sequence[str],
+    session: ort.InferenceSession | None = None,
 ) -> tuple[float, float]:
-    """Run each batch in PyTorch and onnxruntime: (max |logit diff|, top-1 agreement)."""
-    session = make_session(path)
+    """Run each batch in PyTorch and onnxruntime: (max |logit diff|, top-1 agreement).
+
+    `session`, when given, is an open session on `path` (one session serves parity and
+    latency: each start parses the whole model and holds its weights again).
+    """
+    session = session or make_session(path)
     worst, agree, total = 0.0, 0, 0
     for batch in batches:
         ref = torch_logits(module, batch)
@@ -214,11 +219,15 @@ def measure_latency(
     warmup: int = 5,
     runs: int = 30,
     threads: int | None = None,
+    session: ort.InferenceSession | None = None,
 ) -> tuple[float, float]:
-    """onnxruntime latency of one forward: (p50, p95) in milliseconds over `runs` runs."""
+    """onnxruntime latency of one forward: (p50, p95) in milliseconds over `runs` runs.
+
+    `session`, when given, is an open session on `path` and `threads` is not used.
+    """
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
-    session = make_session(path, threads=threads)
+    session = session or make_session(path, threads=threads)
     feeds = feeds_for(session, inputs, input_names)
     for _ in range(warmup):
         session.run(None, feeds)
