@@ -49,6 +49,18 @@ def _anon(pid: int) -> int:
     return 0
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size: pages shared by parent and child (torch's libraries) count once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _descendants(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
@@ -68,7 +80,7 @@ class TreeSampler:
     def __init__(self, pid: int, interval: float = 0.02):
         self.pid, self.interval = pid, interval
         self.stage = "start"
-        self.peak = self.peak_anon = self.peak_child = 0
+        self.peak = self.peak_anon = self.peak_child = self.peak_pss = 0
         self.stages: dict[str, int] = {}
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -81,6 +93,7 @@ class TreeSampler:
             self.peak = max(self.peak, total)
             self.peak_child = max(self.peak_child, sum(rss[1:]))  # the isolated export child
             self.peak_anon = max(self.peak_anon, sum(_anon(p) for p in pids))
+            self.peak_pss = max(self.peak_pss, sum(_pss(p) for p in pids))
             self.stages[self.stage] = max(self.stages.get(self.stage, 0), total)
             time.sleep(self.interval)
 
@@ -121,6 +134,8 @@ def measure(args: argparse.Namespace) -> dict:
           f"RSS before export {before / 1e6:.0f} MB; export took {info['seconds']:.0f} s")
     for name in order:
         peak = sampler.stages.get(name, 0)
+        if not peak:
+            continue  # over before a sample was taken
         print(f"  {peak / 1e6:8.0f} MB  {peak / size:5.2f}x  {name}")
     return {
         "engine_root": str(args.engine_root), "isolate": not args.in_process,
@@ -128,6 +143,7 @@ def measure(args: argparse.Namespace) -> dict:
         "peak_ratio": round(sampler.peak / size, 2),
         "export_extra_ratio": round((sampler.peak - before) / size, 2),
         "anon_extra_ratio": round((sampler.peak_anon - before_anon) / size, 2),
+        "pss_extra_ratio": round((sampler.peak_pss - info["pss_before_export"]) / size, 2),
         "child_peak_ratio": round(sampler.peak_child / size, 2),
         "rss_before_export": before, "seconds": round(info["seconds"], 1),
     }
@@ -164,7 +180,7 @@ def child(args: argparse.Namespace) -> int:
     size = sum(p.numel() * p.element_size() for p in loaded.module.parameters())
     rss, anon = _rss(os.getpid()), _anon(os.getpid())
     say("INFO", json.dumps({"params": params, "model_bytes": size, "rss_before_export": rss,
-                            "anon_before_export": anon}))
+                            "anon_before_export": anon, "pss_before_export": _pss(os.getpid())}))
     say("STAGE", "export starts")
     cfg = ExportConfig(opset=args.opset, parity_batches=2, latency_runs=3, latency_seq=32)
     out = Path(args.out)
