@@ -126,6 +126,9 @@ def _amount(args: dict[str, str]) -> float | None:
 def diagnose(card: dict[str, Any]) -> list[tuple[str, str]]:
     """(likely cause, what to try) pairs for a collapsed variant, most likely first."""
     steps = steps_of(str(card.get("method") or ""))
+    for (_, args), record in zip(steps, card.get("steps") or [], strict=False):
+        if isinstance(record, dict) and isinstance(record.get("importance"), str):
+            args["importance"] = record["importance"]  # what `auto` resolved to in that run
     pairs = _structured([args for name, args in steps if name == "structured_prune"],
                         card.get("task") == "causal-lm", bool(card.get("data")))
     for name, args in steps:

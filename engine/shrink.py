@@ -24,6 +24,7 @@ from engine.shrink_verdict import (
     speed_phrase,
     verdict,
 )
+from engine.step_notes import step_notes
 
 __all__ = ["NOISE", "SMALLER", "pruning_kinds", "shrink_report", "shrink_text"]
 
@@ -100,6 +101,7 @@ def shrink_report(
         size_verdict = _with_metric(outcome, size_verdict, metric)
     collapse = collapse_check(card, parent_card, checks)
     collapsed = bool(collapse and collapse["collapsed"])
+    reasons += step_notes(card)  # e.g. grouped-query rounding: done differs from asked
     note = parent_note(card, parent_card)
     if note:  # first: it changes how every other number should be read
         reasons.insert(0, f"{note}; run the dense fine-tuned control (same model, data and "

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from engine.context import JobContext
 from engine.events import LayerStats, Metric
 from engine.methods.base import TrainHook
+from engine.methods.masks import keep_masks_live
 from engine.recipe import TrainConfig
 from engine.train_loss import (  # noqa: F401 (TrainingDiverged, DIVERGED_FACTOR: re-exported)
     DIVERGED_FACTOR,
@@ -157,6 +158,7 @@ def fine_tune(
     per_epoch = max(1, math.ceil(len(train_ds) / cfg.batch_size))
     val_loader = make_loader(val_ds, cfg.batch_size, False, cfg.seed)
     opt, sched = _optimizer(module, cfg, steps)
+    keep_masks_live(module)
     step = _resumed_step(state_path, module, opt, sched, hooks, ctx) if resume else 0
     module.train()
     if step == 0:

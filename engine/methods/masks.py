@@ -16,6 +16,7 @@ removed; `alive_masks` tells a step which weights are still alive when it starts
 from __future__ import annotations
 
 import fnmatch
+from typing import Any
 
 import torch
 from torch import nn
@@ -177,3 +178,23 @@ def make_permanent(module: nn.Module) -> int:
                 torch_prune.remove(sub, hook._tensor_name)
                 count += 1
     return count
+
+
+def keep_masks_live(module: nn.Module) -> None:
+    """Recompute masked weights that their layer's own forward never sees (idempotent).
+
+    torch's pruning hooks recompute `weight = weight_orig * weight_mask` before the layer's
+    forward, but nn.MultiheadAttention reads `out_proj.weight` without calling out_proj: its
+    masked weight would stay the tensor computed once at pruning time, so the second
+    training step backpropagates through a freed graph and the weight never learns.
+    """
+    for sub in module.modules():
+        if isinstance(sub, nn.MultiheadAttention) and not getattr(sub, "_masks_live", False):
+            sub.register_forward_pre_hook(_refresh_out_proj)
+            sub._masks_live = True
+
+
+def _refresh_out_proj(mha: nn.Module, _inputs: Any) -> None:
+    for hook in list(mha.out_proj._forward_pre_hooks.values()):
+        if isinstance(hook, torch_prune.BasePruningMethod):
+            hook(mha.out_proj, None)

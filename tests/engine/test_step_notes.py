@@ -1,0 +1,41 @@
+"""A step's notes (grouped-query rounding, what `auto` chose) reach the verdict; the collapse
+diagnosis reads the importance a step actually used from the card, not the `auto` it asked."""
+
+from __future__ import annotations
+
+from engine.collapse import diagnose
+from engine.shrink import shrink_report, shrink_text
+from engine.step_notes import step_notes
+from tests.engine.collapse_cards import child_card, parent_card
+
+AUTO = "structured_prune(target=heads, amount=0.25, importance=auto, scope=layer)"
+GQA = ("heads: 4 of 8 per attention module (50%) will be removed, asked 25% (2 heads): under "
+       "grouped-query attention 4 query heads share each key/value head")
+
+
+def _child(importance_used: str) -> dict:
+    parent = parent_card()
+    child = child_card(parent, {"perplexity": 41_605.0}, method=AUTO)
+    child["steps"] = [{"step": 1, "title": "Structured pruning heads 25%", "importance": importance_used,
+                       "importance_asked": "auto", "notes": [GQA]}]
+    return child
+
+
+def test_notes_are_in_the_report_and_its_text() -> None:
+    child = _child("taylor")
+    assert step_notes(child) == [f"Step 1 · Structured pruning heads 25%: {GQA}"]
+    report = shrink_report(child, parent_card())
+    assert any("asked 25%" in r for r in report["reasons"])
+    assert "Step 1 · Structured pruning heads 25%: heads: 4 of 8" in shrink_text(report)
+
+
+def test_no_steps_no_notes() -> None:
+    assert step_notes({"steps": None}) == []
+    assert step_notes({"steps": [{"step": 1, "title": "x", "notes": []}, "junk"]}) == []
+
+
+def test_auto_that_fell_back_to_l1_is_diagnosed_as_magnitude() -> None:
+    advice = " ".join(try_ for _, try_ in diagnose(_child("l1")))
+    assert "importance: taylor" in advice
+    advice = " ".join(try_ for _, try_ in diagnose(_child("taylor")))
+    assert "importance: taylor" not in advice  # Taylor was used: the advice is something else
