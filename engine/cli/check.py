@@ -33,6 +33,13 @@ def check_text(recipe_path: Path, workspace: Path | None = None) -> tuple[str, b
 
     problems = torchscript_problems(recipe.methods, recipe.train.epochs, loaded.module)
     problems = problems or check_methods(recipe.methods, loaded.module)
+    from engine.config_fields import FieldError
+    from engine.data.fit import data_fits_model
+
+    misfit = data_fits_model(recipe.data, loaded)  # what a run's data loading would refuse
+    if misfit:
+        field = "model.tokenizer" if "tokenizer" in misfit else "data"
+        problems = [*problems, FieldError(field, misfit)]
     if problems:
         raise ConfigError(problems)
     has_data = recipe.data.source != "none"

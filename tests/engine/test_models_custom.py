@@ -353,3 +353,18 @@ def test_a_scriptable_custom_model_saved_as_torchscript_is_python_again_with_tru
     assert isinstance(python.module.inner, BagClassifier) and script_step_problem(python.module) == ""
     ids, mask = loaded.example_inputs(batch=2, seq=6)
     assert torch.equal(safe.module(ids, mask), python.module(ids, mask))
+
+
+def test_cli_check_refuses_text_data_without_a_tokenizer(tmp_path, capsys):
+    from engine.cli.main import main
+
+    model_file, code, _ = custom_gpt(tmp_path, "user_gpt_check")
+    (tmp_path / "t.txt").write_text("\n".join(LINES * 10))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"model: {{source: torch, path: {model_file}, trust: true, python_path: {code}, "
+        f"task: causal-lm}}\ndata: {{source: text, path: {tmp_path / 't.txt'}, max_length: 16}}\n"
+    )
+    assert main(["check", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert "model.tokenizer: the model has no tokenizer" in err and "Traceback" not in err
