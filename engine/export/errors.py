@@ -110,6 +110,14 @@ def dtype_hint(reasons: str, module: Any = None) -> str:
 
 def export_hint(reasons: str, opset: int) -> str:
     """What to try next, guessed from the exporters' combined reasons."""
+    if "ScriptModule is not supported" in reasons:  # dynamo refused it; the other failed too
+        op = _OP_NAME.search(reasons)
+        what = f" ({op.group(1)})" if op else ""
+        return (
+            f"this scripted TorchScript module's code{what} has no ONNX form: save it with "
+            "torch.jit.trace instead of torch.jit.script, or load the Python module "
+            "(model.source: torch with model.trust) so it can be traced"
+        )
     if _SIGNATURE.search(reasons):
         return (
             "model forward must take positional tensors (input_ids, attention_mask, or one "
@@ -142,4 +150,5 @@ def failure_message(
     dtype = dtype_hint(reasons, module)
     if dtype:
         return f"ONNX export of {model_name}: {dtype} ({reasons})"
-    return f"ONNX export of {model_name} failed ({reasons}) - {export_hint(reasons, opset)}"
+    # the advice first: a run's failure line is cut at a few hundred characters
+    return f"ONNX export of {model_name} failed: {export_hint(reasons, opset)} ({reasons})"

@@ -11,6 +11,8 @@ Llama, opsets below 18), which the onnxruntime probe in probe.py catches.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,17 +80,37 @@ def _export_dynamo(req: ExportRequest, args: tuple, staged: Path) -> None:
         onnx_ir.save(program.model, staged)
 
 
+@contextmanager
+def _no_ir_dump() -> Iterator[None]:
+    """Keep the TorchScript exporter's graph dump off stdout.
+
+    On a failure it prints the whole TorchScript IR ("Torch IR graph at exception", hundreds of
+    lines) from C++ straight to file descriptor 1 (its logging switch tests a function object,
+    so it is always on); the failure itself still raises and is reported in one line.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _export_torchscript(req: ExportRequest, args: tuple, staged: Path) -> None:
-    torch.onnx.export(
-        req.module,
-        args,
-        str(staged),
-        dynamo=False,
-        input_names=list(req.names),
-        output_names=list(req.output_names),
-        opset_version=req.opset,
-        dynamic_axes=req.axes or None,
-    )
+    with _no_ir_dump():
+        torch.onnx.export(
+            req.module,
+            args,
+            str(staged),
+            dynamo=False,
+            input_names=list(req.names),
+            output_names=list(req.output_names),
+            opset_version=req.opset,
+            dynamic_axes=req.axes or None,
+        )
     # Over 2 GB it writes one file per tensor; gather them into one "<name>.data".
     extra = [p for p in staged.parent.iterdir() if p != staged]
     if req.external or extra:

@@ -158,3 +158,28 @@ def test_generic_model_with_token_inputs_is_analysed_pruned_and_exported(tmp_pat
     assert abs(result.card["sparsity"]["overall"] - 0.5) < 0.01
     graph = onnx.load(result.card["onnx"]["path"]).graph
     assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+
+
+class AttnNet(nn.Module):
+    """nn.MultiheadAttention scripted: its fast-path checks (prim::is_nested) have no ONNX form."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+def test_scripted_module_export_failure_is_one_line_with_the_fix_and_no_ir_dump(tmp_path, capfd):
+    path = tmp_path / "attn.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(AttnNet().eval()), str(path))
+    recipe = cnn_recipe(path, methods=[], model={"source": "torchscript", "path": str(path),
+                                                  "input_shape": [1, 4, 8]})
+    result = Job(recipe, workspace=tmp_path / "ws").run()
+    assert not result.ok
+    assert "save it with torch.jit.trace instead of torch.jit.script" in result.error[:300]
+    out = capfd.readouterr().out
+    assert "Torch IR graph at exception" not in out  # the exporter's C++ dump stays off stdout
