@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic_io import atomic_write_text
+from engine.collapse import collapse_check
 from engine.fair_parent import comparison_parents, fine_tuned
 from engine.metric_text import HEADLINE, compare_metric
 from engine.store import Variant
@@ -21,7 +22,7 @@ from engine.store import Variant
 COLUMNS = (
     "id", "name", "parent_id", "parent_name", "status", "method", "params", "nonzero_params",
     "sparsity", "size_bytes", "onnx_bytes", "zip_bytes", "latency_ms_p50", *HEADLINE,
-    "compared_with", "metric_delta", "fine_tuned", "train_steps", "created", "warnings", "missing",
+    "compared_with", "metric_delta", "collapsed", "fine_tuned", "train_steps", "created", "warnings", "missing",
 )  # fmt: skip
 
 
@@ -38,6 +39,7 @@ def variant_csv_row(
     model, onnx, metrics = _section(c, "model"), _section(c, "onnx"), _section(c, "metrics")
     compared, _kind = fair
     delta = compare_metric(c, compared.card if compared else None)
+    collapse = collapse_check(c, compared.card if compared else None)
     row = {
         "id": v.id, "name": v.name, "parent_id": v.parent or "", "parent_name": names.get(v.parent or "", ""),
         "status": v.status, "method": c.get("method", ""), "params": model.get("params"),
@@ -47,6 +49,7 @@ def variant_csv_row(
         **{name: metrics.get(name) for name in HEADLINE},
         "compared_with": compared.name if compared else "",
         "metric_delta": delta["delta"] if delta else None,
+        "collapsed": collapse["collapsed"] if collapse else None,
         "fine_tuned": fine_tuned(c), "train_steps": _section(c, "train").get("steps"),
         "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.created)),
         "warnings": " | ".join(str(w) for w in c.get("warnings") or []), "missing": v.missing or "",

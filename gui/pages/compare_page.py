@@ -78,6 +78,7 @@ class ComparePage(QWidget):
             f"<span style='background:{PARENT_TINT.name()}'>&nbsp;parent&nbsp;</span>&nbsp;"
             f"<span style='background:{CHILD_TINT.name()}'>&nbsp;children&nbsp;</span>"
             "&nbsp;of the selected variant · metric (change against its parent) · "
+            "<span style='color:#c62828'>●</span>&nbsp;collapsed (metric far worse) · "
             "double-click opens the Export page"
         )
         legend.setStyleSheet("color: #555;")

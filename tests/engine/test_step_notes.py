@@ -39,3 +39,22 @@ def test_auto_that_fell_back_to_l1_is_diagnosed_as_magnitude() -> None:
     assert "importance: taylor" in advice
     advice = " ".join(try_ for _, try_ in diagnose(_child("taylor")))
     assert "importance: taylor" not in advice  # Taylor was used: the advice is something else
+
+
+def test_the_csv_says_which_variants_collapsed() -> None:
+    import csv
+    import io
+
+    from engine.store import Variant
+    from engine.variants_csv import variants_csv
+
+    parent = parent_card()
+    base = Variant(id="base", parent=None, name="lm (base)", status="finished", recipe="", card=parent)
+    bad = Variant(id="child", parent="base", name="pruned", status="finished", recipe="",
+                  card=child_card(parent, {"perplexity": 41_605.0}), created=1.0)
+    fine = Variant(id="ok", parent="base", name="fine", status="finished", recipe="",
+                   card={**child_card(parent, {"perplexity": 40.0}), "id": "ok"}, created=2.0)
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(variants_csv([base, bad, fine])))}
+    assert rows["pruned"]["collapsed"] == "True"
+    assert rows["fine"]["collapsed"] == "False"
+    assert rows["lm (base)"]["collapsed"] == ""  # nothing to compare with
