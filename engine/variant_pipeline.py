@@ -137,6 +137,9 @@ class Pipeline(PipelineRuns):
         spec = size_head_from_data(self._resolve_model_spec(r.model), r.data)  # a new head
         loaded = load_model(spec)
         ctx.log(f"model: {loaded.description}")
+        problems = torchscript_problems(r.methods, r.train.epochs, loaded.module)
+        if problems:  # first: no data or fix elsewhere would let a TorchScript model train
+            raise ConfigError(problems)
         data = None
         if r.data.source != "none" and loaded.task in ("causal-lm", "classification"):
             data = load_data(r.data, loaded)
@@ -149,9 +152,7 @@ class Pipeline(PipelineRuns):
                 "or train.epochs: 0 for a prune-and-export-only recipe"
             )
         check_finite_weights(loaded.module, spec.path)
-        problems = torchscript_problems(r.methods, r.train.epochs, loaded.module) or check_methods(
-            r.methods, loaded.module
-        )
+        problems = check_methods(r.methods, loaded.module)
         if problems:  # before anything is registered: the workspace stays as it was
             raise ConfigError(problems)
         ctx.progress(1.0)

@@ -83,6 +83,9 @@ def test_torchscript_pruning_is_refused_before_the_run(tmp_path, capsys):
     (tmp_path / "r.yaml").write_text(cnn_recipe(tmp_path / "cnn.pt").to_yaml())
     assert main(["check", str(tmp_path / "r.yaml")]) == 2
     assert REFUSAL in capsys.readouterr().err
+    # training without data: the TorchScript refusal, not a "set data.source" that cannot help
+    result = Job(cnn_recipe(tmp_path / "cnn.pt", methods=[], train={"epochs": 1}), workspace=ws).run()
+    assert REFUSAL in result.error and "needs data" not in result.error
 
 
 def test_torchscript_measure_and_export_still_runs(tmp_path):
