@@ -77,11 +77,13 @@ class ComparePage(QWidget):
         legend = QLabel(
             f"<span style='background:{PARENT_TINT.name()}'>&nbsp;parent&nbsp;</span>&nbsp;"
             f"<span style='background:{CHILD_TINT.name()}'>&nbsp;children&nbsp;</span>"
-            "&nbsp;of the selected variant · metric (change against its parent) · "
-            "<span style='color:#c62828'>●</span>&nbsp;collapsed (metric far worse) · "
-            "double-click opens the Export page"
+            "&nbsp;of the selected variant · metric (change vs its parent) · "
+            "<span style='color:#c62828'>●</span>&nbsp;collapsed · "
+            "double-click: Export page"
         )
         legend.setStyleSheet("color: #555;")
+        legend.setToolTip("A red dot marks a collapsed variant: its metric is far worse than its "
+                          "parent's (limits: the recipe's checks section)")
         self.legend = legend
         self.actions = VariantActions(lambda: self.state.workspace, self)
         self.actions.done.connect(self._show_message)
