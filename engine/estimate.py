@@ -66,8 +66,10 @@ class StepsEstimate:
                 f"{fmt_count(self.dense_params)} (−{cut:.1%})")
 
     def notes(self) -> list[str]:
-        """Every step's notes, as 'Step N: …' (what differs from what was asked, risks)."""
-        return [f"{s.label.split(' · ')[0]}: {n}" for s in self.steps for n in s.notes]
+        """Every step's notes, as 'Step N: …': what differs from what was asked and risks
+        first, then which choice `auto` made (a one-line banner shows the first ones whole)."""
+        notes = [f"{s.label.split(' · ')[0]}: {n}" for s in self.steps for n in s.notes]
+        return sorted(notes, key=lambda n: " auto: " in n)  # stable: step order kept otherwise
 
 
 def fmt_count(n: float) -> str:

@@ -58,3 +58,15 @@ def test_the_csv_says_which_variants_collapsed() -> None:
     assert rows["pruned"]["collapsed"] == "True"
     assert rows["fine"]["collapsed"] == "False"
     assert rows["lm (base)"]["collapsed"] == ""  # nothing to compare with
+
+
+def test_estimate_notes_put_asked_vs_done_before_what_auto_chose() -> None:
+    from engine.estimate import StepEstimate, StepsEstimate
+
+    steps = [StepEstimate("Step 1 · Structured pruning heads 25%", 4, 90, 90, 0.0,
+                          notes=["importance auto: taylor (a causal LM with data)", GQA]),
+             StepEstimate("Step 2 · Structured pruning ffn 25%", 4, 80, 80, 0.0,
+                          notes=["importance l1 is risky on a causal LM"])]
+    notes = StepsEstimate(100, steps).notes()
+    assert notes == [f"Step 1: {GQA}", "Step 2: importance l1 is risky on a causal LM",
+                     "Step 1: importance auto: taylor (a causal LM with data)"]
