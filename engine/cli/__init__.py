@@ -15,7 +15,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The `workbench-cli` entry point (see engine.cli.main for the commands)."""
+    """The `workbench-cli` entry point (see engine.cli.dispatch for the commands)."""
     previous = {}
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         from engine.quiet import install
 
         install()  # harmless library warnings (torchao's missing kernels...) are not printed
-        from engine.cli.main import main as run_main
+        from engine.cli.dispatch import main as run_main
 
         return run_main(argv)
     except KeyboardInterrupt:  # while importing, before a command could handle it

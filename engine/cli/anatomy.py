@@ -10,51 +10,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from engine.config_fields import ConfigError
+from engine.model_files import infer_source
 from engine.recipe import ModelSpec, Recipe
 
-MANIFEST = "workbench.json"  # engine.models.checkpoint.MANIFEST
 OTHER_OPS = "(ops outside these layers)"
 # the recipe fields a load error may name, and this command's flag for each
 FLAGS = {"model.task": "--task", "model.num_labels": "--num-labels",
          "model.input_shape": "--input-shape", "model.trust": "--trust"}
 DEFAULT_SEQ = 128  # tokens per example for text models' FLOPs: a typical short input
-
-
-def infer_source(path: Path) -> str:
-    """The ModelSpec.source of a file or folder (as gui.widgets.model_source decides it)."""
-    if path.is_dir():
-        if (path / MANIFEST).is_file():
-            return "checkpoint"
-        if (path / "config.json").is_file():
-            return "hf"
-        raise ValueError(f"{path}/ has neither config.json (a Hugging Face model) nor {MANIFEST} "
-                         "(a workbench checkpoint)")
-    suffix = path.suffix.lower()
-    if path.name in (MANIFEST, "config.json"):
-        return "checkpoint" if path.name == MANIFEST else "hf"
-    if suffix == ".safetensors":
-        return "safetensors"
-    if suffix == ".ts":
-        return "torchscript"
-    if suffix in (".pt", ".pth", ".bin"):
-        return "torchscript" if _is_torchscript(path) else "torch"
-    raise ValueError(f"{path.name}: unknown model file type; give a .safetensors, .pt/.pth/.bin "
-                     "or .ts file, a Hugging Face or checkpoint folder, or a recipe .yaml")
-
-
-def _is_torchscript(path: Path) -> bool:
-    """A torch.jit.save zip carries constants.pkl and a code/ folder."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
 
 
 def spec_for(target: str, args: argparse.Namespace) -> ModelSpec:
@@ -68,7 +35,11 @@ def spec_for(target: str, args: argparse.Namespace) -> ModelSpec:
         recipe = Recipe.load(path)
         spec = size_head_from_data(recipe.model, recipe.data)
     elif path.exists():
-        spec = ModelSpec(source=infer_source(path), path=str(path))
+        try:
+            source = infer_source(path)
+        except ValueError as exc:  # the picker's wording, plus what this command also takes
+            raise ValueError(f"{exc}, or a recipe .yaml") from None
+        spec = ModelSpec(source=source, path=str(path))
     elif target.strip() in BUILTIN_MODELS:
         spec = ModelSpec(source="builtin", path=target.strip())
     else:

@@ -10,13 +10,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.model_files import is_torchscript_archive
 from engine.models.builtin import BUILTIN_MODELS, TINY_ARCHITECTURES, load_builtin, tiny_loaded
 from engine.models.hf import HFLogitsWrapper, build_hf_from_config, load_hf_folder
 from engine.models.precision_load import widen_half
 from engine.models.structure import load_weights
 from engine.models.torch_files import (
     as_state_dict,
-    is_torchscript_archive,
     load_torch_file,
     load_torchscript_file,
     require_file,

@@ -78,18 +78,6 @@ def _globals_in_one_pickle(f: Any) -> list[str]:
     return names
 
 
-def is_torchscript_archive(path: Path) -> bool:
-    """True for a torch.jit.save zip: it carries `constants.pkl` and a `code/` folder."""
-    if not zipfile.is_zipfile(path):
-        return False
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return any(n.endswith("/constants.pkl") for n in names) or any("/code/" in n for n in names)
-
-
 def _not_importable(path: Path, exc: Exception) -> ModelLoadError:
     """A trusted pickle whose class cannot be imported: how to make it importable."""
     text = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__

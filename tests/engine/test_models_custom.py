@@ -356,7 +356,7 @@ def test_a_scriptable_custom_model_saved_as_torchscript_is_python_again_with_tru
 
 
 def test_cli_check_refuses_text_data_without_a_tokenizer(tmp_path, capsys):
-    from engine.cli.main import main
+    from engine.cli import main
 
     model_file, code, _ = custom_gpt(tmp_path, "user_gpt_check")
     (tmp_path / "t.txt").write_text("\n".join(LINES * 10))
