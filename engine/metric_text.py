@@ -28,12 +28,15 @@ def _number(value: Any) -> float | None:
 def fmt_metric(name: str, value: float) -> str:
     """'81.2%' for accuracy, '12.35' for perplexity / loss (four significant digits).
 
-    From 10,000 up a perplexity is written whole with separators ('41,605'), never '4.16e+04'.
+    From 10,000 up a perplexity is written whole with separators ('41,605'), never '4.16e+04';
+    from a billion up (a diverged model) in powers of ten ('5.18e+21'), not 22 digits.
     """
     if not math.isfinite(value):
         return str(value)
     if name == "accuracy":
         return f"{value:.1%}"
+    if abs(value) >= 1e9:
+        return f"{value:.3g}"
     return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
 
 

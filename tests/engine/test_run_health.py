@@ -49,7 +49,8 @@ def test_divergence_is_a_warning_on_the_card_and_in_listings(tmp_path, capsys):
     (warning,) = result.card["warnings"]
     assert warning.startswith("training diverged: the loss ended at") and "lower train.lr (now 10)" in warning
     assert main(["list", "-w", str(tmp_path)]) == 0
-    assert "finished, 1 warning" in capsys.readouterr().out
+    # a diverged run's metric is also far worse than its parent's: it is flagged collapsed too
+    assert "finished, collapsed, 1 warning" in capsys.readouterr().out
     assert main(["show", result.run_id, "-w", str(tmp_path)]) == 0
     assert "warning: training diverged" in capsys.readouterr().out
     lines = (tmp_path / "runs" / result.run_id / "metrics.jsonl").read_text().splitlines()

@@ -70,3 +70,10 @@ def test_estimate_notes_put_asked_vs_done_before_what_auto_chose() -> None:
     notes = StepsEstimate(100, steps).notes()
     assert notes == [f"Step 1: {GQA}", "Step 2: importance l1 is risky on a causal LM",
                      "Step 1: importance auto: taylor (a causal LM with data)"]
+
+
+def test_huge_perplexities_read_in_powers_of_ten() -> None:
+    from engine.metric_text import fmt_metric
+
+    assert fmt_metric("perplexity", 41_605.2) == "41,605"
+    assert fmt_metric("perplexity", 5.1847e21) == "5.18e+21"
