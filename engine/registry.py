@@ -27,10 +27,19 @@ class MethodEntry:
     # layer, N:M on a width not divisible by M...); run before anything is registered
     check: Callable[[Any, Any], list[str]] | None = None
     rank: int = 100  # menu order within the family (import order depends on who imported first)
-    # what a step leaves on the model: "mask" (zeros held by masks through fine-tuning),
-    # "shrink" (tensors physically cut) or "other"; the order rules below read it
-    effect: str = "other"
+    # what a step leaves behind: "masks" (zeros held by masks through fine-tuning), "smaller"
+    # (tensors physically cut), "quantized" (a lower-precision file) or "none"; the order
+    # rules below, the pipeline, the card and the compare report read it
+    effect: str = "none"
+    # where it acts: "module" (the nn.Module, before training), "post_train" (the module,
+    # after training) or "artifact" (the exported ONNX file, in the deploy stage)
+    stage: str = "module"
+    # describe(cfg) -> the card's label for the step; None: engine.report.method_label's form
+    describe: Callable[[Any], str] | None = None
 
+
+EFFECTS = ("masks", "smaller", "quantized", "none")
+STAGES = ("module", "post_train", "artifact")
 
 _METHODS: dict[str, MethodEntry] = {}
 _ALIASES: dict[str, str] = {}
@@ -46,17 +55,24 @@ def register_method(
     check: Callable[[Any, Any], list[str]] | None = None,
     aliases: tuple[str, ...] = (),
     rank: int = 100,
-    effect: str = "other",
+    effect: str = "none",
+    stage: str = "module",
+    describe: Callable[[Any], str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering `handler` for configs of `config_cls`.
 
     `aliases` are older `type:` names that recipes may still use; they load as this method.
+    A "module" or "post_train" handler is `handler(cfg, MethodContext) -> MethodResult`; an
+    "artifact" handler is `handler(cfg, ArtifactContext) -> ArtifactResult`.
     """
+    if effect not in EFFECTS or stage not in STAGES:
+        raise ValueError(f"{type_name}: effect must be one of {EFFECTS}, stage one of {STAGES}")
 
     def deco(handler: Callable[..., Any]) -> Callable[..., Any]:
         _METHODS[type_name] = MethodEntry(
-            type_name, family, label, config_cls, handler, help, preview, check, rank, effect
-        )
+            type_name, family, label, config_cls, handler, help, preview, check, rank, effect,
+            stage, describe,
+        )  # fmt: skip
         for old in aliases:
             _ALIASES[old] = type_name
         return handler
@@ -65,17 +81,16 @@ def register_method(
 
 
 def _ensure_loaded() -> None:
-    # Importing the method modules runs their @register_method decorators. Every module in
-    # engine/methods/ except the shared helpers is a method family member: a new method is
-    # a new file there, with no list to edit.
+    # Importing the method modules runs their @register_method decorators. Every module
+    # under engine/methods/ (sub-packages included) is imported: a new method is a new file
+    # there, with no list to edit and no name it must start with.
     import importlib
     import pkgutil
 
     import engine.methods as pkg
 
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name.startswith(("prune", "quantize", "distill")):
-            importlib.import_module(f"engine.methods.{info.name}")
+    for info in pkgutil.walk_packages(pkg.__path__, prefix="engine.methods."):
+        importlib.import_module(info.name)
 
 
 def methods(family: str | None = None) -> list[MethodEntry]:
@@ -114,14 +129,34 @@ def entry_for_config(config: Any) -> MethodEntry:
     return method_entry(method_type_name(config))
 
 
-def _effects(configs: tuple[Any, ...] | list[Any]) -> list[str]:
-    out = []
+def _entries(configs: tuple[Any, ...] | list[Any]) -> list[MethodEntry | None]:
+    out: list[MethodEntry | None] = []
     for cfg in configs:
         try:
-            out.append(entry_for_config(cfg).effect)
+            out.append(entry_for_config(cfg))
         except KeyError:  # not a method config: Recipe.errors names it elsewhere
-            out.append("other")
+            out.append(None)
     return out
+
+
+def _effects(configs: tuple[Any, ...] | list[Any]) -> list[str]:
+    return [e.effect if e is not None else "none" for e in _entries(configs)]
+
+
+def _stage_errors(configs: tuple[Any, ...] | list[Any]) -> list[FieldError]:
+    """A step on the module after a step on the exported file: the file would not have it."""
+    stages = [e.stage if e is not None else "module" for e in _entries(configs)]
+    errors = []
+    for i, stage in enumerate(stages):
+        artifact = [j for j in range(i) if stages[j] == "artifact"]
+        if stage != "artifact" and artifact:
+            errors.append(FieldError(
+                f"methods[{i}]",
+                f"this step changes the PyTorch model, but Step {artifact[0] + 1} works on the "
+                f"exported file, which is made after every model step; move this step before "
+                f"Step {artifact[0] + 1}",
+            ))
+    return errors
 
 
 def order_errors(configs: tuple[Any, ...] | list[Any]) -> list[FieldError]:
@@ -134,11 +169,11 @@ def order_errors(configs: tuple[Any, ...] | list[Any]) -> list[FieldError]:
       would no longer compose as written; the scheduled step goes last.
     """
     effects = _effects(configs)
-    masks = [i for i, e in enumerate(effects) if e == "mask"]
-    errors: list[FieldError] = []
+    masks = [i for i, e in enumerate(effects) if e == "masks"]
+    errors: list[FieldError] = _stage_errors(configs)
     for i, (cfg, effect) in enumerate(zip(configs, effects, strict=True)):
         earlier = [j for j in masks if j < i]
-        if effect == "shrink" and earlier:
+        if effect == "smaller" and earlier:
             errors.append(FieldError(
                 f"methods[{i}]",
                 f"structured pruning cannot follow a masking step (Step {earlier[0] + 1}); "
@@ -146,7 +181,7 @@ def order_errors(configs: tuple[Any, ...] | list[Any]) -> list[FieldError]:
             ))
         later = [j for j in masks if j > i]
         schedule = getattr(cfg, "schedule", "oneshot")
-        if effect == "mask" and schedule != "oneshot" and later:
+        if effect == "masks" and schedule != "oneshot" and later:
             errors.append(FieldError(
                 f"methods[{i}].schedule",
                 f"a {schedule} schedule keeps changing masks during fine-tuning, so it must be "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from torch import nn
@@ -50,3 +51,39 @@ class MethodResult:
     summary: dict[str, Any] = field(default_factory=dict)
     hooks: list[TrainHook] = field(default_factory=list)  # run during fine-tuning
     structured: bool = False  # tensors physically shrank (no masks, no zeros to count)
+
+
+@dataclass
+class ArtifactContext:
+    """What an artifact-stage method (stage="artifact") gets: the exported fp32 file.
+
+    The handler writes a new file into `out_dir` and returns it as an ArtifactResult; the
+    deploy stage then puts every file through the same checker / parity / latency / metric
+    path, so a handler only makes the file (and records how it made it).
+    """
+
+    onnx_path: Path  # the variant's checked fp32 ONNX file (never modified)
+    out_dir: Path  # the run folder: new files go here, named by kind
+    task: str  # causal-lm | classification | generic
+    input_names: list[str]  # the graph's inputs, in order
+    data: Any = None  # engine.data.DataBundle (calibration draws from .train, never .val)
+    log: Callable[[str], None] = lambda message: None
+    emit: Callable[[Any], None] = no_event  # engine.events for live views
+    progress: Callable[[float, str], None] = lambda fraction, message: None
+    checkpoint: Callable[[], None] = lambda: None  # raises when the job is cancelled
+    seed: int = 0
+    step: int = 1  # 1-based step number in the recipe (two int8 steps get two files)
+    # evaluate(path) -> the metrics of that ONNX file over the validation split, run in
+    # onnxruntime (accuracy / perplexity ...); None without data
+    evaluate: Callable[[Path], dict[str, float]] | None = None
+    example_feeds: dict[str, Any] | None = None  # one small batch of inputs (numpy), no data
+
+
+@dataclass
+class ArtifactResult:
+    kind: str  # onnx-int8-dynamic | onnx-int8-static | onnx-int4 | onnx-fp16 ...
+    path: Path  # the file written (its external data, if any, beside it)
+    # the method's own record for the card: settings used, fused op counts, nodes kept in
+    # fp32, per-node errors, exclusion search steps...
+    summary: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # plain-words remarks for the card

@@ -213,7 +213,7 @@ def preview_unstructured(cfg: UnstructuredPruneConfig, module: nn.Module) -> dic
     check=check_unstructured,
     aliases=("magnitude_prune",),
     rank=0,
-    effect="mask",
+    effect="masks",
 )
 def apply_unstructured(cfg: UnstructuredPruneConfig, ctx: MethodContext) -> MethodResult:
     """Attach masks now (the schedule's first target) and return a hook for the rest."""

@@ -102,7 +102,7 @@ def preview_nm(cfg: NMPruneConfig, module: nn.Module) -> dict[str, int]:
     preview=preview_nm,
     check=check_nm,
     rank=10,
-    effect="mask",
+    effect="masks",
 )
 def apply_nm(cfg: NMPruneConfig, ctx: MethodContext) -> MethodResult:
     """Attach N:M masks to every targeted Linear layer (held through fine-tuning)."""

@@ -142,7 +142,7 @@ def _cut(
     preview=preview_structured,
     check=check_structured,
     rank=20,
-    effect="shrink",
+    effect="smaller",
 )
 def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodResult:
     """Cut the lowest-importance units out of ctx.module in place (tensors shrink)."""
