@@ -1,0 +1,98 @@
+"""Which ONNX nodes an `exclude_nodes` list means, and which layer a node belongs to.
+
+A pattern may be an exact node name, a layer name as the model anatomy shows it
+(encoder.layer.0.output.dense), an fnmatch pattern over either, or 're:' + a regular
+expression. Both exporters record the layer a node came from: the TorchScript exporter in
+the node name (/encoder/layer.0/output/dense/MatMul), the dynamo exporter in the node's
+`namespace` metadata (": Model/encoder.layer.0: Layer/output.dense: Linear/linear").
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from engine.config_fields import ConfigError, FieldError
+
+if TYPE_CHECKING:  # onnx is slow to import and registry discovery imports this module
+    import onnx
+
+# The exporters' own node-name forms: a pattern of this shape can only be checked on the graph.
+_NODE_NAME_FORM = re.compile(r"^(/|node_)|/")
+
+
+def node_layer(node: onnx.NodeProto) -> str:
+    """The dotted module path a node was exported from ("" when the exporter left none)."""
+    for prop in node.metadata_props:
+        if prop.key == "namespace":
+            # ": Root/blocks.0: Block/blocks.0.attn: Attention/linear: aten.linear" -> the
+            # last module scope (full paths), blocks.0.attn; the final part is the op itself
+            scopes = [p.split(":")[0].strip() for p in prop.value.split("/")[1:-1]]
+            return scopes[-1] if scopes else ""
+    if node.name.startswith("/") and node.name.count("/") >= 2:
+        return ".".join(p for p in node.name.split("/")[1:-1] if p)
+    return ""
+
+
+def _matches(pattern: str, names: Iterable[str]) -> bool:
+    if pattern.startswith("re:"):
+        rx = re.compile(pattern[3:])
+        return any(rx.fullmatch(n) for n in names if n)
+    return any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names if n)
+
+
+def node_layers(graph: onnx.GraphProto) -> dict[str, str]:
+    """Node name -> layer name, for every node the exporter recorded a layer for."""
+    return {n.name: layer for n in graph.node if (layer := node_layer(n))}
+
+
+def resolve_exclusions(
+    graph: onnx.GraphProto,
+    patterns: tuple[str, ...],
+    field: str = "exclude_nodes",
+    layers: dict[str, str] | None = None,
+) -> list[str]:
+    """Node names the patterns match (by node name or layer), in graph order.
+
+    `layers`: node name -> layer read from the exported file, for a graph that optimization
+    rewrote (onnxruntime's optimizer keeps node names but drops their metadata). A pattern
+    that matches no node raises one ConfigError naming the field and real names to use.
+    """
+    layers = layers or {}
+    named = [(n.name, node_layer(n) or layers.get(n.name, ""), n.op_type) for n in graph.node]
+    unmatched = [p for p in patterns if not any(_matches(p, (nm, ly)) for nm, ly, _ in named)]
+    if unmatched:
+        raise ConfigError([FieldError(field, _no_match_message(unmatched, named))])
+    return [nm for nm, ly, _ in named if any(_matches(p, (nm, ly)) for p in patterns)]
+
+
+def _no_match_message(unmatched: list[str], named: list[tuple[str, str, str]]) -> str:
+    weighty = [(nm, ly) for nm, ly, op in named if op in ("MatMul", "Gemm", "Conv")]
+    sample = weighty[:4] or [(nm, ly) for nm, ly, _ in named[:4]]
+    shown = ", ".join(f"{nm} (layer {ly})" if ly else nm for nm, ly in sample)
+    return (
+        f"{', '.join(repr(p) for p in unmatched)} matches no node of the exported graph; "
+        f"nodes look like: {shown}"
+    )
+
+
+def layer_problems(patterns: tuple[str, ...], module: Any) -> list[str]:
+    """Before export: patterns that are neither a node-name form nor match any layer name.
+
+    The graph does not exist yet, so only layer-name patterns can be checked here; node-name
+    patterns (/a/b/MatMul, node_MatMul_3) are checked on the graph before quantizing.
+    """
+    names = [name for name, _ in module.named_modules() if name]
+    bad = [
+        p for p in patterns
+        if not p.startswith("re:") and not _NODE_NAME_FORM.search(p) and not _matches(p, names)
+    ]  # fmt: skip
+    if not bad:
+        return []
+    sample = ", ".join(names[:4])
+    return [
+        f"exclude_nodes: {', '.join(repr(p) for p in bad)} matches no layer of the model; "
+        f"layers look like: {sample} (or give ONNX node names such as /a/b/MatMul)"
+    ]
