@@ -36,7 +36,7 @@ from engine.data import load_data  # noqa: E402
 from engine.export import measure_latency  # noqa: E402
 from engine.job import Job  # noqa: E402
 from engine.methods.base import MethodContext  # noqa: E402
-from engine.methods.masks import overall_sparsity  # noqa: E402
+from engine.methods.prune.masks import overall_sparsity  # noqa: E402
 from engine.models.loaders import load_model  # noqa: E402
 from engine.recipe import Recipe  # noqa: E402
 from engine.registry import method_config_class, method_entry, method_type_name  # noqa: E402

@@ -26,7 +26,7 @@ from torch import nn
 
 from engine.config_fields import step_number
 from engine.methods.base import MethodContext
-from engine.methods.masks import count_params, overall_sparsity
+from engine.methods.prune.masks import count_params, overall_sparsity
 from engine.registry import entry_for_config, order_errors
 from engine.script_refusal import script_step_problem
 

@@ -13,7 +13,7 @@ from typing import Any
 from torch import nn
 
 from engine.config_fields import config_to_dict
-from engine.methods.masks import layer_sparsity, overall_sparsity
+from engine.methods.prune.masks import layer_sparsity, overall_sparsity
 from engine.metrics_log import METRICS_FILE
 from engine.recipe import Recipe
 from engine.registry import method_type_name

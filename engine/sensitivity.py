@@ -23,7 +23,7 @@ from torch import nn
 
 from engine.context import JobCancelled
 from engine.data import DataBundle
-from engine.methods.masks import DEFAULT_EXCLUDE, select_targets
+from engine.methods.prune.masks import DEFAULT_EXCLUDE, select_targets
 from engine.models.types import LoadedModel
 from engine.recipe import Recipe
 from engine.sensitivity_noise import PairedMeter

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from engine.context import JobContext
 from engine.events import LayerStats, Metric
 from engine.methods.base import TrainHook
-from engine.methods.masks import keep_masks_live
+from engine.methods.prune.masks import keep_masks_live
 from engine.recipe import TrainConfig
 from engine.train_loss import (  # noqa: F401 (TrainingDiverged, DIVERGED_FACTOR: re-exported)
     DIVERGED_FACTOR,

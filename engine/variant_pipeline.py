@@ -26,7 +26,7 @@ from engine.events import Artifact, LayerStats, StageStarted
 from engine.export_variant import export_loaded
 from engine.layer_report import REMOVED_KIND, structured_removed
 from engine.methods.base import MethodContext, MethodResult
-from engine.methods.masks import layer_sparsity, make_permanent
+from engine.methods.prune.masks import layer_sparsity, make_permanent
 from engine.models.checkpoint import save_model
 from engine.models.loaders import load_model
 from engine.models.structure import check_finite_weights

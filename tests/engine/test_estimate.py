@@ -8,9 +8,9 @@ from torch import nn
 
 from engine.estimate import StepsEstimate, estimate_steps
 from engine.job import Job
-from engine.methods.prune import UnstructuredPruneConfig
-from engine.methods.prune_nm import NMPruneConfig
-from engine.methods.prune_structured import StructuredPruneConfig
+from engine.methods.prune.nm import NMPruneConfig
+from engine.methods.prune.structured import StructuredPruneConfig
+from engine.methods.prune.unstructured import UnstructuredPruneConfig
 from engine.models.loaders import load_model
 from engine.recipe import DataSpec, ExportConfig, ModelSpec, TrainConfig
 from tests.engine.conftest import tiny_recipe

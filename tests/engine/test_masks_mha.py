@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.methods.masks import keep_masks_live, set_mask
+from engine.methods.prune.masks import keep_masks_live, set_mask
 
 
 def _model() -> nn.Module:

@@ -11,7 +11,7 @@ import torch
 
 from engine.export import export_and_check
 from engine.methods.base import MethodContext
-from engine.methods.prune_structured import StructuredPruneConfig, apply_structured
+from engine.methods.prune.structured import StructuredPruneConfig, apply_structured
 from engine.models import save_model
 from engine.models.checkpoint import load_checkpoint
 from engine.models.hf import wrap_hf
@@ -134,8 +134,8 @@ def test_global_scope_and_taylor_work_on_conv1d():
     ids, mask = ids_mask(2, 8)
     logits = loaded.module(ids, mask)  # gradients for Taylor, as calibration would leave them
     torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), ids.reshape(-1)).backward()
-    from engine.methods.structured_local import local_unit_scores
-    from engine.methods.structured_targets import attention_sites, ffn_sites
+    from engine.methods.prune.structured_local import local_unit_scores
+    from engine.methods.prune.structured_targets import attention_sites, ffn_sites
 
     for site in ffn_sites(loaded.module) + attention_sites(loaded.module):
         scores = local_unit_scores(site, "taylor")

@@ -11,7 +11,7 @@ from torch import nn
 
 from engine.config_fields import validate_config
 from engine.methods.base import MethodContext
-from engine.methods.prune_structured import (
+from engine.methods.prune.structured import (
     StructuredPruneConfig,
     apply_structured,
     check_structured,

@@ -9,7 +9,7 @@ from torch import nn
 from engine.config_fields import ConfigError
 from engine.job import Job
 from engine.methods.base import MethodContext
-from engine.methods.prune_nm import NMPruneConfig, apply_nm, check_nm, nm_mask, preview_nm
+from engine.methods.prune.nm import NMPruneConfig, apply_nm, check_nm, nm_mask, preview_nm
 from engine.recipe import ExportConfig, Recipe, TrainConfig
 from tests.engine.conftest import tiny_recipe
 

@@ -10,7 +10,7 @@ import torch
 from engine.estimate import estimate_steps
 from engine.job import Job
 from engine.methods.base import MethodContext
-from engine.methods.prune_structured import StructuredPruneConfig, apply_structured
+from engine.methods.prune.structured import StructuredPruneConfig, apply_structured
 from engine.models.hf import wrap_hf
 from engine.models.types import LoadedModel
 from tests.engine.conftest import tiny_recipe

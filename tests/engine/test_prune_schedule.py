@@ -10,8 +10,8 @@ from engine.data import load_data
 from engine.events import Metric, WeightHistogram
 from engine.job import Job
 from engine.methods.base import MethodContext
-from engine.methods.prune import UnstructuredPruneConfig, apply_unstructured
-from engine.methods.schedule import SparsitySchedule
+from engine.methods.prune.schedule import SparsitySchedule
+from engine.methods.prune.unstructured import UnstructuredPruneConfig, apply_unstructured
 from engine.models.loaders import load_model
 from engine.recipe import DataSpec, ExportConfig, ModelSpec, TrainConfig
 from engine.train import fine_tune, total_steps

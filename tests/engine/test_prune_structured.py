@@ -17,8 +17,8 @@ from engine.data import load_data
 from engine.export import export_and_check
 from engine.job import Job
 from engine.methods.base import MethodContext
-from engine.methods.masks import set_mask
-from engine.methods.prune_structured import (
+from engine.methods.prune.masks import set_mask
+from engine.methods.prune.structured import (
     StructuredPruneConfig,
     apply_structured,
     check_structured,

@@ -7,8 +7,13 @@ from torch import nn
 
 from engine.config_fields import ConfigError
 from engine.methods.base import MethodContext
-from engine.methods.masks import layer_sparsity, make_permanent, overall_sparsity, select_targets
-from engine.methods.prune import (
+from engine.methods.prune.masks import (
+    layer_sparsity,
+    make_permanent,
+    overall_sparsity,
+    select_targets,
+)
+from engine.methods.prune.unstructured import (
     UnstructuredPruneConfig,
     apply_unstructured,
     check_unstructured,
@@ -129,7 +134,7 @@ def test_threshold_mode_removes_below_the_value_and_reports_sparsity():
 def test_taylor_ranks_differently_from_magnitude_on_a_constructed_case():
     """Large weights on an input that is always zero cost nothing to remove: Taylor removes
     them, magnitude keeps them."""
-    from engine.methods.importance import layer_scores, taylor_saliency
+    from engine.methods.prune.importance import layer_scores, taylor_saliency
 
     class DS(torch.utils.data.Dataset):
         def __len__(self):

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from engine.config_fields import ConfigError
-from engine.methods.prune import UnstructuredPruneConfig
+from engine.methods.prune.unstructured import UnstructuredPruneConfig
 from engine.recipe import Recipe, TrainConfig
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "recipes"
@@ -79,7 +79,7 @@ def test_defaults_are_valid_and_lists_become_tuples():
 
 
 def test_saved_recipe_holds_what_the_user_set_and_round_trips():
-    from engine.methods.prune_nm import NMPruneConfig
+    from engine.methods.prune.nm import NMPruneConfig
 
     r = Recipe(name="mine", methods=(UnstructuredPruneConfig(amount=0.3, schedule="gradual"),
                                      NMPruneConfig()),

@@ -13,9 +13,9 @@ from engine.cli import main as cli_main
 from engine.cli.sensitivity import sensitivity_table
 from engine.data import DataBundle, TokenDataset
 from engine.methods.base import MethodContext
-from engine.methods.masks import make_permanent
-from engine.methods.masks import overall_sparsity as measured_sparsity
-from engine.methods.prune import UnstructuredPruneConfig, apply_unstructured
+from engine.methods.prune.masks import make_permanent
+from engine.methods.prune.masks import overall_sparsity as measured_sparsity
+from engine.methods.prune.unstructured import UnstructuredPruneConfig, apply_unstructured
 from engine.models.checkpoint import save_model
 from engine.models.loaders import load_model
 from engine.models.types import TEXT_INPUTS, LoadedModel

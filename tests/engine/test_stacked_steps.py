@@ -9,10 +9,10 @@ from torch import nn
 from engine.config_fields import ConfigError
 from engine.job import Job
 from engine.methods.base import MethodContext
-from engine.methods.masks import effective_weight, overall_sparsity
-from engine.methods.prune import UnstructuredPruneConfig, apply_unstructured
-from engine.methods.prune_nm import NMPruneConfig, apply_nm
-from engine.methods.prune_structured import StructuredPruneConfig
+from engine.methods.prune.masks import effective_weight, overall_sparsity
+from engine.methods.prune.nm import NMPruneConfig, apply_nm
+from engine.methods.prune.structured import StructuredPruneConfig
+from engine.methods.prune.unstructured import UnstructuredPruneConfig, apply_unstructured
 from engine.models.loaders import load_model
 from engine.recipe import ExportConfig, ModelSpec, Recipe, TrainConfig
 from tests.engine.conftest import tiny_recipe

@@ -6,8 +6,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from engine.methods.prune import UnstructuredPruneConfig  # noqa: E402
-from engine.methods.prune_nm import NMPruneConfig  # noqa: E402
+from engine.methods.prune.nm import NMPruneConfig  # noqa: E402
+from engine.methods.prune.unstructured import UnstructuredPruneConfig  # noqa: E402
 from gui.widgets.config_form import ConfigForm  # noqa: E402
 
 

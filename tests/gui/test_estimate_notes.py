@@ -4,8 +4,8 @@ risky choices, from the engine's estimate, before anything runs."""
 from __future__ import annotations
 
 from engine.estimate import estimate_steps
-from engine.methods.prune import UnstructuredPruneConfig
-from engine.methods.prune_structured import StructuredPruneConfig
+from engine.methods.prune.structured import StructuredPruneConfig
+from engine.methods.prune.unstructured import UnstructuredPruneConfig
 from engine.models.builtin import build_tiny_module, tiny_loaded
 from gui.pages.optimize_page import OptimizePage
 from gui.state import ModelInfo

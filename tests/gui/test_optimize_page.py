@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QWidget
 
 from engine.config_fields import option
-from engine.methods.prune import UnstructuredPruneConfig
+from engine.methods.prune.unstructured import UnstructuredPruneConfig
 from engine.recipe import Recipe
 from gui.pages.optimize_page import OptimizePage
 from gui.widgets.config_form import ConfigForm

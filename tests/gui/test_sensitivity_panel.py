@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.methods.prune import UnstructuredPruneConfig
+from engine.methods.prune.unstructured import UnstructuredPruneConfig
 from engine.sensitivity import SensitivityResult, overall_sparsity
 from gui.pages.optimize_page import OptimizePage
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QComboBox, QScrollArea, QSpinBox, QVBoxLayout, QWidget
 
-from engine.methods.prune import UnstructuredPruneConfig
+from engine.methods.prune.unstructured import UnstructuredPruneConfig
 from gui.widgets.config_form import ConfigForm
 from gui.widgets.no_wheel import guard_wheel_in
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.methods.masks import effective_weight
+from engine.methods.prune.masks import effective_weight
 
 CRITERIA = ("magnitude", "random", "taylor")
 

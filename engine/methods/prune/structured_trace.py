@@ -82,7 +82,7 @@ def eval_mode(module: nn.Module) -> Iterator[None]:
 def build_graph(module: nn.Module, example: tuple[torch.Tensor, ...]) -> tp.DependencyGraph:
     """torch-pruning's dependency graph of `module`, traced in eval mode on `example`
     (GPT-2's Conv1D layers get their own pruner: torch-pruning has none for them)."""
-    from engine.methods.structured_local import custom_pruners
+    from engine.methods.prune.structured_local import custom_pruners
 
     with eval_mode(module), traceable(module), warnings.catch_warnings():
         # norms on the residual stream show up as "unwrapped parameters"; we never cut it

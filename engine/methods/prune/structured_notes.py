@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from engine.methods.structured_cut import global_total, layer_count
+from engine.methods.prune.structured_cut import global_total, layer_count
 
 MAGNITUDE_RISK = (
     "magnitude importance ignores how much each head/neuron matters to the LM's predictions "
@@ -77,7 +77,7 @@ def gqa_notes(cfg: Any, sites: list[Any]) -> list[str]:
 
 def structured_notes(cfg: Any, module: nn.Module, task: str, has_data: bool | None) -> list[str]:
     """Every note for this step on this model (nothing when its checks fail: they say why)."""
-    from engine.methods.structured_checks import analyse_sites
+    from engine.methods.prune.structured_checks import analyse_sites
 
     notes = importance_notes(cfg, task, has_data)
     if cfg.target == "heads":

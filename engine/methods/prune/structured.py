@@ -18,15 +18,15 @@ import torch_pruning as tp
 from torch import nn
 
 from engine.methods.base import MethodContext, MethodResult
-from engine.methods.structured_checks import (  # noqa: F401 (NONE_FOUND: re-exported)
+from engine.methods.prune.structured_checks import (  # noqa: F401 (NONE_FOUND: re-exported)
     NONE_FOUND,
     SITE_NAMES,
     analyse_sites,
     check_structured,
     preview_structured,
 )
-from engine.methods.structured_config import TARGETS, StructuredPruneConfig  # noqa: F401
-from engine.methods.structured_cut import (
+from engine.methods.prune.structured_config import TARGETS, StructuredPruneConfig  # noqa: F401
+from engine.methods.prune.structured_cut import (
     calibration_grads,
     checked_group,
     importance,
@@ -35,10 +35,10 @@ from engine.methods.structured_cut import (
     sync_hf_config,
     unit_scores,
 )
-from engine.methods.structured_layouts import is_conv1d, layouts_for
-from engine.methods.structured_local import local_cut, local_unit_scores
-from engine.methods.structured_notes import resolve_importance, structured_notes
-from engine.methods.structured_targets import (
+from engine.methods.prune.structured_layouts import is_conv1d, layouts_for
+from engine.methods.prune.structured_local import local_cut, local_unit_scores
+from engine.methods.prune.structured_notes import resolve_importance, structured_notes
+from engine.methods.prune.structured_targets import (
     CONV_TYPES,
     UNIT_NAMES,
     Site,

@@ -16,7 +16,7 @@ import torch_pruning as tp
 from torch import nn
 
 from engine.methods.base import MethodContext
-from engine.methods.structured_targets import (
+from engine.methods.prune.structured_targets import (
     DEFAULT_LAYOUTS,
     KV_HEAD_ATTRS,
     Layouts,

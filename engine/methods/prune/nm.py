@@ -18,8 +18,8 @@ from torch import nn
 
 from engine.config_fields import option
 from engine.methods.base import MethodContext, MethodResult
-from engine.methods.importance import among_alive, layer_scores, taylor_saliency
-from engine.methods.masks import (
+from engine.methods.prune.importance import among_alive, layer_scores, taylor_saliency
+from engine.methods.prune.masks import (
     DEFAULT_EXCLUDE,
     alive_masks,
     layer_sparsity,
@@ -28,7 +28,7 @@ from engine.methods.masks import (
     scope_problems,
     select_targets,
 )
-from engine.methods.schedule import LayerWatcher
+from engine.methods.prune.schedule import LayerWatcher
 from engine.registry import register_method
 
 

@@ -4,7 +4,7 @@ Criteria: L1 magnitude, random (a baseline), first-order Taylor saliency. Scope:
 (one ranking over every targeted layer) or layer (the same fraction in each), with
 per-layer overrides. Mode `amount` removes an exact fraction; mode `threshold` removes
 every weight scoring below a value and reports the sparsity that gave. Masks live on the
-layers (engine.methods.masks) so pruned weights stay zero through fine-tuning.
+layers (engine.methods.prune.masks) so pruned weights stay zero through fine-tuning.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import nn
 
 from engine.config_fields import option
 from engine.methods.base import MethodContext, MethodResult
-from engine.methods.importance import (
+from engine.methods.prune.importance import (
     CRITERIA,
     among_alive,
     global_masks,
@@ -24,7 +24,7 @@ from engine.methods.importance import (
     mask_fraction,
     taylor_saliency,
 )
-from engine.methods.masks import (
+from engine.methods.prune.masks import (
     DEFAULT_EXCLUDE,
     DEFAULT_TYPES,
     LAYER_TYPES,
@@ -37,7 +37,12 @@ from engine.methods.masks import (
     scope_problems,
     select_targets,
 )
-from engine.methods.schedule import SCHEDULES, LayerWatcher, MaskScheduleHook, SparsitySchedule
+from engine.methods.prune.schedule import (
+    SCHEDULES,
+    LayerWatcher,
+    MaskScheduleHook,
+    SparsitySchedule,
+)
 from engine.registry import register_method
 
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import torch_pruning as tp
 from torch import nn
 
-from engine.methods.masks import matches
-from engine.methods.structured_cut import global_total, layer_count, min_keep
-from engine.methods.structured_layouts import is_dense, layer_patterns, layouts_for
-from engine.methods.structured_targets import (
+from engine.methods.prune.masks import matches
+from engine.methods.prune.structured_cut import global_total, layer_count, min_keep
+from engine.methods.prune.structured_layouts import is_dense, layer_patterns, layouts_for
+from engine.methods.prune.structured_targets import (
     CONV_TYPES,
     UNIT_NAMES,
     Site,
@@ -28,7 +28,7 @@ from engine.methods.structured_targets import (
 )
 
 if TYPE_CHECKING:
-    from engine.methods.prune_structured import StructuredPruneConfig
+    from engine.methods.prune.structured import StructuredPruneConfig
 
 SITE_NAMES = {"ffn": "FFN block", "heads": "attention module", "channels": "conv channel group"}
 NONE_FOUND = {

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.config_fields import option
-from engine.methods.masks import DEFAULT_EXCLUDE
+from engine.methods.prune.masks import DEFAULT_EXCLUDE
 
 TARGETS = ("ffn", "heads", "channels")
 IMPORTANCES = ("auto", "l1", "l2", "taylor")
@@ -99,6 +99,6 @@ class StructuredPruneConfig:
     def notes(self, module: Any, task: str, has_data: bool | None) -> list[str]:
         """What this step will do that differs from what was asked, and risky choices (shown
         by the estimate before a run and recorded on the card)."""
-        from engine.methods.structured_notes import structured_notes
+        from engine.methods.prune.structured_notes import structured_notes
 
         return structured_notes(self, module, task, has_data)

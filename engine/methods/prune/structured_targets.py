@@ -21,8 +21,8 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from engine.methods.masks import matches
-from engine.methods.structured_layouts import (  # noqa: F401 (re-exported: layout names)
+from engine.methods.prune.masks import matches
+from engine.methods.prune.structured_layouts import (  # noqa: F401 (re-exported: layout names)
     DEFAULT_LAYOUTS,
     HEAD_ATTRS,
     HEAD_SIZE_ATTRS,
@@ -33,7 +33,7 @@ from engine.methods.structured_layouts import (  # noqa: F401 (re-exported: layo
     is_conv1d,
     out_features,
 )
-from engine.methods.structured_trace import (  # noqa: F401 (re-exported: the tracing helpers)
+from engine.methods.prune.structured_trace import (  # noqa: F401 (re-exported: the tracing helpers)
     CONV_TYPES,
     build_graph,
     eval_mode,

@@ -23,7 +23,12 @@ from torch import nn
 
 from engine.events import LayerStats, Log, Metric, WeightHistogram
 from engine.methods.base import no_event
-from engine.methods.masks import NEARLY_EMPTY, effective_weight, layer_sparsity, overall_sparsity
+from engine.methods.prune.masks import (
+    NEARLY_EMPTY,
+    effective_weight,
+    layer_sparsity,
+    overall_sparsity,
+)
 
 SCHEDULES = ("oneshot", "iterative", "gradual")
 HIST_BINS = 40

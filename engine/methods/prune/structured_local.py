@@ -17,8 +17,8 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from engine.methods.structured_layouts import is_conv1d
-from engine.methods.structured_targets import Site
+from engine.methods.prune.structured_layouts import is_conv1d
+from engine.methods.prune.structured_targets import Site
 
 
 class Conv1DPruner(tp.pruner.function.BasePruningFunc):
