@@ -1,0 +1,232 @@
+"""measure_artifacts: every deployable file through the same checker / metric / agreement / latency path.
+
+The deploy stage calls this once with the variant's fp32 file and the files its artifact
+methods wrote. Each file gets one onnxruntime session, reused for its metric, its output
+agreement with the fp32 file (both from one pass over the validation batches) and its
+latency; all latencies, the parent's fp32 file included, are timed side by side in one
+call so every speed ratio on the card compares runs taken under the same load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from engine.export.agreement import AgreementTally
+from engine.export.artifact_eval import METRIC_TASKS, MetricTally, batch_feeds, val_batches
+from engine.export.runtime import (
+    check_model,
+    describe_ort_error,
+    feeds_for,
+    make_session,
+    onnx_size_bytes,
+    onnx_zip_bytes,
+    ort_logits,
+)
+from engine.export.side_by_side import resolve_threads, time_side_by_side
+from engine.export.speed_reasons import fp16_speed_note, int8_speed_reasons
+from engine.recipe import ExportConfig
+
+FP32_KIND = "onnx-fp32"
+PARENT = "parent"
+
+
+@dataclass
+class _File:
+    kind: str
+    path: Path
+    summary: dict[str, Any] = field(default_factory=dict)
+    session: ort.InferenceSession | None = None
+    error: str = ""
+    metric: MetricTally | None = None
+    agree: AgreementTally = field(default_factory=AgreementTally)
+    checker: tuple[bool, str] = (False, "not run (export.check is off)")
+    latency: tuple[float, float] | None = None
+
+
+def _no_log(message: str) -> None:
+    pass
+
+
+def _file(item: Sequence[Any]) -> _File:
+    """(kind, path) or (kind, path, summary) -> a _File; the summary may carry fused_counts."""
+    kind, path, *rest = item
+    return _File(str(kind), Path(path), dict(rest[0] or {}) if rest else {})
+
+
+def _run(f: _File, feeds: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """The file's output on named feeds; a failure marks the file and drops its session."""
+    try:
+        return ort_logits(f.session, feeds_for(f.session, feeds, list(feeds)))
+    except Exception as exc:  # onnxruntime raises plain Exceptions
+        f.error, f.session = f"onnxruntime failed to run it: {describe_ort_error(exc)}", None
+        return None
+
+
+def _compare(files: list[_File], task: str, data: Any, input_names: Sequence[str],
+             feeds_batches: list[Mapping[str, np.ndarray]], batch_size: int,
+             max_batches: int | None) -> int:
+    """One pass: fp32 and every artifact on each batch; metric and agreement tallies. Batches seen."""
+    ref_file, seen = files[0], 0
+    with_metric = data is not None and task in METRIC_TASKS
+    if with_metric:
+        for f in files:
+            f.metric = MetricTally(task)
+        pairs: Any = ((batch_feeds(ref_file.session, b, input_names), b)
+                      for b in val_batches(data.val, batch_size, max_batches))
+    else:
+        pairs = ((feeds, None) for feeds in feeds_batches)
+    for feeds, batch in pairs:
+        ref = _run(ref_file, feeds)
+        if ref is None:
+            raise ValueError(f"the fp32 file {ref_file.path.name}: {ref_file.error}")
+        mask = feeds.get("attention_mask")
+        if batch is not None:
+            ref_file.metric.add(ref, batch)
+        for f in files[1:]:
+            got = _run(f, feeds) if f.session is not None else None
+            if got is None:
+                continue
+            if batch is not None:
+                f.metric.add(got, batch)
+            try:
+                f.agree.add(ref, got, mask)
+            except ValueError as exc:  # another output shape: the file computes something else
+                f.error, f.session = str(exc), None
+        seen += 1
+    return seen
+
+
+def _time(files: list[_File], parent: Path | None, feeds: Mapping[str, np.ndarray],
+          cfg: ExportConfig, threads: int) -> tuple[float, float] | None:
+    """Side-by-side latency of every live file (and the parent's fp32); the parent's (p50, p95)."""
+    live = {f"{i}": f for i, f in enumerate(files) if f.session is not None}
+    paths: dict[str, Path] = {k: f.path for k, f in live.items()}
+    if parent is not None:
+        paths[PARENT] = parent  # opened (and freed) inside the timing call
+    timed = time_side_by_side(
+        paths, feeds, runs=cfg.latency_runs, threads=threads,
+        sessions={k: f.session for k, f in live.items()},
+    )  # fmt: skip
+    for k, f in live.items():
+        f.latency = timed[k]
+    return timed.get(PARENT)
+
+
+def _reasons(f: _File, fp32: _File, provider: str) -> list[str]:
+    """Plain-words speed truth for a quantized or fp16 file that is not faster."""
+    if f.error:
+        return [f.error]
+    if f.latency is None or fp32.latency is None or f is fp32:
+        return []
+    ms, ref_ms = f.latency[0], fp32.latency[0]
+    if "int8" in f.kind:
+        fused = f.summary.get("fused_counts")
+        return int8_speed_reasons(fp32.path, f.path, ref_ms, ms, fused, provider=provider,
+                                  settings=f.summary.get("settings") or f.summary)
+    if "fp16" in f.kind:
+        return fp16_speed_note(fp32.path, f.path, ref_ms, ms, provider=provider)
+    return []
+
+
+def _entry(f: _File, fp32: _File, parent_lat: tuple[float, float] | None, shape: list[int] | None,
+           threads: int, provider: str, fp32_report: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The card's record of one file."""
+    agree: dict[str, Any] = {"max_abs_diff": None, "top1_agreement": None, "cosine": None}
+    if f is fp32 and fp32_report:  # the fp32 file's parity is against PyTorch (export report)
+        agree.update({k: fp32_report.get(k) for k in ("max_abs_diff", "top1_agreement")})
+    elif f is not fp32 and not f.error and f.agree.rows:
+        agree = f.agree.result()
+    p50, p95 = f.latency if f.latency else (None, None)
+    return {
+        "kind": f.kind, "path": str(f.path),
+        "size_bytes": onnx_size_bytes(f.path), "zip_bytes": onnx_zip_bytes(f.path),
+        "checker_ok": f.checker[0], "checker_message": f.checker[1],
+        **agree, "agreement_against": "pytorch" if f is fp32 else FP32_KIND,
+        "latency_ms_p50": p50, "latency_ms_p95": p95, "latency_shape": shape,
+        "threads": threads, "provider": provider,
+        "metrics": f.metric.result() if f.metric is not None and not f.error else {},
+        "speedup_vs_fp32": fp32.latency[0] / p50 if p50 and fp32.latency else None,
+        "speedup_vs_parent": parent_lat[0] / p50 if p50 and parent_lat else None,
+        "parent_latency_ms_p50": parent_lat[0] if parent_lat else None,
+        "reasons": _reasons(f, fp32, provider), "error": f.error or None,
+    }  # fmt: skip
+
+
+def _open(f: _File, threads: int, check: bool) -> None:
+    if check:
+        f.checker = check_model(f.path)
+    try:
+        f.session = make_session(f.path, threads=threads, quiet=True)
+    except Exception as exc:  # onnxruntime raises plain Exceptions
+        f.error = f"onnxruntime cannot load it: {describe_ort_error(exc)}"
+
+
+def _log_entry(e: dict[str, Any], log: Callable[[str], None]) -> None:
+    parts = [f"{e['kind']}: {e['size_bytes'] / 1e6:.2f} MB"]
+    parts += [f"{k} {v:.4g}" for k, v in e["metrics"].items()]
+    if e["cosine"] is not None:
+        parts.append(f"cosine {e['cosine']:.4f}, top-1 {e['top1_agreement']:.4f}, "
+                     f"max|diff| {e['max_abs_diff']:.2e}")
+    if e["latency_ms_p50"] is not None:
+        parts.append(f"p50 {e['latency_ms_p50']:.2f} ms ({e['speedup_vs_fp32']:.2f}x fp32"
+                     + (f", {e['speedup_vs_parent']:.2f}x parent)" if e["speedup_vs_parent"] else ")"))
+    log(", ".join(parts) + (f" - {e['error']}" if e["error"] else ""))
+
+
+def measure_artifacts(
+    fp32_path: str | Path,
+    artifacts: Sequence[Sequence[Any]],
+    task: str,
+    data: Any,
+    input_names: Sequence[str],
+    latency_feeds: Mapping[str, np.ndarray],
+    *,
+    cfg: ExportConfig,
+    parent_fp32_path: str | Path | None = None,
+    log: Callable[[str], None] = _no_log,
+    batch_size: int = 16,
+    max_eval_batches: int | None = None,
+    threads: int | None = None,
+    example_feeds: Sequence[Mapping[str, np.ndarray]] = (),
+    fp32_report: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One card record per file: the fp32 file ("onnx-fp32") first, then each artifact.
+
+    `artifacts`: (kind, path) or (kind, path, summary) - a summary's "fused_counts" and
+    "settings" feed the speed reasons. With `data` (classification / causal LM) each file's
+    metric comes from the validation split run in onnxruntime and agreement is measured on
+    those batches; without, agreement uses `latency_feeds` and `example_feeds` and metrics is
+    {}. `fp32_report` (the export's ExportReport.to_dict()) supplies the fp32 file's checker
+    result and its parity against PyTorch instead of re-checking it.
+    """
+    count = resolve_threads(threads if threads is not None else getattr(cfg, "latency_threads", None))
+    files = [_File(FP32_KIND, Path(fp32_path)), *(_file(a) for a in artifacts)]
+    try:
+        for f in files:
+            _open(f, count, cfg.check and not (f is files[0] and fp32_report))
+        fp32 = files[0]
+        if fp32_report:
+            fp32.checker = (bool(fp32_report.get("checker_ok")), str(fp32_report.get("checker_message", "")))
+        if fp32.session is None:
+            raise ValueError(f"the fp32 file {fp32.path.name}: {fp32.error}")
+        provider = fp32.session.get_providers()[0]
+        batches = [dict(latency_feeds), *(dict(b) for b in example_feeds)]
+        seen = _compare(files, task, data, input_names, batches, batch_size, max_eval_batches)
+        log(f"artifacts: metric and agreement over {seen} batches, {len(files) - 1} artifact(s)")
+        parent = Path(parent_fp32_path) if parent_fp32_path else None
+        parent = parent if parent is not None and parent.is_file() else None
+        parent_lat = _time(files, parent, latency_feeds, cfg, count)
+    finally:
+        for f in files:
+            f.session = None  # free every file's weights before the sizes are read
+    shape = [int(s) for s in next(iter(latency_feeds.values())).shape] if latency_feeds else None
+    entries = [_entry(f, fp32, parent_lat, shape, count, provider, fp32_report) for f in files]
+    for e in entries:
+        _log_entry(e, log)
+    return entries

@@ -1,0 +1,83 @@
+"""Latency of several ONNX files timed side by side: loaded together, run interleaved.
+
+Two files timed minutes apart differ by whatever else the machine was doing meanwhile
+(a demo card once showed a child at 0.57x its parent's speed, and it was noise). Loading
+every file first and then timing one run of each in turn, round after round, exposes all
+of them to the same load, so their ratio holds even when the absolute numbers drift.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from engine.export.runtime import feeds_for, make_session
+
+MAX_DEFAULT_THREADS = 8  # more intra-op threads rarely help one inference and add noise
+
+
+def resolve_threads(threads: int | None = None) -> int:
+    """The intra-op thread count to time with: `threads`, else the usable cores (at most 8).
+
+    Always a number, so the card can state it: ORT's own default depends on the machine.
+    """
+    if threads is not None:
+        if int(threads) < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        return int(threads)
+    try:
+        cores = len(os.sched_getaffinity(0))  # the cores this process may use (containers)
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_THREADS))
+
+
+def time_side_by_side(
+    paths: Mapping[str, str | Path],
+    feeds: Mapping[str, np.ndarray],
+    runs: int = 30,
+    warmup: int = 5,
+    threads: int | None = None,
+    *,
+    sessions: Mapping[str, ort.InferenceSession] | None = None,
+) -> dict[str, tuple[float, float]]:
+    """{name: (p50 ms, p95 ms)} for each file, all loaded at once and timed interleaved.
+
+    Each round runs every file once in a freshly shuffled order (seeded): a fixed order
+    lets periodic interference (another process's time slice) land on the same file
+    every round, which made one of three copies of one file read 3x slower. `threads` (resolve_threads when None) sets the sessions
+    opened here; `sessions` may hold already-open ones by name (made with the same count).
+    """
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    count = resolve_threads(threads)
+    if not paths:
+        return {}
+    open_ = dict(sessions or {})
+    for name, path in paths.items():
+        if name not in open_:
+            open_[name] = make_session(path, threads=count)
+    names = list(paths)
+    named = {n: feeds_for(open_[n], feeds, list(feeds)) for n in names}
+    for _ in range(max(0, warmup)):
+        for n in names:
+            open_[n].run(None, named[n])
+    times: dict[str, list[float]] = {n: [] for n in names}
+    order, rng = list(names), random.Random(0)
+    for _ in range(runs):
+        rng.shuffle(order)
+        for n in order:
+            start = time.perf_counter()
+            open_[n].run(None, named[n])
+            times[n].append((time.perf_counter() - start) * 1000.0)
+    result = {}
+    for n in names:
+        p50, p95 = np.percentile(times[n], [50, 95])
+        result[n] = (float(p50), float(p95))
+    return result

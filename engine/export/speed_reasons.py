@@ -1,0 +1,188 @@
+"""'Is int8 really faster here?': when a quantized file is not faster, say why and what to try.
+
+Each reason is read from the files or the machine (fusions in the file, Q/DQ nodes left
+after onnxruntime's optimizations, matmul sizes, the CPU's int8 instructions), never
+guessed from the settings alone, and names the setting to change.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.export.graph_facts import (
+    FUSED_OPS,
+    INT8_MATMUL_OPS,
+    fused_op_counts,
+    int8_cpu_support,
+    matmul_weight_shapes,
+    op_counts,
+    optimized_op_counts,
+)
+
+FASTER = 1.1  # a file counts as faster when its p50 is at least 10% under fp32's
+# Below this many weight elements (median over the MatMuls), quantizing each input and
+# rescaling each output costs about what the int8 multiply saves (measured with
+# onnxruntime 1.32 dynamic int8 on AVX-512 VNNI: 128 x 512 weights gain ~1.3x, 32 x 64 lose).
+SMALL_WEIGHT = 64 * 256
+CPU = "CPUExecutionProvider"
+
+
+def _ratio_line(what: str, fp32_ms: float, ms: float) -> str:
+    return f"p50 {ms:.2f} ms vs {fp32_ms:.2f} ms for fp32 ({fp32_ms / ms:.2f}x): {what}"
+
+
+def _fusion_reason(fp32_path: Path, int8_path: Path, fused: Mapping[str, int] | None) -> list[str]:
+    """No transformer fusions in a transformer: attention stays as loose float ops."""
+    ops = op_counts(fp32_path)
+    if not ("Softmax" in ops or FUSED_OPS & set(ops)):
+        return []  # not attention-shaped: the transformer optimizer has nothing to fuse
+    counts = dict(fused) if fused is not None else fused_op_counts(int8_path)
+    if sum(counts.values()) > 0:
+        return []
+    ran = "the transformer optimizer ran but fused nothing" if fused is not None else (
+        "no transformer fusions were applied before quantizing")
+    return [
+        f"{ran} (no Attention, SkipLayerNormalization or FastGelu nodes in the file): attention "
+        "stays as separate float MatMul/Softmax nodes between the int8 ones and each quantized "
+        "MatMul re-quantizes its input - try optimize: transformer (with the model's heads and "
+        "hidden size if it is not recognised)"
+    ]
+
+
+def _qdq_reason(int8_path: Path, provider: str) -> list[str]:
+    """Q/DQ pairs onnxruntime could not fold into int8 kernels on this provider."""
+    if op_counts(int8_path)["QuantizeLinear"] == 0:
+        return []  # not QDQ format (dynamic int8 quantizes activations inside its kernels)
+    opt = optimized_op_counts(int8_path)
+    left = opt["QuantizeLinear"] + opt["DequantizeLinear"]
+    if left == 0:
+        return []
+    float_mm = opt["MatMul"] + opt["Gemm"] + opt["Conv"]
+    return [
+        f"{left} QuantizeLinear/DequantizeLinear nodes are left after onnxruntime's optimizations "
+        f"on {provider} ({float_mm} MatMul/Gemm/Conv still in float): each converts a tensor "
+        "between int8 and float at run time around ops this provider has no int8 kernel for - "
+        "try quant_format: qoperator, op_types: [MatMul] only, or dynamic int8"
+    ]
+
+
+def _size_reason(fp32_path: Path) -> list[str]:
+    """Matmuls so small that quantize/dequantize overhead eats the int8 gain."""
+    shapes = matmul_weight_shapes(fp32_path)
+    if not shapes:
+        return []
+    sizes = sorted(r * c for r, c in shapes)
+    median = statistics.median(sizes)
+    if median >= SMALL_WEIGHT:
+        return []
+    mid = min(shapes, key=lambda s: abs(s[0] * s[1] - median))
+    big = max(shapes, key=lambda s: s[0] * s[1])
+    return [
+        f"the model's {len(shapes)} matmuls are too small to pay for quantizing "
+        f"(median weight {mid[0]}x{mid[1]}, largest {big[0]}x{big[1]}): quantizing each input "
+        "and rescaling each output costs about what the int8 multiply saves - int8 pays from "
+        "roughly 256x256 weights; keep fp32 here, or time at the deployment shape "
+        "(export.latency_batch / latency_seq)"
+    ]
+
+
+def _cpu_reason(settings: Mapping[str, Any]) -> list[str]:
+    """Whether this CPU has int8 dot-product instructions, and what that means for reduce_range."""
+    supported, found = int8_cpu_support()
+    if supported is None:
+        return [
+            f"whether this CPU has int8 dot-product instructions (VNNI) is unknown on "
+            f"{platform.system() or 'this system'}; without them int8 is rarely faster than fp32"
+        ]
+    if not supported:
+        return [
+            "this CPU lacks int8 dot-product instructions (no avx512_vnni, avx_vnni or amx_int8 "
+            "in /proc/cpuinfo): int8 matmuls widen to 16 bits on AVX2 and run about as fast as "
+            "fp32 - int8 pays on a CPU with VNNI; here set reduce_range: true (7-bit weights "
+            "avoid the AVX2 path's saturation: an accuracy fix, not a speed one)"
+        ]
+    if settings.get("reduce_range"):
+        return [
+            f"reduce_range is on but this CPU has {', '.join(found)}: 7-bit weights cost "
+            "accuracy and buy nothing here - set reduce_range: false"
+        ]
+    return []
+
+
+def int8_speed_reasons(
+    fp32_path: str | Path,
+    int8_path: str | Path,
+    fp32_ms: float,
+    int8_ms: float,
+    fused_counts: Mapping[str, int] | None = None,
+    *,
+    provider: str = CPU,
+    settings: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Plain-words reasons an int8 file is not faster than fp32; [] when it is (>= 1.1x).
+
+    The first line states the measured ratio; each further line is one cause found in the
+    files or on this machine with the setting to try. `fused_counts`: the transformer
+    optimizer's report ({op: count}) when the method ran it (else the file is read);
+    `settings`: the quantization settings used (reduce_range...).
+    """
+    fp32_path, int8_path = Path(fp32_path), Path(int8_path)
+    if int8_ms <= 0 or fp32_ms / int8_ms >= FASTER:
+        return []
+    reasons = [_ratio_line("int8 is not faster here", fp32_ms, int8_ms)]
+    if provider != CPU:
+        reasons.append(
+            f"onnxruntime runs this file on {provider}: its int8 kernels (MatMulInteger, "
+            "DynamicQuantizeMatMul, QLinearMatMul) are CPU kernels, so quantized nodes fall back "
+            "to the CPU with copies around them - on a GPU use fp16 instead"
+        )
+    ops = op_counts(int8_path)
+    if not (INT8_MATMUL_OPS & set(ops)) and ops["QuantizeLinear"] == 0:
+        reasons.append(
+            "no MatMul/Gemm/Conv in the file was quantized (all excluded by op types or node "
+            "names?): it is the fp32 model plus conversions - check op_types and exclude"
+        )
+    reasons += _fusion_reason(fp32_path, int8_path, fused_counts)
+    reasons += _qdq_reason(int8_path, provider)
+    reasons += _size_reason(fp32_path)
+    reasons += _cpu_reason(settings or {})
+    if len(reasons) == 1:
+        reasons.append(
+            "no cause found in the files: at this batch x sequence fixed per-run costs may "
+            "dominate - time at the deployment shape (export.latency_batch / latency_seq)"
+        )
+    return reasons
+
+
+def fp16_speed_note(
+    fp32_path: str | Path,
+    fp16_path: str | Path,
+    fp32_ms: float,
+    fp16_ms: float,
+    *,
+    provider: str = CPU,
+) -> list[str]:
+    """The truth about an fp16 file's speed: on CPU it halves the size but usually runs slower."""
+    casts = op_counts(fp16_path)["Cast"]
+    ratio = fp32_ms / fp16_ms if fp16_ms > 0 else float("inf")
+    if provider == CPU:
+        verdict = "slower than fp32" if ratio < 1 / FASTER else (
+            "faster than fp32 on this CPU" if ratio >= FASTER else "about as fast as fp32")
+        return [
+            _ratio_line(f"fp16 is {verdict}", fp32_ms, fp16_ms),
+            "fp16 halves the file, but onnxruntime's CPU provider has few fp16 kernels, so most "
+            f"ops run in fp32 behind conversions ({casts} Cast nodes in the file) and fp16 on CPU "
+            "usually runs slower: fp16 pays on GPUs (CUDA, TensorRT, DirectML) and for download "
+            "and disk size; for CPU speed use int8",
+        ]
+    if ratio >= FASTER:
+        return []
+    return [
+        _ratio_line(f"fp16 is not faster on {provider}", fp32_ms, fp16_ms),
+        f"{casts} Cast nodes in the file: ops kept in fp32 (the op block list) convert tensors "
+        "back and forth; shorten the block list or keep_io_types off",
+    ]
