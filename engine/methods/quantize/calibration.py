@@ -102,3 +102,16 @@ def calibration_reader(
     indices = draw_indices(len(data.train), count, seed)
     types = graph_input_types(onnx_path)
     return CountingReader(calibration_batches(data.train, indices, types)), indices
+
+
+def sample_feeds(
+    data: Any, example_feeds: dict[str, Any] | None, onnx_path: str | Path, count: int, seed: int
+) -> list[dict[str, np.ndarray]]:
+    """A few batches to measure per-node error on: training samples (never val) when the
+    recipe has data, else the one example batch, restricted to the graph's inputs."""
+    types = graph_input_types(onnx_path)
+    if data is not None and len(data.train):
+        return calibration_batches(data.train, draw_indices(len(data.train), count, seed), types)
+    if example_feeds:
+        return [{k: np.asarray(v).astype(types[k]) for k, v in example_feeds.items() if k in types}]
+    return []

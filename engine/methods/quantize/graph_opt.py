@@ -19,7 +19,7 @@ from engine.export.errors import one_line_reason
 if TYPE_CHECKING:  # onnx is slow to import and registry discovery imports this module
     import onnx
 
-TRANSFORMER_TASKS = ("causal-lm", "classification")
+TRANSFORMER_TASKS = ("causal-lm",)  # a classifier may be any network: the graph decides
 
 
 def _no_log(message: str) -> None:
@@ -119,6 +119,14 @@ def detect_heads(graph: onnx.GraphProto) -> tuple[int, int]:
     return 0, hidden
 
 
+def wants_fusions(graph: onnx.GraphProto, task: str, mode: str) -> bool:
+    """Whether the transformer optimizer runs: always for mode transformer; for auto, when
+    the graph has attention and normalization, or the model is a causal LM."""
+    if mode == "transformer":
+        return True
+    return mode == "auto" and (looks_like_transformer(graph) or task in TRANSFORMER_TASKS)
+
+
 def _has_external_data(graph: onnx.GraphProto) -> bool:
     from onnx.external_data_helper import uses_external_data
 
@@ -192,9 +200,7 @@ def optimize_for_quantization(
     external = _has_external_data(graph)
     fused: dict[str, int] = {}
     current = src
-    if mode == "transformer" or (
-        mode == "auto" and (looks_like_transformer(graph) or task in TRANSFORMER_TASKS)
-    ):
+    if wants_fusions(graph, task, mode):
         model_type = "gpt2" if task == "causal-lm" else "bert"
         found = detect_heads(graph)
         heads = (heads[0] or found[0], heads[1] or found[1])

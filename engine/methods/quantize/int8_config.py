@@ -31,9 +31,9 @@ _OPTIMIZE_HELP = (
     "inference only; transformer = always try the fusions; none = quantize the file as exported"
 )
 _MAX_DROP_HELP = (
-    "accuracy-aware exclusion: keep the worst nodes in fp32 until the artifact's metric is "
-    "within this of fp32 (accuracy points for classifiers, perplexity % for LMs); empty = off; "
-    "needs data"
+    "accuracy-aware exclusion: keep the worst nodes in fp32 until the artifact is within this "
+    "of fp32 (classifiers: accuracy drop as a fraction, 0.005 = half a point; LMs: perplexity "
+    "rise as a ratio, 0.05 = +5%); empty = off; needs data"
 )
 
 

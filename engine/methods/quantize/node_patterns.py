@@ -4,7 +4,7 @@ A pattern may be an exact node name, a layer name as the model anatomy shows it
 (encoder.layer.0.output.dense), an fnmatch pattern over either, or 're:' + a regular
 expression. Both exporters record the layer a node came from: the TorchScript exporter in
 the node name (/encoder/layer.0/output/dense/MatMul), the dynamo exporter in the node's
-`namespace` metadata (": Model/encoder.layer.0: Layer/output.dense: Linear/linear").
+name-scope metadata (engine/methods/quantize/onnx_layers.py reads both).
 """
 
 from __future__ import annotations
@@ -24,16 +24,12 @@ _NODE_NAME_FORM = re.compile(r"^(/|node_)|/")
 
 
 def node_layer(node: onnx.NodeProto) -> str:
-    """The dotted module path a node was exported from ("" when the exporter left none)."""
-    for prop in node.metadata_props:
-        if prop.key == "namespace":
-            # ": Root/blocks.0: Block/blocks.0.attn: Attention/linear: aten.linear" -> the
-            # last module scope (full paths), blocks.0.attn; the final part is the op itself
-            scopes = [p.split(":")[0].strip() for p in prop.value.split("/")[1:-1]]
-            return scopes[-1] if scopes else ""
-    if node.name.startswith("/") and node.name.count("/") >= 2:
-        return ".".join(p for p in node.name.split("/")[1:-1] if p)
-    return ""
+    """The dotted module path a node was exported from ("" when the exporter left none);
+    the same reading as the per-node error view (onnx_layers.layer_name)."""
+    from engine.methods.quantize.onnx_layers import layer_name
+
+    layer = layer_name(node, set())
+    return "" if layer == node.name else layer
 
 
 def _matches(pattern: str, names: Iterable[str]) -> bool:

@@ -1,0 +1,147 @@
+"""What both int8 steps do around onnxruntime's quantizer: prepare the graph, resolve the
+nodes kept in fp32, write the file safely, measure per-node error and run the
+accuracy-aware exclusion search.
+
+A `quantize(src, dst, excluded)` callable is all that differs between dynamic and static.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.config_fields import ConfigError, FieldError
+from engine.export.errors import one_line_reason
+from engine.methods.base import ArtifactContext
+from engine.methods.quantize.graph_opt import optimize_for_quantization, wants_fusions
+from engine.methods.quantize.node_patterns import node_layers, resolve_exclusions
+
+Quantize = Callable[[Path, Path, list[str]], None]
+NODE_ERRORS_SHOWN = 50  # the worst nodes the card keeps (the chart needs no more)
+ERROR_SAMPLES = 16  # training samples per-node error is measured on
+
+
+@dataclass
+class Prepared:
+    """The graph handed to the quantizer and what was done to get it."""
+
+    path: Path  # the file to quantize (optimized, or the export itself)
+    fused: dict[str, int]
+    excluded: list[str]  # node names of `path` kept in fp32 by exclude_nodes
+    fusions_tried: bool = False  # the transformer optimizer ran (its counts may be empty)
+    notes: list[str] = field(default_factory=list)
+
+
+def field_error(actx: ArtifactContext, name: str, message: str) -> ConfigError:
+    """One clear line naming the step's field, as recipe validation names it."""
+    return ConfigError([FieldError(f"methods[{actx.step - 1}].{name}", message)])
+
+
+def output_path(actx: ArtifactContext, kind: str) -> Path:
+    """<out_dir>/model.<kind>.onnx; a later step or a taken name gets its own file."""
+    from engine.methods.quantize.artifact_files import unique_path
+
+    stem = f"model.{kind}" if actx.step <= 1 else f"model.{kind}.step{actx.step}"
+    return unique_path(Path(actx.out_dir), stem)
+
+
+def prepare(cfg: Any, actx: ArtifactContext, work: Path) -> Prepared:
+    """Resolve exclude_nodes on the export (a bad pattern fails before any work), then
+    optimize the graph and find the excluded nodes again in what optimization left."""
+    import onnx
+
+    src = Path(actx.onnx_path)
+    graph = onnx.load(str(src), load_external_data=False).graph
+    path_name = f"methods[{actx.step - 1}].exclude_nodes"
+    wanted = resolve_exclusions(graph, cfg.exclude_nodes, path_name)
+    layers = node_layers(graph)
+    heads = (cfg.num_heads, cfg.hidden_size)
+    path, fused = optimize_for_quantization(
+        src, work / "prepared.onnx", actx.task, cfg.optimize, heads, actx.log
+    )
+    tried = wants_fusions(graph, actx.task, cfg.optimize)
+    if path == src or not wanted:
+        return Prepared(path, fused, wanted, tried)
+    names = {n.name for n in onnx.load(str(path), load_external_data=False).graph.node}
+    kept = [n for n in wanted if n in names]
+    again = set(kept)
+    if cfg.exclude_nodes:  # layer patterns also match nodes the optimizer renamed
+        opt_graph = onnx.load(str(path), load_external_data=False).graph
+        try:
+            again |= set(resolve_exclusions(opt_graph, cfg.exclude_nodes, path_name, layers))
+        except ConfigError:
+            pass  # some pattern only matched fused-away nodes; reported below
+    lost = [n for n in wanted if n not in names]
+    notes = []
+    if lost:
+        notes.append(
+            f"exclude_nodes: {len(lost)} node(s) were fused away by graph optimization "
+            f"(e.g. {lost[0]}) and are quantized inside the fused op; set optimize: basic "
+            f"to keep them in fp32"
+        )
+    return Prepared(path, fused, sorted(again), tried, notes)
+
+
+def write_artifact(quantize: Quantize, src: Path, dst: Path, excluded: list[str]) -> None:
+    """Quantize into a staging folder under dst's name, then move it into place, data
+    first and the .onnx last, so a failure never leaves a half-written artifact."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent))
+    try:
+        quantize(src, staging / dst.name, excluded)
+        for name in sorted(p.name for p in staging.iterdir()):
+            if name != dst.name:
+                os.replace(staging / name, dst.parent / name)
+        os.replace(staging / dst.name, dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def measure_node_errors(
+    prepared: Path, quant: Path, feeds: list[dict[str, Any]], log: Callable[[str], None]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """(worst-first per-node errors, for the card and the ranking), or ([], []) with the
+    reason logged: an analysis that fails must not cost the user the artifact."""
+    from engine.methods.quantize.node_error import node_errors
+
+    if not feeds:
+        log("per-node error: no data and no example inputs to measure it on; skipped")
+        return [], []
+    try:
+        errors = node_errors(prepared, quant, feeds)
+    except Exception as exc:
+        log(f"per-node error: could not be measured on this graph ({one_line_reason(exc)})")
+        return [], []
+    return [e.to_dict() for e in errors[:NODE_ERRORS_SHOWN]], [e.node for e in errors]
+
+
+def exclusion_search(
+    cfg: Any, actx: ArtifactContext, quantize: Quantize, prep: Prepared, ranked: list[str],
+    work: Path,
+) -> Any:  # fmt: skip
+    """Run exclusion.search_exclusions when max_drop is set; None when it does not apply."""
+    from engine.methods.quantize.exclusion import BOUNDED_TASKS, search_exclusions
+
+    if cfg.max_drop is None:
+        return None
+    if actx.task not in BOUNDED_TASKS:
+        raise field_error(actx, "max_drop", f"a {actx.task!r} model has no accuracy or "
+                          "perplexity to bound; clear max_drop")  # fmt: skip
+    if actx.evaluate is None:
+        raise field_error(actx, "max_drop", "needs the recipe's validation data to measure "
+                          "the artifact on; add a data section, or clear max_drop")  # fmt: skip
+    counter = iter(range(1, 1_000_000))
+
+    def make(excluded: list[str]) -> Path:
+        actx.checkpoint()
+        path = work / f"candidate{next(counter)}.onnx"
+        write_artifact(quantize, prep.path, path, sorted(set(prep.excluded) | set(excluded)))
+        return path
+
+    fp32 = dict(actx.evaluate(Path(actx.onnx_path)))
+    ranked = [n for n in ranked if n not in prep.excluded]
+    return search_exclusions(make, actx.evaluate, ranked, fp32, actx.task, cfg.max_drop, actx.log)

@@ -1,0 +1,214 @@
+"""int8_dynamic and int8_static: onnxruntime's quantize_dynamic / quantize_static on the
+exported file, after graph optimization, with per-node error and the optional
+accuracy-aware exclusion search recorded in the artifact's summary."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.config_fields import config_to_dict
+from engine.methods.base import ArtifactContext, ArtifactResult
+from engine.methods.quantize import int8_run as run
+from engine.methods.quantize.calibration import calibration_reader, sample_feeds
+from engine.methods.quantize.int8_config import DynamicInt8Config, StaticInt8Config
+from engine.methods.quantize.node_patterns import layer_problems
+from engine.registry import register_method
+
+_QTYPE = {"qint8": "QInt8", "quint8": "QUInt8"}
+_FORMAT = {"qdq": "QDQ", "qoperator": "QOperator"}
+_CALIB = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+
+
+def _external(path: Path) -> bool:
+    from engine.methods.quantize.artifact_files import has_external_data
+
+    return has_external_data(path)
+
+
+def dynamic_quantizer(cfg: DynamicInt8Config) -> run.Quantize:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    def quantize(src: Path, dst: Path, excluded: list[str]) -> None:
+        quantize_dynamic(
+            str(src), str(dst), op_types_to_quantize=list(cfg.op_types) or None,
+            per_channel=cfg.per_channel, reduce_range=cfg.reduce_range,
+            weight_type=getattr(QuantType, _QTYPE[cfg.weight_type]),
+            nodes_to_exclude=excluded or None, use_external_data_format=_external(src),
+        )  # fmt: skip
+
+    return quantize
+
+
+def static_quantizer(cfg: StaticInt8Config, reader: Any) -> run.Quantize:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    extra: dict[str, Any] = {
+        "ActivationSymmetric": cfg.symmetric_activations,
+        "WeightSymmetric": cfg.symmetric_weights,
+    }
+    if cfg.calibration_method == "percentile":
+        extra["CalibPercentile"] = cfg.percentile
+
+    def quantize(src: Path, dst: Path, excluded: list[str]) -> None:
+        reader.rewind()  # every candidate of the exclusion search calibrates on the same set
+        quantize_static(
+            str(src), str(dst), reader, quant_format=getattr(QuantFormat, _FORMAT[cfg.quant_format]),
+            op_types_to_quantize=list(cfg.op_types) or None, per_channel=cfg.per_channel,
+            reduce_range=cfg.reduce_range,
+            activation_type=getattr(QuantType, _QTYPE[cfg.activation_type]),
+            weight_type=getattr(QuantType, _QTYPE[cfg.weight_type]),
+            nodes_to_exclude=excluded or None, use_external_data_format=_external(src),
+            calibrate_method=getattr(CalibrationMethod, _CALIB[cfg.calibration_method]),
+            extra_options=extra,
+        )  # fmt: skip
+
+    return quantize
+
+
+def _quantize_all(
+    cfg: Any, actx: ArtifactContext, kind: str, quantize: run.Quantize,
+    feeds: Callable[[Path], list[dict[str, Any]]], work: Path,
+) -> tuple[Path, dict[str, Any], list[str]]:  # fmt: skip
+    """Prepare, quantize, measure node errors, search exclusions: (file, summary, notes)."""
+    from engine.methods.quantize.artifact_files import quiet_quantizer
+
+    actx.progress(0.05, "graph optimization")
+    prep = run.prepare(cfg, actx, work)
+    dst = run.output_path(actx, kind)
+    actx.checkpoint()
+    actx.progress(0.3, "quantizing")
+    with quiet_quantizer(actx.log, f"{kind}: "):
+        run.write_artifact(quantize, prep.path, dst, prep.excluded)
+        actx.progress(0.6, "per-node error")
+        errors, ranked = run.measure_node_errors(prep.path, dst, feeds(prep.path), actx.log)
+        search = run.exclusion_search(cfg, actx, quantize, prep, ranked, work)
+    excluded = list(prep.excluded)
+    if search is not None and search.met and search.excluded:
+        excluded = sorted(set(excluded) | set(search.excluded))
+        with quiet_quantizer(actx.log, f"{kind}: "):
+            run.write_artifact(quantize, prep.path, dst, excluded)
+    summary = {
+        "settings": config_to_dict(cfg),
+        "optimized": prep.path != Path(actx.onnx_path),
+        "fused": prep.fused,
+        "fusions_tried": prep.fusions_tried,
+        "excluded_nodes": excluded,
+        "node_errors": errors,
+    }
+    if search is not None:
+        summary["exclusion"] = {"steps": search.steps, "met": search.met,
+                                "excluded": search.excluded, "message": search.message}  # fmt: skip
+    return dst, summary, prep.notes + ([search.message] if search is not None else [])
+
+
+def _notes(cfg: Any, summary: dict[str, Any]) -> list[str]:
+    notes = []
+    if summary["fusions_tried"] and not summary["fused"]:
+        notes.append("no transformer fusions applied: int8 MatMuls stay surrounded by fp32 "
+                     "ops, which limits the speed-up on CPU")  # fmt: skip
+    if not cfg.per_channel:
+        notes.append("per-tensor weight scales; per_channel: true is usually more accurate")
+    return notes
+
+
+def _run_in_workdir(actx: ArtifactContext, body: Callable[[Path], ArtifactResult]) -> ArtifactResult:
+    """Intermediate files (prepared graph, search candidates) live in a hidden folder in
+    out_dir that is removed whatever happens."""
+    Path(actx.out_dir).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".int8-", dir=actx.out_dir))
+    try:
+        return body(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def quantize_int8_dynamic(cfg: DynamicInt8Config, actx: ArtifactContext) -> ArtifactResult:
+    def body(work: Path) -> ArtifactResult:
+        def feeds(graph: Path) -> list[dict[str, Any]]:
+            return sample_feeds(actx.data, actx.example_feeds, graph, run.ERROR_SAMPLES, actx.seed)
+
+        path, summary, notes = _quantize_all(
+            cfg, actx, "int8-dynamic", dynamic_quantizer(cfg), feeds, work
+        )
+        notes = _notes(cfg, summary) + notes
+        actx.progress(1.0, "done")
+        return ArtifactResult("onnx-int8-dynamic", path, summary, notes)
+
+    return _run_in_workdir(actx, body)
+
+
+def quantize_int8_static(cfg: StaticInt8Config, actx: ArtifactContext) -> ArtifactResult:
+    if actx.data is None or not len(actx.data.train):
+        raise run.field_error(actx, "calibration_samples", "static int8 calibrates on the "
+                              "recipe's training data and there is none; add a data section, "
+                              "or use int8_dynamic")  # fmt: skip
+
+    def body(work: Path) -> ArtifactResult:
+        reader, indices = calibration_reader(
+            actx.data, actx.onnx_path, cfg.calibration_samples, cfg.calibration_seed
+        )
+        counted: dict[str, int] = {}
+
+        def feeds(graph: Path) -> list[dict[str, Any]]:
+            counted["fed"] = reader.samples_fed  # what quantize_static read, before reuse
+            return reader.batches[: max(1, run.ERROR_SAMPLES // 8)]
+
+        path, summary, notes = _quantize_all(
+            cfg, actx, "int8-static", static_quantizer(cfg, reader), feeds, work
+        )
+        summary["calibration"] = _calibration_record(cfg, actx, indices, counted["fed"])
+        notes = _notes(cfg, summary) + notes
+        if len(indices) < cfg.calibration_samples:
+            notes.append(f"calibrated on all {len(indices)} training samples "
+                         f"({cfg.calibration_samples} were asked for)")  # fmt: skip
+        actx.progress(1.0, "done")
+        return ArtifactResult("onnx-int8-static", path, summary, notes)
+
+    return _run_in_workdir(actx, body)
+
+
+def _calibration_record(
+    cfg: StaticInt8Config, actx: ArtifactContext, indices: Any, fed: int
+) -> dict[str, Any]:
+    return {
+        "split": "train",  # never val: the metrics are measured there
+        "method": cfg.calibration_method,
+        "percentile": cfg.percentile if cfg.calibration_method == "percentile" else None,
+        "requested": cfg.calibration_samples,
+        "samples_fed": fed,
+        "train_indices": [int(i) for i in indices],
+        "seed": cfg.calibration_seed,
+    }
+
+
+def check_int8(cfg: Any, module: Any) -> list[str]:
+    """Before anything runs: exclude_nodes layer patterns that match no layer of the model."""
+    return layer_problems(cfg.exclude_nodes, module)
+
+
+def describe_dynamic(cfg: DynamicInt8Config) -> str:
+    return f"int8 dynamic ({'per-channel' if cfg.per_channel else 'per-tensor'})"
+
+
+def describe_static(cfg: StaticInt8Config) -> str:
+    return (f"int8 static {cfg.quant_format.upper()}, {cfg.calibration_method}, "
+            f"{cfg.calibration_samples} samples")  # fmt: skip
+
+
+register_method(
+    "int8_dynamic", "quantize", "Int8 dynamic (onnxruntime)", DynamicInt8Config,
+    help="Weights stored in int8, activations quantized on the fly at run time: no "
+    "calibration data needed. Usually the fastest route to a 4x smaller transformer on CPU.",
+    check=check_int8, rank=10, effect="quantized", stage="artifact", describe=describe_dynamic,
+)(quantize_int8_dynamic)  # fmt: skip
+
+register_method(
+    "int8_static", "quantize", "Int8 static with calibration (onnxruntime)", StaticInt8Config,
+    help="Weights and activations in int8, activation ranges measured on training samples "
+    "(MinMax, Entropy or Percentile). Needs data.",
+    check=check_int8, rank=20, effect="quantized", stage="artifact", describe=describe_static,
+)(quantize_int8_static)  # fmt: skip
