@@ -18,10 +18,10 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnx
-
-from engine.export.runtime import external_data_files
+if TYPE_CHECKING:  # onnx is imported when a file is written: registry discovery imports this
+    import onnx
 
 
 def unique_path(out_dir: Path, stem: str) -> Path:
@@ -36,11 +36,15 @@ def unique_path(out_dir: Path, stem: str) -> Path:
 
 
 def has_external_data(path: Path) -> bool:
+    from engine.export.runtime import external_data_files
+
     return bool(external_data_files(path))
 
 
 def save_model(model: onnx.ModelProto, path: Path, external: bool) -> None:
     """Write `model` to `path` (its tensors in `<path>.data` when `external`), atomically."""
+    import onnx
+
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         staged = staging / path.name

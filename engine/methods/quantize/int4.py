@@ -10,11 +10,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-import torch
 from torch import nn
 
 from engine.config_fields import ConfigError, FieldError
@@ -26,23 +24,22 @@ from engine.methods.quantize.artifact_files import (
     save_model,
     unique_path,
 )
+from engine.methods.quantize.calibration import (
+    calibration_batches,
+    draw_indices,
+    graph_input_types,
+)
 from engine.methods.quantize.int4_config import (
     ALGORITHM_LABELS,
     Int4WeightOnlyConfig,
     describe_int4,
 )
-from engine.methods.quantize.onnx_nodes import (
-    layer_name,
-    layer_pattern_problems,
-    load_graph,
-    node_matches,
-    unmatched_patterns,
-    weight_nodes,
-)
+from engine.methods.quantize.node_patterns import layer_problems, node_layer, resolve_exclusions
+from engine.methods.quantize.onnx_nodes import load_graph, weight_nodes
 from engine.registry import register_method
 
-CALIBRATION_BATCH = 8  # samples per GPTQ calibration batch (memory, not accuracy)
-
+if TYPE_CHECKING:  # onnx is slow to import, and registry discovery imports this module
+    import onnx
 
 def _linear_layers(module: nn.Module) -> list[str]:
     # transformers' Conv1D (GPT-2) is a Linear with its weight transposed
@@ -61,7 +58,7 @@ def check_int4(cfg: Int4WeightOnlyConfig, module: nn.Module) -> list[str]:
             f"this model has none (its layers: {', '.join(kinds[:5]) or 'none'}); use fp16, or "
             f"int8 quantization, which also covers convolutions"
         ]
-    return layer_pattern_problems("exclude", cfg.exclude, module, cfg.op_types)
+    return layer_problems(cfg.exclude_nodes, module)
 
 
 def _refuse(actx: ArtifactContext, field: str, message: str) -> ConfigError:
@@ -79,44 +76,25 @@ def _file_targets(
             f"the exported file has no MatMul with a constant weight for int4 to store (its ops: "
             f"{', '.join(ops[:8])}{', ...' if len(ops) > 8 else ''}); use fp16 or int8 instead"
         ))  # fmt: skip
-    missing = unmatched_patterns(cfg.exclude, candidates)
-    if missing:
-        raise _refuse(actx, "exclude", (
-            f"{', '.join(map(repr, missing))} matches no quantizable node of the exported file "
-            f"(e.g. {candidates[0].name!r}, layer {layer_name(candidates[0]) or '?'!r})"
-        ))  # fmt: skip
-    kept = [n for n in candidates if node_matches(n, cfg.exclude)]
-    todo = [n for n in candidates if n not in kept]
+    field = f"methods[{actx.step - 1}].exclude_nodes"
+    excluded = set(resolve_exclusions(graph.graph, tuple(cfg.exclude_nodes), field))
+    kept = [n for n in candidates if n.name in excluded]
+    todo = [n for n in candidates if n.name not in excluded]
     if not todo:
-        raise _refuse(actx, "exclude", f"keeps all {len(candidates)} quantizable layers in fp32, "
-                      "so nothing would be quantized; narrow the patterns")
+        raise _refuse(actx, "exclude_nodes", f"keeps all {len(candidates)} quantizable layers "
+                      "in fp32, so nothing would be quantized; narrow the patterns")
     return todo, kept
 
 
-def calibration_feeds(
-    data: Any, count: int, seed: int, input_names: list[str]
-) -> list[dict[str, np.ndarray]]:
-    """`count` seeded samples of the TRAINING split (never validation), in batches of 8, as
-    the graph's named int64 inputs."""
-    train = data.train
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:count]
-    feeds = []
-    for start in range(0, len(order), CALIBRATION_BATCH):
-        rows = train.subset(order[start : start + CALIBRATION_BATCH])
-        named = {"input_ids": rows.input_ids, "attention_mask": rows.attention_mask}
-        feeds.append({n: named[n].numpy().astype(np.int64) for n in input_names})
-    return feeds
-
-
 def _gptq_feeds(cfg: Int4WeightOnlyConfig, actx: ArtifactContext) -> list[dict[str, np.ndarray]]:
+    """`calibration_samples` seeded samples of the TRAINING split (never validation), in
+    batches of 8, as the graph's named inputs."""
     if actx.data is None or len(actx.data.train) == 0:
         raise _refuse(actx, "algorithm", "gptq measures layer inputs on training samples, and "
                       "the recipe has no data; set data.source, or use rtn or hqq (no data)")
-    unknown = [n for n in actx.input_names if n not in ("input_ids", "attention_mask")]
-    if unknown:
-        raise _refuse(actx, "algorithm", f"gptq feeds token data, but the model also takes "
-                      f"{', '.join(unknown)}; use rtn or hqq (no data)")
-    return calibration_feeds(actx.data, cfg.calibration_samples, actx.seed, actx.input_names)
+    train = actx.data.train
+    indices = draw_indices(len(train), cfg.calibration_samples, actx.seed)
+    return calibration_batches(train, indices, graph_input_types(actx.onnx_path))
 
 
 class _Batches:
@@ -229,7 +207,7 @@ def quantize_int4(cfg: Int4WeightOnlyConfig, actx: ArtifactContext) -> ArtifactR
         "accuracy_level": cfg.accuracy_level,
         "op_types": list(cfg.op_types),
         "quantized_nodes": len(todo),
-        "kept_fp32": [layer_name(n) or n.name for n in kept],
+        "kept_fp32": [node_layer(n) or n.name for n in kept],
         "calibration_samples": sum(len(next(iter(f.values()))) for f in feeds or []),
     }
     return ArtifactResult("onnx-int4", path, summary, _notes(cfg, graph, model))

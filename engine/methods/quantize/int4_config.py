@@ -50,10 +50,11 @@ class Int4WeightOnlyConfig:
         "embedding tables in 4 bits (rtn only; needs opset 21, which the file is moved to)",
         advanced=True,
     )
-    exclude: tuple[str, ...] = option(
+    exclude_nodes: tuple[str, ...] = option(
         default_factory=tuple,
-        help="layers kept in fp32: layer-name patterns (fnmatch, e.g. lm_head, *.mlp.proj) or "
-        "ONNX node names (/blocks.0/attn/qkv/MatMul)",
+        label="Keep in fp32",
+        help="layers left in fp32: layer names as the model anatomy shows them (lm_head, "
+        "*.mlp.proj; fnmatch), ONNX node names (/blocks.0/attn/qkv/MatMul) or 're:' + a regex",
     )
     calibration_samples: int = option(
         32,
@@ -98,6 +99,6 @@ def describe_int4(cfg: Int4WeightOnlyConfig) -> str:
         parts.append("zero points")
     if "Gather" in cfg.op_types:
         parts.append("+ embeddings")
-    if cfg.exclude:
-        parts.append(f"{len(cfg.exclude)} pattern(s) kept fp32")
+    if cfg.exclude_nodes:
+        parts.append(f"{len(cfg.exclude_nodes)} pattern(s) kept fp32")
     return f"int4 weight-only ({', '.join(parts)})"
