@@ -134,6 +134,21 @@ def _reasons(f: _File, fp32: _File, provider: str) -> list[str]:
     return []
 
 
+def _sizes(path: Path) -> tuple[int | None, int | None]:
+    """(bytes on disk, deflated bytes); a file onnx cannot parse still has its plain size."""
+    try:
+        return onnx_size_bytes(path), onnx_zip_bytes(path)
+    except Exception:  # DecodeError, a missing external-data file...: the entry says why
+        return (path.stat().st_size if path.is_file() else None), None
+
+
+def _safe_reasons(f: _File, fp32: _File, provider: str) -> list[str]:
+    try:
+        return _reasons(f, fp32, provider)
+    except Exception as exc:  # a reason is commentary: it must not lose the measurements
+        return [f"could not work out why ({type(exc).__name__}: {exc})"]
+
+
 def _entry(f: _File, fp32: _File, parent_lat: tuple[float, float] | None, shape: list[int] | None,
            threads: int, provider: str, fp32_report: Mapping[str, Any] | None) -> dict[str, Any]:
     """The card's record of one file."""
@@ -143,9 +158,9 @@ def _entry(f: _File, fp32: _File, parent_lat: tuple[float, float] | None, shape:
     elif f is not fp32 and not f.error and f.agree.rows:
         agree = f.agree.result()
     p50, p95 = f.latency if f.latency else (None, None)
+    size, zipped = _sizes(f.path)
     return {
-        "kind": f.kind, "path": str(f.path),
-        "size_bytes": onnx_size_bytes(f.path), "zip_bytes": onnx_zip_bytes(f.path),
+        "kind": f.kind, "path": str(f.path), "size_bytes": size, "zip_bytes": zipped,
         "checker_ok": f.checker[0], "checker_message": f.checker[1],
         **agree, "agreement_against": "pytorch" if f is fp32 else FP32_KIND,
         "latency_ms_p50": p50, "latency_ms_p95": p95, "latency_shape": shape,
@@ -154,7 +169,7 @@ def _entry(f: _File, fp32: _File, parent_lat: tuple[float, float] | None, shape:
         "speedup_vs_fp32": fp32.latency[0] / p50 if p50 and fp32.latency else None,
         "speedup_vs_parent": parent_lat[0] / p50 if p50 and parent_lat else None,
         "parent_latency_ms_p50": parent_lat[0] if parent_lat else None,
-        "reasons": _reasons(f, fp32, provider), "error": f.error or None,
+        "reasons": _safe_reasons(f, fp32, provider), "error": f.error or None,
     }  # fmt: skip
 
 
@@ -168,7 +183,7 @@ def _open(f: _File, threads: int, check: bool) -> None:
 
 
 def _log_entry(e: dict[str, Any], log: Callable[[str], None]) -> None:
-    parts = [f"{e['kind']}: {e['size_bytes'] / 1e6:.2f} MB"]
+    parts = [f"{e['kind']}: " + (f"{e['size_bytes'] / 1e6:.2f} MB" if e["size_bytes"] else "no file")]
     parts += [f"{k} {v:.4g}" for k, v in e["metrics"].items()]
     if e["cosine"] is not None:
         parts.append(f"cosine {e['cosine']:.4f}, top-1 {e['top1_agreement']:.4f}, "

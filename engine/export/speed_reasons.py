@@ -26,8 +26,9 @@ from engine.export.graph_facts import (
 FASTER = 1.1  # a file counts as faster when its p50 is at least 10% under fp32's
 # Below this many weight elements (median over the MatMuls), quantizing each input and
 # rescaling each output costs about what the int8 multiply saves (measured with
-# onnxruntime 1.32 dynamic int8 on AVX-512 VNNI: 128 x 512 weights gain ~1.3x, 32 x 64 lose).
-SMALL_WEIGHT = 64 * 256
+# onnxruntime 1.32 dynamic int8 on AVX-512 VNNI, one thread: tiny-bert's 128 x 384 / 128 x 512
+# weights gain ~1.2-1.3x, 16 x 16 and 32 x 32 weights lose at batch 1).
+SMALL_WEIGHT = 128 * 128
 CPU = "CPUExecutionProvider"
 
 
@@ -85,7 +86,7 @@ def _size_reason(fp32_path: Path) -> list[str]:
         f"the model's {len(shapes)} matmuls are too small to pay for quantizing "
         f"(median weight {mid[0]}x{mid[1]}, largest {big[0]}x{big[1]}): quantizing each input "
         "and rescaling each output costs about what the int8 multiply saves - int8 pays from "
-        "roughly 256x256 weights; keep fp32 here, or time at the deployment shape "
+        "roughly 128x128 weights; keep fp32 here, or time at the deployment shape "
         "(export.latency_batch / latency_seq)"
     ]
 

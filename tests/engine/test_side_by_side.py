@@ -1,0 +1,44 @@
+"""Latency of several ONNX files timed side by side in one process."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.export.runtime import make_session
+from engine.export.side_by_side import resolve_threads, time_side_by_side
+from tests.engine.artifact_models import feeds, folder, small_mlp, tiny
+
+
+def test_every_file_gets_p50_and_p95():
+    _, _, bert = tiny("tiny-bert")
+    got = time_side_by_side({"bert": bert, "mlp": small_mlp()}, feeds(1, 16), runs=7, warmup=1, threads=1)
+    assert set(got) == {"bert", "mlp"}
+    for p50, p95 in got.values():
+        assert 0 < p50 <= p95
+
+
+def test_ratio_direction_between_a_big_and_a_small_model():
+    """tiny-gpt (4 blocks, 258-way head) at 4 x 64 does far more work than a 16-wide MLP."""
+    _, _, gpt = tiny("tiny-gpt")
+    got = time_side_by_side({"gpt": gpt, "mlp": small_mlp()}, feeds(4, 64), runs=9, threads=1)
+    assert got["gpt"][0] > 3 * got["mlp"][0]
+
+
+def test_open_sessions_are_reused_not_reopened():
+    """A name with a session is never opened from its path (one session per file)."""
+    session = make_session(small_mlp(), threads=1)
+    missing = folder() / "never-written.onnx"
+    got = time_side_by_side({"mlp": missing}, feeds(1, 8), runs=3, warmup=0, sessions={"mlp": session})
+    assert got["mlp"][0] > 0
+    with pytest.raises(Exception, match="never-written"):
+        time_side_by_side({"mlp": missing}, feeds(1, 8), runs=3, threads=1)
+
+
+def test_thread_count_is_always_a_number():
+    assert resolve_threads(3) == 3
+    assert 1 <= resolve_threads(None) <= 8
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        resolve_threads(0)
+    with pytest.raises(ValueError, match="runs must be at least 1"):
+        time_side_by_side({"mlp": small_mlp()}, feeds(1, 8), runs=0)
+    assert time_side_by_side({}, feeds(1, 8)) == {}
