@@ -40,6 +40,12 @@ def row_cosines(ref: np.ndarray, got: np.ndarray) -> np.ndarray:
     return np.where(both_zero, 1.0, np.where((na == 0) | (nb == 0), 0.0, cos))
 
 
+def _output(session: ort.InferenceSession, feeds: dict[str, np.ndarray], name: str | None) -> np.ndarray:
+    if name is None:
+        return ort_logits(session, feeds)
+    return np.asarray(session.run([name], feeds)[0])
+
+
 class AgreementTally:
     """Running max |diff|, top-1 agreement and mean row cosine over batches."""
 
@@ -81,21 +87,21 @@ def agreement(
     feeds_batches: Iterable[Mapping[str, np.ndarray]],
     session_ref: ort.InferenceSession | None = None,
     session: ort.InferenceSession | None = None,
+    *,
+    output: str | None = None,
 ) -> dict[str, float]:
     """Outputs of the file at `path` against those of `ref_path` (the fp32 file) on each batch.
 
     `feeds_batches`: named numpy inputs (each graph takes those it knows, so an ids-only
     artifact still runs). The compared output is "logits" when there is one, else the
-    first (a sentence-embedding graph's embeddings). Cosine is the mean over rows of the
+    first (a sentence-embedding graph's embeddings); `output` names another. Cosine is the mean over rows of the
     last dimension: per token for [batch, seq, dim], per sample for [batch, dim].
     """
     session_ref = session_ref or make_session(ref_path)
     session = session or make_session(path)
     tally = AgreementTally()
     for feeds in feeds_batches:
-        names = list(feeds)
-        ref = ort_logits(session_ref, feeds_for(session_ref, feeds, names))
-        got = ort_logits(session, feeds_for(session, feeds, names))
+        ref, got = (_output(s, feeds_for(s, feeds, list(feeds)), output) for s in (session_ref, session))
         mask = feeds.get("attention_mask")
         tally.add(ref, got, None if mask is None else np.asarray(mask))
     return tally.result()

@@ -10,23 +10,19 @@ call so every speed ratio on the card compares runs taken under the same load.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
-from engine.export.agreement import AgreementTally
-from engine.export.artifact_eval import METRIC_TASKS, MetricTally, batch_feeds, val_batches
+from engine.export.artifact_pass import MeasuredFile as _File
+from engine.export.artifact_pass import one_pass
 from engine.export.runtime import (
     check_model,
     describe_ort_error,
-    feeds_for,
     make_session,
     onnx_size_bytes,
     onnx_zip_bytes,
-    ort_logits,
 )
 from engine.export.side_by_side import resolve_threads, time_side_by_side
 from engine.export.speed_reasons import fp16_speed_note, int8_speed_reasons
@@ -36,20 +32,11 @@ FP32_KIND = "onnx-fp32"
 PARENT = "parent"
 
 
-@dataclass
-class _File:
-    kind: str
-    path: Path
-    summary: dict[str, Any] = field(default_factory=dict)
-    session: ort.InferenceSession | None = None
-    error: str = ""
-    metric: MetricTally | None = None
-    agree: AgreementTally = field(default_factory=AgreementTally)
-    checker: tuple[bool, str] = (False, "not run (export.check is off)")
-    latency: tuple[float, float] | None = None
-
-
 def _no_log(message: str) -> None:
+    pass
+
+
+def _no_progress(fraction: float, message: str) -> None:
     pass
 
 
@@ -57,49 +44,6 @@ def _file(item: Sequence[Any]) -> _File:
     """(kind, path) or (kind, path, summary) -> a _File; the summary may carry fused_counts."""
     kind, path, *rest = item
     return _File(str(kind), Path(path), dict(rest[0] or {}) if rest else {})
-
-
-def _run(f: _File, feeds: Mapping[str, np.ndarray]) -> np.ndarray | None:
-    """The file's output on named feeds; a failure marks the file and drops its session."""
-    try:
-        return ort_logits(f.session, feeds_for(f.session, feeds, list(feeds)))
-    except Exception as exc:  # onnxruntime raises plain Exceptions
-        f.error, f.session = f"onnxruntime failed to run it: {describe_ort_error(exc)}", None
-        return None
-
-
-def _compare(files: list[_File], task: str, data: Any, input_names: Sequence[str],
-             feeds_batches: list[Mapping[str, np.ndarray]], batch_size: int,
-             max_batches: int | None) -> int:
-    """One pass: fp32 and every artifact on each batch; metric and agreement tallies. Batches seen."""
-    ref_file, seen = files[0], 0
-    with_metric = data is not None and task in METRIC_TASKS
-    if with_metric:
-        for f in files:
-            f.metric = MetricTally(task)
-        pairs: Any = ((batch_feeds(ref_file.session, b, input_names), b)
-                      for b in val_batches(data.val, batch_size, max_batches))
-    else:
-        pairs = ((feeds, None) for feeds in feeds_batches)
-    for feeds, batch in pairs:
-        ref = _run(ref_file, feeds)
-        if ref is None:
-            raise ValueError(f"the fp32 file {ref_file.path.name}: {ref_file.error}")
-        mask = feeds.get("attention_mask")
-        if batch is not None:
-            ref_file.metric.add(ref, batch)
-        for f in files[1:]:
-            got = _run(f, feeds) if f.session is not None else None
-            if got is None:
-                continue
-            if batch is not None:
-                f.metric.add(got, batch)
-            try:
-                f.agree.add(ref, got, mask)
-            except ValueError as exc:  # another output shape: the file computes something else
-                f.error, f.session = str(exc), None
-        seen += 1
-    return seen
 
 
 def _time(files: list[_File], parent: Path | None, feeds: Mapping[str, np.ndarray],
@@ -194,6 +138,19 @@ def _log_entry(e: dict[str, Any], log: Callable[[str], None]) -> None:
     log(", ".join(parts) + (f" - {e['error']}" if e["error"] else ""))
 
 
+def _open_all(files: list[_File], threads: int, check: bool,
+              fp32_report: Mapping[str, Any] | None) -> str:
+    """Check and open every file (the fp32 one must load); the provider they run on."""
+    fp32 = files[0]
+    for f in files:
+        _open(f, threads, check and not (f is fp32 and fp32_report))
+    if fp32_report:  # the export already checked it
+        fp32.checker = (bool(fp32_report.get("checker_ok")), str(fp32_report.get("checker_message", "")))
+    if fp32.session is None:
+        raise ValueError(f"the fp32 file {fp32.path.name}: {fp32.error}")
+    return fp32.session.get_providers()[0]
+
+
 def measure_artifacts(
     fp32_path: str | Path,
     artifacts: Sequence[Sequence[Any]],
@@ -210,6 +167,8 @@ def measure_artifacts(
     threads: int | None = None,
     example_feeds: Sequence[Mapping[str, np.ndarray]] = (),
     fp32_report: Mapping[str, Any] | None = None,
+    progress: Callable[[float, str], None] = _no_progress,
+    checkpoint: Callable[[], None] = lambda: None,
 ) -> list[dict[str, Any]]:
     """One card record per file: the fp32 file ("onnx-fp32") first, then each artifact.
 
@@ -218,30 +177,29 @@ def measure_artifacts(
     metric comes from the validation split run in onnxruntime and agreement is measured on
     those batches; without, agreement uses `latency_feeds` and `example_feeds` and metrics is
     {}. `fp32_report` (the export's ExportReport.to_dict()) supplies the fp32 file's checker
-    result and its parity against PyTorch instead of re-checking it.
+    result and its parity against PyTorch instead of re-checking it. `threads`: the
+    intra-op count for every session (default cfg.latency_threads if the config has one,
+    else resolve_threads()). `checkpoint` is polled between batches (it raises on cancel).
     """
     count = resolve_threads(threads if threads is not None else getattr(cfg, "latency_threads", None))
     files = [_File(FP32_KIND, Path(fp32_path)), *(_file(a) for a in artifacts)]
+    parent = Path(parent_fp32_path) if parent_fp32_path else None
+    parent = parent if parent is not None and parent.is_file() else None
     try:
-        for f in files:
-            _open(f, count, cfg.check and not (f is files[0] and fp32_report))
-        fp32 = files[0]
-        if fp32_report:
-            fp32.checker = (bool(fp32_report.get("checker_ok")), str(fp32_report.get("checker_message", "")))
-        if fp32.session is None:
-            raise ValueError(f"the fp32 file {fp32.path.name}: {fp32.error}")
-        provider = fp32.session.get_providers()[0]
+        provider = _open_all(files, count, cfg.check, fp32_report)
         batches = [dict(latency_feeds), *(dict(b) for b in example_feeds)]
-        seen = _compare(files, task, data, input_names, batches, batch_size, max_eval_batches)
+        seen = one_pass(files, task, data, input_names, batches, batch_size, max_eval_batches,
+                        lambda x, m: progress(0.8 * x, m), checkpoint)
         log(f"artifacts: metric and agreement over {seen} batches, {len(files) - 1} artifact(s)")
-        parent = Path(parent_fp32_path) if parent_fp32_path else None
-        parent = parent if parent is not None and parent.is_file() else None
+        checkpoint()
+        progress(0.8, f"timing {len(files) + (parent is not None)} files side by side ({count} threads)")
         parent_lat = _time(files, parent, latency_feeds, cfg, count)
     finally:
         for f in files:
             f.session = None  # free every file's weights before the sizes are read
     shape = [int(s) for s in next(iter(latency_feeds.values())).shape] if latency_feeds else None
-    entries = [_entry(f, fp32, parent_lat, shape, count, provider, fp32_report) for f in files]
+    entries = [_entry(f, files[0], parent_lat, shape, count, provider, fp32_report) for f in files]
     for e in entries:
         _log_entry(e, log)
+    progress(1.0, "artifacts measured")
     return entries

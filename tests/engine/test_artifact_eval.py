@@ -146,3 +146,30 @@ def test_measure_artifacts_without_data_and_with_a_broken_file():
     assert int8["cosine"] > 0.99 and int8["latency_ms_p50"] > 0
     assert not bad["checker_ok"] and bad["latency_ms_p50"] is None
     assert bad["error"].startswith("onnxruntime cannot load it") and bad["reasons"] == [bad["error"]]
+
+
+def test_agreement_on_a_named_output():
+    _, _, path = tiny("tiny-bert")
+    got = agreement(path, int8_dynamic(path), [feeds(2, 8, 258)], output="logits")
+    assert 0.99 < got["cosine"] < 1.0
+    with pytest.raises(Exception, match="no_such_output"):
+        agreement(path, path, [feeds(2, 8, 258)], output="no_such_output")
+
+
+def test_measure_artifacts_reports_progress_and_stops_on_cancel():
+    loaded, data, path = tiny("tiny-bert")
+    steps: list[float] = []
+    measure_artifacts(path, [("onnx-int8-dynamic", int8_dynamic(path))], loaded.task, data,
+                      loaded.input_names, feeds(1, 8, 258), cfg=ExportConfig(latency_runs=3),
+                      threads=1, batch_size=2, progress=lambda x, m: steps.append(x))
+    assert steps == sorted(steps) and steps[-1] == 1.0 and len(steps) >= 4  # 3 batches, timing, done
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel():
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        measure_artifacts(path, [], loaded.task, data, loaded.input_names, feeds(1, 8, 258),
+                          cfg=ExportConfig(latency_runs=3), threads=1, checkpoint=cancel)
