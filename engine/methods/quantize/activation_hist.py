@@ -1,10 +1,14 @@
 """Activation-range view: a histogram of one tensor's calibration values and the cuts on it.
 
-`min`/`max` are what onnxruntime's MinMax calibrator chooses (the extremes over all
-calibration batches, asymmetric: quantize_static's default). `cut_low`/`cut_high` are the
-Percentile calibrator's range, computed by onnxruntime's own HistogramCollector with the
-settings quantize_static gives it (2048 bins, asymmetric: each side loses
-(100 − percentile) / 2 percent), so the lines drawn are the ones calibration would use.
+The lines drawn are the ones calibration would use, as quantize_static sets its
+calibrators up (onnxruntime 1.32, calibrate.create_calibrator):
+- `min`/`max`: the MinMax calibrator's range, the extremes over all calibration batches
+  (asymmetric by default; ±max|x| when the range is made symmetric).
+- `cut_low`/`cut_high`: the Percentile calibrator's range, computed by onnxruntime's own
+  HistogramCollector with its defaults (2048 bins; symmetric by default: ±the value below
+  which `percentile` % of |x| lies; asymmetric: each side loses (100 − percentile) / 2 %).
+`symmetric=None` keeps each calibrator's default; True or False sets both, as
+quantize_static's extra option CalibTensorRangeSymmetric does.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ def candidate_tensors(fp32_path: Path) -> list[str]:
     return list(out)
 
 
-def percentile_range(values: np.ndarray, percentile: float) -> tuple[float, float]:
+def percentile_range(
+    values: np.ndarray, percentile: float, symmetric: bool = True
+) -> tuple[float, float]:
     """The (low, high) the Percentile calibrator picks for these values."""
     from onnxruntime.quantization.calibrate import HistogramCollector
 
@@ -43,7 +49,7 @@ def percentile_range(values: np.ndarray, percentile: float) -> tuple[float, floa
         raise ValueError(f"percentile: must be in (0, 100], got {percentile}")
     collector = HistogramCollector(
         method="percentile",
-        symmetric=False,
+        symmetric=symmetric,
         num_bins=PERCENTILE_BINS,
         num_quantized_bins=None,
         percentile=percentile,
@@ -61,6 +67,8 @@ def activation_histogram(
     feeds: list[dict[str, np.ndarray]],
     bins: int = 64,
     percentile: float | None = None,
+    *,
+    symmetric: bool | None = None,
 ) -> dict[str, Any]:
     """{tensor, edges, counts, min, max, cut_low, cut_high} of `tensor_name` over `feeds`."""
     if bins < 1:
@@ -80,7 +88,11 @@ def activation_histogram(
         raise ValueError(f"tensor_name: {tensor_name!r} held no values on these feeds")
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
     counts, edges = np.histogram(values, bins=bins, range=(low, high) if high > low else None)
-    cut_low, cut_high = percentile_range(values, percentile) if percentile is not None else (None, None)
+    cut_low = cut_high = None
+    if percentile is not None:
+        cut_low, cut_high = percentile_range(values, percentile, symmetric is not False)
+    if symmetric:  # MinMax's symmetric range
+        low, high = -max(abs(low), abs(high)), max(abs(low), abs(high))
     return {
         "tensor": tensor_name,
         "edges": edges.tolist(),
