@@ -14,10 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.export.errors import one_line_reason
-
 if TYPE_CHECKING:  # onnx is slow to import and registry discovery imports this module
     import onnx
+
+
+def _reason(exc: BaseException) -> str:
+    # engine.export's package import loads onnx (seconds); registry discovery imports this
+    from engine.export.errors import one_line_reason
+
+    return one_line_reason(exc)
+
 
 TRANSFORMER_TASKS = ("causal-lm",)  # a classifier may be any network: the graph decides
 
@@ -152,7 +158,7 @@ def shape_infer(src: Path, dst: Path, external: bool, log: Callable[[str], None]
             return True
         except Exception as exc:
             what = "symbolic shape inference" if i == 0 else "shape inference"
-            log(f"graph optimization: {what} failed on this graph ({one_line_reason(exc)})")
+            log(f"graph optimization: {what} failed on this graph ({_reason(exc)})")
     return False
 
 
@@ -171,7 +177,7 @@ def fuse_transformer(
         model.save_model_to_file(str(dst), use_external_data_format=external)
     except Exception as exc:
         log(f"graph optimization: the {model_type} transformer optimizer failed on this graph "
-            f"({one_line_reason(exc)}); quantizing without fusions")  # fmt: skip
+            f"({_reason(exc)}); quantizing without fusions")  # fmt: skip
         return None
     return counts
 

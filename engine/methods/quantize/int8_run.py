@@ -16,10 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from engine.config_fields import ConfigError, FieldError
-from engine.export.errors import one_line_reason
 from engine.methods.base import ArtifactContext
 from engine.methods.quantize.graph_opt import optimize_for_quantization, wants_fusions
 from engine.methods.quantize.node_patterns import node_layers, resolve_exclusions
+
+
+def _reason(exc: BaseException) -> str:
+    # engine.export's package import loads onnx (seconds); registry discovery imports this
+    from engine.export.errors import one_line_reason
+
+    return one_line_reason(exc)
+
 
 Quantize = Callable[[Path, Path, list[str]], None]
 NODE_ERRORS_SHOWN = 50  # the worst nodes the card keeps (the chart needs no more)
@@ -114,7 +121,7 @@ def measure_node_errors(
     try:
         errors = node_errors(prepared, quant, feeds)
     except Exception as exc:
-        log(f"per-node error: could not be measured on this graph ({one_line_reason(exc)})")
+        log(f"per-node error: could not be measured on this graph ({_reason(exc)})")
         return [], []
     return [e.to_dict() for e in errors[:NODE_ERRORS_SHOWN]], [e.node for e in errors]
 
