@@ -150,7 +150,12 @@ def _quantize(cfg: Int4WeightOnlyConfig, actx: ArtifactContext, kept: list[str],
     )  # fmt: skip
     with quiet_quantizer(actx.log, "int4: "):
         quantizer.process()
-    return quantizer.model.model
+    model = quantizer.model.model
+    # the GPTQ path writes MatMulNBits without declaring its domain: onnxruntime runs the
+    # file anyway, but onnx.checker (and other tools) refuse it
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.add(domain="com.microsoft", version=1)
+    return model
 
 
 def _notes(cfg: Int4WeightOnlyConfig, graph: onnx.ModelProto, out: onnx.ModelProto) -> list[str]:
