@@ -22,6 +22,9 @@ FUSED_OPS = frozenset({
     "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "EmbedLayerNormalization",
     "FastGelu", "BiasGelu", "Gelu", "QuickGelu", "BiasSplitGelu", "RotaryEmbedding", "QAttention",
 })  # fmt: skip
+ATTENTION_OPS = frozenset({
+    "Attention", "MultiHeadAttention", "GroupQueryAttention", "PackedAttention", "QAttention",
+})  # fmt: skip
 INT8_MATMUL_OPS = frozenset({
     "MatMulInteger", "DynamicQuantizeMatMul", "QLinearMatMul", "MatMulIntegerToFloat",
     "QGemm", "QAttention", "QLinearConv", "ConvInteger", "DynamicQuantizeLSTM",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.export.graph_facts import (
+    ATTENTION_OPS,
     FUSED_OPS,
     INT8_MATMUL_OPS,
     fused_op_counts,
@@ -37,20 +38,28 @@ def _ratio_line(what: str, fp32_ms: float, ms: float) -> str:
 
 
 def _fusion_reason(fp32_path: Path, int8_path: Path, fused: Mapping[str, int] | None) -> list[str]:
-    """No transformer fusions in a transformer: attention stays as loose float ops."""
+    """No transformer fusions (or none for attention) in a transformer: loose float ops remain."""
     ops = op_counts(fp32_path)
     if not ("Softmax" in ops or FUSED_OPS & set(ops)):
         return []  # not attention-shaped: the transformer optimizer has nothing to fuse
-    counts = dict(fused) if fused is not None else fused_op_counts(int8_path)
-    if sum(counts.values()) > 0:
+    found = fused if fused is not None else fused_op_counts(int8_path)
+    counts = {op: int(n) for op, n in found.items() if n}
+    if not counts:
+        ran = "the transformer optimizer ran but fused nothing" if fused is not None else (
+            "no transformer fusions were applied before quantizing")
+        return [
+            f"{ran} (no Attention, SkipLayerNormalization or FastGelu nodes in the file): "
+            "attention stays as separate float MatMul/Softmax nodes between the int8 ones and "
+            "each quantized MatMul re-quantizes its input - try optimize: transformer (with the "
+            "model's heads and hidden size if it is not recognised)"
+        ]
+    if ATTENTION_OPS & set(counts) or op_counts(int8_path)["Softmax"] == 0:
         return []
-    ran = "the transformer optimizer ran but fused nothing" if fused is not None else (
-        "no transformer fusions were applied before quantizing")
+    done = ", ".join(f"{op} x{n}" for op, n in sorted(counts.items()))
     return [
-        f"{ran} (no Attention, SkipLayerNormalization or FastGelu nodes in the file): attention "
-        "stays as separate float MatMul/Softmax nodes between the int8 ones and each quantized "
-        "MatMul re-quantizes its input - try optimize: transformer (with the model's heads and "
-        "hidden size if it is not recognised)"
+        f"attention was not fused ({done} were): each layer's attention still runs as separate "
+        "float MatMul and Softmax nodes - the optimizer did not match this model's attention "
+        "pattern; give optimize the model type, number of heads and hidden size"
     ]
 
 

@@ -10,6 +10,7 @@ from tests.engine.artifact_models import (
     copy_of,
     feeds,
     fp16,
+    fused_int8,
     int8_dynamic,
     int8_static_qdq,
     small_mlp,
@@ -60,6 +61,19 @@ def test_static_qdq_transformer_without_fusions():
         int8_speed_reasons(bert, qdq, 1.0, 3.0, fused_counts={"Attention": 2}))
     assert "fused nothing" in "\n".join(int8_speed_reasons(bert, qdq, 1.0, 3.0, fused_counts={}))
     assert fused_op_counts(qdq) == {}
+
+
+def test_fusions_without_attention_are_named():
+    """The optimizer fused layer norms and GELU but not this model's attention: say so."""
+    _, _, bert = tiny("tiny-bert")
+    q, fused = fused_int8("tiny-bert")
+    assert fused["SkipLayerNormalization"] > 0 and fused["Attention"] == 0
+    for counts in (fused, None):  # the optimizer's report, or read from the file
+        text = "\n".join(int8_speed_reasons(bert, q, 1.0, 1.0, fused_counts=counts))
+        assert "attention was not fused (" in text and "SkipLayerNormalization x" in text
+        assert "no transformer fusions" not in text
+    attention_fused = int8_speed_reasons(bert, q, 1.0, 1.0, fused_counts={"Attention": 2})
+    assert not any("fused" in r for r in attention_fused)
 
 
 def test_an_unquantized_file_and_a_gpu_provider():
