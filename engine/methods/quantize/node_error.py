@@ -25,7 +25,7 @@ pre-processing), so node and tensor names match.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import onnx
 
 QUANTIZABLE_OPS = ("MatMul", "Gemm", "Conv")
+Progress = Callable[[int, int], None]
 _EPS = float(np.finfo(float).eps)  # qdq_loss_debug's floor on both norms
 
 
@@ -113,17 +114,23 @@ class _QuantTaps:
 
 
 def _noise(
-    fp: Iterable[dict], qt: Iterable[dict], pairs: dict[str, str]
+    fp: Iterable[dict],
+    qt: Iterable[dict],
+    pairs: dict[str, str],
+    progress: Progress | None,
+    total: int,
 ) -> dict[str, tuple[float, float]]:
     """{fp32 tensor: (signal power, noise power)} summed over all batches."""
     sums = {name: [0.0, 0.0] for name in pairs}
-    for a, b in zip(fp, qt, strict=True):
+    for k, (a, b) in enumerate(zip(fp, qt, strict=True)):
         for name, tap in pairs.items():
             x, y = a[name].astype(np.float64), b[tap].astype(np.float64)
             if x.shape != y.shape:
                 raise ValueError(f"tensor {name}: shape {x.shape} in fp32, {y.shape} quantized")
             sums[name][0] += float(np.sum(x * x))
             sums[name][1] += float(np.sum((x - y) ** 2))
+        if progress is not None:
+            progress(k + 1, total)
     return {name: (max(s, _EPS**2), max(n, _EPS**2)) for name, (s, n) in sums.items()}
 
 
@@ -142,14 +149,13 @@ def _selected(fp: onnx.ModelProto, q: onnx.ModelProto) -> list[onnx.NodeProto]:
 
 
 def _carriers(
-    fp: onnx.ModelProto, node: onnx.NodeProto, inits: set[str], where: _QuantTaps
+    producer: dict[str, onnx.NodeProto], node: onnx.NodeProto, inits: set[str], where: _QuantTaps
 ) -> list[str]:
     """The activation inputs whose error `node` inherits, as tensors both files have.
 
     A quantizer may fuse a Relu into the Add before it (QOperator), so the fp32 input has no
     twin; the nearest upstream tensor that has one stands in for it.
     """
-    producer = {o: n for n in fp.graph.node for o in n.output}
     found = []
     for name in (i for i in node.input[:2] if i and i not in inits):
         for _ in range(8):
@@ -165,9 +171,17 @@ def _carriers(
 
 
 def node_errors(
-    fp32_path: Path, quant_path: Path, feeds: list[dict[str, np.ndarray]]
+    fp32_path: Path,
+    quant_path: Path,
+    feeds: list[dict[str, np.ndarray]],
+    *,
+    progress: Progress | None = None,
 ) -> list[NodeError]:
-    """Error of every quantized MatMul/Gemm/Conv output against fp32, worst first."""
+    """Error of every quantized MatMul/Gemm/Conv output against fp32, worst first.
+
+    `progress(done, total)` is called as batches finish (both files run batch by batch,
+    so memory holds one batch of tapped tensors at a time).
+    """
     fp, q = taps.load(fp32_path), taps.load(quant_path)
     taps.check_feeds(fp, feeds)
     nodes = _selected(fp, q)
@@ -177,12 +191,13 @@ def node_errors(
             f"{Path(fp32_path).name}; give the fp32 file that was handed to the quantizer"
         )
     fp_inits, where = taps.initializer_names(fp), _QuantTaps(q)
-    inputs = {n.name: _carriers(fp, n, fp_inits, where) for n in nodes}
+    producer = {o: n for n in fp.graph.node for o in n.output}
+    inputs = {n.name: _carriers(producer, n, fp_inits, where) for n in nodes}
     wanted = {n.output[0] for n in nodes} | {i for ins in inputs.values() for i in ins}
     pairs = {name: tap for name in sorted(wanted) if (tap := where.find(name)) is not None}
     fp_run = taps.run(taps.session(taps.with_outputs(fp, list(pairs))), list(pairs), feeds)
     q_run = taps.run(taps.session(where.model(list(pairs.values()))), list(pairs.values()), feeds)
-    power = _noise(fp_run, q_run, pairs)
+    power = _noise(fp_run, q_run, pairs, progress, len(feeds))
     out: list[NodeError] = []
     for node in nodes:
         if node.output[0] not in power:

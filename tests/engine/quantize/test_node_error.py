@@ -71,7 +71,9 @@ def test_sqnr_matches_onnxruntime_qdq_loss_debug(clean):
         aug = d / f"aug_{name}.onnx"
         modify_model_output_intermediate_tensors(str(path), str(aug), ["MatMul", "Gemm", "Conv"])
         acts[name] = collect_activations(str(aug), T.Reader(feeds))
-    ours = {e.node: e.sqnr_db for e in node_errors(src, q, feeds)}
+    seen: list[tuple[int, int]] = []
+    ours = {e.node: e.sqnr_db for e in node_errors(src, q, feeds, progress=lambda *a: seen.append(a))}
+    assert seen == [(1, 3), (2, 3), (3, 3)]  # one call per batch, as it finishes
     for node, tensor in (("/fc1/MatMul", "/fc1/MatMul_output_0"), ("/conv/Conv", "/conv/Conv_output_0")):
         ref = compute_signal_to_quantization_noice_ratio(acts["fp"][tensor], acts["q"][tensor])
         assert ours[node] == pytest.approx(ref, abs=1e-3)
