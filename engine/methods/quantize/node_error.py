@@ -50,7 +50,9 @@ class NodeError:
     layer: str  # the PyTorch module name, as the model anatomy shows it
     sqnr_db: float  # output vs fp32, higher is better (includes upstream error)
     rel_error: float  # ‖x − x̂‖ / ‖x‖ of the output
-    local_sqnr_db: float  # the error this node adds by itself, higher is better
+    # the error this node adds by itself, higher is better; ~313 dB (the float floor) when
+    # its output is no noisier than its inputs already were
+    local_sqnr_db: float
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
