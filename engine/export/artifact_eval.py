@@ -9,8 +9,9 @@ ignored for causal LMs), so an fp32 file reads the same as the PyTorch evaluatio
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -55,8 +56,7 @@ class MetricTally:
 
     def add(self, logits: np.ndarray, batch: Mapping[str, Tensor]) -> None:
         """Add one batch: `logits` as the file produced them, `batch` as the loader gave it."""
-        # float64 sums keep a large validation set from drifting from torch's float32 result
-        # by more than the per-batch rounding both share.
+        # per-batch float32 values summed in Python floats, exactly as evaluate() sums them
         out = torch.from_numpy(np.asarray(logits, dtype=np.float32))
         labels = batch["labels"]
         if self.task == "causal-lm":
@@ -102,3 +102,18 @@ def evaluate_onnx(
     for batch in val_batches(val_dataset, batch_size, max_batches):
         tally.add(ort_logits(session, batch_feeds(session, batch, input_names)), batch)
     return tally.result()
+
+
+def onnx_evaluator(
+    task: str, data: Any, input_names: Sequence[str], batch_size: int,
+    max_batches: int | None = None,
+) -> Callable[[Path], dict[str, float]] | None:
+    """ArtifactContext.evaluate: path -> that file's validation metrics; None without data."""
+    if data is None or task not in METRIC_TASKS:
+        return None
+    return lambda path: evaluate_onnx(path, task, data.val, input_names, batch_size, max_batches)
+
+
+def numpy_feeds(input_names: Sequence[str], inputs: Sequence[Tensor]) -> dict[str, np.ndarray]:
+    """Named numpy feeds from the tensors a model is called with (latency / example inputs)."""
+    return {n: t.detach().cpu().numpy() for n, t in zip(input_names, inputs, strict=False)}

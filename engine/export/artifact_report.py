@@ -25,7 +25,7 @@ from engine.export.runtime import (
     onnx_zip_bytes,
 )
 from engine.export.side_by_side import resolve_threads, time_side_by_side
-from engine.export.speed_reasons import fp16_speed_note, int8_speed_reasons
+from engine.export.speed_reasons import fp16_speed_note, int4_speed_note, int8_speed_reasons
 from engine.recipe import ExportConfig
 
 FP32_KIND = "onnx-fp32"
@@ -62,7 +62,7 @@ def _time(files: list[_File], parent: Path | None, feeds: Mapping[str, np.ndarra
     return timed.get(PARENT)
 
 
-def _reasons(f: _File, fp32: _File, provider: str) -> list[str]:
+def _reasons(f: _File, fp32: _File, provider: str, shape: list[int] | None) -> list[str]:
     """Plain-words speed truth for a quantized or fp16 file that is not faster."""
     if f.error:
         return [f.error]
@@ -75,6 +75,8 @@ def _reasons(f: _File, fp32: _File, provider: str) -> list[str]:
                                   settings=f.summary.get("settings") or f.summary)
     if "fp16" in f.kind:
         return fp16_speed_note(fp32.path, f.path, ref_ms, ms, provider=provider)
+    if "int4" in f.kind:
+        return int4_speed_note(fp32.path, f.path, ref_ms, ms, provider=provider, shape=shape)
     return []
 
 
@@ -86,9 +88,9 @@ def _sizes(path: Path) -> tuple[int | None, int | None]:
         return (path.stat().st_size if path.is_file() else None), None
 
 
-def _safe_reasons(f: _File, fp32: _File, provider: str) -> list[str]:
+def _safe_reasons(f: _File, fp32: _File, provider: str, shape: list[int] | None) -> list[str]:
     try:
-        return _reasons(f, fp32, provider)
+        return _reasons(f, fp32, provider, shape)
     except Exception as exc:  # a reason is commentary: it must not lose the measurements
         return [f"could not work out why ({type(exc).__name__}: {exc})"]
 
@@ -113,7 +115,7 @@ def _entry(f: _File, fp32: _File, parent_lat: tuple[float, float] | None, shape:
         "speedup_vs_fp32": fp32.latency[0] / p50 if p50 and fp32.latency else None,
         "speedup_vs_parent": parent_lat[0] / p50 if p50 and parent_lat else None,
         "parent_latency_ms_p50": parent_lat[0] if parent_lat else None,
-        "reasons": _safe_reasons(f, fp32, provider), "error": f.error or None,
+        "reasons": _safe_reasons(f, fp32, provider, shape), "error": f.error or None,
     }  # fmt: skip
 
 

@@ -68,6 +68,14 @@ def matmul_weight_shapes(path: str | Path) -> list[tuple[int, int]]:
     return shapes
 
 
+def matmul_nbits_accuracy_levels(path: str | Path) -> set[int]:
+    """accuracy_level of each MatMulNBits (int4) node; 0 when unset (fp32 compute)."""
+    return {
+        next((int(a.i) for a in n.attribute if a.name == "accuracy_level"), 0)
+        for n in _graph(path).node if n.op_type == "MatMulNBits"
+    }  # fmt: skip
+
+
 def optimized_op_counts(path: str | Path) -> Counter[str]:
     """Operator counts after onnxruntime's own graph optimizations for this machine's provider."""
     with tempfile.TemporaryDirectory(prefix="ort-opt-") as tmp:

@@ -19,6 +19,7 @@ from engine.export.graph_facts import (
     INT8_MATMUL_OPS,
     fused_op_counts,
     int8_cpu_support,
+    matmul_nbits_accuracy_levels,
     matmul_weight_shapes,
     op_counts,
     optimized_op_counts,
@@ -196,3 +197,34 @@ def fp16_speed_note(
         f"{casts} Cast nodes in the file: ops kept in fp32 (the op block list) convert tensors "
         "back and forth; shorten the block list or keep_io_types off",
     ]
+
+
+def int4_speed_note(
+    fp32_path: str | Path,
+    int4_path: str | Path,
+    fp32_ms: float,
+    int4_ms: float,
+    *,
+    provider: str = CPU,
+    shape: list[int] | None = None,
+) -> list[str]:
+    """Why a weight-only int4 file is not faster; [] when it is (>= 1.1x)."""
+    if int4_ms <= 0 or fp32_ms / int4_ms >= FASTER:
+        return []
+    levels = matmul_nbits_accuracy_levels(int4_path)
+    if not levels:
+        return [_ratio_line("int4 is not faster here", fp32_ms, int4_ms),
+                "no MatMulNBits node in the file: no MatMul was quantized to 4 bits"]
+    at = f" at {' x '.join(map(str, shape))}" if shape else ""
+    reasons = [
+        _ratio_line("int4 is not faster here", fp32_ms, int4_ms),
+        "int4 weight-only quantization pays where reading the weights is the bottleneck "
+        f"(large LMs generating a token at a time){at}: the 4-bit weights are unpacked on "
+        "every call, so on small models or long inputs it mostly saves size",
+    ]
+    if provider == CPU and max(levels) < 4:
+        reasons.append(
+            "the MatMulNBits nodes compute in fp32 (accuracy_level "
+            f"{max(levels)}): accuracy_level 4 lets the CPU multiply in int8, usually faster"
+        )
+    return reasons

@@ -155,3 +155,21 @@ def fused_int8(name: str = "tiny-bert") -> tuple[Path, dict[str, int]]:
     # the optimizer's com.microsoft ops hide tensor types from the quantizer's shape inference
     quantize_dynamic(str(mid), str(out), extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return out, fused
+
+
+@functools.cache
+def int4(name: str = "tiny-gpt", accuracy_level: int = 0) -> Path:
+    """Weight-only int4 MatMuls (MatMulNBits, RTN, block 32)."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    _, _, src = tiny(name)
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
+    q = MatMulNBitsQuantizer(onnx.load(str(src)), block_size=32, is_symmetric=True,
+                             accuracy_level=accuracy_level)
+    q.process()
+    out = src.with_name(f"{src.stem}.int4-{accuracy_level}.onnx")
+    q.model.save_model_to_file(str(out))
+    return out

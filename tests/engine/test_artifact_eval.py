@@ -11,7 +11,7 @@ import torch
 from onnx import numpy_helper
 
 from engine.export.agreement import AgreementTally, agreement
-from engine.export.artifact_eval import evaluate_onnx
+from engine.export.artifact_eval import evaluate_onnx, numpy_feeds, onnx_evaluator
 from engine.export.artifact_report import measure_artifacts
 from engine.recipe import ExportConfig
 from engine.train import evaluate, make_loader
@@ -21,6 +21,7 @@ from tests.engine.artifact_models import (
     export,
     feeds,
     folder,
+    int4,
     int8_dynamic,
     tiny,
 )
@@ -77,8 +78,14 @@ def test_ids_only_graph_is_fed_input_ids_alone():
 
 
 def test_no_metric_for_generic_models():
-    _, data, path = tiny("tiny-bert")
+    loaded, data, path = tiny("tiny-bert")
     assert evaluate_onnx(path, "generic", data.val, ["input_ids"], 4) == {}
+    assert onnx_evaluator("generic", data, loaded.input_names, 4) is None
+    assert onnx_evaluator(loaded.task, None, loaded.input_names, 4) is None
+    evaluate_path = onnx_evaluator(loaded.task, data, loaded.input_names, 4)
+    assert evaluate_path(path) == evaluate_onnx(path, loaded.task, data.val, loaded.input_names, 4)
+    named = numpy_feeds(["input_ids"], loaded.example_inputs(batch=2, seq=8))
+    assert list(named) == ["input_ids"] and named["input_ids"].shape == (2, 8)
 
 
 def test_agreement_of_a_file_with_itself_and_with_its_int8_copy():
@@ -173,3 +180,13 @@ def test_measure_artifacts_reports_progress_and_stops_on_cancel():
     with pytest.raises(Cancelled):
         measure_artifacts(path, [], loaded.task, data, loaded.input_names, feeds(1, 8, 258),
                           cfg=ExportConfig(latency_runs=3), threads=1, checkpoint=cancel)
+
+
+def test_int4_perplexity_next_to_fp32():
+    loaded, data, path = tiny("tiny-gpt")
+    fp32, q4 = measure_artifacts(path, [("onnx-int4", int4("tiny-gpt", 0))], loaded.task, data,
+                                 loaded.input_names, feeds(1, 8, 258),
+                                 cfg=ExportConfig(latency_runs=3), threads=1, batch_size=4)
+    assert q4["size_bytes"] < 0.5 * fp32["size_bytes"]
+    ratio = q4["metrics"]["perplexity"] / fp32["metrics"]["perplexity"]
+    assert ratio != 1.0 and 0.9 < ratio < 1.5  # 4-bit weights cost a little, measured on the file

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from engine.export.artifact_report import measure_artifacts
 from engine.export.graph_facts import fused_op_counts, int8_cpu_support, matmul_weight_shapes
-from engine.export.speed_reasons import fp16_speed_note, int8_speed_reasons
+from engine.export.speed_reasons import fp16_speed_note, int4_speed_note, int8_speed_reasons
 from engine.recipe import ExportConfig
 from tests.engine.artifact_models import (
     copy_of,
     feeds,
     fp16,
     fused_int8,
+    int4,
     int8_dynamic,
     int8_static_qdq,
     small_mlp,
@@ -107,3 +108,13 @@ def test_fp16_on_cpu_says_it_halves_size_but_is_usually_slower():
     cast_count = int(notes[1].split(" Cast nodes")[0].rsplit("(", 1)[1])
     assert cast_count > 0
     assert fp16_speed_note(bert, half, 2.0, 1.0, provider="CUDAExecutionProvider") == []
+
+
+def test_int4_note_names_the_accuracy_level():
+    _, _, gpt = tiny("tiny-gpt")
+    plain = int4_speed_note(gpt, int4("tiny-gpt", 0), 1.0, 1.0, shape=[8, 64])
+    assert "int4 is not faster" in plain[0] and "at 8 x 64" in plain[1]
+    assert "accuracy_level 4" in plain[2]
+    assert len(int4_speed_note(gpt, int4("tiny-gpt", 4), 1.0, 1.0)) == 2  # already int8 compute
+    assert int4_speed_note(gpt, int4("tiny-gpt", 0), 2.0, 1.0) == []
+    assert "no MatMulNBits node" in int4_speed_note(gpt, gpt, 1.0, 1.0)[1]
