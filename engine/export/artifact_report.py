@@ -47,16 +47,18 @@ def _file(item: Sequence[Any]) -> _File:
 
 
 def _time(files: list[_File], parent: Path | None, feeds: Mapping[str, np.ndarray],
-          cfg: ExportConfig, threads: int) -> tuple[float, float] | None:
+          cfg: ExportConfig, threads: int, log: Callable[[str], None]) -> tuple[float, float] | None:
     """Side-by-side latency of every live file (and the parent's fp32); the parent's (p50, p95)."""
     live = {f"{i}": f for i, f in enumerate(files) if f.session is not None}
+    sessions = {k: f.session for k, f in live.items()}
     paths: dict[str, Path] = {k: f.path for k, f in live.items()}
     if parent is not None:
-        paths[PARENT] = parent  # opened (and freed) inside the timing call
-    timed = time_side_by_side(
-        paths, feeds, runs=cfg.latency_runs, threads=threads,
-        sessions={k: f.session for k, f in live.items()},
-    )  # fmt: skip
+        try:
+            sessions[PARENT] = make_session(parent, threads=threads, quiet=True)
+            paths[PARENT] = parent
+        except Exception as exc:  # the parent's file is only a reference: time the rest
+            log(f"parent's ONNX file not timed: {describe_ort_error(exc)}")
+    timed = time_side_by_side(paths, feeds, runs=cfg.latency_runs, threads=threads, sessions=sessions)
     for k, f in live.items():
         f.latency = timed[k]
     return timed.get(PARENT)
@@ -195,7 +197,7 @@ def measure_artifacts(
         log(f"artifacts: metric and agreement over {seen} batches, {len(files) - 1} artifact(s)")
         checkpoint()
         progress(0.8, f"timing {len(files) + (parent is not None)} files side by side ({count} threads)")
-        parent_lat = _time(files, parent, latency_feeds, cfg, count)
+        parent_lat = _time(files, parent, latency_feeds, cfg, count, log)
     finally:
         for f in files:
             f.session = None  # free every file's weights before the sizes are read

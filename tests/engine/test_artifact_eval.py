@@ -142,11 +142,15 @@ def test_measure_artifacts_without_data_and_with_a_broken_file():
     broken = folder() / "broken.onnx"
     broken.write_bytes(b"not an onnx file")
     report = {"checker_ok": True, "checker_message": "", "max_abs_diff": 1e-6, "top1_agreement": 1.0}
+    lines: list[str] = []
     entries = measure_artifacts(
         path, [("onnx-int8-dynamic", int8_dynamic(path)), ("onnx-fp16", broken)], loaded.task,
         None, loaded.input_names, feeds(2, 16, 258), cfg=ExportConfig(latency_runs=3), threads=1,
-        example_feeds=[feeds(1, 8, 258)], fp32_report=report,
+        example_feeds=[feeds(1, 8, 258)], fp32_report=report, parent_fp32_path=broken,
+        log=lines.append,
     )  # fmt: skip
+    assert any(line.startswith("parent's ONNX file not timed") for line in lines)
+    assert all(e["speedup_vs_parent"] is None for e in entries)
     fp32, int8, bad = entries
     assert fp32["metrics"] == {} and int8["metrics"] == {}
     assert fp32["max_abs_diff"] == 1e-6 and fp32["agreement_against"] == "pytorch"
