@@ -19,9 +19,10 @@ class Int4WeightOnlyConfig:
         "rtn",
         choices=ALGORITHMS,
         help="rtn: round each weight block to the nearest of 16 levels (fast, no data); hqq: "
-        "half-quadratic optimisation of each block's scale and zero point (no data, slower, "
-        "often closer); gptq: corrects the rounding error with the layer inputs seen on "
-        "calibration samples from the training split (needs data)",
+        "half-quadratic optimisation of each block's scale and zero point (no data; float zero "
+        "points, which onnxruntime's CPU kernel runs slower); gptq: corrects the rounding with "
+        "the layer inputs seen on training samples (needs data; onnxruntime re-rounds its "
+        "result, so compare it with rtn on your model)",
     )
     block_size: int = option(
         32,
@@ -32,7 +33,8 @@ class Int4WeightOnlyConfig:
     symmetric: bool = option(
         True,
         help="scales only, no zero points (smaller, a little faster); off: a zero point per "
-        "block, closer for weights that are not centred on zero",
+        "block, closer for weights that are not centred on zero (and for gptq, whose symmetric "
+        "grid onnxruntime rounds a second time)",
         shown_when={"algorithm": ("rtn", "gptq")},
     )
     accuracy_level: int = option(
