@@ -64,6 +64,18 @@ def _time(files: list[_File], parent: Path | None, feeds: Mapping[str, np.ndarra
     return timed.get(PARENT)
 
 
+def fused_counts_from(summary: Mapping[str, Any]) -> Mapping[str, int] | None:
+    """The transformer optimizer's fused op counts from a method's summary; None if it did not run.
+
+    int8 methods record {"fusions_tried": bool, "fused": {op: count}} (nonzero counts only).
+    """
+    if "fused_counts" in summary:
+        return summary["fused_counts"]
+    if summary.get("fusions_tried"):
+        return summary.get("fused") or {}
+    return None
+
+
 def _reasons(f: _File, fp32: _File, provider: str, shape: list[int] | None) -> list[str]:
     """Plain-words speed truth for a quantized or fp16 file that is not faster."""
     if f.error:
@@ -72,7 +84,7 @@ def _reasons(f: _File, fp32: _File, provider: str, shape: list[int] | None) -> l
         return []
     ms, ref_ms = f.latency[0], fp32.latency[0]
     if "int8" in f.kind:
-        fused = f.summary.get("fused_counts")
+        fused = fused_counts_from(f.summary)
         return int8_speed_reasons(fp32.path, f.path, ref_ms, ms, fused, provider=provider,
                                   settings=f.summary.get("settings") or f.summary)
     if "fp16" in f.kind:

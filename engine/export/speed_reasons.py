@@ -51,8 +51,8 @@ def _fusion_reason(fp32_path: Path, int8_path: Path, fused: Mapping[str, int] | 
         return [
             f"{ran} (no Attention, SkipLayerNormalization or FastGelu nodes in the file): "
             "attention stays as separate float MatMul/Softmax nodes between the int8 ones and "
-            "each quantized MatMul re-quantizes its input - try optimize: transformer (with the "
-            "model's heads and hidden size if it is not recognised)"
+            "each quantized MatMul re-quantizes its input - try optimize: transformer (with num_heads "
+            "and hidden_size when the model type is not recognised)"
         ]
     if ATTENTION_OPS & set(counts) or op_counts(int8_path)["Softmax"] == 0:
         return []
@@ -60,7 +60,7 @@ def _fusion_reason(fp32_path: Path, int8_path: Path, fused: Mapping[str, int] | 
     return [
         f"attention was not fused ({done} were): each layer's attention still runs as separate "
         "float MatMul and Softmax nodes - the optimizer did not match this model's attention "
-        "pattern; give optimize the model type, number of heads and hidden size"
+        "pattern; set num_heads and hidden_size to the model's (optimize: transformer)"
     ]
 
 
@@ -155,7 +155,7 @@ def int8_speed_reasons(
     if not (INT8_MATMUL_OPS & set(ops)) and ops["QuantizeLinear"] == 0:
         reasons.append(
             "no MatMul/Gemm/Conv in the file was quantized (all excluded by op types or node "
-            "names?): it is the fp32 model plus conversions - check op_types and exclude"
+            "names?): it is the fp32 model plus conversions - check op_types and exclude_nodes"
         )
     reasons += _fusion_reason(fp32_path, int8_path, fused_counts)
     reasons += _qdq_reason(int8_path, provider)
@@ -225,6 +225,6 @@ def int4_speed_note(
     if provider == CPU and max(levels) < 4:
         reasons.append(
             "the MatMulNBits nodes compute in fp32 (accuracy_level "
-            f"{max(levels)}): accuracy_level 4 lets the CPU multiply in int8, usually faster"
+            f"{max(levels)}): accuracy_level: 4 lets the CPU multiply in int8, usually faster"
         )
     return reasons

@@ -114,7 +114,19 @@ def test_int4_note_names_the_accuracy_level():
     _, _, gpt = tiny("tiny-gpt")
     plain = int4_speed_note(gpt, int4("tiny-gpt", 0), 1.0, 1.0, shape=[8, 64])
     assert "int4 is not faster" in plain[0] and "at 8 x 64" in plain[1]
-    assert "accuracy_level 4" in plain[2]
+    assert "accuracy_level: 4" in plain[2]
     assert len(int4_speed_note(gpt, int4("tiny-gpt", 4), 1.0, 1.0)) == 2  # already int8 compute
     assert int4_speed_note(gpt, int4("tiny-gpt", 0), 2.0, 1.0) == []
     assert "no MatMulNBits node" in int4_speed_note(gpt, gpt, 1.0, 1.0)[1]
+
+
+def test_fused_counts_read_from_an_int8_methods_summary():
+    from engine.export.artifact_report import fused_counts_from
+
+    assert fused_counts_from({"fusions_tried": False, "fused": {}}) is None  # read the file
+    assert fused_counts_from({"fusions_tried": True, "fused": {}}) == {}  # ran, fused nothing
+    assert fused_counts_from({"fusions_tried": True, "fused": {"Attention": 6}}) == {"Attention": 6}
+    _, _, bert = tiny("tiny-bert")
+    ran = int8_speed_reasons(bert, int8_static_qdq("tiny-bert"), 1.0, 1.0,
+                             fused_counts=fused_counts_from({"fusions_tried": True, "fused": {}}))
+    assert any(r.startswith("the transformer optimizer ran but fused nothing") for r in ran)
