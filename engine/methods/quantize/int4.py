@@ -163,6 +163,10 @@ def _notes(cfg: Int4WeightOnlyConfig, graph: onnx.ModelProto, out: onnx.ModelPro
         "MatMulNBits is an onnxruntime operator (com.microsoft): this file runs in onnxruntime "
         "(CPU, CUDA, DirectML, WebGPU), not in other ONNX runtimes."
     ]
+    if cfg.algorithm == "gptq":
+        notes.append("onnxruntime rounds GPTQ's weights a second time onto its own grid, worst "
+                     "for symmetric weights (built-in GPT perplexity: fp32 6.64, RTN 6.66, GPTQ "
+                     "symmetric 6.85, asymmetric 6.68); compare it with rtn on this model.")
     if cfg.algorithm == "hqq":
         notes.append("HQQ stores float zero points; onnxruntime's CPU kernel runs those slower "
                      "than RTN or GPTQ files (1.6x on the built-in GPT).")
