@@ -61,8 +61,8 @@ class Fp16Config:
     exclude_nodes: tuple[str, ...] = option(
         default_factory=tuple,
         label="Keep in fp32",
-        help="layers left in fp32: layer names as the model anatomy shows them (lm_head, "
-        "*.mlp.*; fnmatch), ONNX node names (/blocks.0/attn/qkv/MatMul) or 're:' + a regex",
+        help="layers left in fp32: layer names (lm_head, *.mlp.*; fnmatch), ONNX node names "
+        "(/blocks.0/attn/qkv/MatMul) or 're:' + a regex",
     )
     min_positive_val: float = option(
         FP16_MIN_POSITIVE,

@@ -18,11 +18,9 @@ class Int4WeightOnlyConfig:
     algorithm: str = option(
         "rtn",
         choices=ALGORITHMS,
-        help="rtn: round each weight block to the nearest of 16 levels (fast, no data); hqq: "
-        "half-quadratic optimisation of each block's scale and zero point (no data; float zero "
-        "points, which onnxruntime's CPU kernel runs slower); gptq: corrects the rounding with "
-        "the layer inputs seen on training samples (needs data; onnxruntime re-rounds its "
-        "result, so compare it with rtn on your model)",
+        help="rtn: round to the nearest of 16 levels (fast, no data); hqq: optimised scales and "
+        "zero points (no data; runs slower on CPU); gptq: corrects the rounding with training "
+        "samples (needs data)",
     )
     block_size: int = option(
         32,
@@ -33,16 +31,14 @@ class Int4WeightOnlyConfig:
     symmetric: bool = option(
         True,
         help="scales only, no zero points (smaller, a little faster); off: a zero point per "
-        "block, closer for weights that are not centred on zero (and for gptq, whose symmetric "
-        "grid onnxruntime rounds a second time)",
+        "block, closer for weights not centred on zero (and for gptq)",
         shown_when={"algorithm": ("rtn", "gptq")},
     )
     accuracy_level: int = option(
         0,
         choices=(0, 1, 2, 3, 4),
-        help="what onnxruntime computes the int4 MatMul in: 0 = unset (fp32), 1 = fp32, 2 = fp16, "
-        "3 = bf16, 4 = int8 (activations quantized per block; usually the fastest on x86 CPUs, "
-        "at a small extra error)",
+        help="what the int4 MatMul computes in: 0 = unset (fp32), 1 = fp32, 2 = fp16, 3 = bf16, "
+        "4 = int8 (usually the fastest on x86 CPUs, slightly less accurate)",
         shown_when={"algorithm": ("rtn", "gptq")},
     )
     op_types: tuple[str, ...] = option(
@@ -55,8 +51,8 @@ class Int4WeightOnlyConfig:
     exclude_nodes: tuple[str, ...] = option(
         default_factory=tuple,
         label="Keep in fp32",
-        help="layers left in fp32: layer names as the model anatomy shows them (lm_head, "
-        "*.mlp.proj; fnmatch), ONNX node names (/blocks.0/attn/qkv/MatMul) or 're:' + a regex",
+        help="layers left in fp32: layer names (lm_head, *.mlp.proj; fnmatch), ONNX node names "
+        "(/blocks.0/attn/qkv/MatMul) or 're:' + a regex",
     )
     calibration_samples: int = option(
         32,
