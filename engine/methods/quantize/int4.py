@@ -42,10 +42,12 @@ if TYPE_CHECKING:  # onnx is slow to import, and registry discovery imports this
     import onnx
 
 def _linear_layers(module: nn.Module) -> list[str]:
-    # transformers' Conv1D (GPT-2) is a Linear with its weight transposed
+    # transformers' Conv1D (GPT-2) is a Linear with its weight transposed; a TorchScript
+    # submodule is a RecursiveScriptModule that keeps its class name in original_name
+    kinds = ("Linear", "Conv1D")
     return [
         n for n, m in module.named_modules()
-        if isinstance(m, nn.Linear) or type(m).__name__ == "Conv1D"
+        if isinstance(m, nn.Linear) or getattr(m, "original_name", type(m).__name__) in kinds
     ]  # fmt: skip
 
 

@@ -138,6 +138,8 @@ def test_int4_without_matmul_is_refused_on_the_model_and_on_the_file(tmp_path):
     assert "has none" in problem and "Conv2d" in problem and "fp16" in problem
     errors = check_methods((cfg,), ConvNet())  # what the job runs before anything else
     assert [e.path for e in errors] == ["methods[0]"]
+    scripted = torch.jit.script(nn.Sequential(nn.Linear(4, 4), nn.ReLU()))  # hides its Linear
+    assert check_int4(cfg, scripted) == [] and check_int4(cfg, torch.jit.script(ConvNet()))
     path = tmp_path / "conv.onnx"
     torch.onnx.export(ConvNet().eval(), (torch.randn(1, 3, 8, 8),), str(path), dynamo=False,
                       input_names=["pixel_values"], output_names=["logits"])  # fmt: skip
