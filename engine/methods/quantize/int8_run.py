@@ -74,11 +74,10 @@ def prepare(cfg: Any, actx: ArtifactContext, work: Path) -> Prepared:
     tried = wants_fusions(graph, actx.task, cfg.optimize)
     if path == src or not wanted:
         return Prepared(path, fused, wanted, tried)
-    names = {n.name for n in onnx.load(str(path), load_external_data=False).graph.node}
-    kept = [n for n in wanted if n in names]
-    again = set(kept)
+    opt_graph = onnx.load(str(path), load_external_data=False).graph
+    names = {n.name for n in opt_graph.node}
+    again = {n for n in wanted if n in names}
     if cfg.exclude_nodes:  # layer patterns also match nodes the optimizer renamed
-        opt_graph = onnx.load(str(path), load_external_data=False).graph
         try:
             again |= set(resolve_exclusions(opt_graph, cfg.exclude_nodes, path_name, layers))
         except ConfigError:
