@@ -81,3 +81,14 @@ def test_a_transformer_whose_attention_is_not_fused_says_so(tmp_path):
     assert result.summary["fused"].get("SkipLayerNormalization") and "Attention" not in result.summary["fused"]
     assert any(n.startswith("attention was not fused") for n in result.notes)
     assert check_model(result.path)[0]
+
+
+def test_exclusions_survive_fusion_or_are_reported_as_fused_away(bert, tmp_path):
+    cfg = DynamicInt8Config(exclude_nodes=("bert.encoder.layer.1.output.dense",
+                                           "bert.encoder.layer.0.attention.self.query"))  # fmt: skip
+    result = quantize_int8_dynamic(cfg, context(bert, tmp_path, bundle()))
+    ops = {n.name: n.op_type for n in onnx.load(str(result.path)).graph.node}
+    dense = "/bert/encoder/layer.1/output/dense/MatMul"
+    assert ops[dense] == "MatMul" and dense in result.summary["excluded_nodes"]
+    (note,) = [n for n in result.notes if n.startswith("exclude_nodes:")]
+    assert "fused away" in note and "attention/self/query/MatMul" in note and "optimize: basic" in note
