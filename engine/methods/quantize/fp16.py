@@ -112,6 +112,19 @@ def _has_float32(graph: onnx.ModelProto) -> bool:
     return float32 in tensors or float32 in values
 
 
+def _drop_initializer_value_info(model: onnx.ModelProto) -> None:
+    """The dynamo exporter also declares every initializer's type in value_info; the
+    converter turns those to float16 even for a weight it keeps in fp32 (a node kept in fp32),
+    and onnx.checker then finds the weight's declared and stored types differ. The stored
+    type is the truth, and the declaration is redundant: drop it."""
+    graph = model.graph
+    stored = {t.name for t in graph.initializer}
+    kept = [v for v in graph.value_info if v.name not in stored]
+    if len(kept) < len(graph.value_info):
+        del graph.value_info[:]
+        graph.value_info.extend(kept)
+
+
 @register_method(
     "fp16",
     "quantize",
@@ -148,6 +161,7 @@ def convert_fp16(cfg: Fp16Config, actx: ArtifactContext) -> ArtifactResult:
             str(source), min_positive_val=cfg.min_positive_val, max_finite_val=cfg.max_finite_val,
             keep_io_types=cfg.keep_io_types, op_block_list=ops, node_block_list=blocked,
         )  # fmt: skip
+        _drop_initializer_value_info(model)
         # the casts added around nodes kept in fp32 are appended at the end of the node list;
         # onnx.checker wants producers before consumers
         OnnxModel.graph_topological_sort(model.graph)

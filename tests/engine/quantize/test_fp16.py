@@ -83,6 +83,21 @@ def test_fp16_io_types_and_kept_layers(gpt, tmp_path):
     assert result.summary["nodes_kept_fp32"] == 1
 
 
+def test_weight_kept_fp32_with_declared_initializer_types(gpt, tmp_path):
+    # the dynamo exporter declares every initializer in value_info; the converter turned the
+    # declaration of a weight it kept in fp32 to float16 and the checker refused the file
+    model = onnx.load(str(gpt[0]))
+    declared = [onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                for t in model.graph.initializer]  # fmt: skip
+    model.graph.value_info.extend(declared)
+    src = tmp_path / "declared.onnx"
+    onnx.save(model, str(src))
+    result = convert_fp16(Fp16Config(exclude_nodes=("lm_head",)), context(src, tmp_path / "out"))
+    assert check_model(result.path) == (True, "")
+    ids = gpt[1][:2]
+    assert float(np.abs(logits(result.path, ids) - logits(src, ids)).max()) < 0.05
+
+
 def test_fp16_llama_keeps_casts_consistent(tmp_path):
     # the RMSNorm upcast (Cast to float) made onnxconverter-common's own converter write a
     # file the checker rejects; the version onnxruntime ships keeps it consistent
