@@ -17,14 +17,8 @@ import numpy as np
 
 from engine.export.artifact_pass import MeasuredFile as _File
 from engine.export.artifact_pass import one_pass
-from engine.export.runtime import (
-    check_model,
-    describe_ort_error,
-    make_session,
-    onnx_size_bytes,
-    onnx_zip_bytes,
-)
-from engine.export.side_by_side import resolve_threads, time_side_by_side
+from engine.export.runtime import check_model, describe_ort_error, onnx_size_bytes, onnx_zip_bytes
+from engine.export.side_by_side import resolve_threads, time_side_by_side, timing_session
 from engine.export.speed_reasons import fp16_speed_note, int4_speed_note, int8_speed_reasons
 from engine.recipe import ExportConfig
 
@@ -54,7 +48,7 @@ def _time(files: list[_File], parent: Path | None, feeds: Mapping[str, np.ndarra
     paths: dict[str, Path] = {k: f.path for k, f in live.items()}
     if parent is not None:
         try:
-            sessions[PARENT] = make_session(parent, threads=threads, quiet=True)
+            sessions[PARENT] = timing_session(parent, threads=threads)
             paths[PARENT] = parent
         except Exception as exc:  # the parent's file is only a reference: time the rest
             log(f"parent's ONNX file not timed: {describe_ort_error(exc)}")
@@ -137,7 +131,8 @@ def _open(f: _File, threads: int, check: bool) -> None:
     if check:
         f.checker = check_model(f.path)
     try:
-        f.session = make_session(f.path, threads=threads, quiet=True)
+        # one session per file serves metric, agreement and the side-by-side timing
+        f.session = timing_session(f.path, threads=threads)
     except Exception as exc:  # onnxruntime raises plain Exceptions
         f.error = f"onnxruntime cannot load it: {describe_ort_error(exc)}"
 

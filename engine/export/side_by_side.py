@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from engine.export.runtime import feeds_for, make_session
+from engine.export.runtime import feeds_for, ort_providers
 
 MAX_DEFAULT_THREADS = 8  # more intra-op threads rarely help one inference and add noise
 
@@ -38,6 +38,27 @@ def resolve_threads(threads: int | None = None) -> int:
     return max(1, min(cores, MAX_DEFAULT_THREADS))
 
 
+def timing_session(
+    path: str | Path, threads: int | None = None, *, quiet: bool = True
+) -> ort.InferenceSession:
+    """runtime.make_session's session (full optimizations, same providers) without spin-waiting.
+
+    ORT's intra-op threads spin after each run by default. With several sessions loaded
+    together, the pools of the files just run keep spinning while the next file runs and
+    take its cores: measured on 2 cores with three copies of one tiny-bert file at 2 threads,
+    one copy read 13.5 ms and the others 1.6 ms; without spinning all three read 1.3-1.4 ms,
+    and at 8 x 64 the files read 46-72 ms spinning against 10 ms not. So every session that
+    is timed side by side sleeps when idle.
+    """
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 4 if quiet else 3
+    if threads is not None:
+        opts.intra_op_num_threads = int(threads)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), sess_options=opts, providers=ort_providers())
+
+
 def time_side_by_side(
     paths: Mapping[str, str | Path],
     feeds: Mapping[str, np.ndarray],
@@ -50,9 +71,10 @@ def time_side_by_side(
     """{name: (p50 ms, p95 ms)} for each file, all loaded at once and timed interleaved.
 
     Each round runs every file once in a freshly shuffled order (seeded): a fixed order
-    lets periodic interference (another process's time slice) land on the same file
-    every round, which made one of three copies of one file read 3x slower. `threads` (resolve_threads when None) sets the sessions
-    opened here; `sessions` may hold already-open ones by name (made with the same count).
+    would let periodic interference (another process's time slice) land on the same file
+    every round. `threads` (resolve_threads when None) sets the sessions opened here
+    (timing_session: no spin-waiting); `sessions` may hold already-open ones by name, made
+    the same way with the same count.
     """
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
@@ -62,7 +84,7 @@ def time_side_by_side(
     open_ = dict(sessions or {})
     for name, path in paths.items():
         if name not in open_:
-            open_[name] = make_session(path, threads=count)
+            open_[name] = timing_session(path, threads=count, quiet=False)
     names = list(paths)
     named = {n: feeds_for(open_[n], feeds, list(feeds)) for n in names}
     for _ in range(max(0, warmup)):
