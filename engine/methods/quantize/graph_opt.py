@@ -193,15 +193,27 @@ def optimize_for_quantization(
     """(file to quantize, fused op counts): `dst`, or `src` itself when nothing applied.
 
     mode: none = as exported; basic = shape inference only; transformer = fusions too;
-    auto = fusions when the graph or the task says transformer. heads = (num_heads,
+    auto = fusions when the graph or the task says transformer. Whatever the mode, shared
+    1-D initializers are unshared (shared_init.py says why). heads = (num_heads,
     hidden_size) for attention fusion; 0 = read from the graph (the optimizer's own
     detection fails on many exports).
     """
     import onnx
 
+    from engine.methods.quantize.shared_init import unshare_file
+
     src, dst = Path(src), Path(dst)
-    if mode == "none":
-        return src, {}
+    external = _has_external_data(onnx.load(str(src), load_external_data=False).graph)
+    path, fused = _optimize(src, dst, task, mode, heads, log) if mode != "none" else (src, {})
+    return unshare_file(path, dst, _save_kwargs(dst, external), log), fused
+
+
+def _optimize(
+    src: Path, dst: Path, task: str, mode: str, heads: tuple[int, int],
+    log: Callable[[str], None],
+) -> tuple[Path, dict[str, int]]:  # fmt: skip
+    import onnx
+
     graph = onnx.load(str(src), load_external_data=False).graph
     external = _has_external_data(graph)
     fused: dict[str, int] = {}

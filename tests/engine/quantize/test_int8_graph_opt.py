@@ -41,7 +41,9 @@ def test_transformer_fusions_are_counted_and_keep_the_outputs(bert, tmp_path):
 
 
 def test_modes_none_and_basic_do_not_fuse(bert, tmp_path):
-    assert optimize_for_quantization(bert, tmp_path / "a.onnx", "classification", "none") == (bert, {})
+    path, fused = optimize_for_quantization(bert, tmp_path / "a.onnx", "classification", "none")
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert fused == {} and ops == [n.op_type for n in onnx.load(str(bert)).graph.node]
     path, fused = optimize_for_quantization(bert, tmp_path / "b.onnx", "classification", "basic")
     assert fused == {} and "Attention" not in {n.op_type for n in onnx.load(str(path)).graph.node}
 
@@ -92,3 +94,20 @@ def test_exclusions_survive_fusion_or_are_reported_as_fused_away(bert, tmp_path)
     assert ops[dense] == "MatMul" and dense in result.summary["excluded_nodes"]
     (note,) = [n for n in result.notes if n.startswith("exclude_nodes:")]
     assert "fused away" in note and "attention/self/query/MatMul" in note and "optimize: basic" in note
+
+
+def test_static_qoperator_on_a_fused_bert_with_shared_biases_loads(bert, tmp_path):
+    """The exporter merged the fresh model's equal biases into one tensor; unshared before
+    quantizing, or QOperator feeds a uint8 copy to QGemm as its int32 bias (unloadable)."""
+    from engine.methods.quantize.int8_config import StaticInt8Config
+    from engine.methods.quantize.ort_int8 import quantize_int8_static
+    from engine.methods.quantize.shared_init import unshare_vectors
+
+    assert unshare_vectors(onnx.load(str(bert))) > 0  # the export does share them
+    data = bundle()
+    cfg = StaticInt8Config(quant_format="qoperator", calibration_samples=16, per_channel=True)
+    result = quantize_int8_static(cfg, context(bert, tmp_path, data))
+    assert check_model(result.path)[0]
+    fp32, int8 = run_logits(bert, data), run_logits(result.path, data)  # loads and runs
+    assert (fp32.argmax(-1) == int8.argmax(-1)).mean() >= 0.8
+    assert "QGemm" in {n.op_type for n in onnx.load(str(result.path)).graph.node}
