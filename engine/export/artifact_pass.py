@@ -33,7 +33,8 @@ class MeasuredFile:
     metric: MetricTally | None = None
     agree: AgreementTally = field(default_factory=AgreementTally)
     checker: tuple[bool, str] = (False, "not run (export.check is off)")
-    latency: tuple[float, float] | None = None
+    latency: tuple[float, float] | None = None  # (p50, p95) ms
+    rounds: list[float] = field(default_factory=list)  # ms per side-by-side round
 
 
 def run_output(f: MeasuredFile, feeds: Mapping[str, np.ndarray]) -> np.ndarray | None:

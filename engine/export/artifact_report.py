@@ -18,7 +18,13 @@ import numpy as np
 from engine.export.artifact_pass import MeasuredFile as _File
 from engine.export.artifact_pass import one_pass
 from engine.export.runtime import check_model, describe_ort_error, onnx_size_bytes, onnx_zip_bytes
-from engine.export.side_by_side import resolve_threads, time_side_by_side, timing_session
+from engine.export.side_by_side import (
+    paired_speedup,
+    percentiles,
+    resolve_threads,
+    time_rounds,
+    timing_session,
+)
 from engine.export.speed_reasons import fp16_speed_note, int4_speed_note, int8_speed_reasons
 from engine.recipe import ExportConfig
 
@@ -41,8 +47,8 @@ def _file(item: Sequence[Any]) -> _File:
 
 
 def _time(files: list[_File], parent: Path | None, feeds: Mapping[str, np.ndarray],
-          cfg: ExportConfig, threads: int, log: Callable[[str], None]) -> tuple[float, float] | None:
-    """Side-by-side latency of every live file (and the parent's fp32); the parent's (p50, p95)."""
+          cfg: ExportConfig, threads: int, log: Callable[[str], None]) -> list[float] | None:
+    """Side-by-side latency of every live file (and the parent's fp32); the parent's round times."""
     live = {f"{i}": f for i, f in enumerate(files) if f.session is not None}
     sessions = {k: f.session for k, f in live.items()}
     paths: dict[str, Path] = {k: f.path for k, f in live.items()}
@@ -52,10 +58,11 @@ def _time(files: list[_File], parent: Path | None, feeds: Mapping[str, np.ndarra
             paths[PARENT] = parent
         except Exception as exc:  # the parent's file is only a reference: time the rest
             log(f"parent's ONNX file not timed: {describe_ort_error(exc)}")
-    timed = time_side_by_side(paths, feeds, runs=cfg.latency_runs, threads=threads, sessions=sessions)
+    rounds = time_rounds(paths, feeds, runs=cfg.latency_runs, threads=threads, sessions=sessions)
     for k, f in live.items():
-        f.latency = timed[k]
-    return timed.get(PARENT)
+        f.rounds = rounds[k]
+        f.latency = percentiles(rounds[k])
+    return rounds.get(PARENT)
 
 
 def fused_counts_from(summary: Mapping[str, Any]) -> Mapping[str, int] | None:
@@ -77,14 +84,14 @@ def _reasons(f: _File, fp32: _File, provider: str, shape: list[int] | None) -> l
     if f.latency is None or fp32.latency is None or f is fp32:
         return []
     ms, ref_ms = f.latency[0], fp32.latency[0]
+    common = {"provider": provider, "speedup": _speedup(fp32.rounds, f)}
     if "int8" in f.kind:
-        fused = fused_counts_from(f.summary)
-        return int8_speed_reasons(fp32.path, f.path, ref_ms, ms, fused, provider=provider,
-                                  settings=f.summary.get("settings") or f.summary)
+        return int8_speed_reasons(fp32.path, f.path, ref_ms, ms, fused_counts_from(f.summary),
+                                  settings=f.summary.get("settings") or f.summary, **common)
     if "fp16" in f.kind:
-        return fp16_speed_note(fp32.path, f.path, ref_ms, ms, provider=provider)
+        return fp16_speed_note(fp32.path, f.path, ref_ms, ms, **common)
     if "int4" in f.kind:
-        return int4_speed_note(fp32.path, f.path, ref_ms, ms, provider=provider, shape=shape)
+        return int4_speed_note(fp32.path, f.path, ref_ms, ms, shape=shape, **common)
     return []
 
 
@@ -103,7 +110,11 @@ def _safe_reasons(f: _File, fp32: _File, provider: str, shape: list[int] | None)
         return [f"could not work out why ({type(exc).__name__}: {exc})"]
 
 
-def _entry(f: _File, fp32: _File, parent_lat: tuple[float, float] | None, shape: list[int] | None,
+def _speedup(ref_rounds: list[float] | None, f: _File) -> float | None:
+    return paired_speedup(ref_rounds, f.rounds) if ref_rounds and f.rounds else None
+
+
+def _entry(f: _File, fp32: _File, parent_rounds: list[float] | None, shape: list[int] | None,
            threads: int, provider: str, fp32_report: Mapping[str, Any] | None) -> dict[str, Any]:
     """The card's record of one file."""
     agree: dict[str, Any] = {"max_abs_diff": None, "top1_agreement": None, "cosine": None}
@@ -120,9 +131,8 @@ def _entry(f: _File, fp32: _File, parent_lat: tuple[float, float] | None, shape:
         "latency_ms_p50": p50, "latency_ms_p95": p95, "latency_shape": shape,
         "threads": threads, "provider": provider,
         "metrics": f.metric.result() if f.metric is not None and not f.error else {},
-        "speedup_vs_fp32": fp32.latency[0] / p50 if p50 and fp32.latency else None,
-        "speedup_vs_parent": parent_lat[0] / p50 if p50 and parent_lat else None,
-        "parent_latency_ms_p50": parent_lat[0] if parent_lat else None,
+        "speedup_vs_fp32": _speedup(fp32.rounds, f), "speedup_vs_parent": _speedup(parent_rounds, f),
+        "parent_latency_ms_p50": percentiles(parent_rounds)[0] if parent_rounds else None,
         "reasons": _safe_reasons(f, fp32, provider, shape), "error": f.error or None,
     }  # fmt: skip
 
@@ -204,12 +214,12 @@ def measure_artifacts(
         log(f"artifacts: metric and agreement over {seen} batches, {len(files) - 1} artifact(s)")
         checkpoint()
         progress(0.8, f"timing {len(files) + (parent is not None)} files side by side ({count} threads)")
-        parent_lat = _time(files, parent, latency_feeds, cfg, count, log)
+        parent_rounds = _time(files, parent, latency_feeds, cfg, count, log)
     finally:
         for f in files:
             f.session = None  # free every file's weights before the sizes are read
     shape = [int(s) for s in next(iter(latency_feeds.values())).shape] if latency_feeds else None
-    entries = [_entry(f, files[0], parent_lat, shape, count, provider, fp32_report) for f in files]
+    entries = [_entry(f, files[0], parent_rounds, shape, count, provider, fp32_report) for f in files]
     for e in entries:
         _log_entry(e, log)
     progress(1.0, "artifacts measured")

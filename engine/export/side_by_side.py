@@ -59,7 +59,7 @@ def timing_session(
     return ort.InferenceSession(str(path), sess_options=opts, providers=ort_providers())
 
 
-def time_side_by_side(
+def time_rounds(
     paths: Mapping[str, str | Path],
     feeds: Mapping[str, np.ndarray],
     runs: int = 30,
@@ -67,20 +67,18 @@ def time_side_by_side(
     threads: int | None = None,
     *,
     sessions: Mapping[str, ort.InferenceSession] | None = None,
-) -> dict[str, tuple[float, float]]:
-    """{name: (p50 ms, p95 ms)} for each file, all loaded at once and timed interleaved.
+) -> dict[str, list[float]]:
+    """{name: [ms of round 1, round 2, ...]}: every file run once per round, interleaved.
 
-    Each round runs every file once in a freshly shuffled order (seeded): a fixed order
-    would let periodic interference (another process's time slice) land on the same file
-    every round. `threads` (resolve_threads when None) sets the sessions opened here
+    Each round runs the files in a freshly shuffled order (seeded): a fixed order would
+    let periodic interference (another process's time slice) land on the same file every
+    round. `threads` (resolve_threads when None) sets the sessions opened here
     (timing_session: no spin-waiting); `sessions` may hold already-open ones by name, made
     the same way with the same count.
     """
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
     count = resolve_threads(threads)
-    if not paths:
-        return {}
     open_ = dict(sessions or {})
     for name, path in paths.items():
         if name not in open_:
@@ -92,14 +90,41 @@ def time_side_by_side(
             open_[n].run(None, named[n])
     times: dict[str, list[float]] = {n: [] for n in names}
     order, rng = list(names), random.Random(0)
-    for _ in range(runs):
+    for _ in range(runs if names else 0):
         rng.shuffle(order)
         for n in order:
             start = time.perf_counter()
             open_[n].run(None, named[n])
             times[n].append((time.perf_counter() - start) * 1000.0)
-    result = {}
-    for n in names:
-        p50, p95 = np.percentile(times[n], [50, 95])
-        result[n] = (float(p50), float(p95))
-    return result
+    return times
+
+
+def percentiles(times_ms: list[float]) -> tuple[float, float]:
+    """(p50, p95) of one file's round times."""
+    p50, p95 = np.percentile(times_ms, [50, 95])
+    return float(p50), float(p95)
+
+
+def paired_speedup(ref_ms: list[float], ms: list[float]) -> float:
+    """How many times faster than the reference: the median over rounds of ref / this.
+
+    Both files ran within the same round, milliseconds apart, so each round's ratio sees
+    one machine state; its median shrugs off rounds where a burst of load hit one of them
+    (a ratio of two p50s mixes different rounds' loads).
+    """
+    return float(np.median(np.asarray(ref_ms) / np.asarray(ms)))
+
+
+def time_side_by_side(
+    paths: Mapping[str, str | Path],
+    feeds: Mapping[str, np.ndarray],
+    runs: int = 30,
+    warmup: int = 5,
+    threads: int | None = None,
+    *,
+    sessions: Mapping[str, ort.InferenceSession] | None = None,
+) -> dict[str, tuple[float, float]]:
+    """{name: (p50 ms, p95 ms)} for each file, all loaded at once and timed interleaved
+    (time_rounds; paired_speedup on its rounds gives the most robust ratio)."""
+    times = time_rounds(paths, feeds, runs, warmup, threads, sessions=sessions)
+    return {n: percentiles(t) for n, t in times.items()}

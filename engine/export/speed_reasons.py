@@ -25,7 +25,9 @@ from engine.export.graph_facts import (
     optimized_op_counts,
 )
 
-FASTER = 1.1  # a file counts as faster when its p50 is at least 10% under fp32's
+# A file counts as faster from 1.05x fp32's speed: the did-it-shrink verdict's line
+# (engine/shrink_artifacts.py), so a card never calls a file faster and explains why it is not.
+FASTER = 1.05
 # Below this many weight elements (median over the MatMuls), quantizing each input and
 # rescaling each output costs about what the int8 multiply saves (measured with
 # onnxruntime 1.32 dynamic int8 on AVX-512 VNNI, one thread: tiny-bert's 128 x 384 / 128 x 512
@@ -34,8 +36,15 @@ SMALL_WEIGHT = 128 * 128
 CPU = "CPUExecutionProvider"
 
 
-def _ratio_line(what: str, fp32_ms: float, ms: float) -> str:
-    return f"p50 {ms:.2f} ms vs {fp32_ms:.2f} ms for fp32 ({fp32_ms / ms:.2f}x): {what}"
+def _speedup(fp32_ms: float, ms: float, speedup: float | None) -> float:
+    """The measured speed-up: the paired one when the caller has it, else the p50 ratio."""
+    if speedup is not None:
+        return speedup
+    return fp32_ms / ms if ms > 0 else float("inf")
+
+
+def _ratio_line(what: str, fp32_ms: float, ms: float, speedup: float) -> str:
+    return f"p50 {ms:.2f} ms vs {fp32_ms:.2f} ms for fp32 ({speedup:.2f}x): {what}"
 
 
 def _fusion_reason(fp32_path: Path, int8_path: Path, fused: Mapping[str, int] | None) -> list[str]:
@@ -133,18 +142,21 @@ def int8_speed_reasons(
     *,
     provider: str = CPU,
     settings: Mapping[str, Any] | None = None,
+    speedup: float | None = None,
 ) -> list[str]:
-    """Plain-words reasons an int8 file is not faster than fp32; [] when it is (>= 1.1x).
+    """Plain-words reasons an int8 file is not faster than fp32; [] when it is (>= FASTER, 1.05x).
 
     The first line states the measured ratio; each further line is one cause found in the
     files or on this machine with the setting to try. `fused_counts`: the transformer
     optimizer's report ({op: count}) when the method ran it (else the file is read);
-    `settings`: the quantization settings used (reduce_range...).
+    `settings`: the quantization settings used (reduce_range...); `speedup`: the paired
+    side-by-side speed-up (side_by_side.paired_speedup) when known, else fp32_ms / int8_ms.
     """
     fp32_path, int8_path = Path(fp32_path), Path(int8_path)
-    if int8_ms <= 0 or fp32_ms / int8_ms >= FASTER:
+    ratio = _speedup(fp32_ms, int8_ms, speedup)
+    if ratio >= FASTER:
         return []
-    reasons = [_ratio_line("int8 is not faster here", fp32_ms, int8_ms)]
+    reasons = [_ratio_line("int8 is not faster here", fp32_ms, int8_ms, ratio)]
     if provider != CPU:
         reasons.append(
             f"onnxruntime runs this file on {provider}: its int8 kernels (MatMulInteger, "
@@ -176,15 +188,16 @@ def fp16_speed_note(
     fp16_ms: float,
     *,
     provider: str = CPU,
+    speedup: float | None = None,
 ) -> list[str]:
     """The truth about an fp16 file's speed: on CPU it halves the size but usually runs slower."""
     casts = op_counts(fp16_path)["Cast"]
-    ratio = fp32_ms / fp16_ms if fp16_ms > 0 else float("inf")
+    ratio = _speedup(fp32_ms, fp16_ms, speedup)
     if provider == CPU:
         verdict = "slower than fp32" if ratio < 1 / FASTER else (
             "faster than fp32 on this CPU" if ratio >= FASTER else "about as fast as fp32")
         return [
-            _ratio_line(f"fp16 is {verdict}", fp32_ms, fp16_ms),
+            _ratio_line(f"fp16 is {verdict}", fp32_ms, fp16_ms, ratio),
             "fp16 halves the file, but onnxruntime's CPU provider has few fp16 kernels, so most "
             f"ops run in fp32 behind conversions ({casts} Cast nodes in the file) and fp16 on CPU "
             "usually runs slower: fp16 pays on GPUs (CUDA, TensorRT, DirectML) and for download "
@@ -193,7 +206,7 @@ def fp16_speed_note(
     if ratio >= FASTER:
         return []
     return [
-        _ratio_line(f"fp16 is not faster on {provider}", fp32_ms, fp16_ms),
+        _ratio_line(f"fp16 is not faster on {provider}", fp32_ms, fp16_ms, ratio),
         f"{casts} Cast nodes in the file: ops kept in fp32 (the op block list) convert tensors "
         "back and forth; shorten the block list or keep_io_types off",
     ]
@@ -207,17 +220,19 @@ def int4_speed_note(
     *,
     provider: str = CPU,
     shape: list[int] | None = None,
+    speedup: float | None = None,
 ) -> list[str]:
-    """Why a weight-only int4 file is not faster; [] when it is (>= 1.1x)."""
-    if int4_ms <= 0 or fp32_ms / int4_ms >= FASTER:
+    """Why a weight-only int4 file is not faster; [] when it is (>= FASTER, 1.05x)."""
+    ratio = _speedup(fp32_ms, int4_ms, speedup)
+    if ratio >= FASTER:
         return []
     levels = matmul_nbits_accuracy_levels(int4_path)
     if not levels:
-        return [_ratio_line("int4 is not faster here", fp32_ms, int4_ms),
+        return [_ratio_line("int4 is not faster here", fp32_ms, int4_ms, ratio),
                 "no MatMulNBits node in the file: no MatMul was quantized to 4 bits"]
     at = f" at {' x '.join(map(str, shape))}" if shape else ""
     reasons = [
-        _ratio_line("int4 is not faster here", fp32_ms, int4_ms),
+        _ratio_line("int4 is not faster here", fp32_ms, int4_ms, ratio),
         "int4 weight-only quantization pays where reading the weights is the bottleneck "
         f"(large LMs generating a token at a time){at}: the 4-bit weights are unpacked on "
         "every call, so on small models or long inputs it mostly saves size",

@@ -131,9 +131,12 @@ def test_measure_artifacts_with_data():
     assert int8["size_bytes"] < 0.4 * fp32["size_bytes"] and int8["checker_ok"]
     for e in entries:
         assert e["threads"] == 1 and e["latency_shape"] == [1, 16]
-        assert 0 < e["latency_ms_p50"] <= e["latency_ms_p95"]
-        assert e["speedup_vs_parent"] == pytest.approx(e["parent_latency_ms_p50"] / e["latency_ms_p50"])
-    assert int8["speedup_vs_fp32"] == pytest.approx(fp32["latency_ms_p50"] / int8["latency_ms_p50"])
+        assert 0 < e["latency_ms_p50"] <= e["latency_ms_p95"] and e["parent_latency_ms_p50"] > 0
+        # paired per-round ratios: near the p50 ratio, not necessarily equal to it
+        p50_ratio = e["parent_latency_ms_p50"] / e["latency_ms_p50"]
+        assert 0.5 * p50_ratio < e["speedup_vs_parent"] < 2 * p50_ratio
+    assert fp32["speedup_vs_fp32"] == 1.0  # each round against itself
+    assert int8["speedup_vs_fp32"] > 0
     assert any(line.startswith("onnx-int8-dynamic:") and "perplexity" in line for line in lines)
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from engine.export.runtime import make_session
-from engine.export.side_by_side import resolve_threads, time_side_by_side, timing_session
+from engine.export.side_by_side import (
+    paired_speedup,
+    resolve_threads,
+    time_rounds,
+    time_side_by_side,
+    timing_session,
+)
 from tests.engine.artifact_models import copy_of, feeds, folder, small_mlp, tiny
 
 
@@ -55,3 +61,17 @@ def test_copies_of_one_file_time_alike_with_a_thread_pool():
     got = time_side_by_side(copies, feeds(1, 64, 258), runs=30, threads=2)
     p50s = [p50 for p50, _ in got.values()]
     assert max(p50s) < 2.0 * min(p50s), got
+
+
+def test_paired_speedup_uses_each_rounds_own_ratio():
+    """A burst of load on one file in one round moves the p50 ratio, not the paired one."""
+    ref = [1.0, 2.0, 3.0, 100.0, 100.0]
+    other = [2.0, 4.0, 6.0, 200.0, 1.0]  # always half as fast, but one round caught ref busy
+    assert paired_speedup(ref, other) == 0.5
+    assert sorted(ref)[2] / sorted(other)[2] == 0.75  # what a ratio of p50s would say
+
+
+def test_rounds_hold_one_time_per_file_per_round():
+    times = time_rounds({"a": small_mlp(), "b": small_mlp()}, feeds(1, 8), runs=6, warmup=0, threads=1)
+    assert {k: len(v) for k, v in times.items()} == {"a": 6, "b": 6}
+    assert all(t > 0 for v in times.values() for t in v)

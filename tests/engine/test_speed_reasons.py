@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.export.artifact_report import measure_artifacts
 from engine.export.graph_facts import fused_op_counts, int8_cpu_support, matmul_weight_shapes
-from engine.export.speed_reasons import fp16_speed_note, int4_speed_note, int8_speed_reasons
+from engine.export.speed_reasons import FASTER, fp16_speed_note, int4_speed_note, int8_speed_reasons
 from engine.recipe import ExportConfig
 from tests.engine.artifact_models import (
     copy_of,
@@ -22,6 +22,9 @@ from tests.engine.artifact_models import (
 def test_a_faster_int8_file_needs_no_reason():
     mlp = small_mlp()
     assert int8_speed_reasons(mlp, int8_dynamic(mlp), 10.0, 5.0) == []
+    # the paired side-by-side speed-up, when given, decides (p50s alone said 2x)
+    slower = int8_speed_reasons(mlp, int8_dynamic(mlp), 10.0, 5.0, speedup=0.9)
+    assert slower[0] == "p50 5.00 ms vs 10.00 ms for fp32 (0.90x): int8 is not faster here"
 
 
 def test_tiny_matmuls_are_named():
@@ -41,7 +44,7 @@ def test_measured_tiny_model_explains_itself():
         mlp, [("onnx-int8-dynamic", int8_dynamic(mlp))], "classification", None, ["input_ids"],
         feeds(1, 16), cfg=ExportConfig(latency_runs=30), threads=1,
     )  # fmt: skip
-    if q["speedup_vs_fp32"] < 1.1:
+    if q["speedup_vs_fp32"] < FASTER:
         assert any("too small to pay for quantizing" in r for r in q["reasons"])
     else:  # faster after all on this machine at this moment: then no excuses are made
         assert q["reasons"] == []
