@@ -1,0 +1,98 @@
+"""Activation smoothing (SmoothQuant's per-channel migration) on an fp32 ONNX graph, before
+dynamic int8. A bench-side transform: onnxruntime's own SmoothQuant needs
+neural-compressor, which the workbench does not install.
+
+Why: MiniLM's LayerNorm outputs carry a few channels up to ~30 while the rest sit near 1
+(std 0.6-0.75); dynamic int8 takes one range per tensor, so those channels cost the others
+their resolution (weights alone in per-channel int8 keep cosine 0.9994; with activations
+it falls to 0.992). Dividing each channel of X by s and multiplying row j of every weight
+that reads X by s leaves the fp32 model unchanged: X W = (X / s)(s W).
+
+Only inputs made by a LayerNorm (LayerNormalization, SkipLayerNormalization,
+EmbedLayerNormalization) are smoothed: the query/key/value (or fused Attention) and first
+FFN projections. The LayerNorm's other readers (the residual) keep the unscaled tensor
+because the division is a new Mul in front of the projections only. Smoothing the
+second FFN projection (input: GELU output, from -0.17 up) made cosine worse at every alpha
+tried, so it is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+NORMS = ("LayerNormalization", "SkipLayerNormalization", "EmbedLayerNormalization")
+GELUS = ("Mul", "Gelu", "BiasGelu", "FastGelu")  # the TorchScript export's GELU ends in a Mul
+WEIGHTED = ("MatMul", "Attention")  # input 0 activations, input 1 a [in, out] weight
+
+
+def _targets(graph, producers: Sequence[str]) -> dict[str, list]:  # noqa: ANN001
+    """{tensor made by one of `producers`: [MatMul/Attention nodes reading it with a
+    constant weight]}."""
+    inits = {i.name for i in graph.initializer}
+    made_by = {out: n.op_type for n in graph.node for out in n.output}
+    groups: dict[str, list] = {}
+    for node in graph.node:
+        x = node.input[0] if node.input else ""
+        if node.op_type in WEIGHTED and node.input[1] in inits and made_by.get(x) in producers:
+            groups.setdefault(x, []).append(node)
+    return groups
+
+
+def _channel_max(path: Path, tensors: Sequence[str], feeds: Sequence[dict]) -> dict:
+    """max |x| per channel (last axis) of each tensor over the calibration feeds."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(path))
+    for t in tensors:
+        model.graph.output.append(onnx.helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None))
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in sess.get_inputs()}
+    found = {t: np.zeros(1, np.float32) for t in tensors}
+    for feed in feeds:
+        outs = sess.run(list(tensors), {k: v for k, v in feed.items() if k in wanted})
+        keep = feed["attention_mask"].astype(bool)  # padding rows are not real activations
+        for t, x in zip(tensors, outs, strict=True):
+            found[t] = np.maximum(found[t], np.abs(x[keep]).max(0))
+    return found
+
+
+def smooth_activations(
+    src: str | Path, dst: str | Path, feeds: Sequence[dict], alpha: float = 0.6,
+    producers: Sequence[str] = NORMS, min_scale: float = 1e-2,
+) -> int:  # fmt: skip
+    """Write `src` with LayerNorm-fed projections smoothed to `dst`; returns tensors smoothed.
+
+    s_j = max|X_j|^alpha / max|W_j|^(1 - alpha), W_j = row j of all weights reading X.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    groups = _targets(graph, producers)
+    amax = _channel_max(Path(src), sorted(groups), feeds)
+    for x, nodes in groups.items():
+        weights = [numpy_helper.to_array(inits[n.input[1]]) for n in nodes]
+        wmax = np.max([np.abs(w).max(1) for w in weights], axis=0)
+        s = np.maximum(amax[x], 1e-5) ** alpha / np.maximum(wmax, 1e-5) ** (1 - alpha)
+        # bounded: a dead channel gets no 1e5; min_scale=1 only ever shrinks a channel, so no
+        # channel can grow into the tensor's new maximum
+        s = np.clip(s, min_scale, 1e2).astype(np.float32)
+        for n, w in zip(nodes, weights, strict=True):
+            inits[n.input[1]].CopyFrom(numpy_helper.from_array(w * s[:, None], n.input[1]))
+        scaled, inv = f"{x}_smoothed", f"{x}_smooth_inv"
+        graph.initializer.append(numpy_helper.from_array(1.0 / s, inv))
+        mul = onnx.helper.make_node("Mul", [x, inv], [scaled], name=f"{x}_smooth")
+        first = min(list(graph.node).index(n) for n in nodes)
+        graph.node.insert(first, mul)
+        for n in nodes:
+            n.input[0] = scaled
+    onnx.save(model, str(dst))
+    return len(groups)
