@@ -8,12 +8,16 @@ their resolution (weights alone in per-channel int8 keep cosine 0.9994; with act
 it falls to 0.992). Dividing each channel of X by s and multiplying row j of every weight
 that reads X by s leaves the fp32 model unchanged: X W = (X / s)(s W).
 
-Only inputs made by a LayerNorm (LayerNormalization, SkipLayerNormalization,
-EmbedLayerNormalization) are smoothed: the query/key/value (or fused Attention) and first
-FFN projections. The LayerNorm's other readers (the residual) keep the unscaled tensor
-because the division is a new Mul in front of the projections only. Smoothing the
-second FFN projection (input: GELU output, from -0.17 up) made cosine worse at every alpha
-tried, so it is left alone.
+Smoothed: inputs made by a LayerNorm (LayerNormalization, SkipLayerNormalization,
+EmbedLayerNormalization) or a GELU, i.e. the query/key/value (or fused Attention) and both
+FFN projections; the attention output projection (input: the attention context, no
+outliers) is left alone. The LayerNorm's other readers (the residual) keep the unscaled
+tensor because the division is a new Mul in front of the projections only.
+Scales are never below 1 (min_scale): a channel is only ever shrunk. With SmoothQuant's
+unbounded s, a quiet channel reading large weights is amplified and becomes the tensor's
+new maximum; on the GELU outputs that made MiniLM worse (cosine 0.987-0.77) instead of better.
+Measured on MiniLM, per-channel qint8 weights, 48 BBC sentences: no smoothing 0.9923;
+alpha 0.65 / 0.7 / 0.75 / 0.8 / 0.9 -> 0.9962 / 0.9969 / 0.9966 / 0.9965 / 0.9960.
 """
 
 from __future__ import annotations
@@ -63,8 +67,8 @@ def _channel_max(path: Path, tensors: Sequence[str], feeds: Sequence[dict]) -> d
 
 
 def smooth_activations(
-    src: str | Path, dst: str | Path, feeds: Sequence[dict], alpha: float = 0.6,
-    producers: Sequence[str] = NORMS, min_scale: float = 1e-2,
+    src: str | Path, dst: str | Path, feeds: Sequence[dict], alpha: float = 0.7,
+    producers: Sequence[str] = NORMS + GELUS, min_scale: float = 1.0,
 ) -> int:  # fmt: skip
     """Write `src` with LayerNorm-fed projections smoothed to `dst`; returns tensors smoothed.
 
