@@ -18,7 +18,7 @@ than PyTorch, <= 23 MB on disk, mean cosine >= 0.995.
 
     .venv/bin/python bench/quantize_minilm.py [--rounds 30] [--keep DIR]
 
-About 3 minutes on 2 idle cores (export, four quantizations, 30 rounds of six rows).
+About a minute on 2 cores (export, smoothing, four quantizations, 30 rounds of six rows).
 """
 
 from __future__ import annotations
