@@ -60,9 +60,10 @@ def _channel_max(path: Path, tensors: Sequence[str], feeds: Sequence[dict]) -> d
     found = {t: np.zeros(1, np.float32) for t in tensors}
     for feed in feeds:
         outs = sess.run(list(tensors), {k: v for k, v in feed.items() if k in wanted})
-        keep = feed["attention_mask"].astype(bool)  # padding rows are not real activations
+        mask = feed.get("attention_mask")  # padding rows are not real activations
         for t, x in zip(tensors, outs, strict=True):
-            found[t] = np.maximum(found[t], np.abs(x[keep]).max(0))
+            rows = x[mask.astype(bool)] if mask is not None else x.reshape(-1, x.shape[-1])
+            found[t] = np.maximum(found[t], np.abs(rows).max(0))
     return found
 
 
