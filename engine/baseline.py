@@ -25,7 +25,7 @@ from engine.report import build_card
 from engine.train import evaluate, make_loader
 
 if TYPE_CHECKING:  # the pipeline imports this module
-    from engine.variant_pipeline import Pipeline
+    from engine.stages import Pipeline
 
 
 def baseline_key(spec: ModelSpec, recipe: Recipe) -> str:

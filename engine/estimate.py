@@ -111,6 +111,13 @@ def _without_data(cfg: Any) -> Any:
     return cfg
 
 
+def _artifact_notes(cfg: Any, entry: Any) -> list[str]:
+    """What an artifact step will do, said before the run (it cannot be tried on the module)."""
+    what = entry.describe(cfg) if entry.describe else entry.label
+    return [f"{what}: made from the exported ONNX file after the model steps, and measured "
+            "on that file (size, latency, its own metric)"]
+
+
 def estimate_steps(
     module: nn.Module,
     methods: Sequence[Any],
@@ -138,6 +145,10 @@ def estimate_steps(
         entry = entry_for_config(cfg)
         label = f"Step {i + 1} · {step_title(cfg)}"
         error = refused.get(i + 1, "") or script_step_problem(work)  # TorchScript: refused
+        if not error and entry.stage == "artifact":  # works on the exported file: no change here
+            steps.append(StepEstimate(label, 0, now["params"], now["nonzero"], now["sparsity"],
+                                      "", list(_artifact_notes(cfg, entry))))  # fmt: skip
+            continue
         if not error and entry.check is not None:
             error = next(iter(entry.check(cfg, work)), "")
         targeted, notes = 0, []
@@ -151,7 +162,7 @@ def estimate_steps(
                 error = str(exc)
             else:
                 targeted = len(res.targets)
-                if not res.structured:
+                if entry.effect == "masks":
                     mask_targets += [t for t in res.targets if t not in mask_targets]
                 now = step_counts(work, mask_targets)
         steps.append(StepEstimate(label, targeted, now["params"], now["nonzero"],

@@ -33,8 +33,8 @@ from engine.events import (
 from engine.failures import describe_failure
 from engine.metrics_log import METRICS_FILE
 from engine.recipe import Recipe
+from engine.stages import Pipeline
 from engine.store import Workspace, WorkspaceError, default_workspace, strict_json
-from engine.variant_pipeline import Pipeline
 
 Listener = Callable[[Event], None]
 

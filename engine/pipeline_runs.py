@@ -1,6 +1,6 @@
 """Which runs a job deals with: the one it resumes, a variant it starts from, its parent's card.
 
-A mixin for engine.variant_pipeline.Pipeline, which supplies ws (the Workspace) and parent_id.
+A mixin for engine.stages.Pipeline, which supplies ws (the Workspace) and parent_id.
 """
 
 from __future__ import annotations

@@ -36,6 +36,14 @@ class MethodEntry:
     stage: str = "module"
     # describe(cfg) -> the card's label for the step; None: engine.report.method_label's form
     describe: Callable[[Any], str] | None = None
+    # finalize(cfg, module) once training is over (masks folded into the weights as zeros)
+    finalize: Callable[[Any, Any], None] | None = None
+    # runtime_note(card method text, ORT provider) -> why a runtime cannot turn what this
+    # step leaves into speed (N:M: only sparse tensor cores run 2:4 sparse)
+    runtime_note: Callable[[str, str], str] | None = None
+    # data_problems(cfg, has_data) -> [(field, message)]: what the step cannot do with the
+    # recipe's data (static calibration without data), known at load time
+    data_problems: Callable[[Any, bool], list[tuple[str, str]]] | None = None
 
 
 EFFECTS = ("masks", "smaller", "quantized", "none")
@@ -58,6 +66,9 @@ def register_method(
     effect: str = "none",
     stage: str = "module",
     describe: Callable[[Any], str] | None = None,
+    finalize: Callable[[Any, Any], None] | None = None,
+    runtime_note: Callable[[str, str], str] | None = None,
+    data_problems: Callable[[Any, bool], list[tuple[str, str]]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering `handler` for configs of `config_cls`.
 
@@ -71,7 +82,7 @@ def register_method(
     def deco(handler: Callable[..., Any]) -> Callable[..., Any]:
         _METHODS[type_name] = MethodEntry(
             type_name, family, label, config_cls, handler, help, preview, check, rank, effect,
-            stage, describe,
+            stage, describe, finalize, runtime_note, data_problems,
         )  # fmt: skip
         for old in aliases:
             _ALIASES[old] = type_name
@@ -103,6 +114,12 @@ def methods(family: str | None = None) -> list[MethodEntry]:
 def method_entry(type_name: str) -> MethodEntry:
     _ensure_loaded()
     return _METHODS[type_name]
+
+
+def entry_for_type(type_name: str) -> MethodEntry | None:
+    """The entry for a recipe `type:` name or an older alias of it; None if unknown."""
+    _ensure_loaded()
+    return _METHODS.get(_ALIASES.get(type_name, type_name))
 
 
 def method_config_class(type_name: str, path: str = "type") -> type:

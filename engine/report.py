@@ -76,7 +76,8 @@ def build_card(
         "data": getattr(data, "description", None),
         "train": None,
         "onnx": onnx,
-        "artifacts": _artifacts(folder),
+        "files": _files(folder),
+        "artifacts": [],  # one entry per deployable file, filled in by the deploy stage
         "started": started,
         "finished": time.time(),
     }
@@ -98,8 +99,8 @@ def _model_section(recipe: Recipe, loaded: Any, before: Any, after: Any) -> dict
     }
 
 
-def _artifacts(folder: Path) -> dict[str, str | None]:
-    """The card's `artifacts`: the run folder and the files in it (None when not written)."""
+def _files(folder: Path) -> dict[str, str | None]:
+    """The card's `files`: the run folder and the files in it (None when not written)."""
     return {
         "folder": str(folder),
         "recipe": str(folder / "recipe.yaml"),

@@ -212,7 +212,9 @@ def _layer_scope(recipe: Recipe) -> dict[str, tuple[str, ...]]:
 
     found = first_prune_step(recipe)
     steps = [found[1]] if found else []
-    steps += [c for c in recipe.methods if entry_for_config(c).family == "prune"]
+    # steps that pick layers of the module (their include/exclude is the scope to keep)
+    steps += [c for c in recipe.methods
+              if entry_for_config(c).stage == "module" and entry_for_config(c).effect != "none"]
     for cfg in steps:
         if hasattr(cfg, "include") and hasattr(cfg, "exclude"):
             scope = {"include": tuple(cfg.include), "exclude": tuple(cfg.exclude)}
@@ -230,8 +232,8 @@ def load_for_sensitivity(
     from engine.data import load_data
     from engine.models.loaders import load_model
     from engine.models.structure import check_finite_weights
+    from engine.stages import Pipeline
     from engine.store import Workspace, default_workspace
-    from engine.variant_pipeline import Pipeline
 
     spec = recipe.model
     if spec.source == "variant":

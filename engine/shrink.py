@@ -15,6 +15,8 @@ from typing import Any
 from engine.collapse import collapse_check, collapse_lines, collapse_sentence
 from engine.fair_parent import parent_note
 from engine.metric_text import compare_metric, fmt_metric, loss_sentence, tolerance_text
+from engine.registry import MethodEntry, entry_for_type
+from engine.shrink_artifacts import artifact_reports, side_by_side_latency
 from engine.shrink_verdict import (
     NOISE,
     SMALLER,
@@ -28,21 +30,19 @@ from engine.step_notes import step_notes
 
 __all__ = ["NOISE", "SMALLER", "pruning_kinds", "shrink_report", "shrink_text"]
 
-# recipe `type:` names (and the old alias) -> what the method does to the tensors
-KINDS = {
-    "unstructured_prune": "unstructured",
-    "magnitude_prune": "unstructured",
-    "nm_prune": "nm",
-    "structured_prune": "structured",
-}
 _METHOD = re.compile(r"(?:^|\+\s*)(\w+)\(")
-_NM = re.compile(r"nm_prune\(n=(\d+), m=(\d+)")
+
+
+def method_steps(method: str) -> list[MethodEntry]:
+    """The registered methods named in a card's `method` text, in order (unknown names skipped)."""
+    found = (entry_for_type(t) for t in _METHOD.findall(method or ""))
+    return [e for e in found if e is not None]
 
 
 def pruning_kinds(method: str) -> list[str]:
-    """Kinds of pruning named in a card's `method` text, in order, without repeats."""
-    kinds = [KINDS[t] for t in _METHOD.findall(method or "") if t in KINDS]
-    return list(dict.fromkeys(kinds))
+    """What the steps named in a card's `method` text leave behind (their registry effects:
+    masks, smaller, quantized), in order, without repeats."""
+    return list(dict.fromkeys(e.effect for e in method_steps(method) if e.effect != "none"))
 
 
 def _num(section: dict[str, Any] | None, key: str) -> float | None:
@@ -52,21 +52,6 @@ def _num(section: dict[str, Any] | None, key: str) -> float | None:
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
-
-
-def _nm_reason(method: str, provider: str) -> str:
-    m = _NM.search(method)
-    pattern = f"{m.group(1)}:{m.group(2)}" if m else "N:M"
-    device = "CUDA" if provider.startswith("CUDA") else "CPU"
-    if pattern == "2:4":
-        return (
-            "2:4 sparsity needs sparse tensor cores (e.g. NVIDIA Ampere+ with TensorRT); "
-            f"onnxruntime's {device} kernels run it dense"
-        )
-    return (
-        f"{pattern} sparsity has no fast kernel in common runtimes (sparse tensor cores run "
-        f"only 2:4); onnxruntime's {device} kernels run it dense"
-    )
 
 
 def shrink_report(
@@ -87,13 +72,18 @@ def shrink_report(
     # Physically smaller tensors are the one thing that can make a dense runtime faster.
     shrunk = _below(n["params_present"], n["params_dense"], 1.0)
     zeros = _below(n["params_nonzero"], n["params_present"], 0.95)
-    dense_zeros = not shrunk and (bool({"unstructured", "nm"} & set(kinds)) or (zeros and not kinds))
+    dense_zeros = not shrunk and ("masks" in kinds or (zeros and not kinds))
 
     reasons = _tensor_reasons(n, kinds, method, str(onnx.get("provider") or ""), shrunk, zeros)
     lines = measured(n["onnx_bytes"], n["parent_onnx_bytes"], n["zip_bytes"],
                      n["parent_zip_bytes"], n["latency_ms_p50"], n["parent_latency_ms_p50"],
                      n["speedup"])  # fmt: skip
     outcome, size_verdict = _outcome(card, parent_card, n, dense_zeros)
+    files = artifact_reports(card, parent_card)
+    if kinds == ["quantized"] and files:  # the model is as it was: what ships are the files
+        outcome = "files"
+        size_verdict = ("The model's fp32 file is the parent's (quantization works on the "
+                        "exported file); the deployable files are judged one by one below.")
     reasons += _latency_reasons(n, dense_zeros, bool(onnx))
     metric = compare_metric(card, parent_card)
     if metric is not None:
@@ -125,6 +115,7 @@ def shrink_report(
         "metric": metric,
         "parent_note": note,
         "parent_name": (parent_card or {}).get("name"),
+        "artifacts": files,
     }
 
 
@@ -153,7 +144,12 @@ def _measured_numbers(card: dict[str, Any], parent_card: dict[str, Any] | None) 
     size, p_size = _num(onnx, "size_bytes"), _num(p_onnx, "size_bytes")
     zipped, p_zipped = _num(onnx, "zip_bytes"), _num(p_onnx, "zip_bytes")
     lat, p_lat = _num(onnx, "latency_ms_p50"), _num(p_onnx, "latency_ms_p50")
+    # timed beside the card's own parent only: a control compared later was not in the room
+    same = parent_card is not None and parent_card.get("id") == card.get("parent")
+    paired = side_by_side_latency(card) if same else None
     speedup = _ratio(p_lat, lat)
+    if paired is not None:  # timed together in one process: no drift between two sessions
+        lat, p_lat, speedup = paired
     return {
         "params_dense": dense,
         "params_present": present,
@@ -168,6 +164,7 @@ def _measured_numbers(card: dict[str, Any], parent_card: dict[str, Any] | None) 
         "zip_ratio": _ratio(zipped, p_zipped),
         "speedup": speedup,
         "latency_noise": abs(speedup - 1.0) < NOISE if speedup is not None else None,
+        "latency_side_by_side": paired is not None,
     }
 
 
@@ -187,13 +184,15 @@ def _tensor_reasons(
             f"{1 - nonzero / present:.0%} of the stored parameters are zeros "
             f"({nonzero:,.0f} non-zero of {present:,.0f})"
         )
-    if "unstructured" in kinds and not shrunk:
+    notes = [e.runtime_note(method, provider) for e in method_steps(method)
+             if e.effect == "masks" and e.runtime_note is not None]  # fmt: skip
+    plain_masks = any(e.effect == "masks" and e.runtime_note is None for e in method_steps(method))
+    if plain_masks and not shrunk:
         reasons.append(
             "unstructured sparsity keeps dense tensors: ONNX size and dense-kernel latency are "
             f"unchanged; {_zip_words(n['zip_ratio'])}. Use structured pruning or N:M for speed."
         )
-    if "nm" in kinds:
-        reasons.append(_nm_reason(method, provider))
+    reasons += list(dict.fromkeys(notes))  # e.g. N:M: which runtime runs it sparse
     return reasons
 
 
@@ -230,7 +229,9 @@ def _latency_reasons(n: dict[str, Any], dense_zeros: bool, exported: bool) -> li
         # zeros in a dense tensor cost a dense kernel exactly as much as any other value
         reasons.append(
             f"the measured latency difference ({speed_phrase(speedup)}) cannot come from the zeros (the same "
-            "dense kernels run): it is most likely noise between two separate measurements"
+            "dense kernels run): it is "
+            + ("jitter of this machine, even timed side by side" if n["latency_side_by_side"]
+               else "most likely noise between two separate measurements")
         )
     if exported and n["zip_bytes"] is None:
         reasons.append("zip size not recorded (exported before it was measured): re-export to get it")
@@ -268,4 +269,9 @@ def shrink_text(report: dict[str, Any]) -> str:
         lines.append("  parameters: " + " · ".join(counts))
     lines += [f"  {line}" for line in report.get("measured", [])]
     lines += [f"  - {line}" for line in report.get("reasons", [])]
+    for a in report.get("artifacts") or []:  # each quantized / fp16 file
+        lines.append(f"  {a['verdict']}")
+        if a.get("measured"):
+            lines.append(f"    {a['measured']}")
+        lines += [f"    - {line}" for line in a.get("reasons", [])]
     return "\n".join(lines)

@@ -42,12 +42,16 @@ def missing_files(folder: Path, card: dict[str, Any]) -> str | None:
     report = folder / "report.json"
     if not report.is_file():
         return f"{report} is missing"
-    artifacts = card.get("artifacts") or {}
-    if artifacts.get("checkpoint") and not (folder / "checkpoint" / "workbench.json").is_file():
+    files = card.get("files") or card.get("artifacts") or {}  # cards before 0.2: "artifacts"
+    if isinstance(files, dict) and files.get("checkpoint") and not (
+        folder / "checkpoint" / "workbench.json"
+    ).is_file():
         return f"its checkpoint {folder / 'checkpoint'} is missing or incomplete"
     onnx = card.get("onnx") or {}
-    if onnx.get("path") and not (folder / Path(onnx["path"]).name).is_file():
-        return f"its ONNX file {folder / Path(onnx['path']).name} is missing"
+    deployable = [onnx] + [a for a in card.get("artifacts") or [] if isinstance(a, dict)]
+    for entry in deployable:  # the fp32 file and every quantized file the card measured
+        if entry.get("path") and not (folder / Path(entry["path"]).name).is_file():
+            return f"its ONNX file {folder / Path(entry['path']).name} is missing"
     return None
 
 

@@ -50,7 +50,6 @@ class MethodResult:
     layer_sparsity: dict[str, float] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     hooks: list[TrainHook] = field(default_factory=list)  # run during fine-tuning
-    structured: bool = False  # tensors physically shrank (no masks, no zeros to count)
 
 
 @dataclass

@@ -53,9 +53,8 @@ def sparsity_mode(recipe: Recipe) -> str:
             entry = entry_for_config(m)
         except (KeyError, TypeError):  # unknown step: show the views rather than hide data
             return "masks"
-        if entry.family != "prune":
-            continue
-        if entry.type_name != "structured_prune":
+        if entry.effect == "masks":
             return "masks"
-        structured = True  # layers shrink: no zeros, only what each layer lost
+        if entry.effect == "smaller":
+            structured = True  # layers shrink: no zeros, only what each layer lost
     return "structured" if structured else "none"

@@ -49,7 +49,7 @@ def child_card(
 def save_workspace(root: Path, cards: list[dict[str, Any]], checks: dict | None = None) -> list[str]:
     """Register each card as a finished run in a real workspace (parents first); their ids.
 
-    A child gets its shrink report against its parent, as engine.variant_pipeline writes it.
+    A child gets its shrink report against its parent, as engine.stages writes it.
     """
     from engine.shrink import shrink_report
     from engine.store import Workspace

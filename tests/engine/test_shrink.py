@@ -100,7 +100,7 @@ def control(cards, finished_job, tmp_path_factory) -> dict:
 def test_unstructured_variant_keeps_dense_tensors(cards, control):
     card, parent = cards[0], control
     r = shrink_report(card, parent)
-    assert r["kinds"] == ["unstructured"]
+    assert r["kinds"] == ["masks"]
     params = card["model"]["params"]
     assert r["params_dense"] == r["params_present"] == params == parent["model"]["params"]
     assert r["params_nonzero"] == card["model"]["nonzero_params"] < 0.6 * params
@@ -109,7 +109,14 @@ def test_unstructured_variant_keeps_dense_tensors(cards, control):
     assert r["size_ratio"] == pytest.approx(card["onnx"]["size_bytes"] / parent["onnx"]["size_bytes"])
     assert 0.95 < r["size_ratio"] < 1.05  # same dense tensors, same file size
     assert r["zip_ratio"] < 0.85
+    # the control is not the parent the deploy stage timed it with: the export's own figures
+    assert not r["latency_side_by_side"]
     assert r["speedup"] == pytest.approx(parent["onnx"]["latency_ms_p50"] / card["onnx"]["latency_ms_p50"])
+    # against its real parent the side-by-side figures are used
+    fp32 = card["artifacts"][0]
+    own = shrink_report(card, {**parent, "id": card["parent"]})
+    assert fp32["kind"] == "onnx-fp32" and own["latency_side_by_side"]
+    assert own["speedup"] == pytest.approx(fp32["speedup_vs_parent"])
     assert r["verdict"].startswith("Zeros, not smaller tensors")
     assert f"only the zip shrinks ({r['zip_ratio']:.2f}×)" in r["verdict"]
     assert any(
@@ -136,7 +143,7 @@ def test_unstructured_variant_keeps_dense_tensors(cards, control):
 def test_structured_variant_is_smaller_and_faster(cards):
     _, parent = cards
     r = shrink_report(_structured(parent), parent)
-    assert r["kinds"] == ["structured"]
+    assert r["kinds"] == ["smaller"]
     assert r["params_present"] < r["params_dense"] == parent["model"]["params"]
     assert r["size_ratio"] == pytest.approx(0.6, abs=1e-3)
     assert r["speedup"] == pytest.approx(1.5)
@@ -167,7 +174,7 @@ def test_nm_variant_explains_sparse_tensor_cores(cards):
     nm = copy.deepcopy(card)
     nm["method"] = "nm_prune(n=2, m=4, criterion=magnitude)"
     r = shrink_report(nm, parent)
-    assert r["kinds"] == ["nm"]
+    assert r["kinds"] == ["masks"]
     assert (
         "2:4 sparsity needs sparse tensor cores (e.g. NVIDIA Ampere+ with TensorRT); "
         "onnxruntime's CPU kernels run it dense"
@@ -193,8 +200,9 @@ def test_missing_parent_or_onnx_is_said(cards):
 
 
 def test_pruning_kinds_from_method_text():
-    assert pruning_kinds("magnitude_prune(amount=0.5, scope=global)") == ["unstructured"]
-    assert pruning_kinds("structured_prune(amount=0.3) + nm_prune(n=2, m=4)") == ["structured", "nm"]
+    # what each step leaves comes from the registry (an old alias resolves too)
+    assert pruning_kinds("magnitude_prune(amount=0.5, scope=global)") == ["masks"]
+    assert pruning_kinds("structured_prune(amount=0.3) + nm_prune(n=2, m=4)") == ["smaller", "masks"]
     assert pruning_kinds("none") == []
 
 

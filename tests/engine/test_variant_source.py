@@ -26,7 +26,7 @@ def make_variant(ws: Workspace, recipe_yaml: str, zero_first: bool = True) -> st
         with torch.no_grad():
             first.weight.zero_()
     save_model(loaded, ws.run_dir(run.id) / "checkpoint")
-    ws.finish(run.id, {"id": run.id, "artifacts": {"checkpoint": "checkpoint"}})
+    ws.finish(run.id, {"id": run.id, "files": {"checkpoint": "checkpoint"}})
     return run.id
 
 

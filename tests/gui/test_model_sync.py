@@ -168,7 +168,7 @@ def _finished(ws: Workspace, name: str, parent: str | None, zero: bool) -> str:
     nonzero = sum(int(p.count_nonzero()) for p in loaded.module.parameters())
     ws.finish(run.id, {"id": run.id, "method": "unstructured 50%" if zero else "none",
                        "model": {"params": params, "nonzero_params": nonzero},
-                       "artifacts": {"checkpoint": "checkpoint"}})
+                       "files": {"checkpoint": "checkpoint"}})
     return run.id
 
 

@@ -198,3 +198,9 @@ def _refresh_out_proj(mha: nn.Module, _inputs: Any) -> None:
     for hook in list(mha.out_proj._forward_pre_hooks.values()):
         if isinstance(hook, torch_prune.BasePruningMethod):
             hook(mha.out_proj, None)
+
+
+def fold_masks(cfg: object, module: nn.Module) -> None:
+    """A masking step's finalize (registry): once training is over its zeros become plain
+    weights, so the checkpoint and the export carry no masks."""
+    make_permanent(module)

@@ -11,6 +11,7 @@ a weight removed before stays removed (a group may then keep fewer than N).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,7 @@ from engine.methods.prune.importance import among_alive, layer_scores, taylor_sa
 from engine.methods.prune.masks import (
     DEFAULT_EXCLUDE,
     alive_masks,
+    fold_masks,
     layer_sparsity,
     narrow_mask,
     overall_sparsity,
@@ -103,6 +105,8 @@ def preview_nm(cfg: NMPruneConfig, module: nn.Module) -> dict[str, int]:
     check=check_nm,
     rank=10,
     effect="masks",
+    finalize=fold_masks,
+    runtime_note=lambda method, provider: nm_runtime_note(method, provider),
 )
 def apply_nm(cfg: NMPruneConfig, ctx: MethodContext) -> MethodResult:
     """Attach N:M masks to every targeted Linear layer (held through fine-tuning)."""
@@ -126,3 +130,22 @@ def apply_nm(cfg: NMPruneConfig, ctx: MethodContext) -> MethodResult:
     return MethodResult(targets=names, layer_sparsity=layer_sparsity(ctx.module, names),
                         summary={"sparsity": overall_sparsity(ctx.module, names),
                                  "pattern": f"{cfg.n}:{cfg.m}"})
+
+
+_NM_TEXT = re.compile(r"nm_prune\(n=(\d+), m=(\d+)")
+
+
+def nm_runtime_note(method: str, provider: str) -> str:
+    """Why N:M zeros do not speed up onnxruntime here (the card's method text names N and M)."""
+    m = _NM_TEXT.search(method)
+    pattern = f"{m.group(1)}:{m.group(2)}" if m else "N:M"
+    device = "CUDA" if provider.startswith("CUDA") else "CPU"
+    if pattern == "2:4":
+        return (
+            "2:4 sparsity needs sparse tensor cores (e.g. NVIDIA Ampere+ with TensorRT); "
+            f"onnxruntime's {device} kernels run it dense"
+        )
+    return (
+        f"{pattern} sparsity has no fast kernel in common runtimes (sparse tensor cores run "
+        f"only 2:4); onnxruntime's {device} kernels run it dense"
+    )

@@ -192,5 +192,4 @@ def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodRe
             # for the card's step record: the criterion used (auto resolved) and the notes
             "card": {"importance": cfg.importance, "importance_asked": asked, "notes": notes},
         },
-        structured=True,
     )

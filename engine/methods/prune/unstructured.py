@@ -30,6 +30,7 @@ from engine.methods.prune.masks import (
     LAYER_TYPES,
     alive_masks,
     effective_weight,
+    fold_masks,
     layer_sparsity,
     matches,
     narrow_mask,
@@ -219,6 +220,7 @@ def preview_unstructured(cfg: UnstructuredPruneConfig, module: nn.Module) -> dic
     aliases=("magnitude_prune",),
     rank=0,
     effect="masks",
+    finalize=fold_masks,
 )
 def apply_unstructured(cfg: UnstructuredPruneConfig, ctx: MethodContext) -> MethodResult:
     """Attach masks now (the schedule's first target) and return a hook for the rest."""

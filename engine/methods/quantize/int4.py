@@ -195,6 +195,9 @@ def _notes(cfg: Int4WeightOnlyConfig, graph: onnx.ModelProto, out: onnx.ModelPro
     "LMs on CPU, where reading the weights is the bottleneck. RTN and HQQ need no data; GPTQ "
     "uses training samples to correct the rounding and is usually closest to fp32.",
     check=check_int4,
+    data_problems=lambda cfg, has_data: [] if has_data or cfg.algorithm != "gptq" else [
+        ("algorithm", "gptq measures layer inputs on training samples and this recipe has no "
+         "data; add a data section, or use algorithm: rtn")],
     rank=40,
     effect="quantized",
     stage="artifact",

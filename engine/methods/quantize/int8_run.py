@@ -99,12 +99,25 @@ def write_artifact(quantize: Quantize, src: Path, dst: Path, excluded: list[str]
     staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent))
     try:
         quantize(src, staging / dst.name, excluded)
+        drop_shape_annotations(staging / dst.name)
         for name in sorted(p.name for p in staging.iterdir()):
             if name != dst.name:
                 os.replace(staging / name, dst.parent / name)
         os.replace(staging / dst.name, dst)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def drop_shape_annotations(path: Path) -> None:
+    """Remove the intermediate shapes (graph.value_info) the quantizer copied from the
+    pre-processed graph: some are stale after the rewrite (onnx.checker then rejects the file
+    and onnxruntime warns while merging them), and onnxruntime infers them again anyway."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)  # external data stays where it is
+    if len(model.graph.value_info):
+        del model.graph.value_info[:]
+        onnx.save(model, str(path))
 
 
 def measure_node_errors(

@@ -14,7 +14,11 @@ from engine.config_fields import config_to_dict
 from engine.methods.base import ArtifactContext, ArtifactResult
 from engine.methods.quantize import int8_run as run
 from engine.methods.quantize.calibration import calibration_reader, sample_feeds
-from engine.methods.quantize.int8_config import DynamicInt8Config, StaticInt8Config
+from engine.methods.quantize.int8_config import (
+    DynamicInt8Config,
+    StaticInt8Config,
+    recipe_problems,
+)
 from engine.methods.quantize.node_patterns import layer_problems
 from engine.registry import register_method
 
@@ -212,6 +216,7 @@ register_method(
     help="Weights stored in int8, activations quantized on the fly at run time: no "
     "calibration data needed. Usually the fastest route to a 4x smaller transformer on CPU.",
     check=check_int8, rank=10, effect="quantized", stage="artifact", describe=describe_dynamic,
+    data_problems=recipe_problems,
 )(quantize_int8_dynamic)  # fmt: skip
 
 register_method(
@@ -219,4 +224,5 @@ register_method(
     help="Weights and activations in int8, activation ranges measured on training samples "
     "(MinMax, Entropy or Percentile). Needs data.",
     check=check_int8, rank=20, effect="quantized", stage="artifact", describe=describe_static,
+    data_problems=recipe_problems,
 )(quantize_int8_static)  # fmt: skip
