@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 WS     ?= workspace
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup run demo-headless gui test lint bench screenshots clean
+.PHONY: setup run demo-headless gui test test-slow lint bench screenshots clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,10 @@ run: setup
 test: setup
 	$(VENV)/bin/ruff check engine gui tests bench tools
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -p no:cacheprovider
+
+# the slow real-model tests (100M-parameter export memory, pretrained MiniLM, dynamo layer names)
+test-slow: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -p no:cacheprovider -m slow
 
 lint: setup
 	$(VENV)/bin/ruff check engine gui tests bench tools
