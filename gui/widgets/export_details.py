@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.store import Variant
+from gui.widgets.artifact_tiles import ArtifactTiles
+from gui.widgets.node_error_chart import NodeErrorChart, error_artifacts
 from gui.widgets.shrink_card import ShrinkCard
 from gui.widgets.variant_artifacts import ArtifactList
 from gui.widgets.variant_family_chart import FamilyChart
@@ -55,6 +57,7 @@ class ExportDetails(QWidget):
         self.tabs.addTab(onnx_tab, "ONNX file")
         self.tabs.addTab(family_tab, "Family")
         self.tabs.addTab(self.artifacts, "Run folder")
+        self._add_quantize_tabs()
         shrink_area = QScrollArea()
         shrink_area.setWidget(self.shrink)
         shrink_area.setWidgetResizable(True)
@@ -64,13 +67,36 @@ class ExportDetails(QWidget):
         for w in (shrink_area, self.tabs):
             w.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
             w.setMinimumHeight(220)
-        columns = QHBoxLayout()
+        self.columns = columns = QHBoxLayout()
         columns.addWidget(shrink_area, 5)
         columns.addWidget(self.tabs, 4)
         d_layout = QVBoxLayout(self)
         d_layout.setContentsMargins(0, 0, 0, 0)
         d_layout.addWidget(self.tiles)
         d_layout.addLayout(columns, 1)
+
+    def _add_quantize_tabs(self) -> None:
+        """'Deployable files' (one tile per file) and 'Quantization error' (per-node bars)."""
+        self.file_tiles = ArtifactTiles()
+        self.node_errors = NodeErrorChart()
+        self.node_errors_tab = QScrollArea()
+        self.node_errors_tab.setWidget(self.node_errors)
+        self.node_errors_tab.setWidgetResizable(True)
+        self.node_errors_tab.setFrameShape(QFrame.Shape.NoFrame)
+        self.tabs.addTab(self.file_tiles, "Deployable files")
+        self.tabs.addTab(self.node_errors_tab, "Quantization error")
+
+    def _show_quantize_tabs(self, card: dict[str, Any]) -> None:
+        """Files tab first when the card has quantized files; error tab only with node errors."""
+        self.file_tiles.show_card(card)
+        quantized = self.file_tiles.has_quantized()
+        current = self.tabs.currentWidget()
+        self.tabs.removeTab(self.tabs.indexOf(self.file_tiles))
+        self.tabs.insertTab(0 if quantized else 1, self.file_tiles, "Deployable files")
+        self.node_errors.show_card(card)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.node_errors_tab), bool(error_artifacts(card)))
+        self.tabs.setCurrentWidget(self.file_tiles if quantized else current)
+        self.columns.setStretch(1, 5 if quantized else 4)  # the tiles need the room
 
     def show_variant(
         self,
@@ -86,6 +112,7 @@ class ExportDetails(QWidget):
         self.shrink.show_card(v.card, parent_card, control=kind == "control")
         self.card.show_card(v.card, parent_card)
         self.artifacts.show_folder(run_dir)
+        self._show_quantize_tabs(v.card)
         self.family.show_family(family, v.id)
         alone = len(self.family.names) < 2  # nothing to compare with: no chart
         self.family.setHidden(alone)
