@@ -8,7 +8,6 @@ from typing import Any
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
 from engine.store import Variant
 from gui.state import AppState
 from gui.widgets.compare_columns import fit_columns, setup_columns
-from gui.widgets.compare_scatter import CompareScatter
+from gui.widgets.compare_plot_box import ComparePlotBox
 from gui.widgets.compare_table import (
     CHILD_TINT,
     PARENT_TINT,
@@ -138,23 +137,15 @@ class ComparePage(QWidget):
         self.table_stack.addWidget(self.view)
 
     def _build_plot(self) -> None:
-        """The metric-vs-latency scatter with its metric picker (self.plot_box)."""
-        self.metric_picker = QComboBox()
+        """The metric-vs-latency/size scatter with its pickers (self.plot_box)."""
+        self.plot_box = ComparePlotBox()
+        self.metric_picker = self.plot_box.metric_picker
+        self.metric_label = self.plot_box.metric_label
+        self.axis_picker = self.plot_box.axis_picker
+        self.scatter = self.plot_box.scatter
         self.metric_picker.currentIndexChanged.connect(self._redraw_plot)
-        self.metric_label = QLabel("Plot metric:")
-        self.scatter = CompareScatter()
+        self.axis_picker.currentIndexChanged.connect(self._redraw_plot)
         self.scatter.clicked.connect(self._point_clicked)
-        self.plot_box = plot_box = QWidget()
-        plot_layout = QVBoxLayout(plot_box)
-        plot_layout.setContentsMargins(0, 0, 0, 0)
-        picker_row = QHBoxLayout()
-        picker_row.addWidget(QLabel("<b>Metric vs ONNX latency</b> (arrows: parent → child; "
-                                    "<span style='color:#2e7d32'>dashed</span>: dense control → child)"))
-        picker_row.addStretch(1)
-        picker_row.addWidget(self.metric_label)
-        picker_row.addWidget(self.metric_picker)
-        plot_layout.addLayout(picker_row)
-        plot_layout.addWidget(self.scatter, 1)
 
     # -- data ----------------------------------------------------------------------
     def refresh(self) -> None:
@@ -204,7 +195,8 @@ class ComparePage(QWidget):
         return metric[0] if metric else None
 
     def _redraw_plot(self, *_: Any) -> None:
-        self.scatter.set_variants(self.model.variants, self.metric_picker.currentText() or "perplexity")
+        self.scatter.set_variants(self.model.variants, self.metric_picker.currentText() or "perplexity",
+                                  self.plot_box.axis())
         self.scatter.select(self.state.selected_variant)
 
     # -- selection -----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Scatter of a metric against ONNX latency, one labelled point per variant, lineage arrows."""
+"""Scatter of a metric against ONNX latency or size: a point per variant and per quantized file."""
 
 from __future__ import annotations
 
@@ -11,7 +11,19 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from engine.fair_parent import comparison_parents
 from engine.store import Variant
-from gui.widgets.variant_metrics import metric_label, metric_value, onnx_number
+from gui.widgets.compare_artifact_points import (
+    AXIS_LABELS,
+    LINK,
+    ArtifactPoint,
+    artifact_points,
+    fill_legend,
+    make_legend,
+    variant_x,
+)
+from gui.widgets.compare_artifact_points import (
+    spots as artifact_spots,
+)
+from gui.widgets.variant_metrics import metric_label, metric_value
 
 POINT = "#4a7fc1"
 SELECTED = "#f57c00"
@@ -19,13 +31,13 @@ EDGE = (120, 120, 120, 160)
 CONTROL_EDGE = (46, 125, 50, 200)  # dense fine-tuned control → child: the fair comparison
 
 
-def plot_points(variants: list[Variant], metric: str) -> list[tuple[Variant, float, float]]:
-    """(variant, p50 ms, metric) for finished variants that have both numbers."""
+def plot_points(variants: list[Variant], metric: str, axis: str = "latency") -> list[tuple[Variant, float, float]]:
+    """(variant, p50 ms or MB, metric) for finished variants that have both numbers."""
     out = []
     for v in variants:
         if v.status != "finished":
             continue
-        lat, value = onnx_number(v.card, "latency_ms_p50"), metric_value(v.card, metric)
+        lat, value = variant_x(v.card or {}, axis), metric_value(v.card, metric)
         if lat is not None and value is not None:
             out.append((v, lat, value))
     return out
@@ -50,6 +62,13 @@ class CompareScatter(QWidget):
         self.scatter = pg.ScatterPlotItem(size=12, pen=pg.mkPen("w", width=1.5), hoverable=True)
         self.scatter.sigClicked.connect(self._point_clicked)
         self.plot.addItem(self.scatter)
+        # quantized ONNX files: their own markers, hover text says where the metric came from
+        self.artifact_scatter = pg.ScatterPlotItem(hoverable=True, tip=self._artifact_tip)
+        self.artifact_scatter.sigClicked.connect(self._artifact_clicked)
+        self.plot.addItem(self.artifact_scatter)
+        self.artifact_points: list[ArtifactPoint] = []
+        self._artifact_labels: list[pg.TextItem] = []
+        self.legend = make_legend(self.plot)
         self._extra: list[Any] = []  # labels, edges and arrows, rebuilt on every refresh
         self.points: list[tuple[Variant, float, float]] = []
         self._selected: str | None = None
@@ -72,13 +91,15 @@ class CompareScatter(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack)
 
-    def set_variants(self, variants: list[Variant], metric: str) -> None:
-        """Redraw for `metric` (accuracy / perplexity / loss)."""
+    def set_variants(self, variants: list[Variant], metric: str, axis: str = "latency") -> None:
+        """Redraw for `metric` (accuracy / perplexity / loss) against `axis` (latency / size)."""
         for item in self._extra:
             self.plot.removeItem(item)
         self._extra.clear()
-        self.points = plot_points(variants, metric)
-        self.stack.setCurrentIndex(1 if self.points else 0)
+        self.points = plot_points(variants, metric, axis)
+        self.artifact_points = artifact_points(variants, metric, axis)
+        self.stack.setCurrentIndex(1 if self.points or self.artifact_points else 0)
+        self.plot.setLabel("bottom", AXIS_LABELS[axis], color="#333")
         self.plot.setLabel("left", metric_label(metric), color="#333")
         where = {v.id: (x, y) for v, x, y in self.points}
         fair = comparison_parents(variants)
@@ -99,15 +120,16 @@ class CompareScatter(QWidget):
             label = pg.TextItem(v.name, color="#222", anchor=(0, 1.15))
             label.setPos(x, y)
             self._add(label)
+        self._draw_artifacts(where)
         self._draw_points()
-        if self.points:
+        if self.points or self.artifact_points:
             self._fit()
         self._orient_arrows()
 
     def _fit(self) -> None:
         """Pad the view so labels fit, and never let equal values collapse the range."""
-        xs = [x for _, x, _ in self.points]
-        ys = [y for _, _, y in self.points]
+        xs = [x for _, x, _ in self.points] + [p.x for p in self.artifact_points]
+        ys = [y for _, _, y in self.points] + [p.y for p in self.artifact_points]
 
         def span(lo: float, hi: float) -> tuple[float, float]:
             width = max(hi - lo, abs(hi) * 0.1, 1e-3)
@@ -144,6 +166,41 @@ class CompareScatter(QWidget):
             for v, x, y in self.points
         ]
         self.scatter.setData(spots)
+        self.artifact_scatter.setData(artifact_spots(self.artifact_points, self._selected))
+        self._label_artifacts()
+
+    def _draw_artifacts(self, where: dict[str, tuple[float, float]]) -> None:
+        """Thin line from each variant's fp32 point to its quantized files, and the legend."""
+        for p in self.artifact_points:
+            if p.variant.id in where:
+                vx, vy = where[p.variant.id]
+                self._add(pg.PlotCurveItem([vx, p.x], [vy, p.y], pen=pg.mkPen(LINK, width=1,
+                                                                                style=Qt.PenStyle.DotLine)))
+        fill_legend(self.legend, self.artifact_points)
+
+    def _label_artifacts(self) -> None:
+        """Name the selected variant's files ("name · int8 dynamic"); the rest have hover text.
+
+        Every file labelled at once piles text on top of itself: a variant's files sit close
+        to its own point and to each other.
+        """
+        for label in self._artifact_labels:
+            self.plot.removeItem(label)
+        self._artifact_labels = []
+        for p in self.artifact_points:
+            if p.variant.id == self._selected:
+                label = pg.TextItem(p.label, color="#555", anchor=(0, -0.1))
+                label.setPos(p.x, p.y)
+                self.plot.addItem(label)
+                self._artifact_labels.append(label)
+
+    def _artifact_tip(self, x: float, y: float, data: Any) -> str:
+        points = self.artifact_points
+        return points[data].tip if isinstance(data, int) and 0 <= data < len(points) else ""
+
+    def _artifact_clicked(self, _item: Any, clicked: list[Any], *_: Any) -> None:
+        if len(clicked) and isinstance(i := clicked[0].data(), int) and i < len(self.artifact_points):
+            self.clicked.emit(self.artifact_points[i].variant.id)
 
     def select(self, run_id: str | None) -> None:
         """Highlight one variant's point."""
@@ -151,7 +208,11 @@ class CompareScatter(QWidget):
         self._draw_points()
 
     def point_count(self) -> int:
+        """Variant points (quantized files are counted by artifact_count)."""
         return len(self.points)
+
+    def artifact_count(self) -> int:
+        return len(self.artifact_points)
 
     def _point_clicked(self, _item: Any, spots: list[Any], *_: Any) -> None:
         if len(spots):

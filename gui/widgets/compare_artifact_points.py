@@ -1,0 +1,158 @@
+"""Quantized ONNX files as their own points on the Compare plots, tied to their variant's fp32 point.
+
+A finished variant's card lists its deployable files (`card["artifacts"]`): first the fp32
+file, then each quantized one, every file measured on its own in onnxruntime (metric over the
+validation split, latency p50, size on disk). Each quantized file becomes a point so the user
+sees what quantizing bought against the variant's fp32 file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyqtgraph as pg
+
+from engine.store import Variant
+from gui.widgets.variant_metrics import metric_value, onnx_number
+
+FP32_KIND = "onnx-fp32"
+AXES = ("latency", "size")  # the plot's x axis: ONNX latency p50 (ms) or file size (MB)
+AXIS_LABELS = {
+    "latency": "ONNX latency p50 (ms, lower is better)",
+    "size": "ONNX file size (MB, lower is better)",
+}
+# one marker per kind, so int8 / int4 / fp16 read apart without colour (the variant is a circle)
+KIND_STYLES: dict[str, tuple[str, str, str]] = {  # kind: (label, pyqtgraph symbol, colour)
+    "onnx-int8-dynamic": ("int8 dynamic", "t", "#7b1fa2"),
+    "onnx-int8-static": ("int8 static", "s", "#00838f"),
+    "onnx-int4": ("int4", "d", "#ad1457"),
+    "onnx-fp16": ("fp16", "star", "#6d4c41"),
+}
+OTHER_STYLE = ("quantized", "p", "#546e7a")  # a kind this GUI does not know yet
+LINK = (110, 110, 110, 150)  # thin fp32 → quantized line
+
+
+@dataclass(frozen=True)
+class ArtifactPoint:
+    """One quantized file on the plot: where it sits, which variant it belongs to, its text."""
+
+    variant: Variant
+    kind: str
+    x: float
+    y: float
+    label: str
+    tip: str
+
+
+def kind_style(kind: str) -> tuple[str, str, str]:
+    """(label, symbol, colour) of an artifact kind; unknown kinds get a neutral marker."""
+    return KIND_STYLES.get(kind, OTHER_STYLE)
+
+
+def _number(entry: dict[str, Any], key: str) -> float | None:
+    value = entry.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def file_x(entry: dict[str, Any], axis: str) -> float | None:
+    """An artifact entry's x value: latency p50 in ms, or size on disk in MB."""
+    if axis == "size":
+        size = _number(entry, "size_bytes")
+        return size / 1e6 if size is not None else None
+    return _number(entry, "latency_ms_p50")
+
+
+def artifacts(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card's artifact entries (dicts only; an older card has none)."""
+    return [a for a in card.get("artifacts") or [] if isinstance(a, dict)]
+
+
+def variant_x(card: dict[str, Any], axis: str) -> float | None:
+    """Where a variant's own (fp32) point sits on the x axis.
+
+    With quantized files on the card, its fp32 file's latency timed side by side with them is
+    used, so the fp32 → quantized line compares timings from one session (the issue's rule for
+    every speed ratio); otherwise the export's ONNX numbers.
+    """
+    fp32 = next((a for a in artifacts(card) if a.get("kind") == FP32_KIND), None)
+    if fp32 is not None and len(artifacts(card)) > 1 and (x := file_x(fp32, axis)) is not None:
+        return x
+    value = onnx_number(card, "size_bytes" if axis == "size" else "latency_ms_p50")
+    return value / 1e6 if value is not None and axis == "size" else value
+
+
+def _tip(v: Variant, entry: dict[str, Any], label: str, metric: str, value: float) -> str:
+    """Hover text: what the file is, and that its numbers were measured on that ONNX file."""
+    lines = [f"{v.name} · {label}", f"{metric}: {value:.4g} (measured by running this ONNX file "
+             "in onnxruntime on the validation split)"]
+    lat, size = _number(entry, "latency_ms_p50"), _number(entry, "size_bytes")
+    if lat is not None:
+        lines.append(f"latency p50: {lat:.3g} ms")
+    if size is not None:
+        lines.append(f"size: {size / 1e6:.3g} MB")
+    speed = _number(entry, "speedup_vs_fp32")
+    if speed is not None:
+        lines.append(f"{speed:.2f}× the speed of its fp32 file (timed side by side)")
+    agree = _number(entry, "top1_agreement")
+    if agree is not None:
+        lines.append(f"top-1 agreement with fp32: {agree:.1%}")
+    return "\n".join(lines)
+
+
+def artifact_points(variants: list[Variant], metric: str, axis: str) -> list[ArtifactPoint]:
+    """A point per quantized file of each finished variant that has the metric and the x value."""
+    out = []
+    for v in variants:
+        if v.status != "finished":
+            continue
+        for entry in artifacts(v.card or {}):
+            kind = str(entry.get("kind") or "")
+            if kind == FP32_KIND or not kind:
+                continue
+            x, y = file_x(entry, axis), metric_value(entry, metric)
+            if x is None or y is None:
+                continue
+            label = kind_style(kind)[0]
+            out.append(ArtifactPoint(v, kind, x, y, f"{v.name} · {label}", _tip(v, entry, label, metric, y)))
+    return out
+
+
+def spots(points: list[ArtifactPoint], selected: str | None) -> list[dict[str, Any]]:
+    """ScatterPlotItem spot dicts: the kind's marker, bigger when its variant is selected."""
+    out = []
+    for i, p in enumerate(points):
+        _, symbol, colour = kind_style(p.kind)
+        big = p.variant.id == selected
+        out.append({"pos": (p.x, p.y), "data": i, "symbol": symbol, "brush": pg.mkBrush(colour),
+                    "pen": pg.mkPen("#f57c00" if big else "w", width=2 if big else 1),
+                    "size": 15 if big else 11})
+    return out
+
+
+def make_legend(plot: pg.PlotWidget) -> pg.LegendItem:
+    """The plot's corner legend (filled by fill_legend; hidden while no file is plotted)."""
+    legend = pg.LegendItem(offset=(-6, 6), labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 220),
+                           pen=pg.mkPen("#bbb"), labelTextSize="8pt", verSpacing=-6)
+    legend.setParentItem(plot.getPlotItem().vb)
+    legend.setVisible(False)
+    return legend
+
+
+def fill_legend(legend: pg.LegendItem, points: list[ArtifactPoint]) -> None:
+    """The variant marker and one entry per artifact kind on the plot.
+
+    Short on purpose (the plot is small at 1024x700); hovering a file's point says that its
+    metric was measured by running that ONNX file.
+    """
+    legend.clear()
+    kinds = list(dict.fromkeys(p.kind for p in points))
+    legend.setVisible(bool(kinds))
+    if not kinds:
+        return
+    legend.addItem(pg.ScatterPlotItem(symbol="o", brush=pg.mkBrush("#4a7fc1"), pen=pg.mkPen("w"), size=10),
+                   "variant (fp32)")
+    for kind in kinds:
+        label, symbol, colour = kind_style(kind)
+        sample = pg.ScatterPlotItem(symbol=symbol, brush=pg.mkBrush(colour), pen=pg.mkPen("w"), size=10)
+        legend.addItem(sample, f"{label} file")

@@ -1,0 +1,38 @@
+"""The Compare page's plot area: metric-vs-latency or metric-vs-size scatter with its pickers."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from gui.widgets.compare_scatter import CompareScatter
+
+
+class ComparePlotBox(QWidget):
+    """Scatter plus the x-axis picker (latency / file size) and the metric picker."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.metric_picker = QComboBox()
+        self.metric_label = QLabel("Plot metric:")
+        self.axis_picker = QComboBox()  # metric vs latency, or metric vs size on disk
+        self.axis_picker.addItem("latency", "latency")
+        self.axis_picker.addItem("file size", "size")
+        self.axis_picker.setToolTip("X axis: ONNX latency p50 or ONNX file size; quantized files "
+                                    "are their own points, linked to their variant's fp32 point")
+        self.scatter = CompareScatter()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("<b>Metric vs</b>"))
+        row.addWidget(self.axis_picker)
+        row.addWidget(QLabel("(arrows: parent → child; <span style='color:#2e7d32'>dashed</span>: "
+                             "dense control → child; dotted: fp32 → quantized file)"))
+        row.addStretch(1)
+        row.addWidget(self.metric_label)
+        row.addWidget(self.metric_picker)
+        layout.addLayout(row)
+        layout.addWidget(self.scatter, 1)
+
+    def axis(self) -> str:
+        """'latency' or 'size'."""
+        return self.axis_picker.currentData() or "latency"
