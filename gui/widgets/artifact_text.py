@@ -117,10 +117,12 @@ def checker_text(art: dict[str, Any]) -> str:
     return _span("✘ ", BAD) + html.escape(short)
 
 
-def verdict_for(art: dict[str, Any], shrink: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The did-it-shrink entry (card["shrink"]["artifacts"]) for this file, by kind and order."""
+def verdict_for(
+    art: dict[str, Any], shrink: dict[str, Any] | None, nth: int = 0
+) -> dict[str, Any] | None:
+    """The did-it-shrink entry (card["shrink"]["artifacts"]) for the nth file of this kind."""
     entries = [e for e in (shrink or {}).get("artifacts") or [] if e.get("kind") == art.get("kind")]
-    return entries[0] if entries else None
+    return entries[nth] if nth < len(entries) else None
 
 
 def truth_lines(art: dict[str, Any], entry: dict[str, Any] | None) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
@@ -56,7 +56,9 @@ def _label(rich: bool = True) -> QLabel:
 class ArtifactTile(QFrame):
     """One file: title, measured rows, verdict and reasons; `values[key]` per row."""
 
-    def __init__(self, art: dict[str, Any], fp32: dict[str, Any], shrink: dict[str, Any] | None):
+    def __init__(
+        self, art: dict[str, Any], fp32: dict[str, Any], shrink: dict[str, Any] | None, nth: int = 0
+    ):
         super().__init__()
         self.kind = str(art.get("kind") or "?")
         self.setObjectName("artifactTile")
@@ -97,7 +99,7 @@ class ArtifactTile(QFrame):
             self.values[key] = value
         grid.setColumnStretch(1, 1)
         layout.addLayout(grid)
-        self._add_truth(layout, art, verdict_for(art, shrink))
+        self._add_truth(layout, art, verdict_for(art, shrink, nth))
 
     def _add_truth(self, layout: QVBoxLayout, art: dict[str, Any], entry: dict[str, Any] | None) -> None:
         """The verdict in colour and, under it, each reason or note as a bullet."""
@@ -146,11 +148,20 @@ class ArtifactTiles(QScrollArea):
         arts = [a for a in card.get("artifacts") or [] if isinstance(a, dict)]
         arts.sort(key=lambda a: a.get("kind") != "onnx-fp32")  # stable: fp32 first, rest in order
         fp32 = next((a for a in arts if a.get("kind") == "onnx-fp32"), {})
+        seen: dict[str, int] = {}  # two int4 steps: the nth tile of a kind gets the nth verdict
         for i, art in enumerate(arts):
-            tile = ArtifactTile(art, fp32, card.get("shrink"))
+            nth = seen[str(art.get("kind"))] = seen.get(str(art.get("kind")), -1) + 1
+            tile = ArtifactTile(art, fp32, card.get("shrink"), nth)
             self._box.insertWidget(i + 1, tile)
             self.tiles.append(tile)
         self.empty.setVisible(not arts)
+
+    def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        # wrapped labels report a wide minimum; pin the tiles to the visible width (it shrinks
+        # when the vertical bar appears) so they wrap instead of running under it
+        if event.type() == QEvent.Type.Resize:
+            self._inner.setFixedWidth(self.viewport().width())
+        return super().viewportEvent(event)
 
     def has_quantized(self) -> bool:
         """Whether any tile is a file other than the fp32 one."""

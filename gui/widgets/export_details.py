@@ -96,7 +96,7 @@ class ExportDetails(QWidget):
         self.node_errors.show_card(card)
         self.tabs.setTabVisible(self.tabs.indexOf(self.node_errors_tab), bool(error_artifacts(card)))
         self.tabs.setCurrentWidget(self.file_tiles if quantized else current)
-        self.columns.setStretch(1, 5 if quantized else 4)  # the tiles need the room
+        self.columns.setStretch(1, 5 if quantized else 4)  # the tiles and five tabs need the room
 
     def show_variant(
         self,

@@ -72,7 +72,7 @@ class NodeErrorChart(QWidget):
         item.hideButtons()
         item.invertY(True)  # worst at the top
         item.showGrid(x=True, y=False, alpha=0.3)
-        item.getAxis("bottom").setLabel("SQNR of the node's output vs fp32 (dB, lower = worse)")
+        item.getAxis("bottom").setLabel("SQNR vs fp32, dB (lower = worse)")
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush="#dd8452", pen=None)
         self.plot.addItem(self.bars)
         self.table = self._build_table()
