@@ -49,6 +49,8 @@ class _LogRelay(QObject):
 class ExportPage(QWidget):
     """Variant picker, did-it-shrink card, ONNX card, family chart, Export and Open-folder buttons."""
 
+    keep_in_fp32 = Signal(list)  # layer names the Quantization-error tab asked to keep in fp32
+
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -67,6 +69,7 @@ class ExportPage(QWidget):
         self.artifacts, self.tabs = details.artifacts, details.tabs
         self.family, self.family_title = details.family, details.family_title
         self._build_stack(details)
+        details.node_errors.keep_in_fp32_step.connect(self._keep_in_fp32)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -230,6 +233,18 @@ class ExportPage(QWidget):
     def _export_failed(self, message: str) -> None:
         self._set_busy(False)
         self._set_error(f"Export failed: {message}")
+
+    def _keep_in_fp32(self, step: int, names: list[str]) -> None:
+        """Put the layers into the quantize step's exclude_nodes of the recipe being edited."""
+        from gui.widgets.apply_exclusion import apply_exclusion
+
+        run_id = self.current_id()
+        own = self.state.workspace.get(run_id).recipe if run_id else ""
+        recipe, line = apply_exclusion(self.state.recipe, own, step, names)
+        if recipe is not None:
+            self.state.set_recipe(recipe)
+        self.details.node_errors.set_note(line)
+        self.keep_in_fp32.emit(names)
 
     def _set_error(self, text: str) -> None:
         self.error.setText(text)

@@ -90,6 +90,11 @@ class NodeErrorChart(QWidget):
         layout.addWidget(explain)
         layout.addWidget(self.plot)
         layout.addLayout(self._build_keep_row())
+        self.keep_note = QLabel()  # what the button changed, in words
+        self.keep_note.setWordWrap(True)
+        self.keep_note.setStyleSheet("color: #2e7d32;")
+        self.keep_note.hide()
+        layout.addWidget(self.keep_note)
         layout.addWidget(self.steps_title)
         layout.addWidget(self.table)
         layout.addWidget(self.steps_note)
@@ -150,6 +155,7 @@ class NodeErrorChart(QWidget):
         self.count.setRange(1, max(n, 1))
         self.count.setValue(min(3, max(n, 1)))
         self.keep_btn.setEnabled(n > 0)
+        self.set_note("")
         self._show_steps(summary.get("exclusion"))
 
     def _show_steps(self, exclusion: dict[str, Any] | None) -> None:
@@ -174,6 +180,11 @@ class NodeErrorChart(QWidget):
         self.table.resizeRowsToContents()
         self.table.setFixedHeight(min(self.table.verticalHeader().length() + 30, 240))
         self.steps_note.setText(str((exclusion or {}).get("message") or ""))
+
+    def set_note(self, text: str) -> None:
+        """Say under the button what keeping the layers changed (empty: hide)."""
+        self.keep_note.setText(text)
+        self.keep_note.setVisible(bool(text))
 
     def worst(self, n: int) -> list[str]:
         """The n worst layer names, worst first, each once."""
