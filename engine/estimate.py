@@ -40,6 +40,7 @@ class StepEstimate:
     sparsity: float  # combined sparsity of the weights masking steps targeted so far
     error: str = ""  # non-empty when the engine would refuse this step here
     notes: list[str] = field(default_factory=list)  # asked vs done, risky choices (not errors)
+    artifact: bool = False  # acts on the exported ONNX file, not on the module
 
 
 @dataclass
@@ -55,6 +56,9 @@ class StepsEstimate:
             return f"No estimate: {bad.label.split(' · ')[0]} cannot be applied here: {bad.error}"
         if not self.steps:
             return f"Parameters: {fmt_count(self.dense_params)} (no step yet)"
+        if all(s.artifact for s in self.steps):  # "after pruning" would be wrong: nothing prunes
+            return (f"Parameters: {fmt_count(self.dense_params)}, unchanged in PyTorch "
+                    "(the steps quantize the exported ONNX file)")
         last = self.steps[-1]
         base = self.dense_nonzero or self.dense_params
         if last.nonzero < last.params:  # zeros held by masks: count what is left non-zero
@@ -114,8 +118,8 @@ def _without_data(cfg: Any) -> Any:
 def _artifact_notes(cfg: Any, entry: Any) -> list[str]:
     """What an artifact step will do, said before the run (it cannot be tried on the module)."""
     what = entry.describe(cfg) if entry.describe else entry.label
-    return [f"{what}: made from the exported ONNX file after the model steps, and measured "
-            "on that file (size, latency, its own metric)"]
+    # short: the banner shows its first note on one line at 1024 px
+    return [f"{what}: made from the exported ONNX file and measured on that file"]
 
 
 def estimate_steps(
@@ -147,7 +151,7 @@ def estimate_steps(
         error = refused.get(i + 1, "") or script_step_problem(work)  # TorchScript: refused
         if not error and entry.stage == "artifact":  # works on the exported file: no change here
             steps.append(StepEstimate(label, 0, now["params"], now["nonzero"], now["sparsity"],
-                                      "", list(_artifact_notes(cfg, entry))))  # fmt: skip
+                                      "", list(_artifact_notes(cfg, entry)), artifact=True))  # fmt: skip
             continue
         if not error and entry.check is not None:
             error = next(iter(entry.check(cfg, work)), "")

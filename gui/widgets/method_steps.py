@@ -229,6 +229,8 @@ def name_steps(message: str) -> str:
 def step_figure(step: Any, dense_params: int) -> str:
     """What the steps up to this one leave, e.g. 'After this step: 412K of 876K parameters
     non-zero · pruned layers 50.0% sparse · 16 layers targeted'."""
+    if getattr(step, "artifact", False):  # a parameter count would say nothing changed
+        return "Quantizes the exported ONNX file; the PyTorch model is unchanged"
     n = step.targeted_layers
     targeted = f" · {n} layer{'s' if n != 1 else ''} targeted" if n else ""
     if step.sparsity > 0:  # masks hold zeros: count what is left non-zero

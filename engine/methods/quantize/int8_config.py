@@ -88,10 +88,10 @@ class DynamicInt8Config:
     weight_type: str = option(
         "qint8", choices=WEIGHT_TYPES, help="signed (qint8) or unsigned (quint8) 8-bit weights"
     )
-    op_types: tuple[str, ...] = option(default_factory=tuple, help=_OP_TYPES_HELP, advanced=True)
-    exclude_nodes: tuple[str, ...] = option(default_factory=tuple, help=_EXCLUDE_HELP)
-    optimize: str = option("auto", choices=OPTIMIZE_MODES, help=_OPTIMIZE_HELP)
-    max_drop: float | None = option(None, min=0.0, help=_MAX_DROP_HELP)
+    op_types: tuple[str, ...] = option(default_factory=tuple, label="Op types", help=_OP_TYPES_HELP, advanced=True)
+    exclude_nodes: tuple[str, ...] = option(default_factory=tuple, label="Keep in fp32", help=_EXCLUDE_HELP)
+    optimize: str = option("auto", choices=OPTIMIZE_MODES, label="Graph optimization", help=_OPTIMIZE_HELP)
+    max_drop: float | None = option(None, min=0.0, label="Max metric drop", help=_MAX_DROP_HELP)
     num_heads: int = option(
         0, min=0, max=4096, advanced=True,
         help="attention heads, for the transformer fusions (0 = read from the graph)",
@@ -109,6 +109,7 @@ class DynamicInt8Config:
 class StaticInt8Config:
     quant_format: str = option(
         "qdq",
+        label="Format",
         choices=QUANT_FORMATS,
         help="qdq: QuantizeLinear/DequantizeLinear pairs that the runtime fuses (portable, the "
         "default); qoperator: QLinear* operators written directly",
@@ -128,7 +129,7 @@ class StaticInt8Config:
         shown_when={"calibration_method": ("percentile",)},
     )
     calibration_samples: int = option(
-        64, min=1, max=100_000, help="training samples the ranges are measured on (never val)"
+        64, min=1, max=100_000, help="training samples the ranges are measured on (never the validation split)"
     )
     calibration_seed: int = option(0, min=0, help="which training samples are drawn")
     per_channel: bool = option(False, help="one scale per output channel of each weight")
@@ -143,10 +144,10 @@ class StaticInt8Config:
     reduce_range: bool = option(
         False, help="7-bit weights, for CPUs without VNNI", advanced=True
     )
-    op_types: tuple[str, ...] = option(default_factory=tuple, help=_OP_TYPES_HELP, advanced=True)
-    exclude_nodes: tuple[str, ...] = option(default_factory=tuple, help=_EXCLUDE_HELP)
-    optimize: str = option("auto", choices=OPTIMIZE_MODES, help=_OPTIMIZE_HELP)
-    max_drop: float | None = option(None, min=0.0, help=_MAX_DROP_HELP)
+    op_types: tuple[str, ...] = option(default_factory=tuple, label="Op types", help=_OP_TYPES_HELP, advanced=True)
+    exclude_nodes: tuple[str, ...] = option(default_factory=tuple, label="Keep in fp32", help=_EXCLUDE_HELP)
+    optimize: str = option("auto", choices=OPTIMIZE_MODES, label="Graph optimization", help=_OPTIMIZE_HELP)
+    max_drop: float | None = option(None, min=0.0, label="Max metric drop", help=_MAX_DROP_HELP)
     num_heads: int = option(
         0, min=0, max=4096, advanced=True,
         help="attention heads, for the transformer fusions (0 = read from the graph)",
