@@ -21,7 +21,7 @@ from engine.job import JobResult
 from engine.recipe import Recipe
 from engine.report import method_label
 from gui.pages.run_page_ui import LOG_LINES, RunPageUi  # noqa: F401 (LOG_LINES: re-exported)
-from gui.pages.run_text import card_summary, fmt_duration, sparsity_mode, summary_text
+from gui.pages.run_text import card_summary, fmt_duration, sparsity_mode, stage_title, summary_text
 from gui.runner import JobRunner, RunnerBase, preload_torch_internals
 from gui.state import AppState
 from gui.threads import BackgroundCall
@@ -175,9 +175,9 @@ class RunPage(RunPageUi, QWidget):
             self._eta_at = time.monotonic() + ev.eta_s if ev.eta_s is not None and ev.fraction < 1 else None
             self._tick_eta()
         elif isinstance(ev, StageStarted):
-            self._stage = ev.stage
-            self.stage_label.setText(ev.stage + (f" — {ev.message}" if ev.message else ""))
-            self._log(f"── {ev.stage}: {ev.message}" if ev.message else f"── {ev.stage}")
+            self._stage = stage_title(ev.stage)
+            self.stage_label.setText(self._stage + (f" — {ev.message}" if ev.message else ""))
+            self._log(f"── {self._stage}: {ev.message}" if ev.message else f"── {self._stage}")
             if ev.stage == "run":  # a new variant is in the store (as running)
                 self.set_status(f"running — {ev.message}")
                 self.state.variants_changed.emit()

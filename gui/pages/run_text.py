@@ -5,6 +5,46 @@ from __future__ import annotations
 from engine.metric_text import fmt_metric
 from engine.recipe import Recipe
 from engine.registry import entry_for_config
+from engine.shrink_artifacts import FP32_KIND
+
+# The job's stages (engine.stages.STAGES, plus the runner's "run" and the pipeline's "setup") as
+# the Run page names them: the engine's names are short keys, not words for a progress line.
+STAGE_TITLES = {
+    "run": "starting",
+    "load": "loading model and data",
+    "setup": "registering the run",
+    "baseline": "measuring the baseline",
+    "methods": "applying the model steps",
+    "train": "fine-tuning",
+    "save": "saving",
+    "export": "exporting to ONNX",
+    "deploy": "quantizing & measuring files",
+    "check": "checking the result",
+}
+
+
+def stage_title(stage: str) -> str:
+    """Readable name of a job stage ('deploy' -> 'quantizing & measuring files')."""
+    return STAGE_TITLES.get(stage, stage)
+
+
+def artifacts_text(card: dict) -> str:
+    """'int8-dynamic file 1.0 MB, 1.08× fp32 speed, perplexity 6.10' for each quantized file."""
+    parts = []
+    for a in card.get("artifacts") or []:
+        if not isinstance(a, dict) or a.get("kind") in (None, FP32_KIND):
+            continue
+        bits = [f"{str(a['kind']).removeprefix('onnx-')} file"]
+        if isinstance(a.get("size_bytes"), (int, float)):
+            bits[0] += f" {a['size_bytes'] / 1e6:.1f} MB"
+        if isinstance(a.get("speedup_vs_fp32"), (int, float)):
+            bits.append(f"{a['speedup_vs_fp32']:.2f}× fp32 speed")
+        metrics = a.get("metrics") or {}
+        name = next((n for n in ("accuracy", "perplexity") if isinstance(metrics.get(n), (int, float))), None)
+        if name:
+            bits.append(f"{name} {fmt_metric(name, metrics[name])}")
+        parts.append(", ".join(bits))
+    return "; ".join(parts)
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -32,6 +72,8 @@ def summary_text(summary: dict) -> str:
     latency = summary.get("onnx.latency_ms_p50")
     if isinstance(latency, (int, float)):
         parts.append(f"ONNX latency p50 {latency:.2f} ms")
+    if summary.get("artifacts.text"):  # the quantized files, measured on themselves
+        parts.append(str(summary["artifacts.text"]))
     return " · ".join(parts)
 
 
@@ -42,6 +84,7 @@ def card_summary(card: dict) -> dict:
     out = {f"metrics.{k}": v for k, v in (card.get("metrics") or {}).items()}
     out["sparsity.overall"] = (card.get("sparsity") or {}).get("overall")
     out["onnx.latency_ms_p50"] = (card.get("onnx") or {}).get("latency_ms_p50")
+    out["artifacts.text"] = artifacts_text(card)
     return out
 
 

@@ -301,7 +301,7 @@ def test_baseline_stage_reports_progress(qtbot, app_state, tmp_path):
     assert len(evaluating) >= 2, [e.message for e in progress]
     fractions = [e.fraction for e in progress]
     assert fractions == sorted(fractions) and 0.08 <= fractions[0] and fractions[-1] <= 0.2
-    assert any(t.startswith("baseline — evaluating batch") for t in labels)
+    assert any(t.startswith("measuring the baseline — evaluating batch") for t in labels)
 
 
 def test_eta_counts_down_between_progress_events(qtbot, app_state):
