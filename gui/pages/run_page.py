@@ -21,7 +21,14 @@ from engine.job import JobResult
 from engine.recipe import Recipe
 from engine.report import method_label
 from gui.pages.run_page_ui import LOG_LINES, RunPageUi  # noqa: F401 (LOG_LINES: re-exported)
-from gui.pages.run_text import card_summary, fmt_duration, sparsity_mode, stage_title, summary_text
+from gui.pages.run_text import (
+    STAGE_TITLES,
+    card_summary,
+    fmt_duration,
+    sparsity_mode,
+    stage_title,
+    summary_text,
+)
 from gui.runner import JobRunner, RunnerBase, preload_torch_internals
 from gui.state import AppState
 from gui.threads import BackgroundCall
@@ -175,8 +182,10 @@ class RunPage(RunPageUi, QWidget):
             self._eta_at = time.monotonic() + ev.eta_s if ev.eta_s is not None and ev.fraction < 1 else None
             self._tick_eta()
         elif isinstance(ev, StageStarted):
-            self._stage = stage_title(ev.stage)
-            self.stage_label.setText(self._stage + (f" — {ev.message}" if ev.message else ""))
+            self._stage = stage_title(ev.stage, self._last_recipe)
+            # a named stage's own words say what the engine's message repeats (it stays in the log)
+            named = ev.stage in STAGE_TITLES and ev.stage != "run"
+            self.stage_label.setText(self._stage + (f" — {ev.message}" if ev.message and not named else ""))
             self._log(f"── {self._stage}: {ev.message}" if ev.message else f"── {self._stage}")
             if ev.stage == "run":  # a new variant is in the store (as running)
                 self.set_status(f"running — {ev.message}")

@@ -23,9 +23,24 @@ STAGE_TITLES = {
 }
 
 
-def stage_title(stage: str) -> str:
-    """Readable name of a job stage ('deploy' -> 'quantizing & measuring files')."""
+def stage_title(stage: str, recipe: Recipe | None = None) -> str:
+    """Readable name of a job stage ('deploy' -> 'quantizing & measuring files').
+
+    Without a quantize step the deploy stage only measures the fp32 file, so it says that.
+    """
+    if stage == "deploy" and recipe is not None and not _has_artifact_step(recipe):
+        return "measuring the ONNX file"
     return STAGE_TITLES.get(stage, stage)
+
+
+def _has_artifact_step(recipe: Recipe) -> bool:
+    for m in recipe.methods:
+        try:
+            if entry_for_config(m).stage == "artifact":
+                return True
+        except (KeyError, TypeError):  # unknown step: say the general words
+            return True
+    return False
 
 
 def artifacts_text(card: dict) -> str:

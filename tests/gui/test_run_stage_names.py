@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from engine.recipe import Recipe
 from engine.stages import STAGES
 from gui.pages.run_text import artifacts_text, card_summary, stage_title, summary_text
+
+PRUNE = """
+name: p
+model: {source: builtin, path: tiny-gpt}
+data: {source: builtin, path: shakespeare, max_length: 16, max_samples: 50}
+methods:
+  - {type: unstructured_prune, amount: 0.5}
+"""
 
 
 def test_every_stage_of_the_job_has_a_readable_name():
@@ -12,6 +21,11 @@ def test_every_stage_of_the_job_has_a_readable_name():
     assert stage_title("deploy") == "quantizing & measuring files"
     assert stage_title("check") == "checking the result"
     assert stage_title("something-new") == "something-new"  # unknown: shown as is
+    # without a quantize step the deploy stage only measures the fp32 file
+    prune = Recipe.from_yaml(PRUNE)
+    assert stage_title("deploy", prune) == "measuring the ONNX file"
+    assert stage_title("deploy", Recipe.load("assets/recipes/quantize-int8-dynamic-tiny.yaml")) == (
+        "quantizing & measuring files")
 
 
 def test_the_finished_line_names_each_quantized_file_with_its_own_numbers():
