@@ -94,9 +94,12 @@ class ExportDetails(QWidget):
         self.tabs.removeTab(self.tabs.indexOf(self.file_tiles))
         self.tabs.insertTab(0 if quantized else 1, self.file_tiles, "Deployable files")
         self.node_errors.show_card(card)
+        # second, next to the files: at 1024 px five tabs do not fit and the last one scrolls away
+        self.tabs.removeTab(self.tabs.indexOf(self.node_errors_tab))
+        self.tabs.insertTab(1 if quantized else 4, self.node_errors_tab, "Quantization error")
         self.tabs.setTabVisible(self.tabs.indexOf(self.node_errors_tab), bool(error_artifacts(card)))
         self.tabs.setCurrentWidget(self.file_tiles if quantized else current)
-        self.columns.setStretch(1, 5 if quantized else 4)  # the tiles and five tabs need the room
+        self.columns.setStretch(1, 5 if quantized else 4)  # the tiles need the room
 
     def show_variant(
         self,
