@@ -77,6 +77,21 @@ class _Relay(logging.Handler):
 _QUANT_LOGGERS = ("onnxruntime.quantization", "neural_compressor")
 
 
+class _from_onnxruntime_to_log(logging.Filter):
+    """Root-logger records from onnxruntime's quantization code go to the job log instead."""
+
+    def __init__(self, log: Callable[[str], None], prefix: str):
+        super().__init__()
+        self.log, self.prefix = log, prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "onnxruntime" not in record.pathname:
+            return True
+        if record.levelno >= logging.WARNING:
+            self.log(self.prefix + record.getMessage())
+        return False
+
+
 @contextlib.contextmanager
 def quiet_quantizer(log: Callable[[str], None], prefix: str) -> Iterator[None]:
     """Quantizer warnings go to the job log; its per-node INFO lines, Python warnings and the
@@ -89,11 +104,21 @@ def quiet_quantizer(log: Callable[[str], None], prefix: str) -> Iterator[None]:
         logger.setLevel(logging.WARNING)
         logger.propagate = False
         logger.addHandler(relay)
+    import onnxruntime as ort
+
+    # the calibration and shape sessions on intermediate graphs print C++ warnings (shape
+    # merges on pre-processed graphs) that say nothing about the file that ships
+    ort.set_default_logger_severity(3)
+    root = logging.getLogger()
+    root.addFilter(_from_onnxruntime_to_log(log, prefix))  # it warns on the root logger too
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
+        ort.set_default_logger_severity(2)
+        for f in [f for f in root.filters if isinstance(f, _from_onnxruntime_to_log)]:
+            root.removeFilter(f)
         for logger, level, propagate in saved:
             logger.removeHandler(relay)
             logger.setLevel(level)

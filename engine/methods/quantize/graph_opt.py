@@ -8,7 +8,10 @@ graph: an unfused file still quantizes correctly, it is only slower.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -153,13 +156,29 @@ def shape_infer(src: Path, dst: Path, external: bool, log: Callable[[str], None]
 
     attempts = ({"auto_merge": True}, {"skip_symbolic_shape": True})
     for i, extra in enumerate(attempts):
+        before = set(os.listdir("."))
         try:
             quant_pre_process(str(src), str(dst), **extra, **_save_kwargs(dst, external))
             return True
         except Exception as exc:
             what = "symbolic shape inference" if i == 0 else "shape inference"
             log(f"graph optimization: {what} failed on this graph ({_reason(exc)})")
+        finally:
+            _remove_debug_dump(before)
     return False
+
+
+_DUMP_DATA = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.data$")
+
+
+def _remove_debug_dump(before: set[str]) -> None:
+    """onnxruntime's symbolic shape inference, when it gives up, saves its partial model as
+    sym_shape_infer_temp.onnx (+ a uuid-named .data file) in the current folder: the user's
+    folder, not ours. Remove what that call left there."""
+    for name in set(os.listdir(".")) - before:
+        if name == "sym_shape_infer_temp.onnx" or _DUMP_DATA.match(name):
+            with contextlib.suppress(OSError):
+                os.remove(name)
 
 
 def fuse_transformer(

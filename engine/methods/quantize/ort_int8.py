@@ -81,7 +81,8 @@ def _quantize_all(
     from engine.methods.quantize.artifact_files import quiet_quantizer
 
     actx.progress(0.05, "graph optimization")
-    prep = run.prepare(cfg, actx, work)
+    with quiet_quantizer(actx.log, f"{kind}: "):
+        prep = run.prepare(cfg, actx, work)
     dst = run.output_path(actx, kind)
     actx.checkpoint()
     actx.progress(0.3, "quantizing")
