@@ -71,10 +71,11 @@ def latency_text(art: dict[str, Any], is_fp32: bool) -> str:
     ratios.append(_ratio(_num(art.get("speedup_vs_parent")), "the parent's"))
     ratios = [r for r in ratios if r]
     if ratios:
-        text += "<br>" + " · ".join(ratios) + _span(" (timed side by side)", MUTED, False)
+        text += "<br>" + " · ".join(ratios)
     threads = art.get("threads")
     where = "×".join(str(d) for d in shape) if shape else "?"
-    text += "<br>" + _span(f"input {where}, {threads or '?'} threads, "
+    timed = "timed side by side, " if ratios else ""
+    text += "<br>" + _span(f"{timed}input {where}, {threads or '?'} threads, "
                            f"{html.escape(str(art.get('provider') or '?'))}", MUTED, False)
     return text
 
