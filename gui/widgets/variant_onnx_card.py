@@ -167,8 +167,9 @@ class OnnxTiles(QFrame):
             real = r["outcome"] in ("smaller_faster", "faster")
             zeros = r["outcome"] == "zip_only" or (r["outcome"] == "none" and r["params_present"] == r["params_dense"])
             note = ("noise" if r["latency_noise"] or zeros else "slower" if r["speedup"] < 1 else "")
+            # the report's speed-up: timed side by side with the parent when the deploy stage did
             t["speedup"].set(
-                _colored(f"{p_p50 / p50:.2f}×", real or None) + (" <span style='color:#888; "
+                _colored(f"{r['speedup']:.2f}×", real or None) + (" <span style='color:#888; "
                 f"font-size:10pt; font-weight:400'>{note}</span>" if note and not real else ""),
                 r.get("size_verdict") or r["verdict"],
             )
