@@ -78,3 +78,14 @@ def test_show_json_lists_the_artifacts(run, capsys):
     kinds = [a["kind"] for a in shown["artifacts"]]
     assert kinds == ["onnx-fp32", "onnx-int8-dynamic"]
     assert "perplexity" in shown["artifacts"][1]["metrics"]
+
+
+def test_per_node_errors_name_the_pytorch_layers(run):
+    ws, card = run
+    errors = card["artifacts"][1]["summary"]["node_errors"]
+    assert errors and all(set(e) >= {"node", "layer", "sqnr_db", "rel_error"} for e in errors)
+    # the anatomy's names (blocks.0.mlp.fc ...), not the exporter's node ids
+    from engine.models.loaders import load_model
+
+    modules = dict(load_model(Recipe.from_yaml(RECIPE).model).module.named_modules())
+    assert all(e["layer"] in modules for e in errors), [e["layer"] for e in errors]

@@ -120,8 +120,21 @@ def drop_shape_annotations(path: Path) -> None:
         onnx.save(model, str(path))
 
 
+def _layers_of(source: Path) -> dict[str, str]:
+    """node name -> PyTorch layer, read from the exported file itself: pre-processing and
+    fusion drop the exporter's per-node metadata the names come from, but keep node names."""
+    import onnx
+
+    from engine.methods.quantize.onnx_layers import layer_name
+
+    model = onnx.load(str(source), load_external_data=False)
+    inits = {i.name for i in model.graph.initializer}
+    return {n.name: layer_name(n, inits) for n in model.graph.node if n.name}
+
+
 def measure_node_errors(
-    prepared: Path, quant: Path, feeds: list[dict[str, Any]], log: Callable[[str], None]
+    prepared: Path, quant: Path, feeds: list[dict[str, Any]], log: Callable[[str], None],
+    source: Path | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """(worst-first per-node errors, for the card and the ranking), or ([], []) with the
     reason logged: an analysis that fails must not cost the user the artifact."""
@@ -135,7 +148,13 @@ def measure_node_errors(
     except Exception as exc:
         log(f"per-node error: could not be measured on this graph ({_reason(exc)})")
         return [], []
-    return [e.to_dict() for e in errors[:NODE_ERRORS_SHOWN]], [e.node for e in errors]
+    shown = [e.to_dict() for e in errors[:NODE_ERRORS_SHOWN]]
+    if source is not None and source != prepared:  # the anatomy's names, as exported
+        layers = _layers_of(source)
+        for e in shown:
+            if e["layer"] == e["node"] and layers.get(e["node"], e["node"]) != e["node"]:
+                e["layer"] = layers[e["node"]]
+    return shown, [e.node for e in errors]
 
 
 def exclusion_search(

@@ -89,7 +89,8 @@ def _quantize_all(
     with quiet_quantizer(actx.log, f"{kind}: "):
         run.write_artifact(quantize, prep.path, dst, prep.excluded)
         actx.progress(0.6, "per-node error")
-        errors, ranked = run.measure_node_errors(prep.path, dst, feeds(prep.path), actx.log)
+        errors, ranked = run.measure_node_errors(prep.path, dst, feeds(prep.path), actx.log,
+                                                 Path(actx.onnx_path))
         search = run.exclusion_search(cfg, actx, quantize, prep, ranked, work)
     excluded = list(prep.excluded)
     if search is not None and search.met and search.excluded:
