@@ -82,12 +82,17 @@ class Reader(CalibrationDataReader):
 
 def quantize(src: Path, dst: Path, how: str, batches: list, **kw) -> Path:
     """how: dynamic | qdq | qoperator, with onnxruntime's own quantizers."""
-    logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing" on every call
-    if how == "dynamic":
-        quantize_dynamic(str(src), str(dst), **kw)
-    else:
-        fmt = QuantFormat.QDQ if how == "qdq" else QuantFormat.QOperator
-        quantize_static(str(src), str(dst), Reader(batches), quant_format=fmt, **kw)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # "consider pre-processing" on every call
+    try:  # put it back: a process-wide ERROR level would hide later tests' warnings
+        if how == "dynamic":
+            quantize_dynamic(str(src), str(dst), **kw)
+        else:
+            fmt = QuantFormat.QDQ if how == "qdq" else QuantFormat.QOperator
+            quantize_static(str(src), str(dst), Reader(batches), quant_format=fmt, **kw)
+    finally:
+        root.setLevel(level)
     return dst
 
 
