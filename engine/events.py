@@ -53,6 +53,45 @@ class WeightHistogram:
 
 
 @dataclass(frozen=True)
+class CalibrationProgress:
+    """Samples a quantize step has pushed through onnxruntime so far.
+
+    `phase` "calibration": samples the static quantizer has read from the calibration set
+    (counted as onnxruntime pulls each batch; `attempt` 2, 3... are the exclusion search's
+    candidates, each calibrated on the same set again). "node-error": samples run through
+    the fp32 and the quantized file for the per-node error.
+    """
+
+    step: int  # the recipe step, 1-based
+    done: int
+    total: int
+    phase: str = "calibration"  # calibration | node-error
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class NodeErrors:
+    """Per-node quantization error of a quantize step's file, worst first (as on the card:
+    node_error.NodeError.to_dict() with the anatomy's layer name)."""
+
+    step: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExclusionStep:
+    """One round of the accuracy-aware exclusion search, as the card's exclusion steps."""
+
+    step: int
+    round: int  # 1-based
+    excluded: list[str] = field(default_factory=list)  # fp32 node names kept out of int8
+    metrics: dict[str, float] = field(default_factory=dict)  # measured on the candidate file
+    size_bytes: int = 0
+    met: bool = False
+    goal: str = ""  # e.g. "accuracy ≥ 0.8123"
+
+
+@dataclass(frozen=True)
 class Log:
     message: str
     level: str = "info"  # info | warning | error
@@ -87,6 +126,9 @@ Event = (
     | Metric
     | LayerStats
     | WeightHistogram
+    | CalibrationProgress
+    | NodeErrors
+    | ExclusionStep
     | Log
     | Artifact
     | Finished
@@ -102,6 +144,9 @@ EVENT_TYPES: dict[str, type] = {
         Metric,
         LayerStats,
         WeightHistogram,
+        CalibrationProgress,
+        NodeErrors,
+        ExclusionStep,
         Log,
         Artifact,
         Finished,

@@ -3,6 +3,7 @@ expects them (its own input names and integer types), counted as they are read."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,10 @@ def calibration_batches(
     return out
 
 
+def _rows(feeds: dict[str, np.ndarray]) -> int:
+    return int(next(iter(feeds.values())).shape[0]) if feeds else 0
+
+
 class CountingReader:
     """Hands onnxruntime the calibration batches once, counting what it actually read.
 
@@ -74,34 +79,46 @@ class CountingReader:
     __subclasshook__), so this needs no onnxruntime import at discovery time.
     """
 
-    def __init__(self, batches: list[dict[str, np.ndarray]]):
+    def __init__(
+        self, batches: list[dict[str, np.ndarray]], on_read: Callable[[int, int], None] | None = None
+    ):
         self.batches = batches
         self.position = 0
         self.samples_fed = 0  # samples handed out since the last rewind
+        self.total_samples = sum(_rows(b) for b in batches)
+        # on_read(samples_fed, total_samples) after each batch onnxruntime pulls, and (0, total)
+        # on rewind: the live calibration progress
+        self.on_read = on_read
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         if self.position >= len(self.batches):
             return None
         feeds = self.batches[self.position]
         self.position += 1
-        self.samples_fed += int(next(iter(feeds.values())).shape[0])
+        self.samples_fed += _rows(feeds)
+        if self.on_read is not None:
+            self.on_read(self.samples_fed, self.total_samples)
         return feeds
 
     def rewind(self) -> None:
         self.position = 0
         self.samples_fed = 0
+        if self.on_read is not None:
+            self.on_read(0, self.total_samples)
 
     def __len__(self) -> int:
         return len(self.batches)
 
 
 def calibration_reader(
-    data: Any, onnx_path: str | Path, count: int, seed: int
-) -> tuple[CountingReader, torch.Tensor]:
-    """(reader over `count` training samples, their indices into data.train)."""
+    data: Any, onnx_path: str | Path, count: int, seed: int,
+    on_read: Callable[[int, int], None] | None = None,
+) -> tuple[CountingReader, torch.Tensor]:  # fmt: skip
+    """(reader over `count` training samples, their indices into data.train); `on_read`
+    hears (samples read, total) as onnxruntime pulls batches (see CountingReader)."""
     indices = draw_indices(len(data.train), count, seed)
     types = graph_input_types(onnx_path)
-    return CountingReader(calibration_batches(data.train, indices, types)), indices
+    return CountingReader(calibration_batches(data.train, indices, types), on_read), indices
 
 
 def sample_feeds(

@@ -132,19 +132,29 @@ def _layers_of(source: Path) -> dict[str, str]:
     return {n.name: layer_name(n, inits) for n in model.graph.node if n.name}
 
 
+def calibration_listener(actx: ArtifactContext) -> Callable[[int, int], None]:
+    """What the calibration reader calls as onnxruntime reads it: progress, as events."""
+    from engine.methods.quantize.live_events import CalibrationListener
+
+    return CalibrationListener(actx)
+
+
 def measure_node_errors(
     prepared: Path, quant: Path, feeds: list[dict[str, Any]], log: Callable[[str], None],
-    source: Path | None = None,
+    source: Path | None = None, actx: ArtifactContext | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """(worst-first per-node errors, for the card and the ranking), or ([], []) with the
-    reason logged: an analysis that fails must not cost the user the artifact."""
+    reason logged: an analysis that fails must not cost the user the artifact. With `actx`,
+    the samples run so far and then the errors go out as events (live_events)."""
+    from engine.methods.quantize import live_events
     from engine.methods.quantize.node_error import node_errors
 
     if not feeds:
         log("per-node error: no data and no example inputs to measure it on; skipped")
         return [], []
+    progress = live_events.node_error_progress(actx, feeds) if actx is not None else None
     try:
-        errors = node_errors(prepared, quant, feeds)
+        errors = node_errors(prepared, quant, feeds, progress=progress)
     except Exception as exc:
         log(f"per-node error: could not be measured on this graph ({_reason(exc)})")
         return [], []
@@ -154,6 +164,8 @@ def measure_node_errors(
         for e in shown:
             if e["layer"] == e["node"] and layers.get(e["node"], e["node"]) != e["node"]:
                 e["layer"] = layers[e["node"]]
+    if actx is not None:
+        live_events.node_errors_measured(actx, shown)
     return shown, [e.node for e in errors]
 
 
@@ -173,13 +185,34 @@ def exclusion_search(
         raise field_error(actx, "max_drop", "needs the recipe's validation data to measure "
                           "the artifact on; add a data section, or clear max_drop")  # fmt: skip
     counter = iter(range(1, 1_000_000))
+    fp32 = dict(actx.evaluate(Path(actx.onnx_path)))
+    ranked = [n for n in ranked if n not in prep.excluded]
+    watch = _search_watcher(actx, fp32, cfg.max_drop, len(ranked))
 
     def make(excluded: list[str]) -> Path:
         actx.checkpoint()
+        watch.made(excluded)
         path = work / f"candidate{next(counter)}.onnx"
         write_artifact(quantize, prep.path, path, sorted(set(prep.excluded) | set(excluded)))
         return path
 
-    fp32 = dict(actx.evaluate(Path(actx.onnx_path)))
-    ranked = [n for n in ranked if n not in prep.excluded]
-    return search_exclusions(make, actx.evaluate, ranked, fp32, actx.task, cfg.max_drop, actx.log)
+    def evaluate(path: Path) -> dict[str, float]:
+        metrics = dict(actx.evaluate(path))
+        watch.measured(path, metrics)  # each round on the Run page as soon as it is measured
+        return metrics
+
+    return search_exclusions(make, evaluate, ranked, fp32, actx.task, cfg.max_drop, actx.log)
+
+
+def _search_watcher(actx: ArtifactContext, fp32: dict[str, float], max_drop: float, n: int) -> Any:
+    """The search's rounds as events, judged against the bound the search itself uses."""
+    from engine.methods.quantize.exclusion import limit, metric_key, sizes, within
+    from engine.methods.quantize.live_events import SearchWatcher
+
+    try:
+        bound, key = limit(actx.task, fp32, max_drop), metric_key(actx.task)
+    except ValueError:  # the search raises the same, with its own words
+        bound, key = float("nan"), "metric"
+    goal = f"{key} {'≥' if key == 'accuracy' else '≤'} {bound:.4g}"
+    rounds = min(len(sizes(n)), 8)  # search_exclusions' max_rounds
+    return SearchWatcher(actx, rounds, goal, lambda m: within(actx.task, m, bound))
