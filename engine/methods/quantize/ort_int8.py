@@ -90,7 +90,7 @@ def _quantize_all(
         run.write_artifact(quantize, prep.path, dst, prep.excluded)
         actx.progress(0.6, "per-node error")
         errors, ranked = run.measure_node_errors(prep.path, dst, feeds(prep.path), actx.log,
-                                                 Path(actx.onnx_path))
+                                                 Path(actx.onnx_path), actx=actx)
         search = run.exclusion_search(cfg, actx, quantize, prep, ranked, work)
     excluded = list(prep.excluded)
     if search is not None and search.met and search.excluded:
@@ -163,7 +163,8 @@ def quantize_int8_static(cfg: StaticInt8Config, actx: ArtifactContext) -> Artifa
 
     def body(work: Path) -> ArtifactResult:
         reader, indices = calibration_reader(
-            actx.data, actx.onnx_path, cfg.calibration_samples, cfg.calibration_seed
+            actx.data, actx.onnx_path, cfg.calibration_samples, cfg.calibration_seed,
+            on_read=run.calibration_listener(actx),  # live progress on the Run page
         )
         counted: dict[str, int] = {}
 
