@@ -13,6 +13,7 @@ from typing import Any
 from engine.config_fields import config_to_dict
 from engine.methods.base import ArtifactContext, ArtifactResult
 from engine.methods.quantize import int8_run as run
+from engine.methods.quantize.activation_record import record_activation_ranges
 from engine.methods.quantize.calibration import calibration_reader, sample_feeds
 from engine.methods.quantize.int8_config import (
     DynamicInt8Config,
@@ -108,6 +109,8 @@ def _quantize_all(
     if search is not None:
         summary["exclusion"] = {"steps": search.steps, "met": search.met,
                                 "excluded": search.excluded, "message": search.message}  # fmt: skip
+    # the Export page's activation-range view: histograms and ranges, beside the file
+    record_activation_ranges(cfg, summary, prep.path, dst, actx, feeds)
     return dst, summary, prep.notes + ([search.message] if search is not None else [])
 
 
