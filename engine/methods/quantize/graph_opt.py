@@ -192,6 +192,13 @@ def fuse_transformer(
         model = optimize_model(
             str(src), model_type=model_type, num_heads=heads[0], hidden_size=heads[1]
         )
+        odd = _nonstandard_ops(model.model)
+        if odd:  # e.g. Llama's RMSNorm: an onnxruntime-only op in the ONNX domain
+            log(f"graph optimization: the fusion wrote {', '.join(odd)}, an onnxruntime-only "
+                "operator outside the ONNX standard (the checker rejects such a file); "
+                "fusing again without the normalization fusions")  # fmt: skip
+            model = optimize_model(str(src), model_type=model_type, num_heads=heads[0],
+                                   hidden_size=heads[1], optimization_options=_no_norm(model_type))  # fmt: skip
         counts = {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
         model.save_model_to_file(str(dst), use_external_data_format=external)
     except Exception as exc:
@@ -199,6 +206,22 @@ def fuse_transformer(
             f"({_reason(exc)}); quantizing without fusions")  # fmt: skip
         return None
     return counts
+
+
+def _nonstandard_ops(model: onnx.ModelProto) -> list[str]:
+    """Ops in the default (ONNX) domain that ONNX does not define."""
+    import onnx
+
+    ops = {n.op_type for n in model.graph.node if n.domain in ("", "ai.onnx")}
+    return sorted(op for op in ops if not onnx.defs.has(op))
+
+
+def _no_norm(model_type: str) -> object:
+    from onnxruntime.transformers.fusion_options import FusionOptions
+
+    options = FusionOptions(model_type)
+    options.enable_layer_norm = options.enable_skip_layer_norm = False
+    return options
 
 
 def optimize_for_quantization(
