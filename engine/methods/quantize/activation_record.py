@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -165,6 +164,8 @@ def record_activation_ranges(
     handler's per-node-error samples. A view must not cost the user the artifact: any
     failure is logged and the summary left without it.
     """
+    from engine.atomic_io import atomic_write_text, strict_json
+
     try:
         samples = _samples(cfg, actx, Path(fp32), feeds)
         if not samples:
@@ -176,7 +177,7 @@ def record_activation_ranges(
         record["calibration_method"] = getattr(cfg, "calibration_method", None)
         record["dynamic"] = any(t["dynamic"] for t in record["tensors"])
         out = Path(artifact).with_name(Path(artifact).stem + SUFFIX)
-        out.write_text(json.dumps(record, separators=(",", ":")))
+        atomic_write_text(out, strict_json(record))  # mkstemp: private, as the run's files
         summary["activation_ranges"] = out.name
     except Exception as exc:
         actx.log(f"activation ranges: not recorded ({_reason(exc)})")
