@@ -24,7 +24,7 @@ from engine.context import JobContext, JobControl  # noqa: E402
 from engine.data import load_data  # noqa: E402
 from engine.models.loaders import load_model  # noqa: E402
 from engine.recipe import DataSpec, ModelSpec, TrainConfig  # noqa: E402
-from engine.train import _linear_schedule, compute_loss, fine_tune, make_loader  # noqa: E402
+from engine.train.loop import _linear_schedule, compute_loss, fine_tune, make_loader  # noqa: E402
 
 
 def hand_loop(module, ds, cfg: TrainConfig) -> float:

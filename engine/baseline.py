@@ -22,7 +22,7 @@ from engine.context import JobCancelled, JobContext
 from engine.models.summary import summarize
 from engine.recipe import ModelSpec, Recipe
 from engine.report import build_card
-from engine.train import evaluate, make_loader
+from engine.train.loop import evaluate, make_loader
 
 if TYPE_CHECKING:  # the pipeline imports this module
     from engine.stages import Pipeline

@@ -10,7 +10,7 @@ from typing import Any
 from engine.recipe import ModelSpec
 from engine.store import TRAIN_STATE as STATE_FILE
 from engine.store import Variant, Workspace
-from engine.train_state import read_train_state
+from engine.train.state import read_train_state
 
 
 class PipelineRuns:

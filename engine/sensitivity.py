@@ -269,7 +269,7 @@ def run_sensitivity(
     workspace: str | Path | None = None,
 ) -> tuple[SensitivityResult, dict[str, float]]:
     """Load the recipe's model and data, analyse its pruning step's layers, propose amounts."""
-    from engine.train import pick_device
+    from engine.train.loop import pick_device
 
     levels = check_levels(levels)
     check_target(target)  # fail before minutes of analysis, not after

@@ -37,7 +37,7 @@ class PairedMeter:
 
     def measure(self) -> tuple[float, list[float]]:
         """(metric over all batches, the per-batch loss or accuracy)."""
-        from engine.train import evaluate
+        from engine.train.loop import evaluate
 
         values, weights = [], []
         for batch in self.batches:

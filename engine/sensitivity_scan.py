@@ -33,7 +33,7 @@ def val_batches(
     data: DataBundle, batch_size: int, eval_batches: int | None, device: torch.device
 ) -> list[dict[str, torch.Tensor]]:
     """The first `eval_batches` validation batches (all when None), collated and moved once."""
-    from engine.train import make_loader
+    from engine.train.loop import make_loader
 
     # collate and move the capped validation batches once: every evaluation reuses them
     loader = make_loader(data.val, batch_size, False, 0)

@@ -18,7 +18,7 @@ from engine.registry import MethodEntry, entry_for_config
 from engine.report import method_label
 from engine.store import TRAIN_STATE as STATE_FILE
 from engine.store import atomic_write_json
-from engine.train import evaluate, fine_tune, make_loader, total_steps
+from engine.train.loop import evaluate, fine_tune, make_loader, total_steps
 
 if TYPE_CHECKING:  # the pipeline imports this module
     from engine.stages import JobState, Pipeline

@@ -27,7 +27,7 @@ from engine.stage_deploy import check_stage, deploy_stage, export_stage
 from engine.stage_load import load_stage
 from engine.stage_model import methods_stage, save_stage, train_stage
 from engine.store import Workspace
-from engine.train import pick_device
+from engine.train.loop import pick_device
 
 # Progress ranges of the stages inside the whole job.
 STAGES = {

@@ -11,7 +11,7 @@ Every text any shipped recipe validates on is held out of training (the validati
 of data.max_length 64 and 128 with the default seed, val_fraction 0.1 and 0.15), so the
 baseline metric a recipe run shows is measured on text the weights never saw. Seeds are
 fixed: the same torch version on the same machine writes the same files. Prints the
-metrics reached, each measured through engine.train.evaluate on those validation splits.
+metrics reached, each measured through engine.train.loop.evaluate on those validation splits.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from engine.models.builtin import (  # noqa: E402
 )
 from engine.models.byte_tokenizer import ByteTokenizer  # noqa: E402
 from engine.recipe import DataSpec, TrainConfig  # noqa: E402
-from engine.train import evaluate, fine_tune, make_loader  # noqa: E402
+from engine.train.loop import evaluate, fine_tune, make_loader  # noqa: E402
 
 SEED = 0
 HELD_OUT_FRACTIONS = (0.1, 0.15)  # the recipes' val_fraction values (0.1 is the default)

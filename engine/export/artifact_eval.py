@@ -1,7 +1,7 @@
 """The metric of an ONNX file itself: run that file in onnxruntime over the validation split.
 
 A quantized artifact's accuracy or perplexity must come from the file that ships, not
-from the PyTorch model it was made from. The definitions are engine.train.evaluate's
+from the PyTorch model it was made from. The definitions are engine.train.loop.evaluate's
 exactly (summed cross-entropy over samples, or over next-token positions with padding
 ignored for causal LMs), so an fp32 file reads the same as the PyTorch evaluation.
 """
@@ -60,7 +60,7 @@ class MetricTally:
         out = torch.from_numpy(np.asarray(logits, dtype=np.float32))
         labels = batch["labels"]
         if self.task == "causal-lm":
-            from engine.train import compute_loss  # lazy: engine.train pulls in the method family
+            from engine.train.loop import compute_loss  # lazy: the loop pulls in the methods
 
             tokens = int(batch["attention_mask"][:, 1:].sum())
             self.total_loss += float(compute_loss(self.task, out, dict(batch))) * tokens

@@ -14,7 +14,7 @@ from engine.export.agreement import AgreementTally, agreement
 from engine.export.artifact_eval import evaluate_onnx, numpy_feeds, onnx_evaluator
 from engine.export.artifact_report import measure_artifacts
 from engine.recipe import ExportConfig
-from engine.train import evaluate, make_loader
+from engine.train.loop import evaluate, make_loader
 from tests.engine.artifact_models import (
     IdsOnly,
     copy_of,

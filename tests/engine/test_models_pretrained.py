@@ -15,7 +15,7 @@ from engine.models.builtin import WEIGHTS_DIR, WEIGHTS_FILES, load_builtin
 from engine.models.checkpoint import load_checkpoint, save_model
 from engine.models.loaders import load_model
 from engine.recipe import DataSpec, ModelSpec
-from engine.train import evaluate, make_loader
+from engine.train.loop import evaluate, make_loader
 
 CPU = torch.device("cpu")
 

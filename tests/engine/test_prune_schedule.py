@@ -14,7 +14,7 @@ from engine.methods.prune.schedule import SparsitySchedule
 from engine.methods.prune.unstructured import UnstructuredPruneConfig, apply_unstructured
 from engine.models.loaders import load_model
 from engine.recipe import DataSpec, ExportConfig, ModelSpec, TrainConfig
-from engine.train import fine_tune, total_steps
+from engine.train.loop import fine_tune, total_steps
 from tests.engine.conftest import run_cancelled_at, tiny_recipe
 
 

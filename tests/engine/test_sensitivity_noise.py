@@ -25,7 +25,7 @@ from engine.sensitivity import (
     within_noise,
 )
 from engine.sensitivity_propose import at_chance
-from engine.train import evaluate, make_loader
+from engine.train.loop import evaluate, make_loader
 
 DATA = DataSpec(path="shakespeare", max_length=32, max_samples=400)
 LAYERS = [f"blocks.{b}.{p}" for b in (1, 3) for p in ("attn.qkv", "attn.proj", "mlp.fc", "mlp.proj")]

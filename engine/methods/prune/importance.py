@@ -32,7 +32,7 @@ def taylor_saliency(
     seed: int = 0,
 ) -> dict[str, torch.Tensor]:
     """|w * dL/dw| per weight, accumulated over `batches` training batches."""
-    from engine.train import _to, compute_loss, make_loader
+    from engine.train.loop import _to, compute_loss, make_loader
 
     if data is None or getattr(data, "train", None) is None:
         raise ValueError(

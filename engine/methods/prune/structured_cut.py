@@ -79,7 +79,7 @@ def unit_scores(
 
 def calibration_grads(ctx: MethodContext, batches: int) -> None:
     """Sum loss gradients over a few training batches into .grad (for Taylor importance)."""
-    from engine.train import compute_loss, make_loader
+    from engine.train.loop import compute_loss, make_loader
 
     module = ctx.module
     device = ctx.device or next(module.parameters()).device

@@ -1,6 +1,6 @@
 """Resumable training state: weights and masks, optimizer, schedules and RNG in one file.
 
-Written every `checkpoint_every` steps by engine.train.fine_tune; read with weights_only
+Written every `checkpoint_every` steps by engine.train.loop.fine_tune; read with weights_only
 so a run folder's file can never run code.
 """
 

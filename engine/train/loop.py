@@ -24,18 +24,8 @@ from engine.events import LayerStats, Metric
 from engine.methods.base import TrainHook
 from engine.methods.prune.masks import keep_masks_live
 from engine.recipe import TrainConfig
-from engine.train_loss import (  # noqa: F401 (TrainingDiverged, DIVERGED_FACTOR: re-exported)
-    DIVERGED_FACTOR,
-    LossWindow,
-    TrainingDiverged,
-    TrainStats,
-    loss_warnings,
-)
-from engine.train_state import (  # noqa: F401 (read_train_state: re-exported)
-    load_train_state,
-    read_train_state,
-    save_train_state,
-)
+from engine.train.loss_watch import LossWindow, TrainStats, loss_warnings
+from engine.train.state import load_train_state, save_train_state
 
 
 def pick_device(name: str) -> torch.device:
