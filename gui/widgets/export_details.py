@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.store import Variant
+from gui.widgets.activation_range_view import ActivationRangeView, stacked
 from gui.widgets.artifact_tiles import ArtifactTiles
 from gui.widgets.node_error_chart import NodeErrorChart, error_artifacts
 from gui.widgets.shrink_card import ShrinkCard
@@ -80,7 +81,9 @@ class ExportDetails(QWidget):
         self.file_tiles = ArtifactTiles()
         self.node_errors = NodeErrorChart()
         self.node_errors_tab = QScrollArea()
-        self.node_errors_tab.setWidget(self.node_errors)
+        self.ranges = ActivationRangeView()  # under the bars; a click on a bar picks its input
+        self.ranges.follow_chart(self.node_errors)
+        self.node_errors_tab.setWidget(stacked(self.node_errors, self.ranges))
         self.node_errors_tab.setWidgetResizable(True)
         self.node_errors_tab.setFrameShape(QFrame.Shape.NoFrame)
         self.tabs.addTab(self.file_tiles, "Deployable files")
@@ -94,6 +97,7 @@ class ExportDetails(QWidget):
         self.tabs.removeTab(self.tabs.indexOf(self.file_tiles))
         self.tabs.insertTab(0 if quantized else 1, self.file_tiles, "Deployable files")
         self.node_errors.show_card(card)
+        self.ranges.show_chart_artifact(self.node_errors)
         # second, next to the files: at 1024 px five tabs do not fit and the last one scrolls away
         self.tabs.removeTab(self.tabs.indexOf(self.node_errors_tab))
         self.tabs.insertTab(1 if quantized else 4, self.node_errors_tab, "Quantization error")
