@@ -18,7 +18,12 @@ from typing import Any
 from engine.config_fields import ConfigError, FieldError
 from engine.methods.base import ArtifactContext
 from engine.methods.quantize.graph_opt import optimize_for_quantization, wants_fusions
-from engine.methods.quantize.node_patterns import node_layers, resolve_exclusions
+from engine.methods.quantize.node_patterns import (
+    fused_away,
+    node_layers,
+    quantizer_names,
+    resolve_exclusions,
+)
 
 
 def _reason(exc: BaseException) -> str:
@@ -66,7 +71,6 @@ def prepare(cfg: Any, actx: ArtifactContext, work: Path) -> Prepared:
     graph = onnx.load(str(src), load_external_data=False).graph
     path_name = f"methods[{actx.step - 1}].exclude_nodes"
     wanted = resolve_exclusions(graph, cfg.exclude_nodes, path_name)
-    layers = node_layers(graph)
     heads = (cfg.num_heads, cfg.hidden_size)
     path, fused = optimize_for_quantization(
         src, work / "prepared.onnx", actx.task, cfg.optimize, heads, actx.log
@@ -77,12 +81,13 @@ def prepare(cfg: Any, actx: ArtifactContext, work: Path) -> Prepared:
     opt_graph = onnx.load(str(path), load_external_data=False).graph
     names = {n.name for n in opt_graph.node}
     again = {n for n in wanted if n in names}
-    if cfg.exclude_nodes:  # layer patterns also match nodes the optimizer renamed
+    if cfg.exclude_nodes:  # layer patterns also match nodes the optimizer renamed or fused
         try:
+            layers = node_layers(graph, opt_graph)
             again |= set(resolve_exclusions(opt_graph, cfg.exclude_nodes, path_name, layers))
         except ConfigError:
             pass  # some pattern only matched fused-away nodes; reported below
-    lost = [n for n in wanted if n not in names]
+    lost = fused_away(graph, opt_graph, wanted, again)  # not inside a fused op kept in fp32
     notes = []
     if lost:
         notes.append(
@@ -98,7 +103,8 @@ def write_artifact(quantize: Quantize, src: Path, dst: Path, excluded: list[str]
     first and the .onnx last, so a failure never leaves a half-written artifact."""
     staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent))
     try:
-        quantize(src, staging / dst.name, excluded)
+        # as onnxruntime spells them (dynamic int8 checks a Gemm X under X_MatMul)
+        quantize(src, staging / dst.name, quantizer_names(excluded))
         drop_shape_annotations(staging / dst.name)
         for name in sorted(p.name for p in staging.iterdir()):
             if name != dst.name:
@@ -118,18 +124,6 @@ def drop_shape_annotations(path: Path) -> None:
     if len(model.graph.value_info):
         del model.graph.value_info[:]
         onnx.save(model, str(path))
-
-
-def _layers_of(source: Path) -> dict[str, str]:
-    """node name -> PyTorch layer, read from the exported file itself: pre-processing and
-    fusion drop the exporter's per-node metadata the names come from, but keep node names."""
-    import onnx
-
-    from engine.methods.quantize.onnx_layers import layer_name
-
-    model = onnx.load(str(source), load_external_data=False)
-    inits = {i.name for i in model.graph.initializer}
-    return {n.name: layer_name(n, inits) for n in model.graph.node if n.name}
 
 
 def calibration_listener(actx: ArtifactContext) -> Callable[[int, int], None]:
@@ -154,16 +148,11 @@ def measure_node_errors(
         return [], []
     progress = live_events.node_error_progress(actx, feeds) if actx is not None else None
     try:
-        errors = node_errors(prepared, quant, feeds, progress=progress)
+        errors = node_errors(prepared, quant, feeds, progress=progress, source=source)
     except Exception as exc:
         log(f"per-node error: could not be measured on this graph ({_reason(exc)})")
         return [], []
     shown = [e.to_dict() for e in errors[:NODE_ERRORS_SHOWN]]
-    if source is not None and source != prepared:  # the anatomy's names, as exported
-        layers = _layers_of(source)
-        for e in shown:
-            if e["layer"] == e["node"] and layers.get(e["node"], e["node"]) != e["node"]:
-                e["layer"] = layers[e["node"]]
     if actx is not None:
         live_events.node_errors_measured(actx, shown)
     return shown, [e.node for e in errors]

@@ -1,4 +1,10 @@
-"""Per-node quantization error: each quantized MatMul/Gemm/Conv's output against fp32.
+"""Per-node quantization error: each quantized node's output against fp32.
+
+The nodes: MatMul/Gemm/Conv, and the ops with weights that onnxruntime quantizes whole:
+the transformer optimizer's fused Attention (QKV projection inside; dynamic int8 makes it
+QAttention) and EmbedLayerNormalization (QEmbedLayerNormalization), and embedding Gathers
+(dynamic int8 stores their tables in int8). Fused nodes (Attention_0) are named by the
+module they replaced, read from the exported file (onnx_layers.optimized_layers).
 
 How it is measured (the same for every format, so the numbers compare): both files are run
 on the same feeds with the needed tensors exposed as extra graph outputs, and each
@@ -9,14 +15,16 @@ file. No twin model is built: what is measured is the file that ships.
   qdq_loss_debug calls "pre_qdq"; a graph output renamed `X_QuantizeLinear_Input` is
   followed).
 - Dynamic int8 (`quantize_dynamic`) and QOperator: the node becomes `<name>_quant`
-  (MatMulInteger / ConvInteger + scale, QLinearMatMul, QLinearConv ...). Its float output
-  keeps the fp32 name, or exists only as `X_quantized`, which is dequantized here with
-  the file's own scale and zero point.
+  (MatMulInteger / ConvInteger + scale, QLinearMatMul, QLinearConv, QAttention ...); dynamic
+  int8 first rewrites a Gemm as `<name>_MatMul` + `<name>_Add`, and the Gemm's output (after
+  the Add) is what is compared. Its float output keeps the fp32 name, or exists only as
+  `X_quantized`, which is dequantized here with the file's own scale and zero point.
 SQNR is onnxruntime.quantization.qdq_loss_debug's definition, 20·log10(‖x‖ / ‖x − x̂‖)
 over all batches; rel_error = ‖x − x̂‖ / ‖x‖. Both include error carried in from earlier
 layers. local_sqnr_db isolates what the node adds: noise powers of independent errors
 add, so the node's own relative noise power is rel_error² minus that of its worst
-activation input (clipped at 0). The list is sorted by local_sqnr_db, worst first: keeping
+activation input (clipped at 0; a fused Attention's softmax averages away part of its
+input's noise, so a deep one can read as adding none). The list is sorted by local_sqnr_db, worst first: keeping
 those nodes in fp32 helps most (a late layer is not blamed for an early one's error).
 fp32_path must be the float file that was handed to the quantizer (after any
 pre-processing), so node and tensor names match.
@@ -33,12 +41,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.methods.quantize import tensor_taps as taps
-from engine.methods.quantize.onnx_layers import layer_name
+from engine.methods.quantize.onnx_layers import layer_name, optimized_layers
 
 if TYPE_CHECKING:
     import onnx
 
 QUANTIZABLE_OPS = ("MatMul", "Gemm", "Conv")
+# ...and the ops with weights that onnxruntime quantizes whole: graph optimization's fused
+# attention (QKV projection inside) and embedding + LayerNorm, and embedding lookups
+MEASURED_OPS = (*QUANTIZABLE_OPS, "Attention", "EmbedLayerNormalization", "Gather")
 Progress = Callable[[int, int], None]
 _EPS = float(np.finfo(float).eps)  # qdq_loss_debug's floor on both norms
 
@@ -46,7 +57,7 @@ _EPS = float(np.finfo(float).eps)  # qdq_loss_debug's floor on both norms
 @dataclass(frozen=True)
 class NodeError:
     node: str  # the fp32 node name (what nodes_to_exclude takes)
-    op_type: str  # MatMul | Gemm | Conv
+    op_type: str  # MatMul | Gemm | Conv | Attention | EmbedLayerNormalization | Gather
     layer: str  # the PyTorch module name, as the model anatomy shows it
     sqnr_db: float  # output vs fp32, higher is better (includes upstream error)
     rel_error: float  # ‖x − x̂‖ / ‖x‖ of the output
@@ -58,14 +69,24 @@ class NodeError:
         return asdict(self)
 
 
-def _is_quantized(node: onnx.NodeProto, by_name: dict, producer_op: dict[str, str]) -> bool:
-    if node.name + "_quant" in by_name:  # QOperator / dynamic: the node was replaced
+def _is_quantized(
+    node: onnx.NodeProto, by_name: dict, producer_op: dict[str, str], fp_inits: set[str]
+) -> bool:
+    # QOperator / dynamic: the node was replaced (QAttention, QEmbedLayerNormalization ...);
+    # dynamic int8 first rewrites a Gemm as <name>_MatMul + <name>_Add
+    if node.name + "_quant" in by_name or node.name + "_MatMul_quant" in by_name:
         return True
-    same = by_name.get(node.name)  # QDQ: same node, its second operand dequantized
-    return (
-        same is not None
-        and len(same.input) > 1
-        and producer_op.get(same.input[1]) == "DequantizeLinear"
+    same = by_name.get(node.name)
+    if same is None:
+        return False
+    # QDQ: same node, its second operand (or a weight) dequantized; dynamic Gather: it
+    # reads the int8 copy of its table
+    if node.op_type in QUANTIZABLE_OPS and len(same.input) > 1:
+        if producer_op.get(same.input[1]) == "DequantizeLinear":
+            return True
+    return any(
+        a in fp_inits and (b == f"{a}_quantized" or producer_op.get(b) == "DequantizeLinear")
+        for a, b in zip(node.input, same.input, strict=False)
     )
 
 
@@ -143,10 +164,11 @@ def _to_db(ratio: float) -> float:
 def _selected(fp: onnx.ModelProto, q: onnx.ModelProto) -> list[onnx.NodeProto]:
     by_name = {n.name: n for n in q.graph.node if n.name}
     producer_op = {o: n.op_type for n in q.graph.node for o in n.output}
+    inits = taps.initializer_names(fp)
     return [
         n
         for n in fp.graph.node
-        if n.op_type in QUANTIZABLE_OPS and n.name and _is_quantized(n, by_name, producer_op)
+        if n.op_type in MEASURED_OPS and n.name and _is_quantized(n, by_name, producer_op, inits)
     ]
 
 
@@ -172,17 +194,41 @@ def _carriers(
     return found
 
 
+def _carried(power: dict[str, tuple[float, float]], inputs: list[str]) -> float:
+    """The worst relative noise power among the inputs; an exact input (token ids, an
+    all-zero mask: noise at the floor) carries none, whatever its signal."""
+    return max(
+        (power[i][1] / power[i][0] for i in inputs if i in power and power[i][1] > _EPS**2),
+        default=0.0,
+    )
+
+
+def _layers(fp: onnx.ModelProto, source: Path | None) -> dict[str, str]:
+    """Node name -> module, read from the exported file when the fp32 file is its optimized
+    copy: optimization drops the exporter's node metadata and writes fused nodes
+    (Attention_0) that only the export's tensors can name."""
+    if source is None:
+        return {}
+    import onnx
+
+    exported = onnx.load(str(source), load_external_data=False).graph
+    return optimized_layers(exported, fp.graph)
+
+
 def node_errors(
     fp32_path: Path,
     quant_path: Path,
     feeds: list[dict[str, np.ndarray]],
     *,
     progress: Progress | None = None,
+    source: Path | None = None,
 ) -> list[NodeError]:
-    """Error of every quantized MatMul/Gemm/Conv output against fp32, worst first.
+    """Error of every quantized node's output against fp32 (MatMul/Gemm/Conv, and the
+    fused Attention / EmbedLayerNormalization and embedding Gathers), worst first.
 
     `progress(done, total)` is called as batches finish (both files run batch by batch,
-    so memory holds one batch of tapped tensors at a time).
+    so memory holds one batch of tapped tensors at a time). `source`: the exported file
+    fp32_path was optimized from, whose module names the layers get.
     """
     fp, q = taps.load(fp32_path), taps.load(quant_path)
     taps.check_feeds(fp, feeds)
@@ -200,18 +246,19 @@ def node_errors(
     fp_run = taps.run(taps.session(taps.with_outputs(fp, list(pairs))), list(pairs), feeds)
     q_run = taps.run(taps.session(where.model(list(pairs.values()))), list(pairs.values()), feeds)
     power = _noise(fp_run, q_run, pairs, progress, len(feeds))
+    layers = _layers(fp, source)
     out: list[NodeError] = []
     for node in nodes:
         if node.output[0] not in power:
             continue  # its output has no float value in the quantized file
         signal, noise = power[node.output[0]]
-        carried = max((power[i][1] / power[i][0] for i in inputs[node.name] if i in power), default=0.0)
+        carried = _carried(power, inputs[node.name])
         own = max(noise / signal - carried, _EPS**2)
         out.append(
             NodeError(
                 node=node.name,
                 op_type=node.op_type,
-                layer=layer_name(node, fp_inits),
+                layer=layers.get(node.name) or layer_name(node, fp_inits),
                 sqnr_db=_to_db(signal / noise),
                 rel_error=math.sqrt(noise / signal),
                 local_sqnr_db=_to_db(1.0 / own),

@@ -39,9 +39,39 @@ def _matches(pattern: str, names: Iterable[str]) -> bool:
     return any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names if n)
 
 
-def node_layers(graph: onnx.GraphProto) -> dict[str, str]:
-    """Node name -> layer name, for every node the exporter recorded a layer for."""
+def node_layers(graph: onnx.GraphProto, optimized: onnx.GraphProto | None = None) -> dict[str, str]:
+    """Node name -> layer name, for every node the exporter recorded a layer for; with
+    `optimized` (graph optimization's rewrite of `graph`), for that graph's nodes, fused
+    ones included (Attention_0 -> bert.encoder.layer.0.attention.self)."""
+    if optimized is not None:
+        from engine.methods.quantize.onnx_layers import optimized_layers
+
+        return optimized_layers(graph, optimized)
     return {n.name: layer for n in graph.node if (layer := node_layer(n))}
+
+
+def fused_away(
+    graph: onnx.GraphProto, optimized: onnx.GraphProto, wanted: list[str], kept: set[str]
+) -> list[str]:
+    """The nodes of `wanted` (export node names) that optimization fused into an op which
+    is not kept in fp32: a node inside a kept fused op's layer (a Softmax of an excluded
+    Attention's bert.encoder.layer.0.attention.self) stays fp32 with it."""
+    present = {n.name for n in optimized.node}
+    layers = node_layers(graph, optimized)
+    kept_layers = {layers[n] for n in kept if n in layers and n not in {m.name for m in graph.node}}
+    by_name = {n.name: n for n in graph.node}
+
+    def inside(name: str) -> bool:
+        layer = node_layer(by_name[name]) if name in by_name else ""
+        return any(layer == k or layer.startswith(k + ".") for k in kept_layers if layer)
+
+    return [n for n in wanted if n not in present and not inside(n)]
+
+
+def quantizer_names(excluded: list[str]) -> list[str]:
+    """`excluded` as onnxruntime's nodes_to_exclude must spell it: dynamic int8 first
+    rewrites each Gemm X as X_MatMul + X_Add and checks exclusions on those names."""
+    return [*excluded, *(f"{n}_MatMul" for n in excluded)]
 
 
 def resolve_exclusions(

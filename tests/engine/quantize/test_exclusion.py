@@ -67,8 +67,9 @@ def test_it_says_it_cannot_when_the_culprit_is_not_ranked(case):
         make, evaluate, innocent, evaluate(src), "classification", 0.05, lines.append
     )
     assert not result.met and result.excluded == []
-    # 0, 1, then all: each step is reported, the last keeps every ranked node in fp32
-    assert made == [[], innocent[:1], innocent]
+    # 0, 1, 2 ... then all: each step is reported, the last keeps every ranked node in fp32
+    assert len(innocent) == 3  # fc1, fc2 and the head Gemm (dynamic int8 quantizes it)
+    assert made == [[], innocent[:1], innocent[:2], innocent]
     assert [s["excluded"] for s in result.steps] == made
     assert result.message.startswith("cannot meet accuracy ≥ 0.95")
     assert f"even with all {len(innocent)} ranked node(s) in fp32" in result.message
