@@ -25,6 +25,7 @@ from gui.pages.run_text import (
     STAGE_TITLES,
     card_summary,
     fmt_duration,
+    live_quantize_steps,
     sparsity_mode,
     stage_title,
     summary_text,
@@ -54,6 +55,7 @@ class RunPage(RunPageUi, QWidget):
         self._stage = ""
         self._started_at = 0.0
         self._eta_at: float | None = None  # monotonic time the job should end, per the last estimate
+        self._quantize_seen = False  # this run's quantize events have switched to their tab
         self._build()
         self.runner.event.connect(self._on_event)
         self.runner.finished.connect(self._on_finished)
@@ -100,9 +102,18 @@ class RunPage(RunPageUi, QWidget):
         limit = f"max {t.max_steps} steps" if t.max_steps else f"{t.epochs} epoch(s)"
         export = "ONNX export" if recipe.export.enabled else "no export"
         self.plots.show_sparsity(sparsity_mode(recipe))
+        self._show_quantize_tab(live_quantize_steps(recipe))
         self.recipe_line.setText(
             f"{recipe.model.source}:{recipe.model.path} · {steps} · {limit}, batch {t.batch_size} · {export}"
         )
+
+    def _show_quantize_tab(self, steps: list[tuple[int, str, str]]) -> None:
+        """The Quantization tab (and the tab bar) only for a recipe with an int8 step."""
+        self.quantize_panel.set_steps(steps)
+        self.plot_tabs.setTabVisible(1, bool(steps))
+        self.plot_tabs.tabBar().setVisible(bool(steps))
+        if not steps:
+            self.plot_tabs.setCurrentIndex(0)
 
     # -- control -------------------------------------------------------------------
     def start(self, recipe: Recipe | None = None, resume_run: str | None = None) -> bool:
@@ -119,6 +130,9 @@ class RunPage(RunPageUi, QWidget):
         if resume_run is None:  # a continued run keeps its curves and log: it is the same run
             self.plots.reset()
             self.log.clear()
+        self.quantize_panel.reset()  # a continued run quantizes again from the start
+        self.plot_tabs.setCurrentIndex(0)
+        self._quantize_seen = False
         self.progress.setValue(0)
         self.last_result = None
         self._stage = ""
@@ -175,7 +189,11 @@ class RunPage(RunPageUi, QWidget):
     # -- events --------------------------------------------------------------------
     def _on_event(self, ev: object) -> None:
         self.plots.on_event(ev)
-        if isinstance(ev, Progress):
+        if self.quantize_panel.on_event(ev):
+            if not self._quantize_seen:  # once per run: training is over, show the step
+                self._quantize_seen = True
+                self.plot_tabs.setCurrentWidget(self.quantize_panel)
+        elif isinstance(ev, Progress):
             self.progress.setValue(int(ev.fraction * 1000))
             stage = f"{self._stage} — {ev.message}" if ev.message and ev.message != self._stage else self._stage
             self.stage_label.setText(f"{stage}   {ev.fraction:.0%}")
@@ -228,6 +246,8 @@ class RunPage(RunPageUi, QWidget):
 
     def _on_finished(self, result: JobResult) -> None:
         self.last_result = result
+        if self._quantize_seen:
+            self.quantize_panel.finish(result.status)
         self.eta_timer.stop()
         self._eta_at = None
         elapsed = fmt_duration(time.monotonic() - self._started_at)

@@ -12,10 +12,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStyle,
+    QTabWidget,
     QVBoxLayout,
 )
 
 from gui.widgets.live_plots import LivePlots
+from gui.widgets.quantize_live import QuantizeLivePanel
 from gui.widgets.run_history import RunHistoryPanel
 
 LOG_LINES = 2000  # older lines drop off; the full story is in the run folder
@@ -136,9 +138,20 @@ class RunPageUi:
         self.eta_timer.setInterval(1000)
         self.eta_timer.timeout.connect(self._tick_eta)
         side = QSplitter(Qt.Orientation.Horizontal)
-        side.addWidget(self.plots)
+        side.addWidget(self._build_plot_tabs())
         side.addWidget(self.history)
         side.setStretchFactor(0, 1)
         side.setChildrenCollapsible(False)
         side.setSizes([800, 200])
         return side
+
+    def _build_plot_tabs(self) -> QTabWidget:
+        """Training plots, and a Quantization tab that exists only for recipes with an int8
+        step: it fills after training, so it gets the whole width instead of squeezing the
+        loss and sparsity plots (its tab bar is hidden otherwise)."""
+        self.quantize_panel = QuantizeLivePanel()
+        self.plot_tabs = QTabWidget()
+        self.plot_tabs.setDocumentMode(True)
+        self.plot_tabs.addTab(self.plots, "Training")
+        self.plot_tabs.addTab(self.quantize_panel, "Quantization")
+        return self.plot_tabs

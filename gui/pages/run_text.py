@@ -43,6 +43,24 @@ def _has_artifact_step(recipe: Recipe) -> bool:
     return False
 
 
+LIVE_QUANTIZE_TYPES = ("int8_dynamic", "int8_static")  # steps that report node errors live
+
+
+def live_quantize_steps(recipe: Recipe) -> list[tuple[int, str, str]]:
+    """(1-based step, artifact kind, what it does) of each int8 step: the Run page's
+    Quantization tab shows their calibration, per-node error and exclusion search."""
+    out = []
+    for i, m in enumerate(recipe.methods):
+        try:
+            entry = entry_for_config(m)
+        except (KeyError, TypeError):
+            continue
+        if entry.type_name in LIVE_QUANTIZE_TYPES:
+            label = entry.describe(m) if entry.describe else entry.label
+            out.append((i + 1, "onnx-" + entry.type_name.replace("_", "-"), label))
+    return out
+
+
 def artifacts_text(card: dict) -> str:
     """'int8-dynamic file 1.0 MB, 1.08× fp32 speed, perplexity 6.10' for each quantized file."""
     parts = []
