@@ -84,6 +84,8 @@ def _quantize_all(
     actx.progress(0.05, "graph optimization")
     with quiet_quantizer(actx.log, f"{kind}: "):
         prep = run.prepare(cfg, actx, work)
+    optimized = prep.path != Path(actx.onnx_path)
+    smoothed, quantize = _smooth(cfg, actx, prep, work, quantize)
     dst = run.output_path(actx, kind)
     actx.checkpoint()
     actx.progress(0.3, "quantizing")
@@ -100,18 +102,47 @@ def _quantize_all(
             run.write_artifact(quantize, prep.path, dst, excluded)
     summary = {
         "settings": config_to_dict(cfg),
-        "optimized": prep.path != Path(actx.onnx_path),
+        "optimized": optimized,
         "fused": prep.fused,
         "fusions_tried": prep.fusions_tried,
         "excluded_nodes": excluded,
         "node_errors": errors,
     }
+    if smoothed is not None:
+        summary["smoothing"] = smoothed.record
     if search is not None:
         summary["exclusion"] = {"steps": search.steps, "met": search.met,
                                 "excluded": search.excluded, "message": search.message}  # fmt: skip
     # the Export page's activation-range view: histograms and ranges, beside the file
     record_activation_ranges(cfg, summary, prep.path, dst, actx, feeds)
-    return dst, summary, prep.notes + ([search.message] if search is not None else [])
+    notes = prep.notes + (smoothed.notes if smoothed is not None else [])
+    return dst, summary, notes + ([search.message] if search is not None else [])
+
+
+def _smooth(
+    cfg: Any, actx: ArtifactContext, prep: run.Prepared, work: Path, quantize: run.Quantize
+) -> tuple[Any, run.Quantize]:
+    """With smooth_alpha set: smooth the prepared graph in place of it (same node names, so
+    exclusions and per-node error still line up), and quantize it without touching the
+    inserted Mul/Cast nodes (a quantized Mul would take the outlier range again)."""
+    from engine.methods.quantize.smooth import SMOOTH_SAMPLES, smooth_prepared
+
+    if not cfg.smooth_alpha:
+        return None, quantize
+    actx.progress(0.2, "smoothing activations")
+    if isinstance(cfg, StaticInt8Config):  # the very samples the ranges are calibrated on
+        count, seed = cfg.calibration_samples, cfg.calibration_seed
+    else:
+        count, seed = SMOOTH_SAMPLES, actx.seed
+    smoothed = smooth_prepared(cfg.smooth_alpha, actx, prep.path, work, count, seed)
+    prep.path = smoothed.path
+    actx.log(f"smoothing: alpha {cfg.smooth_alpha}, {len(smoothed.tensors)} tensor(s) on "
+             f"{smoothed.record['samples']} sample(s)")  # fmt: skip
+
+    def quantize_smoothed(src: Path, dst: Path, excluded: list[str]) -> None:
+        quantize(src, dst, sorted(set(excluded) | set(smoothed.nodes)))
+
+    return smoothed, quantize_smoothed
 
 
 def _notes(cfg: Any, summary: dict[str, Any]) -> list[str]:
@@ -208,13 +239,18 @@ def check_int8(cfg: Any, module: Any) -> list[str]:
     return layer_problems(cfg.exclude_nodes, module)
 
 
+def _smoothing_label(cfg: Any) -> str:
+    return f", smoothed α={cfg.smooth_alpha:g}" if cfg.smooth_alpha else ""
+
+
 def describe_dynamic(cfg: DynamicInt8Config) -> str:
-    return f"int8 dynamic ({'per-channel' if cfg.per_channel else 'per-tensor'})"
+    return (f"int8 dynamic ({'per-channel' if cfg.per_channel else 'per-tensor'}"
+            f"{_smoothing_label(cfg)})")  # fmt: skip
 
 
 def describe_static(cfg: StaticInt8Config) -> str:
     return (f"int8 static {cfg.quant_format.upper()}, {cfg.calibration_method}, "
-            f"{cfg.calibration_samples} samples")  # fmt: skip
+            f"{cfg.calibration_samples} samples{_smoothing_label(cfg)}")  # fmt: skip
 
 
 register_method(
