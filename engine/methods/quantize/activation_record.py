@@ -66,7 +66,8 @@ def _histograms(
     """Pass 2: counts over fixed edges, values seen, and the percentile cut per tensor."""
     from onnxruntime.quantization.calibrate import HistogramCollector
 
-    collector = HistogramCollector("percentile", True, 2048, None, CUT_PERCENTILE, "same")
+    collector = HistogramCollector(method="percentile", symmetric=True, num_bins=2048,
+                                   num_quantized_bins=None, percentile=CUT_PERCENTILE, scenario="same")
     acc = {n: {"counts": np.zeros(BINS, np.int64), "count": 0, "nonfinite": 0} for n in names}
     for batch in _batch_values(sess, names, feeds):
         for n, v in batch.items():
