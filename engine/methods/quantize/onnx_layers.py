@@ -8,6 +8,8 @@ What the project's exporter writes (torch 2.13, checked on a tiny BERT and the b
 - TorchScript: nodes are named by scope, `/bert/encoder/layer.0/attention/self/query/MatMul`,
   and MatMul weights are `onnx::MatMul_412`.
 - Gemm and Conv weights keep their parameter name (`classifier.weight`) in both.
+- onnxruntime's graph optimization drops the metadata and writes fused nodes with new
+  names (Attention_0); optimized_layers reads both back from the exported file.
 """
 
 from __future__ import annotations
