@@ -24,7 +24,8 @@ from engine.context import JobContext, JobControl  # noqa: E402
 from engine.data import load_data  # noqa: E402
 from engine.models.loaders import load_model  # noqa: E402
 from engine.recipe import DataSpec, ModelSpec, TrainConfig  # noqa: E402
-from engine.train.loop import _linear_schedule, compute_loss, fine_tune, make_loader  # noqa: E402
+from engine.train.forward import forward_loss  # noqa: E402
+from engine.train.loop import _linear_schedule, fine_tune, make_loader  # noqa: E402
 
 
 def hand_loop(module, ds, cfg: TrainConfig) -> float:
@@ -37,8 +38,7 @@ def hand_loop(module, ds, cfg: TrainConfig) -> float:
     t0 = time.perf_counter()
     while step < cfg.max_steps:
         for batch in loader:
-            logits = module(batch["input_ids"], batch["attention_mask"])
-            loss = compute_loss("causal-lm", logits, batch)
+            loss, _ = forward_loss(module, batch, "causal-lm")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

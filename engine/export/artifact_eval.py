@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from engine.export.runtime import feeds_for, make_session, ort_logits
+from engine.train.forward import compute_loss
 
 METRIC_TASKS = ("classification", "causal-lm")  # tasks whose validation split has a metric
 
@@ -60,8 +61,6 @@ class MetricTally:
         out = torch.from_numpy(np.asarray(logits, dtype=np.float32))
         labels = batch["labels"]
         if self.task == "causal-lm":
-            from engine.train.loop import compute_loss  # lazy: the loop pulls in the methods
-
             tokens = int(batch["attention_mask"][:, 1:].sum())
             self.total_loss += float(compute_loss(self.task, out, dict(batch))) * tokens
             self.n_items += tokens

@@ -24,6 +24,7 @@ from engine.events import LayerStats, Metric
 from engine.methods.base import TrainHook
 from engine.methods.prune.masks import keep_masks_live
 from engine.recipe import TrainConfig
+from engine.train.forward import compute_loss, forward, forward_loss, to_device
 from engine.train.loss_watch import LossWindow, TrainStats, loss_warnings
 from engine.train.state import load_train_state, save_train_state
 
@@ -35,26 +36,6 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def compute_loss(task: str, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Cross-entropy: next-token for causal LMs (padding ignored), per-sample for classifiers."""
-    labels = batch["labels"]
-    if task == "causal-lm":
-        shift_logits = logits[:, :-1, :]
-        shift_labels = labels[:, 1:].masked_fill(batch["attention_mask"][:, 1:] == 0, -100)
-        return F.cross_entropy(
-            shift_logits.reshape(-1, shift_logits.size(-1)),
-            shift_labels.reshape(-1),
-            ignore_index=-100,
-        )
-    if task == "classification":
-        return F.cross_entropy(logits, labels)
-    raise ValueError(f"fine-tuning needs a causal-lm or classification model, got task {task!r}")
-
-
-def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 @torch.no_grad()
@@ -80,8 +61,8 @@ def evaluate(
             break
         if progress is not None and n:
             progress(i / n, f"evaluating batch {i + 1}/{n}")
-        batch = _to(batch, device)
-        logits = module(batch["input_ids"], batch["attention_mask"])
+        batch = to_device(batch, device)
+        logits = forward(module, batch)
         if task == "causal-lm":
             tokens = int(batch["attention_mask"][:, 1:].sum())
             total_loss += float(compute_loss(task, logits, batch)) * tokens
@@ -163,7 +144,7 @@ def fine_tune(
             if i < skip:
                 continue
             ctx.checkpoint()
-            loss = _train_step(module, task, _to(batch, device), opt, sched)
+            loss = _train_step(module, task, to_device(batch, device), opt, sched)
             step += 1
             for hook in hooks:
                 hook.on_step(step)
@@ -198,8 +179,7 @@ def _resumed_step(
 
 def _train_step(module: nn.Module, task: str, batch: dict[str, torch.Tensor], opt: Any, sched: Any) -> torch.Tensor:
     """Forward, loss, backward, optimizer and schedule step; the loss stays on the device."""
-    logits = module(batch["input_ids"], batch["attention_mask"])
-    loss = compute_loss(task, logits, batch)
+    loss, _ = forward_loss(module, batch, task)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()

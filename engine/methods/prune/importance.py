@@ -32,7 +32,8 @@ def taylor_saliency(
     seed: int = 0,
 ) -> dict[str, torch.Tensor]:
     """|w * dL/dw| per weight, accumulated over `batches` training batches."""
-    from engine.train.loop import _to, compute_loss, make_loader
+    from engine.train.forward import forward_loss, to_device
+    from engine.train.loop import make_loader
 
     if data is None or getattr(data, "train", None) is None:
         raise ValueError(
@@ -48,10 +49,9 @@ def taylor_saliency(
     for batch in loader:
         if seen >= batches:
             break
-        batch = _to(batch, device)
+        batch = to_device(batch, device)
         module.zero_grad(set_to_none=True)
-        logits = module(batch["input_ids"], batch["attention_mask"])
-        compute_loss(task, logits, batch).backward()
+        forward_loss(module, batch, task)[0].backward()
         for n, m in layers.items():
             param = m.weight_orig if hasattr(m, "weight_orig") else m.weight
             if param.grad is not None:

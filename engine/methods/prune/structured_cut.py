@@ -79,7 +79,8 @@ def unit_scores(
 
 def calibration_grads(ctx: MethodContext, batches: int) -> None:
     """Sum loss gradients over a few training batches into .grad (for Taylor importance)."""
-    from engine.train.loop import compute_loss, make_loader
+    from engine.train.forward import forward_loss, to_device
+    from engine.train.loop import make_loader
 
     module = ctx.module
     device = ctx.device or next(module.parameters()).device
@@ -89,9 +90,7 @@ def calibration_grads(ctx: MethodContext, batches: int) -> None:
         for batch in make_loader(ctx.data.train, ctx.batch_size, True, ctx.seed):
             if seen >= batches:
                 break
-            batch = {k: v.to(device) for k, v in batch.items()}
-            logits = module(batch["input_ids"], batch["attention_mask"])
-            compute_loss(ctx.task, logits, batch).backward()
+            forward_loss(module, to_device(batch, device), ctx.task)[0].backward()
             seen += 1
     if seen == 0:
         raise ValueError("importance taylor got no calibration batch: the training split is empty")
