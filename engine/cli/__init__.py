@@ -18,11 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     """The `workbench-cli` entry point (see engine.cli.dispatch for the commands)."""
     previous = {}
     try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, signal.default_int_handler)
-    except ValueError:  # not the main thread (in-process callers): leave signals alone
-        pass
-    try:
+        try:  # inside the outer try: Ctrl+C may land the moment SIGINT's handler is set
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, signal.default_int_handler)
+        except ValueError:  # not the main thread (in-process callers): leave signals alone
+            pass
         from engine.quiet import install
 
         install()  # harmless library warnings (torchao's missing kernels...) are not printed
