@@ -17,12 +17,14 @@ from gui.widgets.compare_artifact_points import (
     ArtifactPoint,
     artifact_points,
     fill_legend,
+    kind_style,
     make_legend,
     variant_x,
 )
 from gui.widgets.compare_artifact_points import (
     spots as artifact_spots,
 )
+from gui.widgets.compare_labels import LabelLayer, LabelSpec
 from gui.widgets.variant_metrics import metric_label, metric_value
 
 POINT = "#4a7fc1"
@@ -59,7 +61,8 @@ class CompareScatter(QWidget):
             # "(x0.001)" axis prefixes confuse more than they help for ms and accuracies
             self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.plot.setLabel("bottom", "ONNX latency p50 (ms, lower is better)", color="#333")
-        self.scatter = pg.ScatterPlotItem(size=12, pen=pg.mkPen("w", width=1.5), hoverable=True)
+        self.scatter = pg.ScatterPlotItem(size=12, pen=pg.mkPen("w", width=1.5), hoverable=True,
+                                          tip=self._variant_tip)
         self.scatter.sigClicked.connect(self._point_clicked)
         self.plot.addItem(self.scatter)
         # quantized ONNX files: their own markers, hover text says where the metric came from
@@ -67,8 +70,10 @@ class CompareScatter(QWidget):
         self.artifact_scatter.sigClicked.connect(self._artifact_clicked)
         self.plot.addItem(self.artifact_scatter)
         self.artifact_points: list[ArtifactPoint] = []
-        self._artifact_labels: list[pg.TextItem] = []
+        self.labels = LabelLayer(self.plot)  # placed so that none overlaps another
+        self._metric, self._axis = "", "latency"  # what the hover text of a variant names
         self.legend = make_legend(self.plot)
+        self.labels.keep_clear_of(self.legend)
         self._extra: list[Any] = []  # labels, edges and arrows, rebuilt on every refresh
         self.points: list[tuple[Variant, float, float]] = []
         self._selected: str | None = None
@@ -96,6 +101,7 @@ class CompareScatter(QWidget):
         for item in self._extra:
             self.plot.removeItem(item)
         self._extra.clear()
+        self._metric, self._axis = metric, axis
         self.points = plot_points(variants, metric, axis)
         self.artifact_points = artifact_points(variants, metric, axis)
         self.stack.setCurrentIndex(1 if self.points or self.artifact_points else 0)
@@ -117,9 +123,6 @@ class CompareScatter(QWidget):
                 cx, cy = where[control.id]
                 self._add(pg.PlotCurveItem([cx, x], [cy, y], pen=pg.mkPen(CONTROL_EDGE, width=1.5,
                                                                             style=Qt.PenStyle.DashLine)))
-            label = pg.TextItem(v.name, color="#222", anchor=(0, 1.15))
-            label.setPos(x, y)
-            self._add(label)
         self._draw_artifacts(where)
         self._draw_points()
         if self.points or self.artifact_points:
@@ -167,7 +170,7 @@ class CompareScatter(QWidget):
         ]
         self.scatter.setData(spots)
         self.artifact_scatter.setData(artifact_spots(self.artifact_points, self._selected))
-        self._label_artifacts()
+        self._label_points()
 
     def _draw_artifacts(self, where: dict[str, tuple[float, float]]) -> None:
         """Thin line from each variant's fp32 point to its quantized files, and the legend."""
@@ -178,21 +181,27 @@ class CompareScatter(QWidget):
                                                                                 style=Qt.PenStyle.DotLine)))
         fill_legend(self.legend, self.artifact_points)
 
-    def _label_artifacts(self) -> None:
-        """Name the selected variant's files ("name · int8 dynamic"); the rest have hover text.
+    def _label_points(self) -> None:
+        """Name every point, the selected variant's first; LabelLayer keeps the names apart.
 
-        Every file labelled at once piles text on top of itself: a variant's files sit close
-        to its own point and to each other.
+        A variant's files sit close to its own point and to each other, so a file's label is
+        its kind alone: the dotted line ties it to its variant's named point.
         """
-        for label in self._artifact_labels:
-            self.plot.removeItem(label)
-        self._artifact_labels = []
-        for p in self.artifact_points:
-            if p.variant.id == self._selected:
-                label = pg.TextItem(p.label, color="#555", anchor=(0, -0.1))
-                label.setPos(p.x, p.y)
-                self.plot.addItem(label)
-                self._artifact_labels.append(label)
+        chosen = self._selected
+        mine = [p for p in self.points if p[0].id == chosen]
+        others = [p for p in self.points if p[0].id != chosen]
+        specs = [LabelSpec(x, y, v.name, "#000", bold=True) for v, x, y in mine]
+        specs += [LabelSpec(p.x, p.y, kind_style(p.kind)[0], "#333")
+                  for p in self.artifact_points if p.variant.id == chosen]
+        specs += [LabelSpec(x, y, v.name, "#222") for v, x, y in others]
+        specs += [LabelSpec(p.x, p.y, kind_style(p.kind)[0], "#777")
+                  for p in self.artifact_points if p.variant.id != chosen]
+        self.labels.set_labels(specs)
+
+    def _variant_tip(self, x: float, y: float, data: Any) -> str:
+        v = next((v for v, _, _ in self.points if v.id == data), None)
+        where = f"latency p50: {x:.3g} ms" if self._axis == "latency" else f"size: {x:.3g} MB"
+        return f"{v.name} (fp32)\n{self._metric}: {y:.4g}\n{where}" if v is not None else ""
 
     def _artifact_tip(self, x: float, y: float, data: Any) -> str:
         points = self.artifact_points

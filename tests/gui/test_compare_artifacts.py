@@ -85,10 +85,10 @@ def test_size_axis_puts_the_file_at_its_size_on_disk(page, quantized):
 def test_selecting_the_variant_labels_its_files_and_a_click_on_one_selects_it(qtbot, page, quantized):
     _, variant = quantized
     page.state.select_variant(variant.id)
-    labels = [lab.toPlainText() for lab in page.scatter._artifact_labels]
-    assert labels == [f"{variant.name} · int8 dynamic"]
+    # the selected variant's name first, then its file by kind (the dotted line ties them)
+    assert page.scatter.labels.texts()[:2] == [variant.name, "int8 dynamic"]
     page.state.select_variant(next(v.id for v in page.model.variants if v.id != variant.id))
-    assert page.scatter._artifact_labels == []
+    assert page.scatter.labels.texts()[0] != variant.name
     with qtbot.waitSignal(page.scatter.clicked) as got:
         page.scatter._artifact_clicked(None, page.scatter.artifact_scatter.points())
     assert got.args == [variant.id]
