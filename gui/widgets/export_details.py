@@ -27,6 +27,17 @@ from gui.widgets.variant_family_chart import FamilyChart
 from gui.widgets.variant_onnx_card import OnnxCard, OnnxTiles
 
 FAMILY_TITLE = "Next to its parent and siblings (this variant in orange)"
+# Tab titles stay short so all five fit the tabs column of a 1024-px window (long ones pushed
+# the last tab out of sight behind scroll arrows); each tab's tooltip says it in full.
+TAB_TITLES = {
+    "onnx": ("ONNX file", "The exported fp32 ONNX file: checker, parity with PyTorch, latency"),
+    "family": ("Family", "This variant next to its parent and siblings"),
+    "folder": ("Run folder", "What the variant's run folder holds"),
+    "files": ("Files", "Deployable files: one tile per ONNX file (fp32 and each quantized one) "
+                       "with its size, latency, own metric, parity and verdict"),
+    "error": ("Layer error", "Quantization error per layer (SQNR of each quantized node against fp32) "
+                             "and the keep-in-fp32 steps"),
+}
 
 
 class ExportDetails(QWidget):
@@ -55,9 +66,12 @@ class ExportDetails(QWidget):
         onnx_tab.setFrameShape(QFrame.Shape.NoFrame)
         onnx_tab.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tabs = QTabWidget()
-        self.tabs.addTab(onnx_tab, "ONNX file")
-        self.tabs.addTab(family_tab, "Family")
-        self.tabs.addTab(self.artifacts, "Run folder")
+        # every tab stays in sight: no scroll arrows, the tab bar claims its width from the layout
+        self.tabs.setUsesScrollButtons(False)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideNone)
+        self._add_tab(onnx_tab, "onnx")
+        self._add_tab(family_tab, "family")
+        self._add_tab(self.artifacts, "folder")
         self._add_quantize_tabs()
         shrink_area = QScrollArea()
         shrink_area.setWidget(self.shrink)
@@ -86,8 +100,14 @@ class ExportDetails(QWidget):
         self.node_errors_tab.setWidget(stacked(self.node_errors, self.ranges))
         self.node_errors_tab.setWidgetResizable(True)
         self.node_errors_tab.setFrameShape(QFrame.Shape.NoFrame)
-        self.tabs.addTab(self.file_tiles, "Deployable files")
-        self.tabs.addTab(self.node_errors_tab, "Quantization error")
+        self._add_tab(self.file_tiles, "files")
+        self._add_tab(self.node_errors_tab, "error")
+
+    def _add_tab(self, widget: QWidget, key: str, index: int = -1) -> None:
+        """Add (or re-insert at index) a tab with its short title and full tooltip."""
+        title, tip = TAB_TITLES[key]
+        at = self.tabs.insertTab(index, widget, title)
+        self.tabs.setTabToolTip(at, tip)
 
     def _show_quantize_tabs(self, card: dict[str, Any]) -> None:
         """Files tab first when the card has quantized files; error tab only with node errors."""
@@ -95,12 +115,12 @@ class ExportDetails(QWidget):
         quantized = self.file_tiles.has_quantized()
         current = self.tabs.currentWidget()
         self.tabs.removeTab(self.tabs.indexOf(self.file_tiles))
-        self.tabs.insertTab(0 if quantized else 1, self.file_tiles, "Deployable files")
+        self._add_tab(self.file_tiles, "files", 0 if quantized else 1)
         self.node_errors.show_card(card)
         self.ranges.show_chart_artifact(self.node_errors)
-        # second, next to the files: at 1024 px five tabs do not fit and the last one scrolls away
+        # second, next to the files it explains
         self.tabs.removeTab(self.tabs.indexOf(self.node_errors_tab))
-        self.tabs.insertTab(1 if quantized else 4, self.node_errors_tab, "Quantization error")
+        self._add_tab(self.node_errors_tab, "error", 1 if quantized else 4)
         self.tabs.setTabVisible(self.tabs.indexOf(self.node_errors_tab), bool(error_artifacts(card)))
         self.tabs.setCurrentWidget(self.file_tiles if quantized else current)
         self.columns.setStretch(1, 5 if quantized else 4)  # the tiles need the room

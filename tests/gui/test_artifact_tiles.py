@@ -73,7 +73,7 @@ def test_export_page_opens_on_the_files_tab_and_fits_1024_by_700(qtbot, run, tmp
     state.select_variant(variant.id)
     details = window.findChild(__import__("gui.widgets.export_details", fromlist=["x"]).ExportDetails)
     tabs = details.tabs
-    assert tabs.tabText(0) == "Deployable files" and tabs.currentIndex() == 0
+    assert tabs.tabText(0) == "Files" and tabs.currentIndex() == 0
     assert tabs.isTabVisible(tabs.indexOf(details.node_errors_tab))
     area = details.file_tiles
 
