@@ -81,12 +81,10 @@ def prepare(cfg: Any, actx: ArtifactContext, work: Path) -> Prepared:
     opt_graph = onnx.load(str(path), load_external_data=False).graph
     names = {n.name for n in opt_graph.node}
     again = {n for n in wanted if n in names}
-    if cfg.exclude_nodes:  # layer patterns also match nodes the optimizer renamed or fused
-        try:
-            layers = node_layers(graph, opt_graph)
-            again |= set(resolve_exclusions(opt_graph, cfg.exclude_nodes, path_name, layers))
-        except ConfigError:
-            pass  # some pattern only matched fused-away nodes; reported below
+    # layer patterns also match nodes the optimizer renamed or fused; a pattern that only
+    # matched fused-away nodes matches nothing here (reported below), the others still do
+    layers = node_layers(graph, opt_graph)
+    again |= set(resolve_exclusions(opt_graph, cfg.exclude_nodes, path_name, layers, strict=False))
     lost = fused_away(graph, opt_graph, wanted, again)  # not inside a fused op kept in fp32
     notes = []
     if lost:

@@ -79,17 +79,20 @@ def resolve_exclusions(
     patterns: tuple[str, ...],
     field: str = "exclude_nodes",
     layers: dict[str, str] | None = None,
+    strict: bool = True,
 ) -> list[str]:
     """Node names the patterns match (by node name or layer), in graph order.
 
     `layers`: node name -> layer read from the exported file, for a graph that optimization
     rewrote (onnxruntime's optimizer keeps node names but drops their metadata). A pattern
-    that matches no node raises one ConfigError naming the field and real names to use.
+    that matches no node raises one ConfigError naming the field and real names to use;
+    with strict=False it is passed over (on an optimized graph, a pattern whose nodes were
+    all fused away, while the others still match).
     """
     layers = layers or {}
     named = [(n.name, node_layer(n) or layers.get(n.name, ""), n.op_type) for n in graph.node]
     unmatched = [p for p in patterns if not any(_matches(p, (nm, ly)) for nm, ly, _ in named)]
-    if unmatched:
+    if unmatched and strict:
         raise ConfigError([FieldError(field, _no_match_message(unmatched, named))])
     return [nm for nm, ly, _ in named if any(_matches(p, (nm, ly)) for p in patterns)]
 
