@@ -3,8 +3,9 @@
 Rows: PyTorch fp32 eager, onnxruntime fp32, onnxruntime quantize_dynamic with its defaults
 and with per-channel weights (the plain toolchain), then the workbench's int8_dynamic step
 called through its own handler: after the transformer fusions (the route the issue
-suggested), and on the export with activations smoothed first (quantize_smooth.py, the
-best found: per-channel qint8, graph as exported, alpha 0.7).
+suggested), and with its smooth_alpha option (activation smoothing on 16 BBC articles drawn
+as the recipe's training split, then per-channel qint8 on the graph as exported; the best
+found, alpha 0.7).
 
 Latency at batch 8 x 128 tokens (real BBC articles), 2 threads (torch.set_num_threads and
 onnxruntime intra-op), every row timed once per round in a shuffled order, round after
@@ -18,7 +19,7 @@ than PyTorch, <= 23 MB on disk, mean cosine >= 0.995.
 
     .venv/bin/python bench/quantize_minilm.py [--rounds 30] [--keep DIR]
 
-About a minute on 2 cores (export, smoothing, four quantizations, 30 rounds of six rows).
+About a minute on 2 cores (export, four quantizations with smoothing, 30 rounds of six rows).
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ from quantize_minilm_rows import (  # noqa: E402
     BEST_INT8,
     FUSED_INT8,
     INPUTS,
+    calibration_data,
     export_fp32,
     load_minilm,
     mean_cosine,
     mean_pool,
     plain_dynamic,
-    smoothed_fp32,
     texts,
     workbench_int8,
 )
@@ -79,8 +80,9 @@ def make_files(work: Path, encoder, tok, timed, calib) -> dict[str, Path]:  # no
     path, info = workbench_int8(fp32, work / "workbench-fused", FUSED_INT8, timed)
     print(f"   workbench fusions: {info['fused']}")
     out[FUSED] = path
-    smooth = smoothed_fp32(fp32, work / "minilm.fp32-smoothed.onnx", tok, calib)
-    out[BEST], _ = workbench_int8(smooth, work / "workbench-smoothed", BEST_INT8, timed)
+    out[BEST], info = workbench_int8(fp32, work / "workbench-smoothed", BEST_INT8, timed,
+                                     calibration_data(tok, calib))  # fmt: skip
+    print(f"   workbench smoothing: {info['smoothing']}")
     return out
 
 

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.data.builtin import bbc_news  # noqa: E402
+from engine.data.bundle import DataBundle, TokenDataset  # noqa: E402
 from engine.export.onnx_export import export_onnx_detailed  # noqa: E402
 from engine.methods.base import ArtifactContext  # noqa: E402
 from engine.methods.quantize.int8_config import DynamicInt8Config  # noqa: E402
@@ -30,15 +31,15 @@ SENTENCES = 48  # one body sentence from every 46th BBC article: all five topics
 # the LayerNorm/Add/Gelu they replace) and no more accurate.
 FUSED_INT8 = DynamicInt8Config(per_channel=True, optimize="transformer", num_heads=12,
                                hidden_size=384)  # fmt: skip
-# The best found: activations smoothed first (quantize_smooth.py, alpha 0.7), then the
-# workbench's int8_dynamic with per-channel qint8 weights on the graph as exported.
+# The best found: the workbench's int8_dynamic with activation smoothing (smooth_alpha 0.7,
+# engine/methods/quantize/smooth.py) and per-channel qint8 weights on the graph as exported.
 # qint8, not quint8: u8 x u8 has no VNNI kernel (measured 1.1x fp32 instead of 2.3x).
 # optimize none, not basic: after quant_pre_process's shape inference onnxruntime fuses all
 # 12 residual Add + LayerNorm pairs into SkipLayerNormalization (6 without it), ~3 ms each
 # against ~0.35 ms for a LayerNormalization at 1 thread: basic measured 1.85x fp32, none 2.08x.
-BEST_INT8 = DynamicInt8Config(per_channel=True, weight_type="qint8", optimize="none")
-SMOOTH_ALPHA = 0.7
-CALIBRATION = 16  # articles whose activation maxima set the smoothing scales
+BEST_INT8 = DynamicInt8Config(per_channel=True, weight_type="qint8", optimize="none",
+                              smooth_alpha=0.7)  # fmt: skip
+CALIBRATION = 16  # "training" articles whose activation maxima set the smoothing scales
 
 
 def minilm_folder() -> Path:
@@ -101,24 +102,25 @@ def plain_dynamic(fp32: Path, dst: Path, **options: object) -> Path:
 
 def workbench_int8(
     fp32: Path, out_dir: Path, cfg: DynamicInt8Config, feeds: dict[str, np.ndarray],
-    log: Callable[[str], None] = lambda m: None,
+    data: DataBundle | None = None, log: Callable[[str], None] = lambda m: None,
 ) -> tuple[Path, dict]:  # fmt: skip
-    """The workbench's int8_dynamic step on the fp32 file, as a recipe's deploy stage runs it."""
-    actx = ArtifactContext(onnx_path=fp32, out_dir=out_dir, task="generic",
+    """The workbench's int8_dynamic step on the fp32 file, as a recipe's deploy stage runs it
+    (`data`: the recipe's data; smoothing draws its samples from data.train)."""
+    actx = ArtifactContext(onnx_path=fp32, out_dir=out_dir, task="generic", data=data,
                            input_names=list(INPUTS), log=log, example_feeds=feeds)  # fmt: skip
     res = quantize_int8_dynamic(cfg, actx)
-    return Path(res.path), {"fused": res.summary.get("fused"), "notes": res.notes}
+    info = {"fused": res.summary.get("fused"), "notes": res.notes,
+            "smoothing": res.summary.get("smoothing")}  # fmt: skip
+    return Path(res.path), info
 
 
-def smoothed_fp32(fp32: Path, dst: Path, tok, articles: list[str]) -> Path:  # noqa: ANN001
-    """fp32 with smoothed activations (same outputs), scales measured on `articles` in pairs."""
-    from quantize_smooth import smooth_activations
-
-    feeds = [{k: v.astype(np.int64) for k, v in tok(articles[i:i + 2], truncation=True,
-              max_length=128, padding=True, return_tensors="np").items()}
-             for i in range(0, len(articles), 2)]  # fmt: skip
-    smooth_activations(fp32, dst, feeds, alpha=SMOOTH_ALPHA)
-    return dst
+def calibration_data(tok, articles: list[str]) -> DataBundle:  # noqa: ANN001
+    """The calibration articles as a recipe's training split (128 tokens, padded; the mask
+    keeps padding out of the channel maxima). The val split is unused here."""
+    enc = tok(articles, truncation=True, max_length=128, padding="max_length", return_tensors="pt")
+    ids, mask = enc["input_ids"].long(), enc["attention_mask"].long()
+    train = TokenDataset(ids, mask, torch.zeros(len(articles), dtype=torch.long))
+    return DataBundle("classification", train, train.subset(torch.arange(1)), num_labels=1)
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
