@@ -26,6 +26,8 @@ CASES = [
     Case("int8 exclude pattern matches nothing",
          _step("{type: int8_dynamic, exclude_nodes: [no_such_layer_anywhere]}"),
          "no_such_layer_anywhere"),
+    Case("int8 smoothing alpha over 1",
+         _step("{type: int8_dynamic, smooth_alpha: 1.5}"), "smooth_alpha"),
     Case("int4 block size not a power of two",
          _step("{type: int4_weight_only, block_size: 48}"), "block_size"),
     Case("quantize step with export off",
