@@ -61,7 +61,10 @@ def cmd_mark_crashed(args: argparse.Namespace) -> int:
 
 def _listeners(args: argparse.Namespace) -> list:
     if args.events_json:
-        return [lambda e: print(event_to_json(e), flush=True)]
+        # the stream as it is now: the quantizer's quiet mode redirects sys.stdout while an
+        # int8 step runs, and its live events must still reach the GUI's process runner
+        out = sys.stdout
+        return [lambda e: print(event_to_json(e), file=out, flush=True)]
     if args.quiet:
         return []
     printer = ProgressPrinter(sys.stderr)

@@ -97,6 +97,7 @@ class QuantizeLivePanel(QScrollArea):
         self.bar.show()
         self.finished.setText("")
         self.finished.hide()
+        self.hint.setText(CHART_HINT)
         self.hint.show()
         self.chart.hide()
 
@@ -109,6 +110,8 @@ class QuantizeLivePanel(QScrollArea):
         self.bar.hide()
         self.phase.setVisible(status != "finished")
         self.phase.setText(f"The job {status} while quantizing; the last numbers are below.")
+        if self.chart.isHidden():  # the analysis failed or had nothing to run on
+            self.hint.setText("No per-node error was measured for this file (the log says why).")
 
     def on_event(self, ev: object) -> bool:
         """Take an event; True when it was one of the quantize step's."""

@@ -89,3 +89,19 @@ def test_exclusion_search_rounds_are_emitted_as_the_card_records_them(textnet, t
     # a dynamic step has no calibration; its per-node error pass still reports
     assert not [e for e in events if isinstance(e, CalibrationProgress) and e.phase == "calibration"]
     assert [e for e in events if isinstance(e, NodeErrors)]
+
+
+def test_events_json_lines_survive_the_quantizers_quiet_mode(capsys):
+    """quiet_quantizer redirects sys.stdout around onnxruntime's quantizer; the events the
+    step emits meanwhile (calibration, node errors) are still printed for the GUI."""
+    import argparse
+
+    from engine.cli.commands import _listeners
+    from engine.methods.quantize.artifact_files import quiet_quantizer
+
+    (listen,) = _listeners(argparse.Namespace(events_json=True, quiet=False))
+    with quiet_quantizer(lambda message: None, "int8-static: "):
+        print("onnxruntime's own chatter")
+        listen(CalibrationProgress(step=1, done=8, total=64))
+    lines = capsys.readouterr().out.splitlines()
+    assert [event_from_json(x) for x in lines] == [CalibrationProgress(step=1, done=8, total=64)]
