@@ -19,7 +19,9 @@ from engine.config_fields import ConfigError, FieldError
 from engine.methods.base import ArtifactContext
 from engine.methods.quantize.graph_opt import optimize_for_quantization, wants_fusions
 from engine.methods.quantize.node_patterns import (
+    after_optimization,
     fused_away,
+    fused_names,
     node_layers,
     quantizer_names,
     resolve_exclusions,
@@ -70,15 +72,18 @@ def prepare(cfg: Any, actx: ArtifactContext, work: Path) -> Prepared:
     src = Path(actx.onnx_path)
     graph = onnx.load(str(src), load_external_data=False).graph
     path_name = f"methods[{actx.step - 1}].exclude_nodes"
-    wanted = resolve_exclusions(graph, cfg.exclude_nodes, path_name)
+    wanted = resolve_exclusions(graph, cfg.exclude_nodes, path_name,
+                                later=fused_names(cfg.exclude_nodes))  # Attention_0: after fusion
     heads = (cfg.num_heads, cfg.hidden_size)
     path, fused = optimize_for_quantization(
         src, work / "prepared.onnx", actx.task, cfg.optimize, heads, actx.log
     )
     tried = wants_fusions(graph, actx.task, cfg.optimize)
-    if path == src or not wanted:
+    if path == src or not cfg.exclude_nodes:
+        after_optimization(graph, cfg.exclude_nodes, path_name)
         return Prepared(path, fused, wanted, tried)
     opt_graph = onnx.load(str(path), load_external_data=False).graph
+    after_optimization(opt_graph, cfg.exclude_nodes, path_name)
     names = {n.name for n in opt_graph.node}
     again = {n for n in wanted if n in names}
     # layer patterns also match nodes the optimizer renamed or fused; a pattern that only

@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # onnx is slow to import and registry discovery imports this 
 
 # The exporters' own node-name forms: a pattern of this shape can only be checked on the graph.
 _NODE_NAME_FORM = re.compile(r"^(/|node_)|/")
+# Names onnxruntime's transformer optimizer gives the fused ops int8 quantizes whole; they
+# exist only in the optimized graph, so they are looked for there (after_optimization).
+_FUSED_NAME = re.compile(r"^(Attention|MultiHeadAttention|EmbedLayerNormalization)_\d+$")
 
 
 def node_layer(node: onnx.NodeProto) -> str:
@@ -80,6 +83,7 @@ def resolve_exclusions(
     field: str = "exclude_nodes",
     layers: dict[str, str] | None = None,
     strict: bool = True,
+    later: tuple[str, ...] = (),
 ) -> list[str]:
     """Node names the patterns match (by node name or layer), in graph order.
 
@@ -87,11 +91,13 @@ def resolve_exclusions(
     rewrote (onnxruntime's optimizer keeps node names but drops their metadata). A pattern
     that matches no node raises one ConfigError naming the field and real names to use;
     with strict=False it is passed over (on an optimized graph, a pattern whose nodes were
-    all fused away, while the others still match).
+    all fused away, while the others still match). Patterns in `later` may match nothing
+    here: they name fused nodes, checked on the optimized graph (after_optimization).
     """
     layers = layers or {}
     named = [(n.name, node_layer(n) or layers.get(n.name, ""), n.op_type) for n in graph.node]
-    unmatched = [p for p in patterns if not any(_matches(p, (nm, ly)) for nm, ly, _ in named)]
+    unmatched = [p for p in patterns if p not in later
+                 and not any(_matches(p, (nm, ly)) for nm, ly, _ in named)]  # fmt: skip
     if unmatched and strict:
         raise ConfigError([FieldError(field, _no_match_message(unmatched, named))])
     return [nm for nm, ly, _ in named if any(_matches(p, (nm, ly)) for p in patterns)]
@@ -116,7 +122,8 @@ def layer_problems(patterns: tuple[str, ...], module: Any) -> list[str]:
     names = [name for name, _ in module.named_modules() if name]
     bad = [
         p for p in patterns
-        if not p.startswith("re:") and not _NODE_NAME_FORM.search(p) and not _matches(p, names)
+        if not p.startswith("re:") and not _NODE_NAME_FORM.search(p)
+        and not _FUSED_NAME.match(p) and not _matches(p, names)
     ]  # fmt: skip
     if not bad:
         return []
@@ -125,3 +132,21 @@ def layer_problems(patterns: tuple[str, ...], module: Any) -> list[str]:
         f"exclude_nodes: {', '.join(repr(p) for p in bad)} matches no layer of the model; "
         f"layers look like: {sample} (or give ONNX node names such as /a/b/MatMul)"
     ]
+
+
+def fused_names(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """The patterns that name a fused node (Attention_0), as the per-node error list does."""
+    return tuple(p for p in patterns if _FUSED_NAME.match(p))
+
+
+def after_optimization(graph: onnx.GraphProto, patterns: tuple[str, ...], field: str) -> None:
+    """One ConfigError when a fused-node name in exclude_nodes is not in the optimized graph
+    (no optimization ran, or it fused less): the name means nothing there."""
+    names = {n.name for n in graph.node}
+    missing = [p for p in fused_names(patterns) if p not in names]
+    if missing:
+        raise ConfigError([FieldError(field, (
+            f"{', '.join(repr(p) for p in missing)} names a node that graph optimization "
+            f"writes, and this graph has none such; give its layer name as the error chart "
+            f"shows it (bert.encoder.layer.0.attention.self), or set optimize: transformer"
+        ))])  # fmt: skip

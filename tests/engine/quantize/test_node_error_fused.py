@@ -110,3 +110,19 @@ def test_static_qdq_on_a_fused_graph_leaves_attention_fp32_and_measures_the_rest
     assert not set(ATTENTION) & set(errors)
     assert errors["/bert/encoder/layer.0/output/dense/MatMul"]["layer"] == "bert.encoder.layer.0.output.dense"
     assert all(math.isfinite(e["sqnr_db"]) for e in errors.values())
+
+
+def test_a_fused_node_name_from_the_error_list_can_be_excluded_too(bert, dynamic, tmp_path):
+    from engine.config_fields import ConfigError
+    from engine.methods.quantize.node_patterns import layer_problems
+
+    worst_attention = next(e["node"] for e in dynamic.summary["node_errors"] if e["op_type"] == "Attention")
+    assert layer_problems((worst_attention,), torch.nn.Linear(2, 2)) == []  # checked on the graph
+    cfg = DynamicInt8Config(per_channel=True, optimize="transformer", exclude_nodes=(worst_attention,))
+    result = quantize_int8_dynamic(cfg, context(bert[0], tmp_path / "a", bundle()))
+    assert _ops(result.path)[worst_attention] == "Attention"
+    assert result.summary["excluded_nodes"] == [worst_attention]
+    # without fusion there is no such node: one line naming the field and what to give
+    unfused = DynamicInt8Config(optimize="none", exclude_nodes=(worst_attention,))
+    with pytest.raises(ConfigError, match=r"exclude_nodes.*names a node that graph optimization"):
+        quantize_int8_dynamic(unfused, context(bert[0], tmp_path / "b", bundle()))
