@@ -8,16 +8,15 @@ per-node error is measured on), with:
   point (whichever calibrator chose it). Dynamic: none is stored; each batch is quantized
   with its own min/max (extended to include 0), so `batch_ranges` holds the batches' ranges
   and low/high the widest of them.
-- `cut_low`/`cut_high`: the Percentile calibrator's cut at CUT_PERCENTILE (onnxruntime's own
-  HistogramCollector, symmetric as its default), i.e. the range if the top 0.01 % of |x| were
+- `cut_low`/`cut_high`: the cut onnxruntime's Percentile calibrator makes at CUT_PERCENTILE
+  (symmetric, its default; fine_histogram.py), i.e. the range if the top 0.01 % of |x| were
   clipped.
+The graph runs once over the samples with every picked tensor tapped (as per-node error does).
 Written as `<artifact stem>.activations.json` next to the file; the summary names it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,11 @@ from engine.methods.quantize.activation_qparams import (
     QuantRange,
     quantized_inputs,
 )
+from engine.methods.quantize.fine_histogram import FineHistogram
 
 MAX_TENSORS = 64
 BINS = 128
 CUT_PERCENTILE = 99.99  # "the top 0.01 % of values"
-GROUP = 16  # tensors tapped per session: bounds the memory one batch's taps take
 SUFFIX = ".activations.json"
 Feeds = Sequence[dict[str, np.ndarray]]
 
@@ -45,57 +44,31 @@ def pick_tensors(inputs: dict[str, list[str]], worst_nodes: Sequence[str]) -> li
     return list(dict.fromkeys([*order, *inputs]))[:MAX_TENSORS]
 
 
-def _batch_values(sess: Any, names: list[str], feeds: Feeds) -> Any:
+def _fill(fp: Any, names: list[str], feeds: Feeds) -> tuple[dict[str, FineHistogram], dict[str, list]]:
+    """One pass over the feeds: each tensor's histogram and its (min, max) per batch."""
+    sess = taps.session(taps.with_outputs(fp, names))
+    hists = {n: FineHistogram() for n in names}
+    batches: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
     for batch in taps.run(sess, names, feeds):
-        yield {n: np.asarray(v, dtype=np.float32).ravel() for n, v in batch.items()}
-
-
-def _extremes(sess: Any, names: list[str], feeds: Feeds) -> dict[str, list[tuple[float, float]]]:
-    """Pass 1: each tensor's (min, max) per batch, over finite values."""
-    out: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
-    for batch in _batch_values(sess, names, feeds):
         for n, v in batch.items():
-            v = v[np.isfinite(v)]
-            out[n].append((float(v.min()), float(v.max())) if v.size else (0.0, 0.0))
-    return out
-
-
-def _histograms(
-    sess: Any, names: list[str], feeds: Feeds, spans: dict[str, tuple[float, float]]
-) -> dict[str, dict[str, Any]]:
-    """Pass 2: counts over fixed edges, values seen, and the percentile cut per tensor."""
-    from onnxruntime.quantization.calibrate import HistogramCollector
-
-    collector = HistogramCollector(method="percentile", symmetric=True, num_bins=2048,
-                                   num_quantized_bins=None, percentile=CUT_PERCENTILE, scenario="same")
-    acc = {n: {"counts": np.zeros(BINS, np.int64), "count": 0, "nonfinite": 0} for n in names}
-    for batch in _batch_values(sess, names, feeds):
-        for n, v in batch.items():
-            finite = v[np.isfinite(v)]
-            acc[n]["counts"] += np.histogram(finite, bins=BINS, range=spans[n])[0]
-            acc[n]["count"] += int(finite.size)
-            acc[n]["nonfinite"] += int(v.size - finite.size)
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints progress lines
-            collector.collect({n: [v[np.isfinite(v)]] for n, v in batch.items()})
-    with contextlib.redirect_stdout(io.StringIO()):
-        cuts = collector.compute_collection_result()
-    for n in names:
-        acc[n]["cut"] = tuple(float(np.asarray(x).reshape(-1)[0]) for x in cuts[n][:2])
-    return acc
+            batches[n].append(hists[n].add(v) or (0.0, 0.0))
+    return hists, batches
 
 
 def _entry(name: str, nodes: list[str], q: QuantRange, batches: list[tuple[float, float]],
-           hist: dict[str, Any], span: tuple[float, float]) -> dict[str, Any]:  # fmt: skip
+           hist: FineHistogram) -> dict[str, Any]:  # fmt: skip
     ranges = [(min(lo, 0.0), max(hi, 0.0)) for lo, hi in batches]  # as DynamicQuantizeLinear
     low, high = (q.low, q.high) if not q.dynamic else (min(r[0] for r in ranges), max(r[1] for r in ranges))
+    # the bins span the values and the range, so the lines fall inside the drawn histogram
+    span = (min(hist.low, low), max(hist.high, high))
+    cut = hist.symmetric_cut(CUT_PERCENTILE)
     return {
         "tensor": name, "nodes": nodes, "dynamic": q.dynamic,
-        "edges": [span[0], span[1]], "counts": hist["counts"].tolist(), "count": hist["count"],
-        "nonfinite": hist["nonfinite"],
-        "data_min": min(b[0] for b in batches), "data_max": max(b[1] for b in batches),
+        "edges": [span[0], span[1]], "counts": hist.coarse(BINS, *span).tolist(), "count": hist.total,
+        "nonfinite": hist.nonfinite, "data_min": hist.low, "data_max": hist.high,
         "low": low, "high": high, "scale": q.scale, "zero_point": q.zero_point, "qtype": q.qtype,
         "batch_ranges": [list(r) for r in ranges] if q.dynamic else None,
-        "cut_low": hist["cut"][0], "cut_high": hist["cut"][1],
+        "cut_low": cut[0], "cut_high": cut[1],
     }  # fmt: skip
 
 
@@ -113,18 +86,8 @@ def activation_record(fp32_path: Path, quant_path: Path, feeds: Feeds,
     ranges = {name: q for name, (q, _) in found.items()}
     inputs = {name: nodes for name, (_, nodes) in found.items()}
     names = pick_tensors(inputs, worst_nodes)
-    tensors = []
-    for start in range(0, len(names), GROUP):
-        group = names[start : start + GROUP]
-        sess = taps.session(taps.with_outputs(fp, group))
-        batches = _extremes(sess, group, feeds)
-        spans = {}
-        for n in group:  # the lines must fall inside the drawn bins
-            lows = [b[0] for b in batches[n]] + ([ranges[n].low] if ranges[n].low is not None else [])
-            highs = [b[1] for b in batches[n]] + ([ranges[n].high] if ranges[n].high is not None else [])
-            spans[n] = (min(lows), max(highs) if max(highs) > min(lows) else min(lows) + 1.0)
-        hists = _histograms(sess, group, feeds, spans)
-        tensors += [_entry(n, inputs[n], ranges[n], batches[n], hists[n], spans[n]) for n in group]
+    hists, batches = _fill(fp, names, feeds) if names else ({}, {})
+    tensors = [_entry(n, inputs[n], ranges[n], batches[n], hists[n]) for n in names if hists[n].total]
     samples = sum(int(next(iter(f.values())).shape[0]) for f in feeds)
     return {
         "version": 1, "bins": BINS, "cut_percentile": CUT_PERCENTILE,
