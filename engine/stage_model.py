@@ -19,6 +19,7 @@ from engine.report import method_label
 from engine.store import TRAIN_STATE as STATE_FILE
 from engine.store import atomic_write_json
 from engine.train.loop import evaluate, fine_tune, make_loader, total_steps
+from engine.train.objective import build_objective
 
 if TYPE_CHECKING:  # the pipeline imports this module
     from engine.stages import JobState, Pipeline
@@ -65,6 +66,7 @@ def methods_stage(p: Pipeline, s: JobState) -> None:
     muted[0] = False
     ctx.progress(1.0)
     s.hooks = [h for _, res in done for h in res.hooks]
+    s.objectives = [res.objective for _, res in done if res.objective is not None]
 
 
 def _report_step(
@@ -101,6 +103,7 @@ def train_stage(p: Pipeline, s: JobState) -> None:
             module, task, s.data.train, s.data.val, r.train, ctx, s.device,
             layer_stats=(lambda: layer_sparsity(module, targets)) if targets else None,
             hooks=s.hooks, state_path=s.folder / STATE_FILE, resume=p.resume_run is not None,
+            objective=build_objective(task, s.objectives),
         )  # fmt: skip
     for cfg in p.recipe.methods:  # e.g. masks become permanent zeros in the weights
         entry = entry_for_config(cfg)

@@ -56,6 +56,7 @@ class JobState:
     after: Any = None  # ... and of the saved model
     targets: list[str] = field(default_factory=list)  # layers holding masks
     hooks: list[Any] = field(default_factory=list)  # training hooks of scheduled steps
+    objectives: list[Any] = field(default_factory=list)  # steps' ObjectiveFactory, in order
     train_stats: Any = None
     metrics: dict[str, float] = field(default_factory=dict)
     onnx: dict[str, Any] | None = None  # the fp32 export's report

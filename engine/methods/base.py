@@ -50,6 +50,9 @@ class MethodResult:
     layer_sparsity: dict[str, float] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     hooks: list[TrainHook] = field(default_factory=list)  # run during fine-tuning
+    # what fine-tuning minimises instead of the task loss (distillation): an
+    # engine.train.objective.ObjectiveFactory, given the objective so far, returns the new one
+    objective: Callable[[Any], Any] | None = None
 
 
 @dataclass

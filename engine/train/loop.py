@@ -24,8 +24,9 @@ from engine.events import LayerStats, Metric
 from engine.methods.base import TrainHook
 from engine.methods.prune.masks import keep_masks_live
 from engine.recipe import TrainConfig
-from engine.train.forward import compute_loss, forward, forward_loss, to_device
+from engine.train.forward import compute_loss, forward, to_device
 from engine.train.loss_watch import LossWindow, TrainStats, loss_warnings
+from engine.train.objective import Parts, TaskLoss, TrainObjective
 from engine.train.state import load_train_state, save_train_state
 
 
@@ -103,24 +104,19 @@ def _optimizer(module: nn.Module, cfg: TrainConfig, steps: int) -> tuple[Any, An
 
 
 def fine_tune(
-    module: nn.Module,
-    task: str,
-    train_ds: Dataset,
-    val_ds: Dataset,
-    cfg: TrainConfig,
-    ctx: JobContext,
-    device: torch.device,
-    layer_stats: Callable[[], dict[str, float]] | None = None,
-    hooks: Sequence[TrainHook] = (),
-    state_path: Path | None = None,
-    resume: bool = False,
-) -> TrainStats:
+    module: nn.Module, task: str, train_ds: Dataset, val_ds: Dataset, cfg: TrainConfig,
+    ctx: JobContext, device: torch.device,
+    layer_stats: Callable[[], dict[str, float]] | None = None, hooks: Sequence[TrainHook] = (),
+    state_path: Path | None = None, resume: bool = False, objective: TrainObjective | None = None,
+) -> TrainStats:  # fmt: skip
     """Train in place; emits train/val metrics, lr, throughput and per-layer sparsity.
 
-    `hooks` run after every optimizer step (pruning schedules). With `state_path`, a
-    resumable state is written every `cfg.checkpoint_every` steps, and `resume=True`
-    continues from the one there: same data order, same RNG, same masks and schedule.
+    `objective` is what is minimised (default: the task loss); its named parts are emitted
+    as `train/loss/<name>`. `hooks` run after every optimizer step (pruning schedules).
+    With `state_path`, a resumable state is written every `cfg.checkpoint_every` steps, and
+    `resume=True` continues from the one there: same data order, RNG, masks and schedule.
     """
+    objective = objective or TaskLoss(task)
     torch.manual_seed(cfg.seed)
     stats = TrainStats()
     steps = total_steps(len(train_ds), cfg)
@@ -144,13 +140,13 @@ def fine_tune(
             if i < skip:
                 continue
             ctx.checkpoint()
-            loss = _train_step(module, task, to_device(batch, device), opt, sched)
+            loss, parts = _train_step(module, objective, to_device(batch, device), opt, sched)
             step += 1
             for hook in hooks:
                 hook.on_step(step)
             bs = batch["input_ids"].size(0)
             stats.samples += bs
-            window.add(loss, bs)
+            window.add(loss, bs, parts)
             if step % cfg.log_every == 0 or step == steps:
                 window.report(step, steps, sched.get_last_lr()[0], stats, cfg, ctx)
             if step % cfg.eval_every == 0 or step == steps:
@@ -177,14 +173,16 @@ def _resumed_step(
     return step
 
 
-def _train_step(module: nn.Module, task: str, batch: dict[str, torch.Tensor], opt: Any, sched: Any) -> torch.Tensor:
-    """Forward, loss, backward, optimizer and schedule step; the loss stays on the device."""
-    loss, _ = forward_loss(module, batch, task)
+def _train_step(
+    module: nn.Module, objective: TrainObjective, batch: dict[str, torch.Tensor], opt: Any, sched: Any
+) -> tuple[torch.Tensor, Parts]:
+    """The objective's loss, backward, optimizer and schedule step; the loss stays on the device."""
+    loss, parts = objective.loss(module, batch)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     sched.step()
-    return loss
+    return loss, parts
 
 
 def _validate(

@@ -15,6 +15,7 @@ import torch
 from engine.context import JobContext
 from engine.events import Metric
 from engine.recipe import TrainConfig
+from engine.train.objective import PART_PREFIX, Parts
 
 
 @dataclass
@@ -75,17 +76,23 @@ def loss_warnings(stats: TrainStats, cfg: TrainConfig) -> list[str]:
 
 @dataclass
 class LossWindow:
-    """Train loss and samples since the last report; the loss stays on the device until then."""
+    """Train loss, its parts and samples since the last report; all stay on the device until then."""
 
     loss_sum: torch.Tensor
     t0: float
     n: int = 0
     samples: int = 0
+    # the objective's named components: name -> (sum, steps that reported it)
+    parts: dict[str, tuple[torch.Tensor | float, int]] = field(default_factory=dict)
 
-    def add(self, loss: torch.Tensor, batch_size: int) -> None:
+    def add(self, loss: torch.Tensor, batch_size: int, parts: Parts | None = None) -> None:
         self.loss_sum += loss.detach()  # no host sync per step
         self.n += 1
         self.samples += batch_size
+        for name, value in (parts or {}).items():
+            value = value.detach() if isinstance(value, torch.Tensor) else value
+            total, count = self.parts.get(name, (0.0, 0))
+            self.parts[name] = (total + value, count + 1)
 
     def report(
         self, step: int, steps: int, lr: float, stats: TrainStats, cfg: TrainConfig, ctx: JobContext
@@ -95,10 +102,13 @@ class LossWindow:
         train_loss = float(self.loss_sum) / self.n
         stats.final_train_loss = train_loss
         ctx.emit(Metric("train/loss", step, train_loss))
+        for name, (total, count) in self.parts.items():
+            ctx.emit(Metric(PART_PREFIX + name, step, float(total) / count))
         watch_loss(stats, train_loss, step, cfg, ctx)
         ctx.emit(Metric("lr", step, lr))
         ctx.emit(Metric("throughput/samples_per_s", step, self.samples / max(now - self.t0, 1e-9)))
         ctx.progress(step / steps, f"step {step}/{steps}  loss {train_loss:.4f}")
         self.loss_sum.zero_()
+        self.parts.clear()
         self.n = self.samples = 0
         self.t0 = now
