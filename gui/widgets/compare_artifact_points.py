@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF
 
 from engine.store import Variant
 from gui.widgets.variant_metrics import metric_value, onnx_number
@@ -137,6 +138,26 @@ def make_legend(plot: pg.PlotWidget) -> pg.LegendItem:
     legend.setParentItem(plot.getPlotItem().vb)
     legend.setVisible(False)
     return legend
+
+
+# legend offsets, in order of preference: top-right, top-left, bottom-right, bottom-left
+CORNERS = ((-6, 6), (6, 6), (-6, -6), (6, -6))
+
+
+def legend_corner(legend: pg.LegendItem, points: list[QPointF]) -> tuple[int, int]:
+    """The corner (as a legend offset) where the legend covers the fewest points (pixels).
+
+    The top-right corner is preferred; a variant's best files often sit there, and a legend
+    over them would hide them, so the legend moves to an emptier corner.
+    """
+    box = legend.parentItem().sceneBoundingRect()
+    w, h, pad = legend.width(), legend.height(), 8.0
+    def covered(offset: tuple[int, int]) -> int:
+        x = box.right() - w + offset[0] if offset[0] < 0 else box.left() + offset[0]
+        y = box.top() + offset[1] if offset[1] > 0 else box.bottom() - h + offset[1]
+        area = QRectF(x - pad, y - pad, w + 2 * pad, h + 2 * pad)
+        return sum(area.contains(p) for p in points)
+    return min(CORNERS, key=covered)  # min keeps the first of equals: top-right when free
 
 
 def fill_legend(legend: pg.LegendItem, points: list[ArtifactPoint]) -> None:

@@ -18,6 +18,7 @@ from gui.widgets.compare_artifact_points import (
     artifact_points,
     fill_legend,
     kind_style,
+    legend_corner,
     make_legend,
     variant_x,
 )
@@ -74,6 +75,9 @@ class CompareScatter(QWidget):
         self._metric, self._axis = "", "latency"  # what the hover text of a variant names
         self.legend = make_legend(self.plot)
         self.labels.keep_clear_of(self.legend)
+        self.plot.getViewBox().sigResized.connect(self._place_legend)
+        self.plot.getViewBox().sigRangeChanged.connect(self._place_legend)
+        self.legend.geometryChanged.connect(self._place_legend)
         self._extra: list[Any] = []  # labels, edges and arrows, rebuilt on every refresh
         self.points: list[tuple[Variant, float, float]] = []
         self._selected: str | None = None
@@ -127,6 +131,7 @@ class CompareScatter(QWidget):
         self._draw_points()
         if self.points or self.artifact_points:
             self._fit()
+        self._place_legend()
         self._orient_arrows()
 
     def _fit(self) -> None:
@@ -197,6 +202,15 @@ class CompareScatter(QWidget):
         specs += [LabelSpec(p.x, p.y, kind_style(p.kind)[0], "#777")
                   for p in self.artifact_points if p.variant.id != chosen]
         self.labels.set_labels(specs)
+
+    def _place_legend(self, *_: Any) -> None:
+        """Put the legend in the corner where it hides the fewest points."""
+        vb = self.plot.getViewBox()
+        pixels = [vb.mapViewToScene(QPointF(x, y)) for _, x, y in self.points]
+        pixels += [vb.mapViewToScene(QPointF(p.x, p.y)) for p in self.artifact_points]
+        corner = legend_corner(self.legend, pixels)
+        if tuple(self.legend.opts["offset"]) != corner:
+            self.legend.setOffset(corner)
 
     def _variant_tip(self, x: float, y: float, data: Any) -> str:
         v = next((v for v, _, _ in self.points if v.id == data), None)

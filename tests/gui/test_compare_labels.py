@@ -97,6 +97,11 @@ def test_close_points_get_every_label_and_none_overlap(qtbot, scatter):
     qtbot.wait(20)
     _assert_apart(_rects(scatter))
     assert {"prune50-multi-quant", "tiny-gpt (base)"} <= set(scatter.labels.texts())
+    # the legend moved off the top-right corner, where the pruned variant's files are
+    vb, legend = scatter.plot.getViewBox(), scatter.legend.sceneBoundingRect()
+    xy = [(x, y) for _, x, y in scatter.points] + [(p.x, p.y) for p in scatter.artifact_points]
+    assert not any(legend.contains(vb.mapViewToScene(QPointF(x, y))) for x, y in xy)
+    assert tuple(scatter.legend.opts["offset"]) != (-6, 6)
 
 
 def test_every_point_names_itself_on_hover(scatter):
