@@ -103,6 +103,12 @@ def resolved_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def nested_config(tp: Any) -> type | None:
+    """The config dataclass a field holds (a teacher's ModelSpec in a step), None otherwise."""
+    base = _is_optional(tp)[1]
+    return base if isinstance(base, type) and dataclasses.is_dataclass(base) else None
+
+
 def check_value(f: dataclasses.Field, tp: Any, value: Any) -> str | None:
     """Message for a value that violates a field's type, bounds or choices; None if fine."""
     optional, base = _is_optional(tp)
@@ -125,6 +131,11 @@ def check_value(f: dataclasses.Field, tp: Any, value: Any) -> str | None:
             return f"must be text, got {value!r}"
     elif typing.get_origin(base) in (tuple, dict):
         return _check_container(base, value)
+    elif (sub := nested_config(base)) is not None:
+        # its own fields are checked by validate_config, each under its own path
+        if not isinstance(value, sub):
+            return f"must be a mapping of settings, e.g. {{source: ..., path: ...}}, got {value!r}"[:160]
+        return None
     if meta.get("choices") is not None and value not in meta["choices"]:
         allowed = ", ".join(str(c) for c in meta["choices"])
         return f"must be one of {allowed}, got {value!r}"
@@ -184,9 +195,12 @@ def validate_config(cfg: Any, path: str) -> list[FieldError]:
     errors: list[FieldError] = []
     hints = resolved_hints(type(cfg))
     for f in dataclasses.fields(cfg):
-        msg = check_value(f, hints[f.name], getattr(cfg, f.name))
+        value = getattr(cfg, f.name)
+        msg = check_value(f, hints[f.name], value)
         if msg:
             errors.append(FieldError(f"{path}.{f.name}", msg))
+        elif value is not None and nested_config(hints[f.name]) is not None:
+            errors.extend(validate_config(value, f"{path}.{f.name}"))
     extra = getattr(cfg, "extra_checks", None)
     if extra is not None and not errors:
         errors.extend(FieldError(f"{path}.{name}", msg) for name, msg in extra())
@@ -215,6 +229,16 @@ def _coerce(tp: Any, value: Any) -> Any:
     return value
 
 
+def _coerce_field(tp: Any, value: Any, path: str) -> Any:
+    """`_coerce`, and a mapping for a nested config built into that config (errors under `path`)."""
+    sub = nested_config(tp)
+    if sub is None:
+        return _coerce(tp, value)
+    if isinstance(value, (dict, sub)) or value is None:
+        return value if not isinstance(value, dict) else config_from_dict(sub, value, path)
+    raise ConfigError([FieldError(path, f"must be a mapping of settings, got {value!r}"[:160])])
+
+
 def config_from_dict(cls: type, data: dict[str, Any] | None, path: str) -> Any:
     """Build a config dataclass from a mapping, rejecting unknown keys by name."""
     if data is not None and not isinstance(data, dict):
@@ -232,7 +256,7 @@ def config_from_dict(cls: type, data: dict[str, Any] | None, path: str) -> Any:
                 for k in unknown
             ]
         )
-    kwargs = {k: _coerce(hints[k], v) for k, v in data.items()}
+    kwargs = {k: _coerce_field(hints[k], v, f"{path}.{k}") for k, v in data.items()}
     try:
         return cls(**kwargs)
     except TypeError as exc:
@@ -252,7 +276,12 @@ def config_to_dict(
         v = getattr(cfg, f.name)
         if changed_only and f.name not in keep and v == _field_default(f):
             continue
-        out[f.name] = list(v) if isinstance(v, tuple) else v
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            # a nested config: its own changes (against its class's defaults, which is what
+            # loading the mapping back fills in)
+            out[f.name] = config_to_dict(v, changed_only)
+        else:
+            out[f.name] = list(v) if isinstance(v, tuple) else v
     return out
 
 

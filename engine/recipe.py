@@ -21,7 +21,7 @@ from engine.config_fields import (
     option,
     validate_config,
 )
-from engine.recipe_input import SECTIONS, check_recipe_shape, read_recipe_text  # noqa: F401 (SECTIONS: re-exported)
+from engine.recipe_input import SECTIONS, check_recipe_shape, read_recipe_text, untrusted_config  # noqa: F401 (SECTIONS: re-exported)
 from engine.safe_yaml import MAX_BYTES, YamlTooLarge, bounded_safe_load  # noqa: F401 (MAX_BYTES: re-exported)
 
 MAX_NAME = 200
@@ -294,7 +294,8 @@ class Recipe:
         Trust to unpickle is the user's decision for the file they name now; a recipe stored
         in a workspace (which may have been copied from anywhere) never carries it over.
         """
-        return self.replace(model=dataclasses.replace(self.model, trust=False))
+        steps = tuple(untrusted_config(m) for m in self.methods)  # a teacher's spec too
+        return self.replace(model=untrusted_config(self.model), methods=steps)
 
     def replace(self, **changes: Any) -> Recipe:
         """A copy with `changes` (dataclasses.replace)."""

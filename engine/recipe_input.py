@@ -4,6 +4,7 @@ parsed mapping's shape checked (sections, text fields, the step list) before any
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,19 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return f"{type(value).__name__} {str(value)[:40]}"
+
+
+def untrusted_config(cfg: Any) -> Any:
+    """`cfg` with `trust` off in itself and in every config nested in it (a step's teacher).
+
+    Trust to unpickle is the user's decision for the file they name now; a recipe read back
+    from a workspace never carries it over, wherever in the recipe a model spec sits.
+    """
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name == "trust" and value:
+            changes[f.name] = False
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes[f.name] = untrusted_config(value)
+    return dataclasses.replace(cfg, **changes) if changes else cfg

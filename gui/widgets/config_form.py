@@ -21,8 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config_fields import check_value, field_label, resolved_hints, validate_config
+from engine.config_fields import (
+    check_value,
+    field_label,
+    nested_config,
+    resolved_hints,
+    validate_config,
+)
 from gui.widgets.field_editors import FieldEditor, editor_for
+from gui.widgets.nested_config_editor import NestedConfigEditor
 
 ERROR_COLOR = "#c62828"
 CAPTION_COLOR = "#6b6b6b"
@@ -106,7 +113,9 @@ class ConfigForm(QWidget):
 
     # -- building ----------------------------------------------------------------
     def _add_row(self, f: dataclasses.Field, hint: Any, captions: bool, advanced: bool = False) -> None:
-        editor = editor_for(f, hint)
+        nested = nested_config(hint)
+        editor = (NestedConfigEditor(nested, f"{self.path}.{f.name}", captions) if nested
+                  else editor_for(f, hint))  # fmt: skip
         help_text = f.metadata.get("help") or ""
         label = QLabel(field_label(f) + ":")
         label.setToolTip(help_text)
@@ -130,7 +139,8 @@ class ConfigForm(QWidget):
         row = self._layout.rowCount()
         # top-aligned with the editor line, whatever the caption below it adds
         self._layout.addWidget(label, row, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-        label.setMinimumHeight(editor.widget.sizeHint().height())
+        if not nested:  # a group is tall: its label sits at its top, not its middle
+            label.setMinimumHeight(editor.widget.sizeHint().height())
         self._layout.addWidget(box, row, 1)
         self._rows[f.name] = _Row(f, hint, editor, label, box, line, error, advanced)
         editor.on_change(self._on_edit)
