@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.methods.quantize.node_error import QUANTIZABLE_OPS
+from engine.methods.quantize.node_error import MEASURED_OPS
 
 if TYPE_CHECKING:
     import onnx
@@ -109,13 +109,14 @@ class _File:
 def quantized_inputs(
     fp: onnx.ModelProto, q: onnx.ModelProto
 ) -> dict[str, tuple[QuantRange, list[str]]]:
-    """{fp32 activation tensor: (how the file quantizes it, the MatMul/Gemm/Conv nodes it
-    feeds)} in graph order; weights are left out, and so are inputs left in float."""
+    """{fp32 activation tensor: (how the file quantizes it, the nodes it feeds)} in graph
+    order, for the nodes per-node error measures (MatMul/Gemm/Conv, fused Attention...);
+    weights are left out, and so are inputs left in float (and token ids)."""
     fp_inits = {i.name for i in fp.graph.initializer}
     qf = _File(q)
     out: dict[str, tuple[QuantRange, list[str]]] = {}
     for node in fp.graph.node:
-        if node.op_type not in QUANTIZABLE_OPS or not node.name:
+        if node.op_type not in MEASURED_OPS or not node.name:  # the error chart's nodes
             continue
         for slot, name in enumerate(node.input[:2]):
             if not name or name in fp_inits:
