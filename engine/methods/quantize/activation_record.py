@@ -130,6 +130,8 @@ def record_activation_ranges(
     """
     from engine.atomic_io import atomic_write_text, strict_json
 
+    actx.checkpoint()  # a cancel must stop the job, not be logged as a failed recording
+    actx.progress(0.9, "activation ranges")
     try:
         samples = _samples(cfg, actx, Path(fp32), feeds)
         if not samples:
