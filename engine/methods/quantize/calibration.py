@@ -58,9 +58,15 @@ def feeds_from_items(
 
 
 def calibration_batches(
-    train: Any, indices: torch.Tensor, types: dict[str, Any], batch: int = FEED_BATCH
-) -> list[dict[str, np.ndarray]]:
-    """The drawn training samples as feed dicts of up to `batch` samples each."""
+    train: Any, indices: torch.Tensor, types: dict[str, Any], batch: int = FEED_BATCH,
+    even: bool = False,
+) -> list[dict[str, np.ndarray]]:  # fmt: skip
+    """The drawn training samples as feed dicts of up to `batch` samples each; `even`: all
+    of one size (the largest that divides the count), because onnxruntime's histogram
+    calibrators (entropy, percentile) stack every batch's outputs into one array and fail
+    on a short last batch."""
+    if even and len(indices):
+        batch = next(b for b in range(min(batch, len(indices)), 0, -1) if len(indices) % b == 0)
     out = []
     for start in range(0, len(indices), batch):
         idx = indices[start : start + batch]
@@ -112,13 +118,15 @@ class CountingReader:
 
 def calibration_reader(
     data: Any, onnx_path: str | Path, count: int, seed: int,
-    on_read: Callable[[int, int], None] | None = None,
+    on_read: Callable[[int, int], None] | None = None, even: bool = False,
 ) -> tuple[CountingReader, torch.Tensor]:  # fmt: skip
     """(reader over `count` training samples, their indices into data.train); `on_read`
-    hears (samples read, total) as onnxruntime pulls batches (see CountingReader)."""
+    hears (samples read, total) as onnxruntime pulls batches (see CountingReader); `even`
+    as in calibration_batches."""
     indices = draw_indices(len(data.train), count, seed)
     types = graph_input_types(onnx_path)
-    return CountingReader(calibration_batches(data.train, indices, types), on_read), indices
+    batches = calibration_batches(data.train, indices, types, even=even)
+    return CountingReader(batches, on_read), indices
 
 
 def sample_feeds(

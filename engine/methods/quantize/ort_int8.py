@@ -199,12 +199,19 @@ def quantize_int8_static(cfg: StaticInt8Config, actx: ArtifactContext) -> Artifa
         reader, indices = calibration_reader(
             actx.data, actx.onnx_path, cfg.calibration_samples, cfg.calibration_seed,
             on_read=run.calibration_listener(actx),  # live progress on the Run page
+            even=cfg.calibration_method in ("entropy", "percentile"),
         )
         counted: dict[str, int] = {}
 
         def feeds(graph: Path) -> list[dict[str, Any]]:
             counted["fed"] = reader.samples_fed  # what quantize_static read, before reuse
-            return reader.batches[: max(1, run.ERROR_SAMPLES // 8)]
+            picked, rows = [], 0  # about ERROR_SAMPLES samples, whatever the batch size
+            for batch in reader.batches:
+                picked.append(batch)
+                rows += len(next(iter(batch.values())))
+                if rows >= run.ERROR_SAMPLES:
+                    break
+            return picked
 
         path, summary, notes = _quantize_all(
             cfg, actx, "int8-static", static_quantizer(cfg, reader), feeds, work
