@@ -41,13 +41,13 @@ run: setup
 		$(VENV)/bin/workbench --workspace $(WS) --recipe assets/recipes/demo.yaml; \
 	fi
 
-# two pytest-xdist workers, one torch thread each (tests/conftest.py); the tests that time
-# real processes share one worker (--dist loadgroup). TEST_WORKERS=0: one process, as `pytest FILE`.
+# two pytest-xdist workers, one torch thread each (tests/conftest.py); each test file runs whole
+# on one worker (--dist loadfile). TEST_WORKERS=0: one process, as `pytest FILE`.
 TEST_WORKERS ?= 2
 
 test: setup
 	$(VENV)/bin/ruff check engine gui tests bench tools
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 # the slow real-model tests (100M-parameter export memory, pretrained MiniLM, dynamo layer names)
 test-slow: setup
