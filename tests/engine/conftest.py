@@ -7,6 +7,9 @@ import pytest
 from engine.job import Job
 from engine.recipe import Recipe
 
+# opset 17 exports with the TorchScript exporter: a few seconds where the dynamo exporter takes
+# tens in a fresh process, and many tests run this recipe in one (the CLI under kill -9, Ctrl+C).
+# The dynamo route is covered by test_export.py, test_export_edge.py and test_prune_*.py.
 TINY_RECIPE = """
 name: tiny-prune
 model: {source: builtin, path: tiny-gpt}
@@ -14,7 +17,7 @@ data: {source: builtin, path: shakespeare, max_length: 32, max_samples: 200}
 methods:
   - {type: unstructured_prune, amount: 0.5, scope: global}
 train: {epochs: 1, max_steps: 8, batch_size: 8, lr: 0.001, eval_every: 4, log_every: 2}
-export: {parity_batches: 1, latency_runs: 3, latency_seq: 32}
+export: {parity_batches: 1, latency_runs: 3, latency_seq: 32, opset: 17}
 """
 
 

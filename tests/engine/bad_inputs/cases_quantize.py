@@ -6,7 +6,7 @@ from tests.engine.bad_inputs.common import Case, run_swapped
 
 DATA = "data: {source: builtin, path: shakespeare, max_length: 32, max_samples: 200}"
 STEP = "  - {type: unstructured_prune, amount: 0.5, scope: global}"
-EXPORT = "export: {parity_batches: 1, latency_runs: 3, latency_seq: 32}"
+EXPORT = "export: {parity_batches: 1, latency_runs: 3, latency_seq: 32, opset: 17}"
 
 
 def _step(yaml: str):

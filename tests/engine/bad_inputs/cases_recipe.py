@@ -13,7 +13,7 @@ MODEL = "model: {source: builtin, path: tiny-gpt}"
 DATA = "data: {source: builtin, path: shakespeare, max_length: 32, max_samples: 200}"
 STEP = "{type: unstructured_prune, amount: 0.5, scope: global}"
 TRAIN = "train: {epochs: 1, max_steps: 8, batch_size: 8, lr: 0.001, eval_every: 4, log_every: 2}"
-EXPORT = "export: {parity_batches: 1, latency_runs: 3, latency_seq: 32}"
+EXPORT = "export: {parity_batches: 1, latency_runs: 3, latency_seq: 32, opset: 17}"
 
 BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
