@@ -48,7 +48,8 @@ class Smoothed:
 
     path: Path
     tensors: list[str]  # activations divided by their per-channel scales
-    nodes: list[str]  # the inserted Mul/Cast nodes, never quantized
+    nodes: list[str]  # the inserted Mul/Cast nodes and the smoothed tensors' producers,
+    # never quantized
     record: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -146,6 +147,21 @@ def smooth_activations(
     return tensors
 
 
+def _producers(path: Path, tensors: Sequence[str]) -> list[str]:
+    """The LayerNorm/GELU nodes whose outputs were smoothed: static QDQ quantizes a
+    LayerNormalization's output, and the Mul after it would then read the rounded tensor,
+    outlier range and all; kept in float, the projection's input is quantized after the
+    division, as intended."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    wanted = set(tensors)
+    # EmbedLayerNormalization is left alone: its int8 form only stores the embedding tables
+    # in int8 (its output stays float), and those tables are most of a BERT's size
+    return sorted(n.name for n in graph.node if n.name and wanted & set(n.output)
+                  and n.op_type != "EmbedLayerNormalization")  # fmt: skip
+
+
 def smooth_prepared(
     alpha: float, actx: Any, src: Path, work: Path, count: int, seed: int
 ) -> Smoothed:
@@ -170,6 +186,7 @@ def smooth_prepared(
     if not tensors:
         notes.append("smooth_alpha: no LayerNorm- or GELU-fed MatMul found; nothing smoothed")
     nodes = [name for t in tensors for name in (f"{t}_smooth", f"{t}_smooth_cast")]
+    nodes += _producers(dst, tensors) if tensors else []
     samples = sum(int(next(iter(f.values())).shape[0]) for f in feeds)
     record = {"alpha": alpha, "tensors": len(tensors), "samples": samples,
               "split": "train" if has_data else "example inputs", "seed": seed}  # fmt: skip
