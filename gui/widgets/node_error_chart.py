@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from engine.metric_text import fmt_metric
 from gui.widgets.artifact_text import kind_title, metric_pair
+from gui.widgets.layer_names import strip_common_prefix
 from gui.widgets.no_wheel import ignore_wheel_unless_focused
 
 ROW_PX = 22  # one bar and its name per row, readable; the plot grows and the tab scrolls
@@ -42,6 +44,13 @@ EXPLAIN = (
 def node_label(err: dict[str, Any]) -> str:
     """The layer name the anatomy shows, else the ONNX node name."""
     return str(err.get("layer") or err.get("node") or "?")
+
+
+def axis_label(name: str, limit: int = 38) -> str:
+    """A layer name short enough for the axis: pyqtgraph drops a tick label that does not
+    fit (a 43-character BERT name showed no label at all), so long names keep their
+    informative tail."""
+    return name if len(name) <= limit else "…" + name[-(limit - 1):]
 
 
 def error_artifacts(card: dict[str, Any]) -> list[dict[str, Any]]:
@@ -145,10 +154,13 @@ class NodeErrorChart(QWidget):
         values = np.array([float(e.get("sqnr_db") or 0.0) for e in self.errors])
         y = np.arange(n, dtype=float)
         self.bars.setOpts(x0=np.zeros(n), y=y, width=values, height=0.7)
-        labels = [f"{node_label(e)}  " for e in self.errors]
+        labels = [f"{axis_label(name)}  " for name in strip_common_prefix(
+            [node_label(e) for e in self.errors])]  # fmt: skip
         self.plot.getAxis("left").setTicks([list(zip(y, labels, strict=True)), []])
-        width = max((len(s) for s in labels), default=8)
-        self.plot.getAxis("left").setWidth(min(60 + 6 * width, 260))
+        axis = self.plot.getAxis("left")
+        metrics = QFontMetrics(axis.style.get("tickFont") or self.font())
+        width = max((metrics.horizontalAdvance(s) for s in labels), default=40)
+        axis.setWidth(min(width + 16, 340))
         self.plot.setXRange(0, max(float(values.max()) if n else 1.0, 1.0) * 1.05, padding=0)
         self.plot.setYRange(-0.6, max(n, 1) - 0.4, padding=0)
         self.plot.setFixedHeight(max(n, 3) * ROW_PX + 60)

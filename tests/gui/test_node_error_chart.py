@@ -88,3 +88,27 @@ def test_exclusion_steps_are_listed_when_the_search_ran(qtbot, run):
     assert chart.table.item(1, 0).text() == worst and chart.table.item(1, 3).text() == "yes"
     assert chart.table.item(0, 0).text().startswith("none")
     assert "perplexity" in chart.table.item(0, 1).text()
+
+
+def test_long_layer_names_lose_their_shared_prefix_and_fit_the_axis(qtbot, run):
+    import copy
+
+    from PySide6.QtGui import QFontMetrics
+
+    from gui.widgets.node_error_chart import NodeErrorChart
+
+    _root, variant = run
+    card = copy.deepcopy(variant.card)
+    errors = card["artifacts"][1]["summary"]["node_errors"]
+    for i, err in enumerate(errors):  # BERT's names: pyqtgraph dropped ticks this long
+        err["layer"] = f"bert.encoder.layer.{i % 2}.attention.output.dense{i}"
+    chart = NodeErrorChart()
+    qtbot.addWidget(chart)
+    chart.show_card(card)
+    labels = [t[1].strip() for t in chart.plot.getAxis("left")._tickLevels[0]]
+    assert labels[0] == "layer.0.attention.output.dense0" and len(set(labels)) == len(labels)
+    axis = chart.plot.getAxis("left")
+    widest = max(QFontMetrics(axis.style.get("tickFont") or chart.font()).horizontalAdvance(s)
+                 for s in labels)  # fmt: skip
+    assert axis.maximumWidth() >= widest
+    assert chart.worst(1) == ["bert.encoder.layer.0.attention.output.dense0"]  # full names kept
