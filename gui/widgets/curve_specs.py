@@ -23,11 +23,32 @@ HISTORY_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b7
 PLOT_TITLES = {"loss": "Loss", "val": "Validation metric", "sparsity": "Sparsity: overall vs target"}
 
 
+# components of the training objective (train/loss/<part>, e.g. kd, hidden, task): lines on
+# the loss plot, one colour each, picked from the name so a part keeps its colour across runs
+LOSS_PART = "train/loss/"
+PART_COLORS = ("#17becf", "#e377c2", "#8c564b", "#bcbd22", "#393b79", "#637939")
+KNOWN_PARTS = {"task": PART_COLORS[0], "kd": PART_COLORS[1], "hidden": PART_COLORS[2],
+               "attention": PART_COLORS[3]}  # distillation's parts: never the same colour
+
+
 def plot_key(name: str) -> str:
     """Which plot a metric goes to."""
+    if name.startswith(LOSS_PART):
+        return "loss"
     return CURVES.get(name, ("sparsity" if name.startswith("sparsity/") else "val",))[0]
 
 
 def is_curve(name: str) -> bool:
     """Metrics the plots draw (lr and throughput are in the log, not plotted)."""
-    return name in CURVES or name.startswith(("val/", "sparsity/"))
+    return name in CURVES or name.startswith(("val/", "sparsity/", LOSS_PART))
+
+
+def curve_spec(name: str) -> tuple[str, str, str, bool]:
+    """(plot key, legend label, colour, draw points as symbols) for any plotted metric."""
+    if name in CURVES:
+        return CURVES[name]
+    if name.startswith(LOSS_PART):
+        part = name[len(LOSS_PART):]
+        color = KNOWN_PARTS.get(part) or PART_COLORS[sum(map(ord, part)) % len(PART_COLORS)]
+        return "loss", f"loss: {part}", color, False
+    return plot_key(name), name, "#555555", True

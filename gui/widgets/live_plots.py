@@ -32,6 +32,7 @@ from gui.widgets.curve_specs import (
     PLOT_TITLES,
     STEP_CURVES,
     TARGET,
+    curve_spec,
     is_curve,
     plot_key,
 )
@@ -152,7 +153,7 @@ class LivePlots(QWidget):
     def _curve(self, name: str) -> RingBuffer:
         # created on first data so legends list only the curves this run has
         if name not in self.buffers:
-            key, label, color, symbols = CURVES.get(name, (plot_key(name), name, "#555555", True))
+            key, label, color, symbols = curve_spec(name)
             style = Qt.PenStyle.DashLine if name in DASHED else Qt.PenStyle.SolidLine
             pen = pg.mkPen(color, width=2.5, style=style)
             dots = {"symbolSize": 6, "symbolBrush": color, "symbolPen": None}
@@ -271,7 +272,7 @@ class LivePlots(QWidget):
         """A loss/metric curve: smoothed when asked, the raw one faint beneath it."""
         smooth = self.smoothing > 0 and len(x) > 1
         self.curves[name].setData(x, ema(y, self.smoothing) if smooth else y)
-        if not CURVES.get(name, (0, 0, 0, True))[3]:
+        if not curve_spec(name)[3]:
             self.curves[name].setSymbol("o" if len(x) == 1 else None)
         self._raw[name].setData(x, y) if smooth else self._raw[name].setData([], [])
 

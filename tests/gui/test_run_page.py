@@ -93,6 +93,22 @@ def test_plots_redraw_per_tick_not_per_event(qtbot):
     assert plots.layer_bars.names == names
 
 
+def test_loss_components_each_get_a_line_on_the_loss_plot(qtbot):
+    # a training objective's named parts (train/loss/<part>) are plotted next to the total
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.timer.stop()
+    for step in range(3):
+        plots.on_event(Metric("train/loss", step, 2.0 - step))
+        plots.on_event(Metric("train/loss/kd", step, 1.5 - step))
+        plots.on_event(Metric("train/loss/task", step, 0.5))
+    plots.redraw()
+    assert _legend(plots, "loss") == ["train loss", "loss: kd", "loss: task"]
+    pens = {n: plots.curves[n].opts["pen"].color().name() for n in plots.curves}
+    assert len({pens["train/loss"], pens["train/loss/kd"], pens["train/loss/task"]}) == 3
+    assert list(plots.curves["train/loss/kd"].getData()[1]) == [1.5, 0.5, -0.5]
+
+
 def test_short_layer_names():
     assert short_layer_name("blocks.0.attn.qkv") == "b0.attn.qkv"
     assert strip_common_prefix(["bert.encoder.layer.0.output.dense", "bert.encoder.layer.1.output.dense"]) == [
