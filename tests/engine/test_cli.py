@@ -57,7 +57,7 @@ def test_resume_continues_a_cancelled_run_and_show_explains_the_shrink(tmp_path)
     from engine.recipe import ExportConfig, TrainConfig
     from tests.engine.conftest import run_cancelled_at, tiny_recipe
 
-    recipe = tiny_recipe(name="resume-me", export=ExportConfig(parity_batches=1, latency_runs=3, latency_seq=32),
+    recipe = tiny_recipe(name="resume-me", export=ExportConfig(opset=17, parity_batches=1, latency_runs=3, latency_seq=32),
                          train=TrainConfig(max_steps=8, batch_size=8, log_every=1, eval_every=100,
                                            checkpoint_every=3))
     first = run_cancelled_at(recipe, tmp_path, step=5)
