@@ -62,7 +62,7 @@ def static_quantizer(cfg: StaticInt8Config, reader: Any) -> run.Quantize:
         reader.rewind()  # every candidate of the exclusion search calibrates on the same set
         quantize_static(
             str(src), str(dst), reader, quant_format=getattr(QuantFormat, _FORMAT[cfg.quant_format]),
-            op_types_to_quantize=list(cfg.op_types) or None, per_channel=cfg.per_channel,
+            op_types_to_quantize=_static_op_types(cfg), per_channel=cfg.per_channel,
             reduce_range=cfg.reduce_range,
             activation_type=getattr(QuantType, _QTYPE[cfg.activation_type]),
             weight_type=getattr(QuantType, _QTYPE[cfg.weight_type]),
@@ -72,6 +72,22 @@ def static_quantizer(cfg: StaticInt8Config, reader: Any) -> run.Quantize:
         )  # fmt: skip
 
     return quantize
+
+
+def _static_op_types(cfg: StaticInt8Config) -> list[str] | None:
+    """The op types to quantize; None = onnxruntime's default (all it can).
+
+    QOperator's default quantizes every op it has a QLinear form for. On attention, the
+    scores' scaling Mul feeds the causal mask's Where(mask, -inf, scores); as QLinearMul its
+    float output vanishes and onnxruntime 1.32 fails the whole file ("unknown
+    initializers/tensors" naming the scores). Mul and Where (-inf has no int8 value) stay
+    float unless the step's op_types asks for them.
+    """
+    if cfg.op_types or cfg.quant_format != "qoperator":
+        return list(cfg.op_types) or None
+    from onnxruntime.quantization.registry import QLinearOpsRegistry
+
+    return sorted(set(QLinearOpsRegistry) - {"Where", "Mul"})
 
 
 def _quantize_all(

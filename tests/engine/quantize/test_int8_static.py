@@ -101,3 +101,18 @@ def test_static_without_data_is_refused_before_anything_runs(textnet, tmp_path):
     with pytest.raises(ConfigError, match=r"^Step 1 · methods\[0\]\.calibration_samples: static"):
         quantize_int8_static(StaticInt8Config(), context(textnet, out))
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_qoperator_on_causal_attention_gives_a_file(tmp_path):
+    # the scores' scaling Mul feeds the causal mask's Where: onnxruntime's QOperator default
+    # quantized that Mul and failed the whole file ("unknown initializers/tensors")
+    from tests.engine.quantize import tiny_onnx as T
+
+    src = T.export_text(T.tiny_gpt(pretrained=False), tmp_path / "gpt.onnx", 258)
+    cfg = StaticInt8Config(quant_format="qoperator", calibration_samples=8)
+    result = quantize_int8_static(cfg, T.context(src, tmp_path / "out", T.token_data(258)))
+    assert check_model(result.path) == (True, "")
+    ops = [n.op_type for n in onnx.load(str(result.path)).graph.node]
+    assert "QLinearMatMul" in ops and "QLinearMul" not in ops and "Where" in ops
+    ids = T.text_batch(2, 8, 258)[0]
+    assert T.logits(result.path, ids).shape == (2, 8, 258)
