@@ -53,6 +53,16 @@ def axis_label(name: str, limit: int = 38) -> str:
     return name if len(name) <= limit else "…" + name[-(limit - 1):]
 
 
+def distinct_labels(errors: list[dict[str, Any]]) -> list[str]:
+    """Layer names, with the ONNX node's own name added where several nodes share one layer
+    (attention's two score MatMuls are both 'blocks.0.attn'): two equal bars would read as
+    a duplicate."""
+    names = [node_label(e) for e in errors]
+    counts = {n: names.count(n) for n in names}
+    return [f"{n} · {str(e.get('node') or '?').rsplit('/', 1)[-1]}" if counts[n] > 1 else n
+            for n, e in zip(names, errors, strict=True)]  # fmt: skip
+
+
 def error_artifacts(card: dict[str, Any]) -> list[dict[str, Any]]:
     """The card's artifacts that carry per-node errors (int8 dynamic / static)."""
     return [a for a in card.get("artifacts") or []
@@ -155,7 +165,7 @@ class NodeErrorChart(QWidget):
         y = np.arange(n, dtype=float)
         self.bars.setOpts(x0=np.zeros(n), y=y, width=values, height=0.7)
         labels = [f"{axis_label(name)}  " for name in strip_common_prefix(
-            [node_label(e) for e in self.errors])]  # fmt: skip
+            distinct_labels(self.errors))]  # fmt: skip
         self.plot.getAxis("left").setTicks([list(zip(y, labels, strict=True)), []])
         axis = self.plot.getAxis("left")
         metrics = QFontMetrics(axis.style.get("tickFont") or self.font())

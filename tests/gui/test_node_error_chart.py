@@ -112,3 +112,13 @@ def test_long_layer_names_lose_their_shared_prefix_and_fit_the_axis(qtbot, run):
                  for s in labels)  # fmt: skip
     assert axis.maximumWidth() >= widest
     assert chart.worst(1) == ["bert.encoder.layer.0.attention.output.dense0"]  # full names kept
+
+
+def test_nodes_sharing_a_layer_are_told_apart():
+    from gui.widgets.node_error_chart import distinct_labels
+
+    errors = [{"layer": "blocks.0.attn", "node": "/blocks.0/attn/MatMul"},
+              {"layer": "blocks.0.attn", "node": "/blocks.0/attn/MatMul_1"},
+              {"layer": "blocks.0.mlp.fc", "node": "/blocks.0/mlp/fc/MatMul"}]  # fmt: skip
+    assert distinct_labels(errors) == [
+        "blocks.0.attn · MatMul", "blocks.0.attn · MatMul_1", "blocks.0.mlp.fc"]
