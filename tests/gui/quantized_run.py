@@ -23,3 +23,20 @@ def quantized_run(tmp_path_factory) -> tuple[Path, str]:
         assert result.ok, result.error
         _DONE["run"] = (root, str(result.run_id))
     return _DONE["run"]
+
+
+def export_window(qtbot, root: Path, run_id: str, settings: Path):  # noqa: ANN001, ANN201
+    """(MainWindow at 1024 x 700 on the Export page with the run selected, its AppState)."""
+    from PySide6.QtCore import QSettings
+
+    from gui.main_window import MainWindow
+    from gui.state import AppState
+
+    state = AppState(root)
+    window = MainWindow(state, QSettings(str(settings), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1024, 700)
+    window.show()
+    window.show_page("Export")
+    state.select_variant(run_id)
+    return window, state

@@ -58,20 +58,12 @@ def test_the_truth_check_shows_the_verdict_and_every_reason(qtbot, run):
 
 
 def test_export_page_opens_on_the_files_tab_and_fits_1024_by_700(qtbot, run, tmp_path):
-    from PySide6.QtCore import QSettings
-
-    from gui.main_window import MainWindow
-    from gui.state import AppState
+    from gui.widgets.export_details import ExportDetails
+    from tests.gui.quantized_run import export_window
 
     root, variant = run
-    state = AppState(root)
-    window = MainWindow(state, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.resize(1024, 700)
-    window.show()
-    window.show_page("Export")
-    state.select_variant(variant.id)
-    details = window.findChild(__import__("gui.widgets.export_details", fromlist=["x"]).ExportDetails)
+    window, _state = export_window(qtbot, root, variant.id, tmp_path / "s.ini")
+    details = window.findChild(ExportDetails)
     tabs = details.tabs
     assert tabs.tabText(0) == "Files" and tabs.currentIndex() == 0
     assert tabs.isTabVisible(tabs.indexOf(details.node_errors_tab))

@@ -6,12 +6,9 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QToolButton  # noqa: E402
 
-from gui.main_window import MainWindow  # noqa: E402
-from gui.state import AppState  # noqa: E402
-from tests.gui.quantized_run import quantized_run  # noqa: E402
+from tests.gui.quantized_run import export_window, quantized_run  # noqa: E402
 
 
 def _tabs_in_sight(tabs) -> list[str]:
@@ -23,13 +20,7 @@ def _tabs_in_sight(tabs) -> list[str]:
 
 def test_all_five_tabs_fit_a_1024_px_window(qtbot, tmp_path_factory, tmp_path):
     root, run_id = quantized_run(tmp_path_factory)
-    state = AppState(root)
-    window = MainWindow(state, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.resize(1024, 700)
-    window.show()
-    window.show_page("Export")
-    state.select_variant(run_id)
+    window, _state = export_window(qtbot, root, run_id, tmp_path / "s.ini")
     tabs = window.export_page.tabs
     qtbot.waitUntil(lambda: window.width() == 1024 and tabs.tabBar().width() > 100)
     visible = [tabs.tabText(i) for i in range(tabs.count()) if tabs.isTabVisible(i)]
