@@ -96,9 +96,11 @@ def total_steps(n_train: int, cfg: TrainConfig) -> int:
     return min(steps, cfg.max_steps) if cfg.max_steps else steps
 
 
-def _optimizer(module: nn.Module, cfg: TrainConfig, steps: int) -> tuple[Any, Any]:
-    """AdamW over the trainable parameters, with linear warm-up then linear decay."""
-    params = [p for p in module.parameters() if p.requires_grad]
+def _optimizer(
+    module: nn.Module, cfg: TrainConfig, steps: int, owned: Sequence[nn.Parameter] = ()
+) -> tuple[Any, Any]:
+    """AdamW over the trainable parameters (and the objective's), linear warm-up then decay."""
+    params = [p for p in module.parameters() if p.requires_grad] + list(owned)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, _linear_schedule(cfg.warmup_steps, steps))
 
@@ -124,9 +126,11 @@ def fine_tune(
         return stats
     per_epoch = max(1, math.ceil(len(train_ds) / cfg.batch_size))
     val_loader = make_loader(val_ds, cfg.batch_size, False, cfg.seed)
-    opt, sched = _optimizer(module, cfg, steps)
+    owner = _objective_owner(objective, module)
+    owned = [p for p in owner.parameters() if p.requires_grad] if owner is not None else []
+    opt, sched = _optimizer(module, cfg, steps, owned)
     keep_masks_live(module)
-    step = _resumed_step(state_path, module, opt, sched, hooks, ctx) if resume else 0
+    step = _resumed_step(state_path, module, opt, sched, hooks, ctx, owner) if resume else 0
     module.train()
     if step == 0:
         _emit_layer_stats(layer_stats, ctx, 0)
@@ -153,7 +157,7 @@ def fine_tune(
                 _validate(module, task, val_loader, device, cfg, ctx, stats, step)
                 _emit_layer_stats(layer_stats, ctx, step)
             if state_path is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                save_train_state(state_path, step, module, opt, sched, hooks)
+                save_train_state(state_path, step, module, opt, sched, hooks, owner)
             if step >= steps:
                 break
     stats.steps, stats.seconds = step, time.perf_counter() - t_start
@@ -161,14 +165,29 @@ def fine_tune(
     return stats
 
 
+def _objective_owner(objective: TrainObjective, module: nn.Module) -> nn.Module | None:
+    """The objective when it owns parameters (distillation's projections), prepared for module.
+
+    Such an objective is an nn.Module; its optional `prepare(module)` creates what depends on
+    the trained module (and puts it on its device) before the optimizer is built. Its
+    trainable parameters train with the model and its state_dict resumes with it.
+    """
+    prepare = getattr(objective, "prepare", None)
+    if callable(prepare):
+        prepare(module)
+    if isinstance(objective, nn.Module) and any(p.requires_grad for p in objective.parameters()):
+        return objective
+    return None
+
+
 def _resumed_step(
     state_path: Path | None, module: nn.Module, opt: Any, sched: Any,
-    hooks: Sequence[TrainHook], ctx: JobContext,
+    hooks: Sequence[TrainHook], ctx: JobContext, owner: nn.Module | None = None,
 ) -> int:
-    """The step to continue from: state_path's, restored into module, opt, sched and hooks."""
+    """The step to continue from: state_path's, restored into module, opt, sched, hooks, owner."""
     if state_path is None:
         return 0
-    step = load_train_state(state_path, module, opt, sched, hooks)
+    step = load_train_state(state_path, module, opt, sched, hooks, owner)
     ctx.log(f"resumed from step {step} ({state_path.name})")
     return step
 

@@ -20,10 +20,13 @@ from engine.methods.base import TrainHook
 
 
 def save_train_state(
-    path: Path, step: int, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook]
-) -> None:
-    """Everything needed to continue exactly: weights and masks, optimizer, schedules, RNG."""
+    path: Path, step: int, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook],
+    objective: nn.Module | None = None,
+) -> None:  # fmt: skip
+    """Everything needed to continue exactly: weights and masks, optimizer, schedules, RNG,
+    and the parameters a training objective owns (distillation's projections)."""
     state = {
+        "objective": objective.state_dict() if objective is not None else {},
         "step": step,
         "model": module.state_dict(),
         "optimizer": opt.state_dict(),
@@ -39,11 +42,19 @@ def save_train_state(
 
 
 def load_train_state(
-    path: Path, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook]
-) -> int:
+    path: Path, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook],
+    objective: nn.Module | None = None,
+) -> int:  # fmt: skip
     """Restore what save_train_state wrote; returns the step to continue from."""
     state = read_train_state(path)
     module.load_state_dict(state["model"])
+    owned = state.get("objective", {})
+    if bool(owned) != (objective is not None):
+        raise ValueError(f"{path.name} was written by a run whose training objective "
+                         f"{'owned' if owned else 'had no'} parameters, unlike this recipe's: "
+                         "resume with the recipe the run was started with")
+    if objective is not None:
+        objective.load_state_dict(owned)
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
     if len(state["hooks"]) != len(hooks):
