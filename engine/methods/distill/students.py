@@ -229,3 +229,26 @@ def student_summary(
         "student_blocks": _blocks_or_none(student),
         "kept_blocks": sorted(keep) if keep is not None else _kept_blocks(teacher, student),
     }
+
+
+def refresh_loaded(loaded: Any) -> None:
+    """After drop_layers or a new student module: loaded's description and recorded config
+    (an engine LoadedModel's, shown on the card and kept in the checkpoint) follow the module."""
+    from engine.models.builtin import TINY_ARCHITECTURES, tiny_loaded
+
+    module = loaded.module
+    name = loaded.extra.get("builtin")
+    if name in TINY_ARCHITECTURES and isinstance(module, TINY_ARCHITECTURES[name][0]):
+        fresh = tiny_loaded(name, module, kind=loaded.kind)
+        loaded.description = fresh.description
+        loaded.extra = {**loaded.extra, "config": fresh.extra["config"]}
+        return
+    config = _hf_config(module)
+    if config is None:
+        return
+    head = (loaded.description or "").split(":")[0] or type(module.model).__name__
+    params = sum(p.numel() for p in module.parameters())
+    loaded.description = (
+        f"{head}: {type(module.model).__name__} ({loaded.task}), {config.num_hidden_layers} "
+        f"layers, d={config.hidden_size}, {params / 1e6:.2f}M params"
+    )

@@ -13,6 +13,7 @@ from engine.methods.distill.blocks import transformer_blocks
 from engine.methods.distill.students import (
     default_keep,
     drop_layers,
+    refresh_loaded,
     smaller_config,
     student_summary,
 )
@@ -80,9 +81,12 @@ def test_builtin_student_reloads_from_a_workbench_checkpoint(name, tmp_path):
     from engine.models.builtin import tiny_loaded
     from engine.models.checkpoint import load_checkpoint, save_model
 
-    student = build(name)
+    loaded = tiny_loaded(name, build(name))
+    student = loaded.module
     drop_layers(student, default_keep(4))
-    save_model(tiny_loaded(name, student), tmp_path / "student")
+    refresh_loaded(loaded)  # the description and recorded config follow the cut module
+    assert "2 layers" in loaded.description and loaded.extra["config"]["n_layer"] == 2
+    save_model(loaded, tmp_path / "student")
     back = load_checkpoint(tmp_path / "student")
     assert type(back.module) is type(student) and back.module.config == student.config
     assert len(back.module.blocks) == 2 and "2 layers" in back.description
@@ -96,9 +100,12 @@ def test_hf_student_loads_back_with_from_pretrained(family, task, tmp_path):
     from engine.models.checkpoint import load_checkpoint, save_model
     from engine.models.hf import auto_class, wrap_hf
 
-    student = build(family)
+    loaded = wrap_hf(build(family).model, task, None, "hf", family, {})
+    student = loaded.module
     drop_layers(student, [0, 3])
-    save_model(wrap_hf(student.model, task, None, "hf", family, {}), tmp_path / "student")
+    refresh_loaded(loaded)
+    assert loaded.description.startswith(f"{family}: ") and ", 2 layers, d=32, " in loaded.description
+    save_model(loaded, tmp_path / "student")
     plain = auto_class(task).from_pretrained(str(tmp_path / "student"), local_files_only=True)
     family_cls = tf.BertForSequenceClassification if family == "bert" else tf.LlamaForCausalLM
     assert type(plain) is family_cls and plain.config.num_hidden_layers == 2
