@@ -244,6 +244,9 @@ def config_from_dict(cls: type, data: dict[str, Any] | None, path: str) -> Any:
     if data is not None and not isinstance(data, dict):
         raise ConfigError([FieldError(path, f"must be a mapping of settings, got {data!r}"[:160])])
     data = dict(data or {})
+    shorthand = getattr(cls, "from_recipe", None)  # e.g. a teacher's model spec in place
+    if shorthand is not None:
+        data = shorthand(data)
     hints = resolved_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)

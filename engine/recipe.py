@@ -195,7 +195,11 @@ class Recipe:
         errs += validate_config(self.export, "export")
         errs += validate_config(self.checks, "checks")
         for i, m in enumerate(self.methods):
-            errs += validate_config(m, f"methods[{i}]")
+            step_errs = validate_config(m, f"methods[{i}]")
+            errs += step_errs
+            needs = getattr(m, "recipe_checks", None)  # what a step needs of other sections
+            if needs is not None and not step_errs:
+                errs += [FieldError(f"methods[{i}].{k}", msg) for k, msg in needs(self)]
         if self.methods:
             from engine.registry import order_errors
 

@@ -13,6 +13,7 @@ from engine.layer_report import REMOVED_KIND, structured_removed
 from engine.methods.base import MethodContext, MethodResult
 from engine.methods.prune.masks import layer_sparsity
 from engine.models.checkpoint import save_model
+from engine.models.loaders import load_model
 from engine.models.summary import summarize
 from engine.registry import MethodEntry, entry_for_config
 from engine.report import method_label
@@ -56,8 +57,11 @@ def methods_stage(p: Pipeline, s: JobState) -> None:
         mctx = MethodContext(
             module=module, task=s.loaded.task, log=ctx.log, data=data, emit=method_events,
             total_steps=steps, batch_size=r.train.batch_size, device=s.device, seed=r.train.seed,
+            parent=lambda: load_model(s.spec, p.ws), load_model=lambda spec: load_model(spec, p.ws),
         )  # fmt: skip
         done.append((entry, entry.handler(cfg, mctx)))
+        if done[-1][1].module is not None:  # the step built a new model (a smaller student)
+            s.loaded.module = module = done[-1][1].module
         _report_step(p, cfg, done, module, ctx.log)
     s.targets = _masked(done)
     removed = structured_removed([res for e, res in done if e.effect == "smaller"], module)

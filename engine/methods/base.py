@@ -42,6 +42,11 @@ class MethodContext:
     device: Any = None  # torch.device the model is on
     seed: int = 0
     example_inputs: tuple | None = None  # inputs the model runs on (None: methods probe)
+    # parent() -> the recipe's model as loaded, before any step changed it (a fresh load, so
+    # it costs memory only when a step asks: a distillation teacher); None outside a job
+    parent: Callable[[], Any] | None = None
+    # load_model(ModelSpec) -> LoadedModel through the job's workspace (variants too)
+    load_model: Callable[[Any], Any] | None = None
 
 
 @dataclass
@@ -53,6 +58,8 @@ class MethodResult:
     # what fine-tuning minimises instead of the task loss (distillation): an
     # engine.train.objective.ObjectiveFactory, given the objective so far, returns the new one
     objective: Callable[[Any], Any] | None = None
+    # a new module that replaces the one the step was given (a smaller-configured student)
+    module: nn.Module | None = None
 
 
 @dataclass
