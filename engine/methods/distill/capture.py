@@ -110,6 +110,9 @@ def capture(module: nn.Module, layers: Sequence[int], attention: bool) -> Iterat
     attention probabilities (ValueError naming the model when it exposes none).
     """
     out = Captured()
+    if not layers and not attention:  # logits only: any model (an offline teacher has no blocks)
+        yield out
+        return
     _, blocks = transformer_blocks(module)
     handles: list[Any] = []
 

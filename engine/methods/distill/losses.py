@@ -22,7 +22,9 @@ def _kl_sum(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
     """Σ_rows w · Σ_v P_T (log P_T − log P_S) over rows of [N, V] logits at temperature T."""
     log_s = F.log_softmax(student.float() / temperature, dim=-1)
     log_t = F.log_softmax(teacher.float() / temperature, dim=-1)
-    per_row = (log_t.exp() * (log_t - log_s)).sum(dim=-1)
+    p_t = log_t.exp()
+    # classes the teacher rules out (−inf logits: an offline teacher's dropped classes) add 0
+    per_row = torch.where(p_t > 0, p_t * (log_t - log_s), 0.0).sum(dim=-1)
     return (per_row * weights).sum()
 
 
