@@ -3,7 +3,7 @@ registered in the workspace (a bad file or setting leaves the workspace as it wa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.config_fields import ConfigError, FieldError
 from engine.data import load_data
@@ -39,9 +39,28 @@ def load_stage(p: Pipeline, s: JobState) -> None:
         )
     check_finite_weights(s.loaded.module, s.spec.path)
     problems = check_methods(r.methods, s.loaded.module) + artifact_step_problems(p, s)
+    problems = problems or step_model_problems(p, s)  # loads a step's own model (a teacher)
     if problems:  # before anything is registered: the workspace stays as it was
         raise ConfigError(problems)
     ctx.progress(1.0)
+
+
+def load_step_model(p: Pipeline, s: JobState, spec: Any) -> Any:
+    """A model a step names (a teacher), loaded once through the job's workspace."""
+    if spec not in s.step_models:
+        s.step_models[spec] = load_model(spec, p.ws)
+    return s.step_models[spec]
+
+
+def step_model_problems(p: Pipeline, s: JobState) -> list[FieldError]:
+    """What a step finds comparing a model it loads with the recipe's (`load_problems`)."""
+    errors = []
+    for i, cfg in enumerate(p.recipe.methods):
+        check = getattr(cfg, "load_problems", None)
+        if check is not None:
+            found = check(s.loaded, lambda spec: load_step_model(p, s, spec))
+            errors += [FieldError(f"methods[{i}].{name}", message) for name, message in found]
+    return errors
 
 
 def artifact_step_problems(p: Pipeline, s: JobState) -> list[FieldError]:

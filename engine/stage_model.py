@@ -17,6 +17,7 @@ from engine.models.loaders import load_model
 from engine.models.summary import summarize
 from engine.registry import MethodEntry, entry_for_config
 from engine.report import method_label
+from engine.stage_load import load_step_model
 from engine.store import TRAIN_STATE as STATE_FILE
 from engine.store import atomic_write_json
 from engine.train.loop import evaluate, fine_tune, make_loader, total_steps
@@ -57,7 +58,8 @@ def methods_stage(p: Pipeline, s: JobState) -> None:
         mctx = MethodContext(
             module=module, task=s.loaded.task, log=ctx.log, data=data, emit=method_events,
             total_steps=steps, batch_size=r.train.batch_size, device=s.device, seed=r.train.seed,
-            parent=lambda: load_model(s.spec, p.ws), load_model=lambda spec: load_model(spec, p.ws),
+            parent=lambda: load_model(s.spec, p.ws), load_model=lambda spec: load_step_model(p, s, spec),
+            loaded=s.loaded,
         )  # fmt: skip
         done.append((entry, entry.handler(cfg, mctx)))
         if done[-1][1].module is not None:  # the step built a new model (a smaller student)

@@ -62,6 +62,9 @@ class JobState:
     onnx: dict[str, Any] | None = None  # the fp32 export's report
     artifacts: list[dict[str, Any]] = field(default_factory=list)  # one per deployable file
     card: dict[str, Any] = field(default_factory=dict)
+    # models the steps load (a distillation teacher), by spec: loaded once, in the load stage
+    # where they are checked against the recipe's model, then handed to the step
+    step_models: dict[Any, Any] = field(default_factory=dict)
 
 
 def setup_stage(p: Pipeline, s: JobState) -> None:

@@ -24,7 +24,7 @@ def check_text(recipe_path: Path, workspace: Path | None = None) -> tuple[str, b
     recipe = Recipe.load(recipe_path)
     recipe.validate()
     ws = None
-    if recipe.model.source == "variant":
+    if recipe.model.source == "variant" or workspace is not None:
         from engine.store import Workspace, default_workspace
 
         ws = Workspace(workspace or default_workspace())
@@ -34,6 +34,11 @@ def check_text(recipe_path: Path, workspace: Path | None = None) -> tuple[str, b
     problems = torchscript_problems(recipe.methods, recipe.train.epochs, loaded.module)
     problems = problems or check_methods(recipe.methods, loaded.module)
     from engine.config_fields import FieldError
+
+    for i, cfg in enumerate(recipe.methods if not problems else ()):  # a teacher, as a run does
+        hook = getattr(cfg, "load_problems", None)
+        found = hook(loaded, lambda spec: load_model(spec, ws)) if hook is not None else []
+        problems += [FieldError(f"methods[{i}].{name}", message) for name, message in found]
     from engine.data.fit import data_fits_model
 
     misfit = data_fits_model(recipe.data, loaded)  # what a run's data loading would refuse

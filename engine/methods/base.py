@@ -47,6 +47,7 @@ class MethodContext:
     parent: Callable[[], Any] | None = None
     # load_model(ModelSpec) -> LoadedModel through the job's workspace (variants too)
     load_model: Callable[[Any], Any] | None = None
+    loaded: Any = None  # the job's LoadedModel (whose .module is `module`); None outside a job
 
 
 @dataclass

@@ -9,6 +9,7 @@ turns that shorthand into `teacher: model` + `teacher_model`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +111,21 @@ class DistillConfig:
         if any(i < 0 for i in self.layer_map):
             return [("layer_map", f"block indices start at 0; got {list(self.layer_map)}")]
         return []
+
+    def notes(self, module: Any, task: str, has_data: bool | None) -> list[str]:
+        """What the step will do, in words (the estimate and `workbench-cli check` show them)."""
+        from engine.methods.distill.distill import distill_notes  # torch: only when used
+
+        return distill_notes(self, module)
+
+    def load_problems(self, loaded: Any, load: Callable[[Any], Any]) -> list[tuple[str, str]]:
+        """A teacher that cannot teach the recipe's model, found in the load stage (`load` loads
+        it once for the job), so nothing is registered or run for a bad pairing."""
+        if self.teacher != "model":  # the parent: the student is built from it, same outputs
+            return []
+        from engine.methods.distill.teacher import teacher_problems  # torch: only when used
+
+        return teacher_problems(self, loaded, load)
 
     def recipe_checks(self, recipe: Any) -> list[tuple[str, str]]:
         """What this step needs from the rest of the recipe: training, on data."""

@@ -11,6 +11,7 @@ model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,19 @@ def load_teacher(cfg: Any, ctx: Any) -> Teacher:
         params=sum(p.numel() for p in module.parameters()),
         bytes=sum(t.numel() * t.element_size() for t in tensors),
     )  # fmt: skip
+
+
+def teacher_problems(cfg: Any, loaded: Any, load: Callable[[Any], Any]) -> list[tuple[str, str]]:
+    """(field, message) for a teacher_model that cannot teach `loaded` (the recipe's model)."""
+    try:
+        teacher = load(cfg.teacher_model)
+    except ConfigError as exc:
+        return [(_teacher_path(e.path), e.message) for e in exc.errors]
+    if teacher.task != loaded.task:
+        return [("teacher_model", f"the teacher is a {teacher.task} model and the student a "
+                 f"{loaded.task} one; pick a teacher for the same task")]
+    problem = space_problem(teacher.module, loaded.module, loaded.task)
+    return [("teacher_model", problem)] if problem else []
 
 
 def _teacher_path(path: str) -> str:

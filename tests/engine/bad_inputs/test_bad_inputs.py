@@ -13,6 +13,7 @@ import pytest
 
 from engine.cli import main
 from tests.engine.bad_inputs import (
+    cases_distill,
     cases_files,
     cases_quantize,
     cases_recipe,
@@ -22,7 +23,7 @@ from tests.engine.bad_inputs import (
 from tests.engine.bad_inputs.common import MARKER, Case, snapshot
 
 CASES: list[Case] = [*cases_recipe.CASES, *cases_files.CASES, *cases_workspace.CASES,
-                     *cases_user_models.CASES, *cases_quantize.CASES]
+                     *cases_user_models.CASES, *cases_quantize.CASES, *cases_distill.CASES]
 
 
 def test_the_table_is_large_and_its_ids_unique():

@@ -1,0 +1,184 @@
+"""The `distill` step: build the student, load the teacher, and train the one towards the other.
+
+The handler acts on the module before training (stage "module"): it makes the student (layer
+drop in place, a smaller configuration that replaces the module, or the model as earlier steps
+left it), loads the frozen teacher and returns an objective factory, so the job's fine-tuning
+minimises the distillation loss instead of the task loss alone (engine/stage_model.py).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from engine.config_fields import ConfigError, FieldError
+from engine.methods.base import MethodContext, MethodResult
+from engine.methods.distill.blocks import transformer_blocks
+from engine.methods.distill.distill_config import DistillConfig
+from engine.methods.distill.objective import DistillObjective, DistillSettings, resolve_layer_map
+from engine.methods.distill.students import (
+    check_keep,
+    default_keep,
+    drop_layers,
+    refresh_loaded,
+    smaller_config,
+    student_summary,
+)
+from engine.methods.distill.teacher import load_teacher, space_problem
+from engine.registry import register_method
+
+TASKS = ("causal-lm", "classification")
+
+
+def _blocks(module: nn.Module) -> int:
+    return len(transformer_blocks(module)[1])
+
+
+def _student_layers(cfg: DistillConfig, n: int) -> int:
+    """Blocks of the smaller student: as set, else half the teacher's (at least one)."""
+    return cfg.student_layers if cfg.student_layers is not None else max(1, n // 2)
+
+
+def _keep(cfg: DistillConfig, n: int) -> list[int]:
+    return list(cfg.keep_layers) if cfg.keep_layers else default_keep(n)
+
+
+def _student_blocks(cfg: DistillConfig, n: int) -> int:
+    """How many blocks the student will have, for a teacher with n blocks."""
+    if cfg.student == "layer_drop":
+        return len(_keep(cfg, n))
+    return _student_layers(cfg, n) if cfg.student == "smaller" else n
+
+
+def check_distill(cfg: DistillConfig, module: nn.Module) -> list[str]:
+    """Problems the loaded model shows before anything runs (module: the recipe's model)."""
+    needs_blocks = cfg.student != "as_loaded" or cfg.hidden_weight > 0 or cfg.layer_map
+    if not needs_blocks:
+        return []
+    try:
+        n = _blocks(module)
+    except ValueError as exc:
+        return [str(exc)]
+    try:
+        if cfg.student == "layer_drop":
+            check_keep(_keep(cfg, n), n)
+        elif cfg.student == "smaller":
+            layers = _student_layers(cfg, n)
+            if layers > n:
+                return [f"student_layers {layers} is more than the teacher's {n} blocks; "
+                        f"set 1 to {n}"]
+            if layers == n and cfg.width_factor == 1.0:
+                return [f"student_layers {n} and width_factor 1 give the teacher's own size; "
+                        f"set student_layers below {n} or width_factor below 1"]
+        if cfg.layer_map and cfg.teacher == "parent":
+            resolve_layer_map(tuple(cfg.layer_map), _student_blocks(cfg, n), n)
+    except ValueError as exc:
+        return [str(exc)]
+    return []
+
+
+def distill_notes(cfg: DistillConfig, module: nn.Module) -> list[str]:
+    """The teacher and the student in words, for the estimate (module: before the step)."""
+    teacher = ("the model as loaded, before earlier steps change it" if cfg.teacher == "parent"
+               else f"{cfg.teacher_model.source} {cfg.teacher_model.path}")  # fmt: skip
+    losses = ", ".join(f"{name} ×{w:g}" for name, w in (
+        ("task", cfg.alpha), ("soft labels", 1 - cfg.alpha), ("hidden states", cfg.hidden_weight),
+        ("attention", cfg.attention_weight)) if w)  # fmt: skip
+    notes = [f"teacher: {teacher}; losses: {losses or 'none'} (T={cfg.temperature:g})"]
+    try:
+        n = _blocks(module)
+    except ValueError:
+        return notes
+    if cfg.student == "layer_drop":
+        notes.append(f"student keeps blocks {_keep(cfg, n)} of the teacher's {n}, with their weights")
+    elif cfg.student == "smaller":
+        notes.append(f"student: {_student_layers(cfg, n)} of {n} blocks, width ×{cfg.width_factor:g}, "
+                     "randomly initialised")
+    return notes
+
+
+def build_student(cfg: DistillConfig, module: nn.Module) -> tuple[nn.Module, list[int] | None]:
+    """(the student, the teacher blocks it kept); layer drop cuts `module` in place."""
+    if cfg.student == "layer_drop":
+        keep = check_keep(_keep(cfg, _blocks(module)), _blocks(module))
+        drop_layers(module, keep)
+        return module, keep
+    if cfg.student == "smaller":
+        return smaller_config(module, _student_layers(cfg, _blocks(module)), cfg.width_factor), None
+    return module, None
+
+
+def _settings(cfg: DistillConfig, keep: list[int] | None) -> DistillSettings:
+    """The objective's settings; hidden states of a layer-drop student map to its kept blocks."""
+    layer_map = tuple(cfg.layer_map) or (tuple(keep) if keep else None)
+    return DistillSettings(
+        alpha=cfg.alpha, temperature=cfg.temperature, hidden_weight=cfg.hidden_weight,
+        hidden_kind=cfg.hidden_kind, layer_map=layer_map,  # type: ignore[arg-type]
+        attention_weight=cfg.attention_weight, chunk=cfg.chunk,
+    )  # fmt: skip
+
+
+def describe_distill(cfg: DistillConfig) -> str:
+    """The card's label for the step, e.g. 'distill(parent → layer_drop [0, 2], α=0.5, T=2)'."""
+    student = cfg.student
+    if student == "layer_drop" and cfg.keep_layers:
+        student += f" {list(cfg.keep_layers)}"
+    elif student == "smaller":
+        student += f" {cfg.student_layers or 'half'} blocks × {cfg.width_factor:g} width"
+    teacher = cfg.teacher if cfg.teacher == "parent" else cfg.teacher_model.path
+    extra = "".join(f", {name}={w:g}" for name, w in
+                    (("hidden", cfg.hidden_weight), ("attention", cfg.attention_weight)) if w)  # fmt: skip
+    return f"distill({teacher} → {student}, α={cfg.alpha:g}, T={cfg.temperature:g}{extra})"
+
+
+def _refuse(field: str, message: str) -> ConfigError:
+    return ConfigError([FieldError(field, message)])
+
+
+@register_method(
+    "distill",
+    "distill",
+    "Knowledge distillation (teacher → student)",
+    DistillConfig,
+    help="Train a smaller student towards a teacher's outputs (soft labels, optionally hidden "
+    "states and attention): the student keeps some of the teacher's blocks, is a smaller "
+    "configuration, or is the model earlier steps pruned.",
+    check=check_distill,
+    rank=10,
+    effect="smaller",
+    describe=describe_distill,
+)
+def apply_distill(cfg: DistillConfig, ctx: MethodContext) -> MethodResult:
+    """Build the student in place (or a new one), load the teacher, return the KD objective."""
+    if ctx.task not in TASKS:
+        raise _refuse("type", f"distillation compares logits of text models "
+                      f"(causal-lm or classification); this model is {ctx.task}")
+    student, keep = build_student(cfg, ctx.module)
+    replaced = student if student is not ctx.module else None
+    if ctx.loaded is not None:  # the card's description and the checkpoint's config follow
+        ctx.loaded.module = student
+        refresh_loaded(ctx.loaded)
+    if ctx.parent is None or ctx.load_model is None:  # an estimate: the student's size only
+        return MethodResult(module=replaced)
+    if ctx.total_steps == 0:
+        raise _refuse("train.epochs", "distillation trains the student towards the teacher; "
+                      "set train.epochs above 0 and give the recipe data")
+    if ctx.device is not None:
+        student.to(ctx.device)
+    teacher = load_teacher(cfg, ctx)
+    problem = space_problem(teacher.module, student, ctx.task)
+    if problem:
+        raise _refuse("teacher_model" if cfg.teacher == "model" else "teacher", problem)
+    settings = _settings(cfg, keep)
+    if settings.hidden_weight > 0 and settings.layer_map is not None:
+        try:
+            resolve_layer_map(settings.layer_map, _blocks(student), _blocks(teacher.module))
+        except ValueError as exc:
+            raise _refuse("layer_map", str(exc)) from exc
+    ctx.log(teacher.note())
+    summary = student_summary(teacher.module, student, keep)
+    card = {"teacher": teacher.description, "teacher_bytes": teacher.bytes, **summary,
+            "notes": [teacher.note()]}  # fmt: skip
+    return MethodResult(
+        summary={"card": card}, module=replaced,
+        objective=lambda base: DistillObjective(base, teacher.module, ctx.task, settings),
+    )  # fmt: skip
