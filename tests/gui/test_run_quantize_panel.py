@@ -16,6 +16,7 @@ from engine.events import (
     event_from_json,
     event_to_json,
 )
+from gui.widgets.node_error_chart import distinct_labels
 from tests.gui.conftest import fast_recipe
 from tests.gui.static_quantized_run import static_quantized_run, static_recipe
 
@@ -76,7 +77,8 @@ def test_run_page_fills_the_chart_as_the_events_arrive(qtbot, run, tmp_path):
         if isinstance(ev, NodeErrors):  # rows on screen before the job goes on
             assert chart.isVisibleTo(page) and panel.hint.isHidden()
             ticks = [t[1].strip() for t in chart.plot.getAxis("left")._tickLevels[0]]
-            assert ticks == [e["layer"] or e["node"] for e in ev.errors]
+            assert ticks == distinct_labels(ev.errors)  # layer names, told apart where shared
+            assert [t.split(" · ")[0] for t in ticks] == [e["layer"] or e["node"] for e in ev.errors]
             assert list(chart.bars.opts["width"]) == pytest.approx([e["sqnr_db"] for e in ev.errors])
         if isinstance(ev, Finished):
             break
