@@ -1,0 +1,80 @@
+"""The distill step's settings: the teacher shorthand, recipe-level refusals, model checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.config_fields import ConfigError
+from engine.methods.distill.distill import check_distill, describe_distill
+from engine.methods.distill.distill_config import DistillConfig
+from engine.models.builtin import load_builtin
+from engine.recipe import ModelSpec, Recipe
+
+RECIPE = """
+name: d
+model: {source: builtin, path: tiny-gpt}
+data: {source: builtin, path: shakespeare}
+methods:
+  - STEP
+train: {epochs: 1, max_steps: 4}
+"""
+
+
+def recipe(step: str, **swaps: str) -> Recipe:
+    text = RECIPE.replace("STEP", step)
+    for old, new in swaps.items():
+        text = text.replace(old, new)
+    return Recipe.from_yaml(text)
+
+
+def test_teacher_parent_is_the_default_and_a_spec_in_place_means_teacher_model():
+    assert recipe("{type: distill}").methods[0].teacher == "parent"
+    assert recipe("{type: distill, teacher: parent}").methods[0] == DistillConfig()
+    step = recipe("{type: distill, teacher: {source: checkpoint, path: runs/x/checkpoint}}").methods[0]
+    assert step.teacher == "model"
+    assert step.teacher_model == ModelSpec(source="checkpoint", path="runs/x/checkpoint")
+    again = Recipe.from_yaml(recipe(f"{{type: distill, teacher: {{source: hf, path: {'t'}}}}}").to_yaml())
+    assert again.methods[0].teacher_model.source == "hf"  # round-trips as teacher: model + spec
+    with pytest.raises(ConfigError) as exc:
+        recipe("{type: distill, teacher: {source: hf, pth: t}}")
+    assert exc.value.errors[0].path == "methods[0].teacher_model.pth"
+    bad = recipe("{type: distill, teacher: teacher}").errors()
+    assert [e.path for e in bad] == ["methods[0].teacher"] and "parent, model" in bad[0].message
+
+
+@pytest.mark.parametrize(("step", "path", "words"), [
+    ("{type: distill, alpha: -0.1}", "methods[0].alpha", "[0, 1]"),
+    ("{type: distill, temperature: 0}", "methods[0].temperature", "(0, 100]"),
+    ("{type: distill, keep_layers: [1, 1]}", "methods[0].keep_layers", "twice"),
+    ("{type: distill, student: as_loaded}", "methods[0].student", "the student the teacher"),
+])
+def test_settings_no_run_could_use_are_recipe_errors(step, path, words):
+    (err,) = recipe(step).errors()
+    assert err.path == path and words in err.message
+
+
+def test_a_distill_step_needs_data_and_training():
+    (err,) = recipe("{type: distill}", **{"epochs: 1": "epochs: 0"}).errors()
+    assert "train.epochs" in err.message
+    (err,) = recipe("{type: distill}", **{"source: builtin, path: shakespeare": "source: none"}).errors()
+    assert "needs data" in err.message
+    # an as_loaded student of its parent is fine once an earlier step changed the model
+    ok = recipe("{type: structured_prune, amount: 0.5}\n  - {type: distill, student: as_loaded}")
+    assert ok.errors() == []
+
+
+def test_model_checks_name_the_block_counts():
+    gpt = load_builtin("tiny-gpt", None).module  # 4 blocks
+    assert check_distill(DistillConfig(), gpt) == []
+    assert "keeps all 4" in check_distill(DistillConfig(keep_layers=(0, 1, 2, 3)), gpt)[0]
+    assert "0..3" in check_distill(DistillConfig(keep_layers=(5,)), gpt)[0]
+    assert "teacher's own size" in check_distill(DistillConfig(student="smaller", student_layers=4), gpt)[0]
+    assert "more than" in check_distill(DistillConfig(student="smaller", student_layers=9), gpt)[0]
+    mapped = DistillConfig(keep_layers=(0, 2), hidden_weight=1.0, layer_map=(0, 4))
+    assert "layer_map" in check_distill(mapped, gpt)[0]
+    assert check_distill(DistillConfig(student="as_loaded"), gpt) == []
+
+
+def test_the_card_label_says_teacher_student_and_weights():
+    label = describe_distill(DistillConfig(keep_layers=(0, 2), hidden_weight=1.0))
+    assert label == "distill(parent → layer_drop [0, 2], α=0.5, T=2, hidden=1)"

@@ -1,0 +1,103 @@
+"""The distill step run as a whole job: the shipped tiny-gpt recipe (4 blocks -> 2 by layer drop,
+teacher: parent), shortened; and "prune, then distill from the unpruned model" in one recipe."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.job import Job
+from engine.models.builtin import load_builtin
+from engine.models.loaders import load_model
+from engine.recipe import ExportConfig, ModelSpec, Recipe
+
+RECIPES = Path(__file__).resolve().parents[3] / "assets" / "recipes"
+
+
+def _short(recipe: Recipe, steps: int = 12) -> Recipe:
+    """The recipe on less data and fewer steps, without export (seconds, not minutes)."""
+    return recipe.replace(
+        data=dataclasses.replace(recipe.data, max_samples=200, max_length=32),
+        train=dataclasses.replace(recipe.train, max_steps=steps, eval_every=6, log_every=2),
+        export=ExportConfig(enabled=False),
+    )
+
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory):
+    """One finished run of distill-tiny-gpt: (its JobResult, its run folder)."""
+    ws = tmp_path_factory.mktemp("distill-ws")
+    result = Job(_short(Recipe.load(RECIPES / "distill-tiny-gpt.yaml")), workspace=ws).run()
+    assert result.ok, result.error
+    return result, ws / "runs" / result.run_id
+
+
+def test_the_card_shows_a_smaller_student_and_its_teacher(distilled):
+    result, _ = distilled
+    model, (step,) = result.card["model"], result.card["steps"]
+    teacher_params = sum(p.numel() for p in load_builtin("tiny-gpt", None).module.parameters())
+    assert model["params_before"] == teacher_params == step["teacher_params"]
+    assert model["params"] == step["student_params"] < 0.6 * teacher_params
+    assert step["kept_blocks"] == [0, 2] and step["student_blocks"] == 2
+    assert "4 layers" in step["teacher"] and "2 layers" in model["description"]
+    assert any("MiB in memory" in note for note in step["notes"])
+
+
+def test_metrics_carry_each_loss_part(distilled):
+    _, folder = distilled
+    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    names = {row.get("name") for row in rows}
+    assert {"train/loss", "train/loss/task", "train/loss/kd", "val/loss"} <= names
+    kd = [row["value"] for row in rows if row.get("name") == "train/loss/kd"]
+    assert kd and all(v >= 0 for v in kd)
+
+
+def test_the_student_checkpoint_reloads_as_a_two_block_tiny_gpt(distilled):
+    result, folder = distilled
+    loaded = load_model(ModelSpec(source="checkpoint", path=str(folder / "checkpoint")))
+    assert loaded.module.config.n_layer == 2 and len(loaded.module.blocks) == 2
+    assert sum(p.numel() for p in loaded.module.parameters()) == result.card["model"]["params"]
+    ids = torch.randint(0, 258, (1, 8))
+    assert loaded.module(ids, torch.ones_like(ids)).shape == (1, 8, 258)
+
+
+def test_prune_then_distill_from_the_unpruned_model(tmp_path):
+    recipe = Recipe.from_yaml("""
+name: prune-then-distill
+model: {source: builtin, path: tiny-gpt}
+data: {source: builtin, path: shakespeare}
+methods:
+  - {type: structured_prune, target: ffn, amount: 0.5, importance: l1}
+  - {type: distill, student: as_loaded, alpha: 0.5}
+train: {epochs: 1, batch_size: 8, lr: 0.001}
+""")
+    result = Job(_short(recipe, steps=4), workspace=tmp_path).run()
+    assert result.ok, result.error
+    distill = result.card["steps"][1]
+    # the teacher is the model as loaded, not the pruned one the step was given
+    assert distill["teacher_params"] == result.card["model"]["params_before"]
+    assert distill["student_params"] == result.card["model"]["params"] < distill["teacher_params"]
+    assert distill["student_blocks"] == distill["teacher_blocks"] == 4
+
+
+def test_a_smaller_student_replaces_the_model_and_saves_as_its_family(tmp_path):
+    recipe = Recipe.from_yaml("""
+name: smaller-student
+model: {source: builtin, path: tiny-gpt}
+data: {source: builtin, path: shakespeare}
+methods:
+  - {type: distill, student: smaller, student_layers: 1, width_factor: 0.5}
+train: {epochs: 1, batch_size: 8, lr: 0.001}
+""")
+    result = Job(_short(recipe, steps=4), workspace=tmp_path).run()
+    assert result.ok, result.error
+    step = result.card["steps"][0]
+    assert step["student_blocks"] == 1 and step["kept_blocks"] is None  # new, random blocks
+    folder = tmp_path / "runs" / result.run_id / "checkpoint"
+    module = load_model(ModelSpec(source="checkpoint", path=str(folder))).module
+    assert (module.config.n_layer, module.config.d_model) == (1, 64)
+    assert sum(p.numel() for p in module.parameters()) == result.card["model"]["params"]
