@@ -165,6 +165,7 @@ def estimate_steps(
             except (ValueError, RuntimeError) as exc:
                 error = str(exc)
             else:
+                work = res.module if res.module is not None else work  # a new (smaller) model
                 targeted = len(res.targets)
                 if entry.effect == "masks":
                     mask_targets += [t for t in res.targets if t not in mask_targets]

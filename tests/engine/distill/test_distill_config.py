@@ -78,3 +78,16 @@ def test_model_checks_name_the_block_counts():
 def test_the_card_label_says_teacher_student_and_weights():
     label = describe_distill(DistillConfig(keep_layers=(0, 2), hidden_weight=1.0))
     assert label == "distill(parent → layer_drop [0, 2], α=0.5, T=2, hidden=1)"
+
+
+def test_the_estimate_counts_the_student_a_step_builds():
+    from engine.estimate import estimate_steps
+
+    loaded = load_builtin("tiny-gpt", None)
+    drop, smaller = DistillConfig(), DistillConfig(student="smaller", student_layers=1, width_factor=0.5)
+    est = estimate_steps(loaded.module, [drop], loaded.example_inputs(), "causal-lm", True)
+    assert est.steps[0].error == "" and est.steps[0].params == 479_232  # blocks 0 and 2 kept
+    assert any("keeps blocks [0, 2] of the teacher's 4" in n for n in est.steps[0].notes)
+    est = estimate_steps(loaded.module, [smaller], loaded.example_inputs(), "causal-lm", True)
+    assert est.steps[0].params < 100_000  # the new 1-block, half-width model, not the teacher
+    assert len(loaded.module.blocks) == 4  # the loaded model itself is untouched
