@@ -77,7 +77,8 @@ class DistillConfig:
     )  # fmt: skip
     hidden_kind: str = option(
         "mse", choices=HIDDEN_KINDS,
-        help="how hidden states are compared: mean squared error or cosine distance",
+        help="how hidden states are compared (with hidden_weight above 0): mean squared error "
+        "or cosine distance", advanced=True,
     )  # fmt: skip
     layer_map: tuple[int, ...] = option(
         default_factory=tuple,
