@@ -111,6 +111,7 @@ def train_stage(p: Pipeline, s: JobState) -> None:
             hooks=s.hooks, state_path=s.folder / STATE_FILE, resume=p.resume_run is not None,
             objective=build_objective(task, s.objectives),
         )  # fmt: skip
+    s.objectives, s.step_models = [], {}  # a teacher's memory is free again for export
     for cfg in p.recipe.methods:  # e.g. masks become permanent zeros in the weights
         entry = entry_for_config(cfg)
         if entry.finalize is not None:
