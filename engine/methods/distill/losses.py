@@ -12,20 +12,51 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 DEFAULT_CHUNK = 1024  # token positions per piece of the vocabulary-wide KD of a causal LM
 
 
-def _kl_sum(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
-            weights: torch.Tensor) -> torch.Tensor:  # fmt: skip
-    """Σ_rows w · Σ_v P_T (log P_T − log P_S) over rows of [N, V] logits at temperature T."""
+def _kl_rows(student: torch.Tensor, teacher: torch.Tensor, temperature: float
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Per-row KL(P_T ‖ P_S) of [N, V] logits at temperature T, and both distributions."""
     log_s = F.log_softmax(student.float() / temperature, dim=-1)
     log_t = F.log_softmax(teacher.float() / temperature, dim=-1)
     p_t = log_t.exp()
     # classes the teacher rules out (−inf logits: an offline teacher's dropped classes) add 0
     per_row = torch.where(p_t > 0, p_t * (log_t - log_s), 0.0).sum(dim=-1)
-    return (per_row * weights).sum()
+    return per_row, log_s.exp(), p_t
+
+
+class _ChunkedKL(torch.autograd.Function):
+    """Σ_rows w · KL(P_T ‖ P_S) over [N, V] logits, `chunk` rows at a time.
+
+    The gradient, w · (P_S − P_T) / T per row, is written into one logits-sized tensor
+    during the forward pass, so no chunk's softmax outlives its own iteration: peak memory is
+    the logits, that gradient and one chunk's float32 temporaries, at any sequence length
+    (the approach of fused/chunked cross-entropy kernels).
+    """
+
+    @staticmethod
+    def forward(ctx, student, teacher, weights, temperature, chunk):  # noqa: ANN001, ANN205
+        need_grad = ctx.needs_input_grad[0]
+        grad = torch.empty_like(student) if need_grad else None
+        total = student.new_zeros((), dtype=torch.float32)
+        for start in range(0, student.size(0), chunk):
+            rows = slice(start, start + chunk)
+            per_row, p_s, p_t = _kl_rows(student[rows], teacher[rows], temperature)
+            w = weights[rows]
+            total += (per_row * w).sum()
+            if grad is not None:
+                grad[rows] = ((p_s - p_t) * (w[:, None] / temperature)).to(grad.dtype)
+        ctx.save_for_backward(grad if grad is not None else student.new_empty(0))
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_total):  # noqa: ANN001, ANN205
+        (grad,) = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None, None
+        return grad * grad_total.to(grad.dtype), None, None, None, None
 
 
 def kd_loss(
@@ -40,9 +71,9 @@ def kd_loss(
     P = softmax(logits / T) over the last dimension; KL(P_T ‖ P_S) = Σ_v P_T log(P_T / P_S).
     The T² keeps the gradient's size independent of T (Hinton et al. 2015). Classifier
     logits [B, C] count per sample; causal-LM logits [B, T, V] count per token where `mask`
-    is 1. The rows go through in pieces of `chunk` positions, each recomputed in backward
-    (activation checkpointing), so the float32 softmax copies never exceed chunk × V at any
-    sequence length; the result equals the one-piece computation.
+    is 1. Rows go through `chunk` positions at a time with the gradient formed on the way
+    (_ChunkedKL), so memory beyond the logits stays one logits-sized gradient plus chunk × V
+    floats at any sequence length; the result does not depend on `chunk`.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -56,16 +87,8 @@ def kd_loss(
         weights = torch.ones(s.size(0), device=s.device)
     else:
         weights = mask.reshape(-1).to(device=s.device, dtype=torch.float32)
-    count = weights.sum().clamp(min=1.0)
-    total = s.new_zeros((), dtype=torch.float32)
-    for start in range(0, s.size(0), max(1, chunk)):
-        piece = slice(start, start + max(1, chunk))
-        if chunk < s.size(0) and s.requires_grad:
-            total = total + checkpoint(_kl_sum, s[piece], t[piece], temperature, weights[piece],
-                                       use_reentrant=False)  # fmt: skip
-        else:
-            total = total + _kl_sum(s[piece], t[piece], temperature, weights[piece])
-    return total / count * temperature**2
+    total = _ChunkedKL.apply(s, t, weights, float(temperature), max(1, int(chunk)))
+    return total / weights.sum().clamp(min=1.0) * temperature**2
 
 
 def hidden_loss(

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from engine.methods.distill.losses import (
@@ -65,6 +66,12 @@ def test_chunked_kd_equals_one_piece_in_value_and_gradient():
     assert float(pieces.detach()) == pytest.approx(float(whole.detach()), rel=1e-6)
     assert torch.allclose(g_pieces, g_whole, atol=1e-7)
     assert g_whole[2, 25:].abs().max() == 0  # padding gets no gradient
+    # the hand-formed gradient is autograd's through torch's own KL
+    kl = F.kl_div(F.log_softmax(s / 2, -1), F.log_softmax(t / 2, -1), log_target=True, reduction="none")
+    reference = (kl.sum(-1) * mask).sum() / mask.sum() * 4
+    (g_ref,) = torch.autograd.grad(reference, s)
+    assert float(reference.detach()) == pytest.approx(float(whole.detach()), rel=1e-5)
+    assert torch.allclose(g_whole, g_ref, atol=1e-7)
 
 
 def test_kd_loss_refuses_bad_temperature_and_other_label_spaces():
