@@ -99,6 +99,9 @@ class DistillObjective(nn.Module):
         """Bind to the module training will update: layer map, projections, devices. Once."""
         if self._prepared:
             return
+        base_prepare = getattr(self.base, "prepare", None)
+        if callable(base_prepare):  # an objective this one wraps may own parameters too
+            base_prepare(student)
         s = self.settings
         device = next(student.parameters()).device
         self.teacher.to(device)
