@@ -58,8 +58,9 @@ def methods_stage(p: Pipeline, s: JobState) -> None:
         mctx = MethodContext(
             module=module, task=s.loaded.task, log=ctx.log, data=data, emit=method_events,
             total_steps=steps, batch_size=r.train.batch_size, device=s.device, seed=r.train.seed,
-            parent=lambda: load_model(s.spec, p.ws), load_model=lambda spec: load_step_model(p, s, spec),
-            loaded=s.loaded,
+            parent=lambda: load_model(s.spec, p.ws), loaded=s.loaded, folder=s.folder,
+            # the step takes the model the load stage checked: only the step holds it then
+            load_model=lambda spec: s.step_models.pop(spec, None) or load_step_model(p, s, spec),
         )  # fmt: skip
         done.append((entry, entry.handler(cfg, mctx)))
         if done[-1][1].module is not None:  # the step built a new model (a smaller student)

@@ -48,6 +48,7 @@ class MethodContext:
     # load_model(ModelSpec) -> LoadedModel through the job's workspace (variants too)
     load_model: Callable[[Any], Any] | None = None
     loaded: Any = None  # the job's LoadedModel (whose .module is `module`); None outside a job
+    folder: Path | None = None  # the run folder, for files a step keeps (teacher outputs)
 
 
 @dataclass

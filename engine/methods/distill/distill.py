@@ -8,6 +8,8 @@ minimises the distillation loss instead of the task loss alone (engine/stage_mod
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from torch import nn
 
 from engine.config_fields import ConfigError, FieldError
@@ -15,6 +17,7 @@ from engine.methods.base import MethodContext, MethodResult
 from engine.methods.distill.blocks import transformer_blocks
 from engine.methods.distill.distill_config import DistillConfig
 from engine.methods.distill.objective import DistillObjective, DistillSettings, resolve_layer_map
+from engine.methods.distill.offline import TEACHER_OUTPUTS_FILE, OfflineTeacher, record_teacher_topk
 from engine.methods.distill.students import (
     check_keep,
     default_keep,
@@ -23,7 +26,7 @@ from engine.methods.distill.students import (
     smaller_config,
     student_summary,
 )
-from engine.methods.distill.teacher import load_teacher, space_problem
+from engine.methods.distill.teacher import Teacher, load_teacher, space_problem
 from engine.registry import register_method
 
 TASKS = ("causal-lm", "classification")
@@ -178,7 +181,30 @@ def apply_distill(cfg: DistillConfig, ctx: MethodContext) -> MethodResult:
     summary = student_summary(teacher.module, student, keep)
     card = {"teacher": teacher.description, "teacher_bytes": teacher.bytes, **summary,
             "notes": [teacher.note()]}  # fmt: skip
+    source = teacher.module
+    if cfg.offline_topk:
+        source, card["offline"] = offline_teacher(cfg.offline_topk, teacher, ctx)
+        card["notes"].append(card["offline"]["note"])
+        ctx.log(card["offline"]["note"])
+    del teacher  # offline: the recorded file stands in, the teacher's memory is freed
     return MethodResult(
         summary={"card": card}, module=replaced,
-        objective=lambda base: DistillObjective(base, teacher.module, ctx.task, settings),
+        objective=lambda base: DistillObjective(base, source, ctx.task, settings),
     )  # fmt: skip
+
+
+def offline_teacher(k: int, teacher: Teacher, ctx: MethodContext) -> tuple[nn.Module, dict]:
+    """Record the teacher's top-k logits over the training split into the run folder; the
+    stand-in that serves them, and the record for the card (file size, memory saved)."""
+    if ctx.folder is None or ctx.data is None:
+        raise _refuse("offline_topk", "recording the teacher's outputs needs the job's "
+                      "training data and run folder")
+    record = record_teacher_topk(teacher.module, ctx.data.train, k, Path(ctx.folder) / TEACHER_OUTPUTS_FILE,
+                                 next(teacher.module.parameters()).device, ctx.batch_size)  # fmt: skip
+    note = (f"teacher outputs: top-{record.k} logits of {record.samples} samples in "
+            f"{record.path.name} ({record.file_bytes / 2**20:.1f} MiB); training holds no "
+            f"teacher ({record.teacher_bytes / 2**20:.1f} MiB saved)")
+    info = {"file": record.path.name, "k": record.k, "samples": record.samples,
+            "file_bytes": record.file_bytes, "teacher_bytes_saved": record.teacher_bytes,
+            "note": note}  # fmt: skip
+    return OfflineTeacher(record.path), info

@@ -90,6 +90,12 @@ class DistillConfig:
         0.0, min=0.0, max=1000.0,
         help="weight of the last block's attention-map loss (MiniLM-style KL; 0 = off)",
     )  # fmt: skip
+    offline_topk: int | None = option(
+        None, min=1, max=1 << 20, label="Offline top-k",
+        help="run the teacher once over the training data and keep its top-k logits in the run "
+        "folder, then train without the teacher in memory (for large teachers; soft labels "
+        "only); empty = the teacher runs alongside the student", advanced=True,
+    )  # fmt: skip
     chunk: int = option(
         1024, min=1, max=1 << 20,
         help="token positions per piece of a language model's vocabulary-wide KD (bounds "
@@ -111,6 +117,9 @@ class DistillConfig:
             return [("keep_layers", f"names a block twice: {list(self.keep_layers)}")]
         if any(i < 0 for i in self.layer_map):
             return [("layer_map", f"block indices start at 0; got {list(self.layer_map)}")]
+        if self.offline_topk and (self.hidden_weight or self.attention_weight):
+            return [("offline_topk", "recorded teacher outputs hold logits only; set "
+                     "hidden_weight and attention_weight to 0, or leave offline_topk empty")]
         return []
 
     def notes(self, module: Any, task: str, has_data: bool | None) -> list[str]:

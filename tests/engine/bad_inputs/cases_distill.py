@@ -56,3 +56,5 @@ CASES = [
     Case("distill as_loaded student of its own parent",
          _step("{type: distill, student: as_loaded}"), "the student the teacher"),
 ]
+CASES.append(Case("distill offline outputs with hidden-state KD",
+                  _step("{type: distill, offline_topk: 8, hidden_weight: 1}"), "offline_topk"))

@@ -101,3 +101,16 @@ train: {epochs: 1, batch_size: 8, lr: 0.001}
     module = load_model(ModelSpec(source="checkpoint", path=str(folder))).module
     assert (module.config.n_layer, module.config.d_model) == (1, 64)
     assert sum(p.numel() for p in module.parameters()) == result.card["model"]["params"]
+
+
+def test_offline_teacher_outputs_train_the_student_without_the_teacher(tmp_path):
+    recipe = Recipe.load(RECIPES / "distill-tiny-gpt.yaml")
+    step = dataclasses.replace(recipe.methods[0], offline_topk=8)
+    result = Job(_short(recipe.replace(methods=(step,)), steps=4), workspace=tmp_path).run()
+    assert result.ok, result.error
+    offline = result.card["steps"][0]["offline"]
+    recorded = tmp_path / "runs" / result.run_id / offline["file"]
+    assert recorded.is_file() and recorded.stat().st_size == offline["file_bytes"]
+    assert offline["k"] == 8 and offline["samples"] > 0
+    assert offline["teacher_bytes_saved"] == result.card["steps"][0]["teacher_bytes"]
+    assert any("MiB saved" in note for note in result.card["steps"][0]["notes"])
