@@ -91,3 +91,9 @@ def test_the_estimate_counts_the_student_a_step_builds():
     est = estimate_steps(loaded.module, [smaller], loaded.example_inputs(), "causal-lm", True)
     assert est.steps[0].params < 100_000  # the new 1-block, half-width model, not the teacher
     assert len(loaded.module.blocks) == 4  # the loaded model itself is untouched
+
+
+def test_a_stored_recipe_grants_no_trust_to_the_teacher():
+    stored = recipe("{type: distill, teacher: {source: torch, path: t.pt, trust: true}}")
+    assert stored.methods[0].teacher_model.trust
+    assert not stored.untrusted().methods[0].teacher_model.trust
