@@ -172,3 +172,38 @@ def test_settings_and_layer_maps_that_cannot_run_are_refused():
                                DistillSettings(hidden_weight=1.0, layer_map=(0, 2)))  # fmt: skip
     with pytest.raises(ValueError, match=r"layer_map names teacher block\(s\) \[2\].*0..1"):
         bad_map.prepare(_student(n_layer=2))
+
+
+@pytest.mark.parametrize("family", ["bert", "llama"])
+def test_hugging_face_teacher_and_student_with_every_loss(family):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    def build(layers, width):
+        torch.manual_seed(layers)
+        if family == "bert":
+            return HFLogitsWrapper(BertForSequenceClassification(BertConfig(
+                vocab_size=90, hidden_size=width, num_hidden_layers=layers, num_attention_heads=2,
+                intermediate_size=2 * width, num_labels=3)))  # fmt: skip
+        return HFLogitsWrapper(LlamaForCausalLM(LlamaConfig(
+            vocab_size=90, hidden_size=width, num_hidden_layers=layers, num_attention_heads=2,
+            num_key_value_heads=2, intermediate_size=2 * width)))  # fmt: skip
+
+    task = "classification" if family == "bert" else "causal-lm"
+    teacher, student = build(4, 64), build(2, 32).train()
+    settings = DistillSettings(hidden_weight=1.0, attention_weight=1.0)
+    objective = DistillObjective(TaskLoss(task), teacher, task, settings)
+    objective.prepare(student)
+    assert objective.layer_map == [1, 3] and sorted(objective.projections) == ["0", "1"]
+    ids = torch.randint(0, 90, (3, 10))
+    mask = torch.ones(3, 10, dtype=torch.long)
+    mask[0, 7:] = 0
+    labels = ids if task == "causal-lm" else torch.tensor([0, 1, 2])
+    loss, parts = objective.loss(student, {"input_ids": ids, "attention_mask": mask, "labels": labels})
+    loss.backward()
+    assert set(parts) == {"task", "kd", "hidden", "attention", "agreement"}
+    assert all(torch.isfinite(v) for v in parts.values())
+    s = settings
+    expected = (s.alpha * parts["task"] + (1 - s.alpha) * parts["kd"] + parts["hidden"] + parts["attention"])
+    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-5)
+    assert objective.projections["1"].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in teacher.parameters())
