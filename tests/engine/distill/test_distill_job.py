@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.events import Metric
 from engine.job import Job
 from engine.models.builtin import load_builtin
 from engine.models.loaders import load_model
@@ -114,3 +115,20 @@ def test_offline_teacher_outputs_train_the_student_without_the_teacher(tmp_path)
     assert offline["k"] == 8 and offline["samples"] > 0
     assert offline["teacher_bytes_saved"] == result.card["steps"][0]["teacher_bytes"]
     assert any("MiB saved" in note for note in result.card["steps"][0]["notes"])
+
+
+def test_a_cancelled_distillation_resumes_to_the_uninterrupted_result(tmp_path):
+    from tests.engine.conftest import run_cancelled_at
+
+    base = _short(Recipe.load(RECIPES / "distill-tiny-gpt.yaml"))
+    recipe = base.replace(train=dataclasses.replace(base.train, log_every=1, checkpoint_every=4,
+                                                    eval_every=100))  # fmt: skip
+    whole = Job(recipe, workspace=tmp_path / "whole").run()
+    first = run_cancelled_at(recipe, tmp_path / "ws", step=9)
+    steps: list[int] = []
+    again = Job(recipe, [lambda e: steps.append(e.step) if isinstance(e, Metric) and e.name == "train/loss/kd"
+                         else None], workspace=tmp_path / "ws", resume_run=first.run_id).run()  # fmt: skip
+    assert again.ok and again.run_id == first.run_id, again.error
+    assert steps[0] == 9 and steps[-1] == 12  # continued after the training state of step 8
+    assert again.card["model"]["params"] == whole.card["model"]["params"]  # the same student
+    assert again.card["metrics"]["loss"] == pytest.approx(whole.card["metrics"]["loss"], abs=1e-5)
