@@ -190,10 +190,13 @@ def order_errors(configs: tuple[Any, ...] | list[Any]) -> list[FieldError]:
     errors: list[FieldError] = _stage_errors(configs)
     for i, (cfg, effect) in enumerate(zip(configs, effects, strict=True)):
         earlier = [j for j in masks if j < i]
-        if effect == "smaller" and earlier:
+        # a step whose settings keep every tensor (a distillation of the model as loaded) may
+        # follow masks: the masks stay on the same layers through its training
+        if effect == "smaller" and earlier and getattr(cfg, "cuts_tensors", True):
+            what = entry_for_config(cfg).label.split(" (")[0].lower()  # "structured pruning"
             errors.append(FieldError(
                 f"methods[{i}]",
-                f"structured pruning cannot follow a masking step (Step {earlier[0] + 1}); "
+                f"{what} cannot follow a masking step (Step {earlier[0] + 1}); "
                 f"move it before Step {earlier[0] + 1}",
             ))
         later = [j for j in masks if j > i]

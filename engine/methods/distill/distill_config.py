@@ -122,6 +122,11 @@ class DistillConfig:
                      "hidden_weight and attention_weight to 0, or leave offline_topk empty")]
         return []
 
+    @property
+    def cuts_tensors(self) -> bool:
+        """False for as_loaded: the student is the model itself, so earlier masks stay valid."""
+        return self.student != "as_loaded"
+
     def notes(self, module: Any, task: str, has_data: bool | None) -> list[str]:
         """What the step will do, in words (the estimate and `workbench-cli check` show them)."""
         from engine.methods.distill.distill import distill_notes  # torch: only when used

@@ -132,3 +132,24 @@ def test_a_cancelled_distillation_resumes_to_the_uninterrupted_result(tmp_path):
     assert steps[0] == 9 and steps[-1] == 12  # continued after the training state of step 8
     assert again.card["model"]["params"] == whole.card["model"]["params"]  # the same student
     assert again.card["metrics"]["loss"] == pytest.approx(whole.card["metrics"]["loss"], abs=1e-5)
+
+
+def test_masks_then_distilling_the_model_as_loaded_keeps_the_masks(tmp_path):
+    recipe = Recipe.from_yaml("""
+name: sparse-student
+model: {source: builtin, path: tiny-gpt}
+data: {source: builtin, path: shakespeare}
+methods:
+  - {type: unstructured_prune, amount: 0.5, scope: global}
+  - {type: distill, student: as_loaded}
+train: {epochs: 1, batch_size: 8, lr: 0.001}
+""")
+    result = Job(_short(recipe, steps=4), workspace=tmp_path).run()
+    assert result.ok, result.error
+    assert result.card["sparsity"]["overall"] == pytest.approx(0.5, abs=0.005)
+    assert result.card["steps"][1]["teacher_params"] == result.card["model"]["params_before"]
+    cut = recipe.replace(methods=(recipe.methods[0], dataclasses.replace(recipe.methods[1],
+                                                                         student="layer_drop")))
+    (err,) = cut.errors()
+    assert str(err) == ("Step 2 · methods[1]: knowledge distillation cannot follow a masking step "
+                        "(Step 1); move it before Step 1")
