@@ -6,6 +6,7 @@ and written to the run folder as report.json.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,16 @@ from engine.recipe import Recipe
 from engine.registry import method_type_name
 
 # always shown, even at their defaults: what a reader needs to tell two variants apart
-KEY_FIELDS = ("amount", "target", "n", "m", "scope", "criterion", "importance")
+KEY_FIELDS = ("amount", "target", "n", "m", "scope", "criterion", "importance", "teacher", "student")
+
+
+def _flat_dict(cfg: Any) -> dict[str, Any]:
+    """config_to_dict, a nested config (a teacher's model spec) holding only what was set."""
+    d = config_to_dict(cfg)
+    for k, v in d.items():
+        if isinstance(v, dict) and dataclasses.is_dataclass(getattr(cfg, k)):
+            d[k] = config_to_dict(getattr(cfg, k), changed_only=True)
+    return d
 
 
 def method_label(cfg: Any) -> str:
@@ -27,8 +37,7 @@ def method_label(cfg: Any) -> str:
 
     e.g. unstructured_prune(criterion=magnitude, amount=0.5, scope=global, schedule=gradual)
     """
-    d = config_to_dict(cfg)
-    defaults = config_to_dict(type(cfg)())
+    d, defaults = _flat_dict(cfg), _flat_dict(type(cfg)())
     shown = {
         k: v
         for k, v in d.items()

@@ -97,3 +97,12 @@ def test_a_stored_recipe_grants_no_trust_to_the_teacher():
     stored = recipe("{type: distill, teacher: {source: torch, path: t.pt, trust: true}}")
     assert stored.methods[0].teacher_model.trust
     assert not stored.untrusted().methods[0].teacher_model.trust
+
+
+def test_the_method_text_names_teacher_and_student_and_only_the_set_teacher_fields():
+    from engine.report import method_label
+
+    assert method_label(DistillConfig()) == "distill(teacher=parent, student=layer_drop)"
+    step = DistillConfig(teacher="model", teacher_model=ModelSpec(source="variant", path="ft"))
+    assert method_label(step) == ("distill(teacher=model, teacher_model={'source': 'variant', "
+                                  "'path': 'ft'}, student=layer_drop)")
