@@ -153,3 +153,21 @@ train: {epochs: 1, batch_size: 8, lr: 0.001}
     (err,) = cut.errors()
     assert str(err) == ("Step 2 · methods[1]: knowledge distillation cannot follow a masking step "
                         "(Step 1); move it before Step 1")
+
+
+def test_a_workspace_variant_teaches_through_the_workspace(distilled):
+    result, folder = distilled
+    ws = folder.parent.parent
+    recipe = Recipe.from_yaml(f"""
+name: taught-by-a-variant
+model: {{source: builtin, path: tiny-gpt}}
+data: {{source: builtin, path: shakespeare}}
+methods:
+  - {{type: distill, student: as_loaded, teacher: {{source: variant, path: {result.run_id}}}}}
+train: {{epochs: 1, batch_size: 8, lr: 0.001}}
+""")
+    again = Job(_short(recipe, steps=2), workspace=ws).run()
+    assert again.ok, again.error
+    step = again.card["steps"][0]
+    assert step["teacher_params"] == result.card["model"]["params"]  # the 2-block variant
+    assert step["teacher"].startswith(f"variant {result.card['name']} ({result.run_id})")
