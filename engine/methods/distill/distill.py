@@ -26,7 +26,7 @@ from engine.methods.distill.students import (
     smaller_config,
     student_summary,
 )
-from engine.methods.distill.teacher import Teacher, load_teacher, space_problem
+from engine.methods.distill.teacher import Teacher, load_teacher, space_problem, teacher_metrics
 from engine.registry import register_method
 
 TASKS = ("causal-lm", "classification")
@@ -181,6 +181,10 @@ def apply_distill(cfg: DistillConfig, ctx: MethodContext) -> MethodResult:
     summary = student_summary(teacher.module, student, keep)
     card = {"teacher": teacher.description, "teacher_bytes": teacher.bytes, **summary,
             "notes": [teacher.note()]}  # fmt: skip
+    if ctx.data is not None and len(ctx.data.val):
+        card["teacher_metrics"] = teacher_metrics(teacher.module, ctx)
+        ctx.log("teacher on the validation split: "
+                + ", ".join(f"{k}={v:.4f}" for k, v in card["teacher_metrics"].items()))
     source = teacher.module
     if cfg.offline_topk:
         source, card["offline"] = offline_teacher(cfg.offline_topk, teacher, ctx)

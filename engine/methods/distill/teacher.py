@@ -56,6 +56,15 @@ def load_teacher(cfg: Any, ctx: Any) -> Teacher:
     )  # fmt: skip
 
 
+def teacher_metrics(teacher: nn.Module, ctx: Any) -> dict[str, float]:
+    """The teacher's own metrics on the validation split: the mark the student is trained
+    towards (the card keeps them; the Run page can draw them as a reference line)."""
+    from engine.train.loop import evaluate, make_loader  # the loop imports the data stack
+
+    loader = make_loader(ctx.data.val, ctx.batch_size, False, ctx.seed)
+    return evaluate(teacher, ctx.task, loader, next(teacher.parameters()).device)
+
+
 def teacher_problems(cfg: Any, loaded: Any, load: Callable[[Any], Any]) -> list[tuple[str, str]]:
     """(field, message) for a teacher_model that cannot teach `loaded` (the recipe's model)."""
     try:

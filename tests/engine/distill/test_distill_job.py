@@ -15,6 +15,7 @@ from engine.job import Job
 from engine.models.builtin import load_builtin
 from engine.models.loaders import load_model
 from engine.recipe import ExportConfig, ModelSpec, Recipe
+from engine.store import Workspace
 
 RECIPES = Path(__file__).resolve().parents[3] / "assets" / "recipes"
 
@@ -38,7 +39,7 @@ def distilled(tmp_path_factory):
 
 
 def test_the_card_shows_a_smaller_student_and_its_teacher(distilled):
-    result, _ = distilled
+    result, folder = distilled
     model, (step,) = result.card["model"], result.card["steps"]
     teacher_params = sum(p.numel() for p in load_builtin("tiny-gpt", None).module.parameters())
     assert model["params_before"] == teacher_params == step["teacher_params"]
@@ -46,6 +47,9 @@ def test_the_card_shows_a_smaller_student_and_its_teacher(distilled):
     assert step["kept_blocks"] == [0, 2] and step["student_blocks"] == 2
     assert "4 layers" in step["teacher"] and "2 layers" in model["description"]
     assert any("MiB in memory" in note for note in step["notes"])
+    # the teacher's own mark on the validation split: the parent's (the untrained baseline's)
+    parent = Workspace(folder.parent.parent).get(result.parent_id).card["metrics"]
+    assert step["teacher_metrics"]["perplexity"] == pytest.approx(parent["perplexity"], rel=1e-4)
 
 
 def test_metrics_carry_each_loss_part(distilled):
