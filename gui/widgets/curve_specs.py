@@ -12,6 +12,8 @@ CURVES: dict[str, tuple[str, str, str, bool]] = {
     "val/perplexity": ("val", "val perplexity", "#9467bd", True),
     "sparsity/overall": ("sparsity", "overall", "#d62728", True),  # few points: show them
     TARGET: ("sparsity", "target", "#222222", False),
+    # a distill step's teacher-student top-1 match: a rate, not a loss, so not on the loss plot
+    "train/loss/agreement": ("val", "teacher agreement (top-1)", "#e377c2", False),
 }
 # Masks change only at update steps, so sparsity holds flat in between: these curves are
 # drawn as steps and carried on to the newest step of the run. The target is announced
@@ -33,7 +35,7 @@ KNOWN_PARTS = {"task": PART_COLORS[0], "kd": PART_COLORS[1], "hidden": PART_COLO
 
 def plot_key(name: str) -> str:
     """Which plot a metric goes to."""
-    if name.startswith(LOSS_PART):
+    if name.startswith(LOSS_PART) and name not in CURVES:
         return "loss"
     return CURVES.get(name, ("sparsity" if name.startswith("sparsity/") else "val",))[0]
 

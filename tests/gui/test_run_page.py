@@ -107,6 +107,10 @@ def test_loss_components_each_get_a_line_on_the_loss_plot(qtbot):
     pens = {n: plots.curves[n].opts["pen"].color().name() for n in plots.curves}
     assert len({pens["train/loss"], pens["train/loss/kd"], pens["train/loss/task"]}) == 3
     assert list(plots.curves["train/loss/kd"].getData()[1]) == [1.5, 0.5, -0.5]
+    plots.on_event(Metric("train/loss/agreement", 2, 0.4))  # a rate: with the metrics, not losses
+    plots.redraw()
+    assert "teacher agreement (top-1)" in _legend(plots, "val")
+    assert "teacher agreement (top-1)" not in _legend(plots, "loss")
 
 
 def test_short_layer_names():
