@@ -14,12 +14,17 @@ CURVES: dict[str, tuple[str, str, str, bool]] = {
     TARGET: ("sparsity", "target", "#222222", False),
     # a distill step's teacher-student top-1 match: a rate, not a loss, so not on the loss plot
     "train/loss/agreement": ("val", "teacher agreement (top-1)", "#e377c2", False),
+    # the teacher's own validation metric, measured once before a distill step trains: the
+    # mark the student is trained towards, drawn dashed across the run
+    "teacher/val/accuracy": ("val", "teacher accuracy", "#2ca02c", False),
+    "teacher/val/perplexity": ("val", "teacher perplexity", "#9467bd", False),
 }
+TEACHER = frozenset({"teacher/val/accuracy", "teacher/val/perplexity"})
 # Masks change only at update steps, so sparsity holds flat in between: these curves are
 # drawn as steps and carried on to the newest step of the run. The target is announced
 # for the whole run at the start, so it is drawn dashed: it is where the run is going.
-STEP_CURVES = frozenset({"sparsity/overall", TARGET})
-DASHED = frozenset({TARGET})
+STEP_CURVES = frozenset({"sparsity/overall", TARGET, *TEACHER})
+DASHED = frozenset({TARGET, *TEACHER})
 # past runs, one colour each (none of the live curves' colours)
 HISTORY_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939")
 PLOT_TITLES = {"loss": "Loss", "val": "Validation metric", "sparsity": "Sparsity: overall vs target"}

@@ -111,6 +111,13 @@ def test_loss_components_each_get_a_line_on_the_loss_plot(qtbot):
     plots.redraw()
     assert "teacher agreement (top-1)" in _legend(plots, "val")
     assert "teacher agreement (top-1)" not in _legend(plots, "loss")
+    # the teacher's metric, sent once at step 0: a dashed line carried to the newest step
+    plots.on_event(Metric("teacher/val/perplexity", 0, 6.1))
+    plots.on_event(Metric("train/loss", 30, 0.2))
+    plots.redraw()
+    x, y = plots.curves["teacher/val/perplexity"].getData()
+    assert x[-1] == 30 and set(y) == {6.1}
+    assert plots.curves["teacher/val/perplexity"].opts["pen"].style() == Qt.PenStyle.DashLine
 
 
 def test_short_layer_names():

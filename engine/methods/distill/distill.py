@@ -13,6 +13,7 @@ from pathlib import Path
 from torch import nn
 
 from engine.config_fields import ConfigError, FieldError
+from engine.events import Metric
 from engine.methods.base import MethodContext, MethodResult
 from engine.methods.distill.blocks import transformer_blocks
 from engine.methods.distill.distill_config import DistillConfig
@@ -185,6 +186,9 @@ def apply_distill(cfg: DistillConfig, ctx: MethodContext) -> MethodResult:
         card["teacher_metrics"] = teacher_metrics(teacher.module, ctx)
         ctx.log("teacher on the validation split: "
                 + ", ".join(f"{k}={v:.4f}" for k, v in card["teacher_metrics"].items()))
+        for key in ("accuracy", "perplexity"):  # the Run page's dashed reference line
+            if key in card["teacher_metrics"]:
+                ctx.emit(Metric(f"teacher/val/{key}", 0, float(card["teacher_metrics"][key])))
     source = teacher.module
     if cfg.offline_topk:
         source, card["offline"] = offline_teacher(cfg.offline_topk, teacher, ctx)

@@ -59,6 +59,10 @@ def test_metrics_carry_each_loss_part(distilled):
     assert {"train/loss", "train/loss/task", "train/loss/kd", "val/loss"} <= names
     kd = [row["value"] for row in rows if row.get("name") == "train/loss/kd"]
     assert kd and all(v >= 0 for v in kd)
+    # the teacher's mark, sent once before training for the Run page's dashed reference line
+    (mark,) = [row for row in rows if row.get("name") == "teacher/val/perplexity"]
+    step = distilled[0].card["steps"][0]
+    assert mark["value"] == pytest.approx(step["teacher_metrics"]["perplexity"])
 
 
 def test_the_student_checkpoint_reloads_as_a_two_block_tiny_gpt(distilled):
