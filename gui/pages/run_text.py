@@ -131,6 +131,6 @@ def sparsity_mode(recipe: Recipe) -> str:
             return "masks"
         if entry.effect == "masks":
             return "masks"
-        if entry.effect == "smaller":
+        if entry.effect == "smaller" and getattr(m, "shrinks_layers", True):
             structured = True  # layers shrink: no zeros, only what each layer lost
     return "structured" if structured else "none"

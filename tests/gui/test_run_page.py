@@ -388,3 +388,19 @@ def test_a_new_recipe_does_not_relabel_the_last_runs_plots(qtbot, app_state):
     assert ran.name in page.recipe_line.text() and "last run" in page.recipe_line.text()
     assert page.plots.layer_bars.isVisible()  # the last run's sparsity views stay with its curves
     assert len(page.plots.buffers["train/loss"]) > 0
+
+
+def test_each_recipe_gets_the_layer_views_that_fit_it():
+    from pathlib import Path
+
+    from engine.recipe import Recipe
+    from gui.pages.run_text import sparsity_mode
+
+    recipes = Path(__file__).resolve().parents[2] / "assets" / "recipes"
+    mode = {name: sparsity_mode(Recipe.load(recipes / f"{name}.yaml"))
+            for name in ("demo", "minilm-bbc-structured50", "distill-tiny-gpt",
+                         "quantize-int8-dynamic-tiny")}  # fmt: skip
+    # masks to count; layers that shrink; a student that drops whole blocks and a quantized
+    # file have no per-layer view to fill
+    assert mode == {"demo": "masks", "minilm-bbc-structured50": "structured",
+                    "distill-tiny-gpt": "none", "quantize-int8-dynamic-tiny": "none"}  # fmt: skip

@@ -127,6 +127,12 @@ class DistillConfig:
         """False for as_loaded: the student is the model itself, so earlier masks stay valid."""
         return self.student != "as_loaded"
 
+    @property
+    def shrinks_layers(self) -> bool:
+        """False: a student drops or rebuilds whole blocks, it does not narrow layers, so the
+        Run page's what-each-layer-lost view has nothing to show."""
+        return False
+
     def notes(self, module: Any, task: str, has_data: bool | None) -> list[str]:
         """What the step will do, in words (the estimate and `workbench-cli check` show them)."""
         from engine.methods.distill.distill import distill_notes  # torch: only when used
