@@ -66,7 +66,7 @@ class StepsEstimate:
             return (f"Non-zero parameters after pruning: {fmt_count(last.nonzero)} of "
                     f"{fmt_count(self.dense_params)} (−{cut:.1%})")
         cut = 1.0 - last.params / self.dense_params if self.dense_params else 0.0
-        return (f"Parameters after pruning: {fmt_count(last.params)} of "
+        return (f"Parameters after the steps: {fmt_count(last.params)} of "
                 f"{fmt_count(self.dense_params)} (−{cut:.1%})")
 
     def notes(self) -> list[str]:

@@ -73,7 +73,7 @@ def test_targeted_layers_never_exceed_the_model_and_counts_are_not_summed():
 def test_the_text_says_what_it_counts():
     loaded = _tiny_gpt()
     shrink = estimate_steps(loaded.module, (StructuredPruneConfig(amount=0.5),), task=loaded.task)
-    assert shrink.text().startswith("Parameters after pruning: ")
+    assert shrink.text().startswith("Parameters after the steps: ")
     assert shrink.steps[0].params < shrink.dense_params
     both = estimate_steps(loaded.module, STACKS["structured+unstructured"], task=loaded.task)
     text = both.text()
