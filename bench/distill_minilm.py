@@ -1,0 +1,160 @@
+"""Distillation on a real model: MiniLM + BBC News, teacher and 3-block students in one run.
+
+Teacher: the built-in minilm-bbc (all-MiniLM-L6-v2, 6 blocks, with its trained 5-class BBC
+head). Students: layer drop keeping teacher blocks 0, 2, 4 (their weights), trained through
+the workbench's own Job with a distill step built in code, the same step a recipe runs:
+- task only: alpha 1 (the KD term has weight 0; the teacher still runs, its loss unused);
+- distilled: KD on soft labels mixed with the task loss (alpha 0.5, T 2 unless --settings).
+Every student trains the same steps, batch, lr and data order (seed 0).
+
+Columns: validation accuracy (the job's evaluation on BBC's 15% validation split) and as % of
+the teacher, parameters, the ONNX fp32 file the job exported, and onnxruntime latency at batch
+8 x 128 tokens (real BBC articles), 2 threads, all files loaded in this process and timed in
+interleaved rounds (engine/export/side_by_side.py); speed-up: median over rounds of the
+teacher's time / the row's.
+
+Targets (issue 10): distilled student >= 99% of the teacher's accuracy and not below the
+task-only student; ORT latency >= 1.8x faster than the teacher.
+
+    .venv/bin/python bench/distill_minilm.py [--steps N] [--quick] [--settings a,T,h ...]
+
+--quick: 6 steps on 300 samples (checks the script, not the targets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from quantize_minilm import cpu_flags  # noqa: E402
+
+from engine.export.side_by_side import paired_speedup, percentiles, time_rounds  # noqa: E402
+from engine.job import Job  # noqa: E402
+from engine.recipe import Recipe  # noqa: E402
+
+BATCH, SEQ, THREADS = 8, 128, 2
+KEEP = [0, 2, 4]
+TEACHER = "teacher (6 blocks)"
+
+
+def parse_setting(text: str) -> tuple[float, float, float]:
+    """'alpha,T[,hidden_weight]' -> (alpha, T, hidden_weight); ValueError names the form."""
+    parts = [float(p) for p in text.split(",")]
+    if len(parts) not in (2, 3):
+        raise ValueError(f"--settings wants alpha,T or alpha,T,hidden_weight; got {text!r}")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else 0.0
+
+
+def row_name(alpha: float, temperature: float, hidden: float) -> str:
+    """The table's label for a student (alpha 1 and no hidden loss: the task-only student)."""
+    if alpha == 1.0 and hidden == 0.0:
+        return "student task only"
+    return f"student KD a={alpha:g} T={temperature:g}" + (f" h={hidden:g}" if hidden else "")
+
+
+def recipe(name: str, steps: int, quick: bool, step: dict | None) -> Recipe:
+    """The recipe a user would write: minilm-bbc on BBC News, one distill step or none."""
+    train = {"epochs": 1 if step else 0, "max_steps": steps, "batch_size": 16, "lr": 1e-4,
+             "warmup_steps": 10, "eval_every": max(steps, 1), "log_every": 10, "seed": 0}
+    data = {"source": "builtin", "path": "bbc-news", "max_length": SEQ, "val_fraction": 0.15}
+    if quick:
+        data["max_samples"] = 300
+    return Recipe.from_dict({
+        "name": name, "model": {"source": "builtin", "path": "minilm-bbc"}, "data": data,
+        "methods": [step] if step else [], "train": train,
+        "export": {"enabled": True, "opset": 17, "latency_batch": BATCH, "latency_seq": SEQ,
+                   "latency_runs": 3},
+    })  # fmt: skip
+
+
+def run(name: str, rec: Recipe, ws: Path) -> dict:
+    """Run one recipe through the Job; its card (metrics, model, onnx)."""
+    t0 = time.perf_counter()
+    result = Job(rec, workspace=ws).run()
+    if not result.ok:
+        raise SystemExit(f"{name} failed: {result.error}")
+    print(f"   {name}: accuracy {result.card['metrics']['accuracy']:.4f} "
+          f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    return result.card
+
+
+def timed_feeds() -> dict[str, np.ndarray]:
+    """8 BBC articles (all five topics) tokenized to 128 tokens."""
+    from transformers import AutoTokenizer
+
+    from engine.data.builtin import bbc_news
+    from engine.models.builtin import minilm_path
+
+    articles, _ = bbc_news()
+    tok = AutoTokenizer.from_pretrained(minilm_path())
+    enc = tok([articles[i] for i in range(1, 9 * 46, 46)][:BATCH], padding="max_length",
+              truncation=True, max_length=SEQ, return_tensors="np")  # fmt: skip
+    return {k: v.astype(np.int64) for k, v in enc.items()}
+
+
+def print_table(cards: dict[str, dict], times: dict[str, list[float]], rounds: int) -> None:
+    t_acc = cards[TEACHER]["metrics"]["accuracy"]
+    print(f"\nBBC validation accuracy; ORT fp32 batch {BATCH} x {SEQ} tokens, {THREADS} threads, "
+          f"{rounds} interleaved rounds")  # fmt: skip
+    print(f"   {'row':<30}{'accuracy':>9}{'% teacher':>10}{'params':>12}{'ONNX MB':>9}"
+          f"{'p50 ms':>8}{'p95 ms':>8}{'speed-up':>9}")  # fmt: skip
+    for name, card in cards.items():
+        acc = card["metrics"]["accuracy"]
+        p50, p95 = percentiles(times[name])
+        size = os.path.getsize(card["onnx"]["path"]) / 1e6
+        speed = paired_speedup(times[TEACHER], times[name])
+        print(f"   {name:<30}{acc:>9.2%}{acc / t_acc:>10.1%}{card['model']['params']:>12,}"
+              f"{size:>9.2f}{p50:>8.1f}{p95:>8.1f}{speed:>8.2f}x")  # fmt: skip
+    task = cards.get("student task only")
+    for name in (n for n in cards if "KD" in n):
+        acc = cards[name]["metrics"]["accuracy"]
+        checks = [(">= 99% of teacher", acc >= 0.99 * t_acc),
+                  ("latency >= 1.8x", paired_speedup(times[TEACHER], times[name]) >= 1.8)]
+        if task is not None:
+            checks.append((">= task only", acc >= task["metrics"]["accuracy"]))
+        print(f"   targets for {name}: "
+              + ", ".join(f"{c} {'met' if ok else 'NOT met'}" for c, ok in checks))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=60, help="training steps of each student")
+    ap.add_argument("--quick", action="store_true", help="6 steps on 300 samples (checks the script)")
+    ap.add_argument("--settings", nargs="*", default=["0.5,2"],
+                    help="distilled students, each alpha,T[,hidden_weight]")
+    ap.add_argument("--rounds", type=int, default=30, help="timed rounds (each runs every file)")
+    ap.add_argument("--workspace", type=Path, default=None, help="keep the runs here")
+    args = ap.parse_args(argv)
+    steps = 6 if args.quick else args.steps
+    torch.set_num_threads(THREADS)
+    start = time.perf_counter()
+    ws = args.workspace or Path(tempfile.mkdtemp(prefix="bench-distill-minilm-"))
+    print(f"CPU: {cpu_flags()}; {os.cpu_count()} cores; threads {THREADS}; {steps} steps, "
+          f"batch 16; workspace {ws}", flush=True)  # fmt: skip
+    cards = {TEACHER: run(TEACHER, recipe("teacher", steps, args.quick, None), ws)}
+    for a, t, h in [(1.0, 2.0, 0.0)] + [parse_setting(s) for s in args.settings]:
+        step = {"type": "distill", "student": "layer_drop", "keep_layers": KEEP, "alpha": a,
+                "temperature": t, "hidden_weight": h}  # fmt: skip
+        name = row_name(a, t, h)
+        cards[name] = run(name, recipe(name.replace(" ", "-").replace("=", ""), steps,
+                                       args.quick, step), ws)  # fmt: skip
+    times = time_rounds({n: c["onnx"]["path"] for n, c in cards.items()}, timed_feeds(),
+                        runs=args.rounds, warmup=3, threads=THREADS)  # fmt: skip
+    print_table(cards, times, args.rounds)
+    print(f"   whole bench: {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
