@@ -64,11 +64,14 @@ def option(
     default_factory: Any = dataclasses.MISSING,
     advanced: bool = False,
     shown_when: dict[str, tuple[Any, ...]] | None = None,
+    editor: str | None = None,
 ) -> Any:
     """A dataclass field carrying help text, bounds and choices for forms and validation.
 
     `shown_when={"schedule": ("gradual",)}`: a form shows the field only while those other
     fields hold one of those values (the value is still validated and saved).
+    `editor="layer_picker"`: forms use that named editor instead of the one the type gets
+    (validation is unchanged; a form without it falls back to the type's editor).
     """
     meta = {
         "help": help,
@@ -80,6 +83,7 @@ def option(
         "choices": choices,
         "advanced": advanced,
         "shown_when": shown_when or {},
+        "editor": editor,
     }
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)

@@ -239,6 +239,7 @@ class OptimizePage(RecipeFileActions, QWidget):
 
     def _on_model(self) -> None:
         self.banner.set_model(self._loaded())
+        self.steps.set_model(self._loaded())  # a layer picker shows the model's blocks
         self.banner.request(self._loaded(), self.steps.values(), self._has_data())
         self._refresh()
 

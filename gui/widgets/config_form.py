@@ -201,6 +201,11 @@ class ConfigForm(QWidget):
         """Put `widget` (e.g. a Browse… button) to the right of field `name`'s editor."""
         self._rows[name].line.addWidget(widget)
 
+    def set_model(self, loaded: Any) -> None:
+        """Tell editors that draw the model (a layer picker) which one is loaded (None: none)."""
+        for row in self._rows.values():
+            row.editor.set_model(loaded)
+
     def value(self) -> Any:
         """The config as typed, or None while any field is invalid."""
         return self._value

@@ -63,6 +63,9 @@ class FieldEditor:
     def on_change(self, fn: Callable[[], None]) -> None:
         raise NotImplementedError
 
+    def set_model(self, loaded: Any) -> None:
+        """The loaded model (engine LoadedModel, or None) changed; editors that draw it override."""
+
     def set_invalid(self, invalid: bool) -> None:
         # a red frame next to the red message makes the bad field easy to spot
         self.widget.setProperty("invalid", invalid)
@@ -210,6 +213,10 @@ def editor_for(f: dataclasses.Field, tp: Any) -> FieldEditor:
     """The editor a field gets, from its type hint and `option(...)` metadata."""
     optional, base = split_optional(tp)
     meta = f.metadata
+    if meta.get("editor") == "layer_picker":
+        from gui.widgets.layer_picker import LayerPickerEditor  # it builds on this module
+
+        return LayerPickerEditor(optional)
     if meta.get("choices"):
         return ChoiceEditor(tuple(meta["choices"]), optional)
     if base is bool:

@@ -100,6 +100,7 @@ class MethodStepList(QWidget):
         super().__init__(parent)
         self.setStyleSheet(FORM_STYLE)  # red step problems under a step, like field errors
         self.cards: list[StepCard] = []
+        self._model: Any = None  # the loaded model, for editors that draw it (layer picker)
         self.add_button = QToolButton()
         self.add_button.setText("+ Add step")
         self.add_button.setToolTip("Add an optimization step; steps run top to bottom")
@@ -162,6 +163,7 @@ class MethodStepList(QWidget):
 
     def _append(self, entry: MethodEntry, cfg: Any) -> StepCard:
         card = StepCard(entry, cfg, len(self.cards), self)
+        card.form.set_model(self._model)
         card.form.changed.connect(lambda _v: self._on_change())
         self.cards.append(card)
         return card
@@ -177,6 +179,12 @@ class MethodStepList(QWidget):
 
     def _on_change(self) -> None:
         self.changed.emit()
+
+    def set_model(self, loaded: Any) -> None:
+        """The loaded model (engine LoadedModel or None) for every step's form."""
+        self._model = loaded
+        for card in self.cards:
+            card.form.set_model(loaded)
 
     # -- values --------------------------------------------------------------------
     def values(self) -> tuple[Any, ...] | None:

@@ -50,6 +50,7 @@ class DistillConfig:
         help="teacher block indices the student keeps, from 0 (empty = every other one: "
         "0, 2, 4, ...)",
         shown_when=_DROP,
+        editor="layer_picker",  # the form shows one toggle per block of the loaded model
     )
     student_layers: int | None = option(
         None, min=1, max=1000,
