@@ -68,7 +68,7 @@ def summary(keep: tuple[int, ...], sizes: list[int], total: int) -> str:
     head = "empty = every other block: " if auto else ""
     text = (f"{head}keeps {len(kept)} of {n} blocks: {', '.join(map(str, kept))} · "
             f"student ≈ {fmt_count(student)} of {fmt_count(total)} params")  # fmt: skip
-    return text + (" (nothing dropped: not smaller)" if len(kept) == n else "")
+    return text[0].upper() + text[1:] + (" (nothing dropped: not smaller)" if len(kept) == n else "")
 
 
 class LayerPickerEditor(FieldEditor):

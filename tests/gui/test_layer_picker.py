@@ -50,12 +50,12 @@ def test_picker_shows_one_toggle_per_block_and_writes_the_recipe(qtbot, app_stat
     assert editor.panel.isVisible() and not editor.text.widget.isVisible()
     assert [b.isChecked() for b in buttons] == [True, False, True, False]  # the recipe's [0, 2]
     assert buttons[1].font().strikeOut() and not buttons[0].font().strikeOut()
-    assert "keeps 2 of 4 blocks: 0, 2" in editor.summary.text()
+    assert "Keeps 2 of 4 blocks: 0, 2" in editor.summary.text()
     assert "student ≈" in editor.summary.text()
 
     qtbot.mouseClick(editor.clear_button, Qt.MouseButton.LeftButton)
     assert _keep(app_state) == ()
-    assert "every other" in editor.summary.text()
+    assert editor.summary.text().startswith("Empty = every other block: keeps 2 of 4")
     qtbot.mouseClick(buttons[1], Qt.MouseButton.LeftButton)
     qtbot.mouseClick(buttons[3], Qt.MouseButton.LeftButton)
     assert _keep(app_state) == (1, 3)
