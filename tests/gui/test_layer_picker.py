@@ -97,3 +97,17 @@ def test_without_a_model_the_text_box_is_used(qtbot, app_state):
     form = page.steps.cards[0].form
     assert "whole numbers" in form.field_error("keep_layers")
     assert _keep(app_state) == (1, 3)
+
+
+def test_a_model_without_a_block_stack_keeps_the_text_box(qtbot, app_state, tiny_gpt):
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    _page_, editor = _page(qtbot, app_state, tiny_gpt)
+    assert len(editor.toggles) == 4
+    editor.set_model(SimpleNamespace(module=nn.Sequential(nn.Linear(4, 4))))  # a generic model
+    assert editor.text.widget.isVisible() and not editor.panel.isVisible()
+    assert editor.toggles == []
+    editor.set_model(tiny_gpt)  # back to a transformer: the toggles return
+    assert len(editor.toggles) == 4 and editor.panel.isVisible()
