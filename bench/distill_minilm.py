@@ -65,16 +65,18 @@ def row_name(alpha: float, temperature: float, hidden: float) -> str:
     return f"student KD a={alpha:g} T={temperature:g}" + (f" h={hidden:g}" if hidden else "")
 
 
-def recipe(name: str, steps: int, quick: bool, step: dict | None) -> Recipe:
-    """The recipe a user would write: minilm-bbc on BBC News, one distill step or none."""
+def recipe(name: str, steps: int, quick: bool, step: dict | None, train: bool = True,
+           model: dict | None = None) -> Recipe:
+    """The recipe a user would write: minilm-bbc (or `model`) on BBC News, one distill step
+    or none; train=False: no training (the shipped teacher as it is)."""
     # epochs only bound the run: max_steps stops it (BBC is 119 steps an epoch at batch 16)
-    train = {"epochs": 20 if step else 0, "max_steps": steps, "batch_size": 16, "lr": 1e-4,
+    train = {"epochs": 20 if train else 0, "max_steps": steps, "batch_size": 16, "lr": 1e-4,
              "warmup_steps": 10, "eval_every": max(steps, 1), "log_every": 10, "seed": 0}
     data = {"source": "builtin", "path": "bbc-news", "max_length": SEQ, "val_fraction": 0.15}
     if quick:
         data["max_samples"] = 300
     return Recipe.from_dict({
-        "name": name, "model": {"source": "builtin", "path": "minilm-bbc"}, "data": data,
+        "name": name, "model": model or {"source": "builtin", "path": "minilm-bbc"}, "data": data,
         "methods": [step] if step else [], "train": train,
         "export": {"enabled": True, "opset": 17, "latency_batch": BATCH, "latency_seq": SEQ,
                    "latency_runs": 3},
@@ -89,7 +91,7 @@ def run(name: str, rec: Recipe, ws: Path) -> dict:
         raise SystemExit(f"{name} failed: {result.error}")
     print(f"   {name}: accuracy {result.card['metrics']['accuracy']:.4f} "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    return result.card
+    return {**result.card, "run_id": result.run_id}
 
 
 def timed_feeds() -> dict[str, np.ndarray]:
@@ -137,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="6 steps on 300 samples (checks the script)")
     ap.add_argument("--settings", nargs="*", default=["0.5,2"],
                     help="distilled students, each alpha,T[,hidden_weight]")
+    ap.add_argument("--teacher", choices=("shipped", "finetuned"), default="shipped",
+                    help="shipped = minilm-bbc as installed (head trained on the frozen "
+                    "encoder); finetuned = minilm-bbc fine-tuned --steps first, then the "
+                    "students are cut from it")
     ap.add_argument("--rounds", type=int, default=30, help="timed rounds (each runs every file)")
     ap.add_argument("--workspace", type=Path, default=None, help="keep the runs here")
     args = ap.parse_args(argv)
@@ -145,14 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     ws = args.workspace or Path(tempfile.mkdtemp(prefix="bench-distill-minilm-"))
     print(f"CPU: {cpu_flags()}; {os.cpu_count()} cores; threads {THREADS}; {steps} steps, "
-          f"batch 16; workspace {ws}", flush=True)  # fmt: skip
-    cards = {TEACHER: run(TEACHER, recipe("teacher", steps, args.quick, None), ws)}
+          f"batch 16; teacher {args.teacher}; workspace {ws}", flush=True)  # fmt: skip
+    tuned = args.teacher == "finetuned"  # the shipped head was trained on a frozen encoder
+    cards = {TEACHER: run(TEACHER, recipe("teacher", steps, args.quick, None, tuned), ws)}
+    model = {"source": "variant", "path": cards[TEACHER]["run_id"]} if tuned else None
     for a, t, h in [(1.0, 2.0, 0.0)] + [parse_setting(s) for s in args.settings]:
         step = {"type": "distill", "student": "layer_drop", "keep_layers": KEEP, "alpha": a,
                 "temperature": t, "hidden_weight": h}  # fmt: skip
         name = row_name(a, t, h)
         cards[name] = run(name, recipe(name.replace(" ", "-").replace("=", ""), steps,
-                                       args.quick, step), ws)  # fmt: skip
+                                       args.quick, step, model=model), ws)  # fmt: skip
     times = time_rounds({n: c["onnx"]["path"] for n, c in cards.items()}, timed_feeds(),
                         runs=args.rounds, warmup=3, threads=THREADS)  # fmt: skip
     print_table(cards, times, args.rounds)
