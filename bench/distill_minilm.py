@@ -18,6 +18,12 @@ task-only student; ORT latency >= 1.8x faster than the teacher.
 
     .venv/bin/python bench/distill_minilm.py [--steps N] [--quick] [--settings a,T,h ...]
 
+Measured (2 cores, 334 validation articles: 1 article = 0.3 points): the shipped teacher reads
+94.0%, its head trained on a frozen encoder, so every 3-block student fine-tuned 119 steps
+beats it (task only 98.2%, KD a=0.5 T=2 97.6%, a=0.2 T=4 96.1%); with --teacher finetuned
+--steps 80 the teacher reads 97.3%, task only 97.0%, KD a=0.5 T=2 96.7% (99.4%). Students
+1.98-1.99x faster in ORT, 17.4M params against 22.7M (the 30.5k x 384 embeddings stay).
+
 --quick: 6 steps on 300 samples (checks the script, not the targets; ~2 minutes).
 A default run trains each student 120 steps (~1.1 s a step on 2 cores, the teacher running
 alongside): about 9 minutes; each extra --settings entry adds about 3.
