@@ -111,9 +111,21 @@ def build_student(cfg: DistillConfig, module: nn.Module) -> tuple[nn.Module, lis
     return module, None
 
 
-def _settings(cfg: DistillConfig, keep: list[int] | None) -> DistillSettings:
-    """The objective's settings; hidden states of a layer-drop student map to its kept blocks."""
-    layer_map = tuple(cfg.layer_map) or (tuple(keep) if keep else None)
+def segment_ends(keep: list[int], n: int) -> list[int]:
+    """For a layer-drop student keeping teacher blocks `keep` of n: the teacher block whose
+    output each student block should reproduce, the last one of the span it stands in for.
+
+    Student block i (teacher block keep[i]) feeds teacher block keep[i+1], which in the teacher
+    reads block keep[i+1] − 1's output; so that is the target, not keep[i]'s own output (which
+    the student matches exactly at the start and would pin it there). [0, 2, 4] of 6 -> [1, 3, 5].
+    """
+    return [nxt - 1 for nxt in keep[1:]] + [n - 1]
+
+
+def _settings(cfg: DistillConfig, keep: list[int] | None, n: int) -> DistillSettings:
+    """The objective's settings; a layer-drop student's blocks map to the ends of the spans of
+    teacher blocks they replace (segment_ends), unless layer_map says otherwise."""
+    layer_map = tuple(cfg.layer_map) or (tuple(segment_ends(keep, n)) if keep else None)
     return DistillSettings(
         alpha=cfg.alpha, temperature=cfg.temperature, hidden_weight=cfg.hidden_weight,
         hidden_kind=cfg.hidden_kind, layer_map=layer_map,  # type: ignore[arg-type]
@@ -172,7 +184,7 @@ def apply_distill(cfg: DistillConfig, ctx: MethodContext) -> MethodResult:
     problem = space_problem(teacher.module, student, ctx.task)
     if problem:
         raise _refuse("teacher_model" if cfg.teacher == "model" else "teacher", problem)
-    settings = _settings(cfg, keep)
+    settings = _settings(cfg, keep, _blocks(teacher.module))
     if settings.hidden_weight > 0 and settings.layer_map is not None:
         try:
             resolve_layer_map(settings.layer_map, _blocks(student), _blocks(teacher.module))

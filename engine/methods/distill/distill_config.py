@@ -83,8 +83,9 @@ class DistillConfig:
     )  # fmt: skip
     layer_map: tuple[int, ...] = option(
         default_factory=tuple,
-        help="for each student block, the teacher block its hidden state learns from (empty "
-        "= the blocks layer drop kept, else evenly spaced)",
+        help="for each student block, the teacher block its hidden state learns from (empty = "
+        "for layer drop, the last teacher block each kept block stands in for, e.g. keep "
+        "[0, 2, 4] of 6 -> [1, 3, 5]; else evenly spaced)",
         advanced=True,
     )
     attention_weight: float = option(

@@ -106,3 +106,16 @@ def test_the_method_text_names_teacher_and_student_and_only_the_set_teacher_fiel
     step = DistillConfig(teacher="model", teacher_model=ModelSpec(source="variant", path="ft"))
     assert method_label(step) == ("distill(teacher=model, teacher_model={'source': 'variant', "
                                   "'path': 'ft'}, student=layer_drop)")
+
+
+def test_layer_drop_hidden_states_learn_the_end_of_the_span_each_block_replaces():
+    from engine.methods.distill.distill import _settings, segment_ends
+
+    assert segment_ends([0, 2, 4], 6) == [1, 3, 5]
+    assert segment_ends([0, 1, 5], 6) == [0, 4, 5]
+    assert segment_ends([1, 3], 4) == [2, 3]
+    layer_drop = DistillConfig(keep_layers=(0, 1), hidden_weight=1.0)
+    assert _settings(layer_drop, [0, 1], 4).layer_map == (0, 3)
+    mapped = DistillConfig(keep_layers=(0, 1), hidden_weight=1.0, layer_map=(1, 2))
+    assert _settings(mapped, [0, 1], 4).layer_map == (1, 2)  # the user's map wins
+    assert _settings(DistillConfig(student="smaller"), None, 4).layer_map is None  # even spacing
