@@ -59,6 +59,7 @@ def methods_stage(p: Pipeline, s: JobState) -> None:
             module=module, task=s.loaded.task, log=ctx.log, data=data, emit=method_events,
             total_steps=steps, batch_size=r.train.batch_size, device=s.device, seed=r.train.seed,
             parent=lambda: load_model(s.spec, p.ws), loaded=s.loaded, folder=s.folder,
+            parent_run=p.parent_id, workspace=p.ws,
             # the step takes the model the load stage checked: only the step holds it then
             load_model=lambda spec: s.step_models.pop(spec, None) or load_step_model(p, s, spec),
         )  # fmt: skip

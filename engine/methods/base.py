@@ -49,6 +49,10 @@ class MethodContext:
     load_model: Callable[[Any], Any] | None = None
     loaded: Any = None  # the job's LoadedModel (whose .module is `module`); None outside a job
     folder: Path | None = None  # the run folder, for files a step keeps (teacher outputs)
+    # the workspace run the recipe's model is (its baseline, or the variant it loaded) and the
+    # workspace, so a step can name the runs it uses (a distillation teacher); None outside a job
+    parent_run: str | None = None
+    workspace: Any = None
 
 
 @dataclass

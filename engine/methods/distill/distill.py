@@ -27,7 +27,13 @@ from engine.methods.distill.students import (
     smaller_config,
     student_summary,
 )
-from engine.methods.distill.teacher import Teacher, load_teacher, space_problem, teacher_metrics
+from engine.methods.distill.teacher import (
+    Teacher,
+    load_teacher,
+    space_problem,
+    teacher_metrics,
+    teacher_run,
+)
 from engine.registry import register_method
 
 TASKS = ("causal-lm", "classification")
@@ -194,6 +200,9 @@ def apply_distill(cfg: DistillConfig, ctx: MethodContext) -> MethodResult:
     summary = student_summary(teacher.module, student, keep)
     card = {"teacher": teacher.description, "teacher_bytes": teacher.bytes, **summary,
             "notes": [teacher.note()]}  # fmt: skip
+    run = teacher_run(cfg, ctx)
+    if run is not None:  # the Compare page shows the student next to this run
+        card["teacher_run"] = run
     if ctx.data is not None and len(ctx.data.val):
         card["teacher_metrics"] = teacher_metrics(teacher.module, ctx)
         ctx.log("teacher on the validation split: "

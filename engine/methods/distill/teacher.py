@@ -56,6 +56,24 @@ def load_teacher(cfg: Any, ctx: Any) -> Teacher:
     )  # fmt: skip
 
 
+def teacher_run(cfg: Any, ctx: Any) -> str | None:
+    """The workspace run the teacher is, when it is one: the run's parent (the baseline, or the
+    variant the recipe loaded) for `teacher: parent`, the named variant for `source: variant`;
+    None for a teacher from outside the workspace (the card then keeps its own numbers)."""
+    if cfg.teacher == "parent":
+        name = ctx.parent_run
+    elif cfg.teacher_model.source == "variant":
+        name = cfg.teacher_model.path.strip()
+    else:
+        return None
+    if not name or ctx.workspace is None:
+        return None
+    try:  # the id, not a name a later run may take over
+        return str(ctx.workspace.resolve(name).id)
+    except KeyError:  # deleted meanwhile: the card's own numbers stand in
+        return None
+
+
 def teacher_metrics(teacher: nn.Module, ctx: Any) -> dict[str, float]:
     """The teacher's own metrics on the validation split: the mark the student is trained
     towards (the card keeps them; the Run page can draw them as a reference line)."""
