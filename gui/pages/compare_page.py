@@ -29,6 +29,7 @@ from gui.widgets.compare_table import (
     CompareModel,
     NumericSortProxy,
 )
+from gui.widgets.compare_teacher import TeacherPanel, beside
 from gui.widgets.fair_parent_note import FairParentNote
 from gui.widgets.hint_box import hint_box
 from gui.widgets.variant_actions import VariantActions
@@ -53,10 +54,12 @@ class ComparePage(QWidget):
         self.note = FairParentNote(state, reserve=True)
         self._build_table()
         self._build_plot()
+        self.teacher = TeacherPanel()  # a distilled student next to its teacher
+        self.teacher.select_teacher.connect(state.select_variant)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table_stack)
-        split.addWidget(self.plot_box)
+        split.addWidget(beside(self.plot_box, self.teacher))
         split.setSizes([330, 420])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -263,6 +266,7 @@ class ComparePage(QWidget):
             b.setToolTip(tip if running else "")
         self.csv_btn.setEnabled(bool(self.model.variants))
         self.note.show_for(v, self.model.variants)
+        self.teacher.show_for(v, self.model.variants)
         metric = primary_metric(v.card or {}) if v is not None else None
         if metric and self.metric_picker.findText(metric[0]) >= 0:
             self.metric_picker.setCurrentText(metric[0])  # plot the selected variant's metric

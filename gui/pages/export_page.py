@@ -70,6 +70,7 @@ class ExportPage(QWidget):
         self.family, self.family_title = details.family, details.family_title
         self._build_stack(details)
         details.node_errors.keep_in_fp32_step.connect(self._keep_in_fp32)
+        details.teacher.open_teacher.connect(state.select_variant)  # a distilled variant's teacher
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)

@@ -25,9 +25,11 @@ class ComparePlotBox(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("<b>Metric vs</b>"))
         row.addWidget(self.axis_picker)
-        row.addWidget(QLabel("(arrows: parent → child; <span style='color:#2e7d32'>dashed</span>: "
-                             "dense control → child; dotted: fp32 → quantized file)"))
-        row.addStretch(1)
+        self.legend = QLabel("(arrows: parent → child; <span style='color:#2e7d32'>dashed</span>: "
+                             "dense control → child; dotted: fp32 → quantized file)")
+        # wraps when the student-vs-teacher panel takes the plot's right side at 1024 px
+        self.legend.setWordWrap(True)
+        row.addWidget(self.legend, 1)
         row.addWidget(self.metric_label)
         row.addWidget(self.metric_picker)
         layout.addLayout(row)

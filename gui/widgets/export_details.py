@@ -22,6 +22,7 @@ from gui.widgets.activation_range_view import ActivationRangeView, stacked
 from gui.widgets.artifact_tiles import ArtifactTiles
 from gui.widgets.node_error_chart import NodeErrorChart, error_artifacts
 from gui.widgets.shrink_card import ShrinkCard
+from gui.widgets.teacher_line import TeacherLine
 from gui.widgets.variant_artifacts import ArtifactList
 from gui.widgets.variant_family_chart import FamilyChart
 from gui.widgets.variant_onnx_card import OnnxCard, OnnxTiles
@@ -46,6 +47,7 @@ class ExportDetails(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.tiles = OnnxTiles()
+        self.teacher = TeacherLine()  # a distilled variant's teacher (hidden otherwise)
         self.shrink = ShrinkCard()
         self.card = OnnxCard()
         self.artifacts = ArtifactList()
@@ -87,6 +89,7 @@ class ExportDetails(QWidget):
         columns.addWidget(self.tabs, 4)
         d_layout = QVBoxLayout(self)
         d_layout.setContentsMargins(0, 0, 0, 0)
+        d_layout.addWidget(self.teacher)
         d_layout.addWidget(self.tiles)
         d_layout.addLayout(columns, 1)
 
@@ -134,6 +137,7 @@ class ExportDetails(QWidget):
         family: list[Variant],
     ) -> None:
         """Fill every part for variant v, compared with parent_card (kind 'control' or other)."""
+        self.teacher.show_for(v.card, family)
         self.tiles.show_card(v.card, parent_card)
         self.tiles.tiles["speedup"].caption.setText(f"SPEED VS {'CONTROL' if kind == 'control' else 'PARENT'}")
         self.shrink.show_card(v.card, parent_card, control=kind == "control")

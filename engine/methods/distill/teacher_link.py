@@ -50,6 +50,8 @@ class TeacherComparison:
     description: str  # the step's words for the teacher (its loader's description)
     size_label: str  # "ONNX file", or "Size in memory" when the teacher has no ONNX file
     latency_note: str  # how the latencies were measured, or why the teacher's was not
+    # timed side by side: the median of each round's ratio, as the Export page's speed tile
+    speedup: float | None = None
 
     @property
     def in_workspace(self) -> bool:
@@ -62,7 +64,8 @@ class TeacherComparison:
             RatioRow("Parameters", _count(t.params), _count(s.params), *_times(s.params, t.params, "params")),
             RatioRow(self.size_label, _mb(t.size_bytes), _mb(s.size_bytes),
                      *_times(s.size_bytes, t.size_bytes, "size")),
-            RatioRow("Latency p50", _ms(t.latency_ms), _ms(s.latency_ms), *_speed(t.latency_ms, s.latency_ms)),
+            RatioRow("Latency p50", _ms(t.latency_ms), _ms(s.latency_ms),
+                     *_speed(t.latency_ms, s.latency_ms, self.speedup)),
             _metric_row(t.metric, s.metric),
         ]  # fmt: skip
 
@@ -80,13 +83,16 @@ def teacher_metric(step: dict[str, Any], teacher_card: dict[str, Any] | None) ->
     return headline_metric({"metrics": step.get("teacher_metrics") or {}})
 
 
-def teacher_line(card: dict[str, Any], teacher_card: dict[str, Any] | None = None) -> str | None:
-    """'Teacher: <description> (perplexity 5.861)' for a distilled variant's card, else None."""
+def teacher_line(card: dict[str, Any], teacher: Any | None = None) -> str | None:
+    """'Teacher: <description> (perplexity 5.861)' for a distilled variant's card, else None;
+    with the teacher's Variant, its name and metric come first: 'Teacher: base (…) — <description>'."""
     step = distill_step(card)
     if step is None:
         return None
-    metric = teacher_metric(step, teacher_card)
+    metric = teacher_metric(step, teacher.card if teacher is not None else None)
     shown = f" ({metric[0]} {fmt_metric(*metric)})" if metric else ""
+    if teacher is not None:
+        return f"Teacher: {teacher.name}{shown} — {step['teacher']}"
     return f"Teacher: {step['teacher']}{shown}"
 
 
@@ -110,7 +116,7 @@ def student_vs_teacher(student: Any, variants: Iterable[Any]) -> TeacherComparis
     t_onnx = _num((tcard or {}).get("onnx"), "size_bytes")
     s_onnx = _num(card.get("onnx"), "size_bytes")
     onnx = t_onnx is not None and s_onnx is not None
-    s_lat, t_lat, note = _latencies(card, teacher)
+    s_lat, t_lat, note, speedup = _latencies(card, teacher)
     t_side = Side(
         name=teacher.name if teacher is not None else "teacher", run_id=teacher.id if teacher else None,
         params=_num((tcard or {}).get("model"), "params") or _num(step, "teacher_params"),
@@ -123,7 +129,7 @@ def student_vs_teacher(student: Any, variants: Iterable[Any]) -> TeacherComparis
         latency_ms=s_lat, metric=headline_metric(card),
     )  # fmt: skip
     return TeacherComparison(t_side, s_side, str(step["teacher"]),
-                             "ONNX file" if onnx else "Size in memory", note)  # fmt: skip
+                             "ONNX file" if onnx else "Size in memory", note, speedup)  # fmt: skip
 
 
 def compare_with_teacher(workspace: Any, run_id: str) -> TeacherComparison | None:
@@ -131,19 +137,20 @@ def compare_with_teacher(workspace: Any, run_id: str) -> TeacherComparison | Non
     return student_vs_teacher(workspace.resolve(run_id, any_status=True), workspace.variants())
 
 
-def _latencies(card: dict[str, Any], teacher: Any) -> tuple[float | None, float | None, str]:
-    """(student p50, teacher p50, how they were measured) in milliseconds."""
+def _latencies(card: dict[str, Any], teacher: Any) -> tuple[float | None, float | None, str, float | None]:
+    """(student p50, teacher p50 in ms, how they were measured, side-by-side speed-up)."""
     s_lat = _num(card.get("onnx"), "latency_ms_p50")
     if teacher is None:
         return s_lat, None, ("teacher latency not measured: the teacher is not a run of this "
-                             "workspace (loaded from outside it), so it has no ONNX file")
+                             "workspace (loaded from outside it), so it has no ONNX file"), None
     paired = side_by_side_latency(card) if teacher.id == card.get("parent") else None
     if paired is not None:  # timed in one process with the parent: no drift between sessions
-        return paired[0], paired[1], "latency: ONNX p50, timed side by side in the student's run"
+        return paired[0], paired[1], ("latency: ONNX p50 timed side by side in the student's run "
+                                      "(the table's p50 is each run's own timing)"), paired[2]
     t_lat = _num((teacher.card or {}).get("onnx"), "latency_ms_p50")
     if t_lat is None:
-        return s_lat, None, "teacher latency not measured: its run has no ONNX export"
-    return s_lat, t_lat, "latency: ONNX p50, each as measured in its own run"
+        return s_lat, None, "teacher latency not measured: its run has no ONNX export", None
+    return s_lat, t_lat, "latency: ONNX p50, each as measured in its own run", None
 
 
 def _num(section: Any, key: str) -> float | None:
@@ -174,11 +181,11 @@ def _times(student: float | None, teacher: float | None, what: str) -> tuple[str
     return f"{r:.2f}× {what}", "good" if r < 1 else "bad" if r > 1 else ""
 
 
-def _speed(teacher_ms: float | None, student_ms: float | None) -> tuple[str, str]:
+def _speed(teacher_ms: float | None, student_ms: float | None, paired: float | None) -> tuple[str, str]:
     """'1.71× faster' or '1.20× slower' (the teacher's latency over the student's)."""
     if teacher_ms is None or student_ms is None:
         return "–", ""
-    r = teacher_ms / student_ms
+    r = paired or teacher_ms / student_ms
     return (f"{r:.2f}× faster", "good") if r >= 1 else (f"{1 / r:.2f}× slower", "bad")
 
 
