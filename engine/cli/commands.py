@@ -13,6 +13,7 @@ from engine.cli.format import ProgressPrinter, results_table
 from engine.events import Event, Log, event_to_json
 from engine.fair_parent import PARENT_NOTE, comparison_parent, control_recipe, needs_control
 from engine.job import Job
+from engine.methods.distill.teacher_link import teacher_lines
 from engine.recipe import Recipe
 from engine.shrink import shrink_report, shrink_text
 from engine.store import Variant, Workspace, atomic_write_text, default_workspace, strict_json
@@ -121,6 +122,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(results_table([v]))
         if v.status == "finished" and v.parent and not v.missing:
             _print_comparison(ws, v)
+        for line in teacher_lines(v, ws.variants()):  # a distilled student next to its teacher
+            print(line)
         if v.error:
             print(f"error: {v.error}")
         if v.missing:

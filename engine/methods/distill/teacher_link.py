@@ -203,3 +203,21 @@ def _metric_row(teacher: tuple[str, float] | None, student: tuple[str, float] | 
     change = (compare_metric({"metrics": {name: student[1]}}, {"metrics": {name: teacher[1]}}) or {})
     tone = {"lost": "bad", "gained": "good", "kept": "good"}.get(change.get("change", ""), "")
     return RatioRow(label, t_text, s_text, ratio, tone)
+
+
+def teacher_lines(student: Any, variants: Iterable[Any]) -> list[str]:
+    """`workbench-cli show`'s lines for a distilled variant: the teacher, then teacher | student |
+    ratio per measure and how the latencies were timed; [] for a variant that was not distilled."""
+    variants = list(variants)
+    comparison = student_vs_teacher(student, variants)
+    if comparison is None:
+        return []
+    line = teacher_line(student.card or {}, find_teacher(student.card or {}, variants))
+    table = [("", "teacher", "student", "student vs teacher")]
+    table += [(r.label, r.teacher, r.student, r.ratio) for r in comparison.rows()]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    out = [line or ""]
+    out += ["  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                             for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+            for row in table]  # fmt: skip
+    return [*out, "  " + comparison.latency_note]
