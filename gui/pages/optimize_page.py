@@ -31,6 +31,7 @@ from gui.widgets.form_columns import group_box, scroll_column
 from gui.widgets.method_steps import MethodStepList, name_steps
 from gui.widgets.no_wheel import guard_wheel_in
 from gui.widgets.sensitivity_panel import SensitivityPanel
+from gui.widgets.teacher_picker import attach_variant_pickers, variant_choices
 
 DATA_FILTER = "Text or labelled data (*.txt *.csv *.jsonl *.json);;All files (*)"
 
@@ -98,6 +99,7 @@ class OptimizePage(RecipeFileActions, QWidget):
         """The method step list and the train, data and export forms."""
         self.steps = MethodStepList()
         self.steps.changed.connect(self._sync)
+        attach_variant_pickers(self.steps, lambda: variant_choices(self.state.workspace))  # teachers
         self.train_form = ConfigForm(TrainConfig, path="train")
         self.data_form = ConfigForm(DataSpec, path="data")
         self.export_form = ConfigForm(ExportConfig, path="export")
