@@ -100,6 +100,14 @@ class TeacherPanel(QFrame):
         """The grid as text, header first (for tests and copying)."""
         return [tuple(cell.text() for cell in row) for row in self.cells]
 
+    def heading(self) -> str:
+        """'teacher → student' as plain text."""
+        from PySide6.QtGui import QTextDocument
+
+        doc = QTextDocument()
+        doc.setHtml(self.teacher_name.text())
+        return doc.toPlainText()
+
     def _select(self) -> None:
         if self.comparison is not None and self.comparison.teacher.run_id:
             self.select_teacher.emit(self.comparison.teacher.run_id)
