@@ -23,6 +23,7 @@ from engine.config_fields import (
 )
 from engine.recipe_input import SECTIONS, check_recipe_shape, read_recipe_text, untrusted_config  # noqa: F401 (SECTIONS: re-exported)
 from engine.safe_yaml import MAX_BYTES, YamlTooLarge, bounded_safe_load  # noqa: F401 (MAX_BYTES: re-exported)
+from engine.train.train_config import TrainConfig  # noqa: F401 (re-exported: recipes' train section)
 
 MAX_NAME = 200
 MAX_INPUT_ELEMENTS = 1 << 26  # one example input: 64M values is beyond any real one
@@ -115,29 +116,6 @@ class DataSpec:
     text_field: str = option("text", help="CSV/JSONL column holding the text", advanced=True)
     label_field: str = option("label", help="CSV/JSONL column holding the label", advanced=True)
     seed: int = option(0, min=0, help="shuffle/split seed", advanced=True)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = option(
-        1, min=0, max=1000, help="passes over the training data (0 = no fine-tuning)"
-    )
-    max_steps: int | None = option(None, min=1, help="stop after this many optimizer steps")
-    batch_size: int = option(16, min=1, max=65536, help="samples per step")
-    lr: float = option(5e-4, min=0.0, max=10.0, min_exclusive=True, label="Learning rate")
-    weight_decay: float = option(0.0, min=0.0, max=1.0, advanced=True)
-    warmup_steps: int = option(0, min=0, help="linear warm-up, then linear decay", advanced=True)
-    eval_every: int = option(50, min=1, help="validate every N steps")
-    eval_batches: int | None = option(None, min=1, help="cap on validation batches", advanced=True)
-    log_every: int = option(5, min=1, help="emit train metrics every N steps", advanced=True)
-    checkpoint_every: int | None = option(
-        None, min=1, help="save a resumable training state every N steps", advanced=True
-    )
-    device: str = option("auto", choices=("auto", "cpu", "cuda"))
-    precision: str = option(
-        "fp32", choices=("fp32",), help="numeric precision of the training step"
-    )
-    seed: int = option(0, min=0, advanced=True)
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from engine.context import JobContext
 from engine.events import LayerStats, Metric
 from engine.methods.base import TrainHook
 from engine.methods.prune.masks import keep_masks_live
-from engine.recipe import TrainConfig
 from engine.train.forward import compute_loss, forward, to_device
 from engine.train.loss_watch import LossWindow, TrainStats, loss_warnings
 from engine.train.objective import Parts, TaskLoss, TrainObjective
 from engine.train.state import load_train_state, save_train_state
+from engine.train.train_config import TrainConfig
 
 
 def pick_device(name: str) -> torch.device:

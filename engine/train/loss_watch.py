@@ -14,8 +14,8 @@ import torch
 
 from engine.context import JobContext
 from engine.events import Metric
-from engine.recipe import TrainConfig
 from engine.train.objective import PART_PREFIX, Parts
+from engine.train.train_config import TrainConfig
 
 
 @dataclass
