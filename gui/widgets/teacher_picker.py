@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QGroupBox, QLineEdit
+from PySide6.QtWidgets import QComboBox, QGroupBox, QLineEdit, QSizePolicy
 
 from engine.recipe import ModelSpec
 from gui.widgets.config_form import ConfigForm
@@ -31,8 +31,10 @@ def variant_choices(workspace: Any) -> list[tuple[str, str]]:
         variants = workspace.variants("finished")
     except (OSError, ValueError):  # the path field still takes a typed name or id
         return []
-    # the name, and the run id's random tail to tell reruns apart (the path box shows the whole id)
-    return [(f"{v.name} · {v.id[-6:]}", v.id) for v in reversed(variants)]
+    names = [v.name for v in variants]
+    # the name; reruns under one name also get their run id's random tail to tell them apart
+    return [(f"{v.name} · {v.id[-6:]}" if names.count(v.name) > 1 else v.name, v.id)
+            for v in reversed(variants)]  # fmt: skip
 
 
 class VariantPathPicker(QComboBox):
@@ -44,8 +46,10 @@ class VariantPathPicker(QComboBox):
         self.choices = choices
         self.setObjectName("variantPathPicker")
         self.setToolTip("A finished variant of this workspace (writes its run id into the path)")
-        self.setMinimumContentsLength(10)  # the path box beside it keeps the room for the id
+        # in the hidden text box's place: as wide as the box was, and no wider than the column
+        self.setMinimumContentsLength(10)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.refill()
         self.activated.connect(self._picked)
         form.changed.connect(lambda _v: self._follow_source())
@@ -66,8 +70,9 @@ class VariantPathPicker(QComboBox):
         """Show the path's variant; a path naming none of them is listed as it is."""
         path = self._path()
         at = self.findData(path) if path else 0
-        if at < 0:
-            at = next((i for i in range(1, self.count()) if self.itemText(i).startswith(path + " · ")), -1)
+        if at < 0:  # a name: its newest run, as the job resolves it
+            at = next((i for i in range(1, self.count())
+                       if self.itemText(i) == path or self.itemText(i).startswith(path + " · ")), -1)  # fmt: skip
         if at < 0:
             self.insertItem(1, f"{path} (no finished variant of this name or id here)", path)
             at = 1

@@ -15,7 +15,7 @@ from gui.pages.compare_page import ComparePage
 from gui.pages.export_page import ExportPage
 from gui.pages.optimize_page import OptimizePage
 from gui.state import AppState
-from gui.widgets.teacher_picker import VariantPathPicker
+from gui.widgets.teacher_picker import VariantPathPicker, variant_choices
 from tests.engine.distill.teacher_runs import teacher_runs
 
 
@@ -135,3 +135,12 @@ def test_optimize_teacher_path_naming_no_variant_stays_visible(qtbot, runs):
     _page_, picker = _optimize(qtbot, runs, "{source: variant, path: gone-run}")
     assert picker.currentData() == "gone-run"
     assert picker.currentText().startswith("gone-run (no finished variant")
+
+
+def test_variant_choices_tell_reruns_of_one_name_apart(tmp_path):
+    ws = Workspace(tmp_path)
+    runs = [ws.new_run(name, f"name: {name}\n") for name in ("a", "b", "a")]
+    for run in runs:
+        ws.finish(run.id, {"id": run.id, "name": run.name})
+    assert variant_choices(ws) == [(f"a · {runs[2].id[-6:]}", runs[2].id), ("b", runs[1].id),
+                                   (f"a · {runs[0].id[-6:]}", runs[0].id)]  # fmt: skip
