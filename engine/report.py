@@ -120,11 +120,14 @@ def _files(folder: Path) -> dict[str, str | None]:
 
 
 def _train_section(train_stats: Any) -> dict[str, Any]:
-    """The card's `train`: steps, seconds and throughput of the fine-tuning."""
+    """The card's `train`: steps, seconds and throughput of the fine-tuning, and its setup
+    (precision, accumulation and effective batch, clipping, checkpointing, compile)."""
     return {
         "steps": train_stats.steps,
         "seconds": round(train_stats.seconds, 3),
         "samples_per_s": train_stats.samples / train_stats.seconds
         if train_stats.seconds
         else None,
+        **getattr(train_stats, "setup", {}),
+        **({"skipped_steps": train_stats.skipped_steps} if train_stats.skipped_steps else {}),
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,13 @@ from engine.methods.base import TrainHook
 from engine.methods.prune.masks import keep_masks_live
 from engine.train.forward import compute_loss, forward, to_device
 from engine.train.loss_watch import LossWindow, TrainStats, loss_warnings
-from engine.train.objective import Parts, TaskLoss, TrainObjective
-from engine.train.state import load_train_state, save_train_state
+from engine.train.objective import TaskLoss, TrainObjective
+from engine.train.precision import Precision
+from engine.train.setup_metrics import emit_setup_metrics
+from engine.train.state import TrainState
+from engine.train.step import Stepper, step_groups, steps_per_epoch
 from engine.train.train_config import TrainConfig
+from engine.train.train_setup import setup_record, training_module
 
 
 def pick_device(name: str) -> torch.device:
@@ -91,8 +96,7 @@ def make_loader(ds: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataL
 
 def total_steps(n_train: int, cfg: TrainConfig) -> int:
     """Optimizer steps the run will take: epochs over the data, capped by max_steps."""
-    per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
-    steps = per_epoch * cfg.epochs
+    steps = steps_per_epoch(n_train, cfg) * cfg.epochs
     return min(steps, cfg.max_steps) if cfg.max_steps else steps
 
 
@@ -111,7 +115,8 @@ def fine_tune(
     layer_stats: Callable[[], dict[str, float]] | None = None, hooks: Sequence[TrainHook] = (),
     state_path: Path | None = None, resume: bool = False, objective: TrainObjective | None = None,
 ) -> TrainStats:  # fmt: skip
-    """Train in place; emits train/val metrics, lr, throughput and per-layer sparsity.
+    """Train in place; emits train/val metrics, lr, throughput, the training setup's metrics
+    (gradient norm, fp16 loss scale, peak memory) and per-layer sparsity.
 
     `objective` is what is minimised (default: the task loss); its named parts are emitted
     as `train/loss/<name>`. `hooks` run after every optimizer step (pruning schedules).
@@ -124,43 +129,21 @@ def fine_tune(
     steps = total_steps(len(train_ds), cfg)
     if cfg.epochs == 0 or steps == 0:
         return stats
-    per_epoch = max(1, math.ceil(len(train_ds) / cfg.batch_size))
-    val_loader = make_loader(val_ds, cfg.batch_size, False, cfg.seed)
+    precision = Precision(cfg.precision, device)
+    stats.setup = setup_record(cfg)
     owner = _objective_owner(objective, module)
     owned = [p for p in owner.parameters() if p.requires_grad] if owner is not None else []
     opt, sched = _optimizer(module, cfg, steps, owned)
     keep_masks_live(module)
-    step = _resumed_step(state_path, module, opt, sched, hooks, ctx, owner) if resume else 0
+    saved = TrainState(module, opt, sched, hooks, owner, precision)
+    step = _resumed_step(state_path, saved, ctx) if resume else 0
     module.train()
     if step == 0:
         _emit_layer_stats(layer_stats, ctx, 0)
-    t_start = time.perf_counter()
-    window = LossWindow(torch.zeros((), device=device), t_start)
-    while step < steps:
-        # one loader per epoch, seeded by the epoch: a resumed run sees the same order
-        epoch, skip = divmod(step, per_epoch)
-        loader = make_loader(train_ds, cfg.batch_size, True, cfg.seed + epoch)
-        for i, batch in enumerate(loader):
-            if i < skip:
-                continue
-            ctx.checkpoint()
-            loss, parts = _train_step(module, objective, to_device(batch, device), opt, sched)
-            step += 1
-            for hook in hooks:
-                hook.on_step(step)
-            bs = batch["input_ids"].size(0)
-            stats.samples += bs
-            window.add(loss, bs, parts)
-            if step % cfg.log_every == 0 or step == steps:
-                window.report(step, steps, sched.get_last_lr()[0], stats, cfg, ctx)
-            if step % cfg.eval_every == 0 or step == steps:
-                _validate(module, task, val_loader, device, cfg, ctx, stats, step)
-                _emit_layer_stats(layer_stats, ctx, step)
-            if state_path is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                save_train_state(state_path, step, module, opt, sched, hooks, owner)
-            if step >= steps:
-                break
-    stats.steps, stats.seconds = step, time.perf_counter() - t_start
+    with training_module(module, cfg, ctx.log, stats.setup) as trained:
+        stepper = Stepper(trained, objective, opt, sched, precision, device, cfg.clip_grad_norm)
+        run = _Run(module, task, train_ds, val_ds, cfg, ctx, device, stats, steps)
+        run.loop(stepper, step, hooks, layer_stats, state_path, saved)
     stats.warnings += loss_warnings(stats, cfg)
     return stats
 
@@ -180,36 +163,75 @@ def _objective_owner(objective: TrainObjective, module: nn.Module) -> nn.Module 
     return None
 
 
-def _resumed_step(
-    state_path: Path | None, module: nn.Module, opt: Any, sched: Any,
-    hooks: Sequence[TrainHook], ctx: JobContext, owner: nn.Module | None = None,
-) -> int:
-    """The step to continue from: state_path's, restored into module, opt, sched, hooks, owner."""
+def _resumed_step(state_path: Path | None, saved: TrainState, ctx: JobContext) -> int:
+    """The step to continue from: state_path's, restored into the model, optimizer and the rest."""
     if state_path is None:
         return 0
-    step = load_train_state(state_path, module, opt, sched, hooks, owner)
+    step = saved.load(state_path)
     ctx.log(f"resumed from step {step} ({state_path.name})")
     return step
 
 
-def _train_step(
-    module: nn.Module, objective: TrainObjective, batch: dict[str, torch.Tensor], opt: Any, sched: Any
-) -> tuple[torch.Tensor, Parts]:
-    """The objective's loss, backward, optimizer and schedule step; the loss stays on the device."""
-    loss, parts = objective.loss(module, batch)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    sched.step()
-    return loss, parts
+@dataclass
+class _Run:
+    """The step loop of one fine-tuning run: epochs of seeded loaders, reports, evals, states."""
+
+    module: nn.Module
+    task: str
+    train_ds: Dataset
+    val_ds: Dataset
+    cfg: TrainConfig
+    ctx: JobContext
+    device: torch.device
+    stats: TrainStats
+    steps: int
+
+    def loop(
+        self, stepper: Stepper, step: int, hooks: Sequence[TrainHook],
+        layer_stats: Callable[[], dict[str, float]] | None, state_path: Path | None,
+        saved: TrainState,
+    ) -> None:  # fmt: skip
+        """Optimizer steps from `step` to the end; fills stats (steps, samples, seconds)."""
+        cfg, ctx, stats = self.cfg, self.ctx, self.stats
+        per_epoch = steps_per_epoch(len(self.train_ds), cfg)
+        val_loader = make_loader(self.val_ds, cfg.batch_size, False, cfg.seed)
+        t_start = time.perf_counter()
+        window = LossWindow(torch.zeros((), device=self.device), t_start)
+        while step < self.steps:
+            # one loader per epoch, seeded by the epoch: a resumed run sees the same order
+            epoch, skip = divmod(step, per_epoch)
+            loader = make_loader(self.train_ds, cfg.batch_size, True, cfg.seed + epoch)
+            for group in step_groups(loader, cfg.grad_accum_steps, skip):
+                ctx.checkpoint()
+                log_now = (step + 1) % cfg.log_every == 0 or step + 1 == self.steps
+                info = stepper.step(group, window, want_norm=log_now)
+                step += 1
+                stats.skipped_steps += info.skipped
+                for hook in hooks:
+                    hook.on_step(step)
+                stats.samples += sum(b["input_ids"].size(0) for b in group)
+                if log_now:
+                    window.report(step, self.steps, stepper.scheduler.get_last_lr()[0], stats, cfg, ctx)
+                    emit_setup_metrics(ctx, step, info, stepper.precision, self.device,
+                                       stats.skipped_steps)  # fmt: skip
+                if step % cfg.eval_every == 0 or step == self.steps:
+                    _validate(self.module, self.task, val_loader, self.device, cfg, ctx, stats, step,
+                              stepper.precision)  # fmt: skip
+                    _emit_layer_stats(layer_stats, ctx, step)
+                if state_path is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                    saved.save(state_path, step)
+                if step >= self.steps:
+                    break
+        stats.steps, stats.seconds = step, time.perf_counter() - t_start
 
 
 def _validate(
     module: nn.Module, task: str, val_loader: DataLoader, device: torch.device,
-    cfg: TrainConfig, ctx: JobContext, stats: TrainStats, step: int,
+    cfg: TrainConfig, ctx: JobContext, stats: TrainStats, step: int, precision: Precision,
 ) -> None:
-    """Evaluate, emit the val/* metrics and keep them in the run's history."""
-    metrics = evaluate(module, task, val_loader, device, cfg.eval_batches)
+    """Evaluate (under the run's autocast), emit the val/* metrics, keep them in the history."""
+    with precision.autocast():
+        metrics = evaluate(module, task, val_loader, device, cfg.eval_batches)
     for k, v in metrics.items():
         ctx.emit(Metric(f"val/{k}", step, v))
     stats.history.append({"step": step, **metrics})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -30,6 +31,8 @@ class TrainStats:
     peak: tuple[int, float] | None = None  # (step, loss) of a loss far above its start
     history: list[dict[str, float]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped_steps: int = 0  # fp16 steps the gradient scaler skipped (inf/nan gradients)
+    setup: dict[str, Any] = field(default_factory=dict)  # the training setup, for the card
 
 
 class TrainingDiverged(ValueError):
@@ -82,13 +85,19 @@ class LossWindow:
     t0: float
     n: int = 0
     samples: int = 0
+    tokens: torch.Tensor | int = 0  # real (unpadded) tokens, summed on the device
     # the objective's named components: name -> (sum, steps that reported it)
     parts: dict[str, tuple[torch.Tensor | float, int]] = field(default_factory=dict)
 
-    def add(self, loss: torch.Tensor, batch_size: int, parts: Parts | None = None) -> None:
-        self.loss_sum += loss.detach()  # no host sync per step
+    def add(
+        self, loss: torch.Tensor, batch_size: int, parts: Parts | None = None,
+        tokens: torch.Tensor | int = 0,
+    ) -> None:  # fmt: skip
+        """One micro-batch's loss, size, loss components and count of real tokens."""
+        self.loss_sum += loss.detach().float()  # no host sync per step
         self.n += 1
         self.samples += batch_size
+        self.tokens = self.tokens + tokens
         for name, value in (parts or {}).items():
             value = value.detach() if isinstance(value, torch.Tensor) else value
             total, count = self.parts.get(name, (0.0, 0))
@@ -106,9 +115,12 @@ class LossWindow:
             ctx.emit(Metric(PART_PREFIX + name, step, float(total) / count))
         watch_loss(stats, train_loss, step, cfg, ctx)
         ctx.emit(Metric("lr", step, lr))
-        ctx.emit(Metric("throughput/samples_per_s", step, self.samples / max(now - self.t0, 1e-9)))
+        seconds = max(now - self.t0, 1e-9)
+        ctx.emit(Metric("throughput/samples_per_s", step, self.samples / seconds))
+        if isinstance(self.tokens, torch.Tensor):
+            ctx.emit(Metric("throughput/tokens_per_s", step, float(self.tokens) / seconds))
         ctx.progress(step / steps, f"step {step}/{steps}  loss {train_loss:.4f}")
         self.loss_sum.zero_()
         self.parts.clear()
-        self.n = self.samples = 0
+        self.n = self.samples = self.tokens = 0
         self.t0 = now

@@ -10,6 +10,7 @@ import os
 import pickle
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,38 @@ from torch import nn
 from engine.methods.base import TrainHook
 
 
+@dataclass
+class TrainState:
+    """What a resumable state holds, in one place: the loop saves and loads it by step."""
+
+    module: nn.Module
+    opt: Any
+    sched: Any
+    hooks: Sequence[TrainHook] = ()
+    objective: nn.Module | None = None
+    precision: Any = None  # engine.train.precision.Precision: the fp16 scaler's state
+
+    def save(self, path: Path, step: int) -> None:
+        """save_train_state of everything here at `step`."""
+        scaler = self.precision.state_dict() if self.precision is not None else {}
+        save_train_state(path, step, self.module, self.opt, self.sched, self.hooks,
+                         self.objective, scaler)  # fmt: skip
+
+    def load(self, path: Path) -> int:
+        """load_train_state into everything here; the step to continue from."""
+        return load_train_state(path, self.module, self.opt, self.sched, self.hooks,
+                                self.objective, self.precision)  # fmt: skip
+
+
 def save_train_state(
     path: Path, step: int, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook],
-    objective: nn.Module | None = None,
+    objective: nn.Module | None = None, scaler: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     """Everything needed to continue exactly: weights and masks, optimizer, schedules, RNG,
-    and the parameters a training objective owns (distillation's projections)."""
+    the parameters a training objective owns (distillation's projections) and the fp16
+    gradient scaler (its scale and growth tracker: a resumed run scales as it would have)."""
     state = {
+        "scaler": scaler or {},
         "objective": objective.state_dict() if objective is not None else {},
         "step": step,
         "model": module.state_dict(),
@@ -43,7 +69,7 @@ def save_train_state(
 
 def load_train_state(
     path: Path, module: nn.Module, opt: Any, sched: Any, hooks: Sequence[TrainHook],
-    objective: nn.Module | None = None,
+    objective: nn.Module | None = None, precision: Any = None,
 ) -> int:  # fmt: skip
     """Restore what save_train_state wrote; returns the step to continue from."""
     state = read_train_state(path)
@@ -62,6 +88,8 @@ def load_train_state(
                          f"{len(hooks)}: resume with the recipe the run was started with")
     for hook, hs in zip(hooks, state["hooks"], strict=True):
         hook.load_state_dict(hs)
+    if precision is not None:  # a state from before fp16 training existed has no scaler
+        precision.load_state_dict(state.get("scaler") or {})
     torch.set_rng_state(state["rng"])
     return int(state["step"])
 

@@ -18,7 +18,10 @@ class TrainConfig:
         1, min=0, max=1000, help="passes over the training data (0 = no fine-tuning)"
     )
     max_steps: int | None = option(None, min=1, help="stop after this many optimizer steps")
-    batch_size: int = option(16, min=1, max=65536, help="samples per step")
+    batch_size: int = option(
+        16, min=1, max=65536,
+        help="samples per forward pass (per micro-batch with gradient accumulation)",
+    )
     lr: float = option(5e-4, min=0.0, max=10.0, min_exclusive=True, label="Learning rate")
     weight_decay: float = option(0.0, min=0.0, max=1.0, advanced=True)
     warmup_steps: int = option(0, min=0, help="linear warm-up, then linear decay", advanced=True)
@@ -30,6 +33,46 @@ class TrainConfig:
     )
     device: str = option("auto", choices=("auto", "cpu", "cuda"))
     precision: str = option(
-        "fp32", choices=("fp32",), help="numeric precision of the training step"
+        "fp32", choices=("fp32", "fp16", "bf16"),
+        help="numeric precision of the training step: fp32; bf16 autocast (CUDA GPUs with "
+        "bfloat16, Ampere or newer, and CPUs); fp16 autocast with a gradient scaler (CUDA "
+        "only). Weights stay float32. A choice this machine cannot do is refused before the run",
+    )
+    grad_accum_steps: int = option(
+        1, min=1, max=4096, label="Gradient accumulation",
+        help="micro-batches per optimizer step: the effective batch is batch_size × this "
+        "(e.g. 8 × 4 = 32 samples per step) without the memory of the larger batch; steps "
+        "count optimizer steps",
+    )
+    clip_grad_norm: float | None = option(
+        None, min=0.0, max=1e6, min_exclusive=True, label="Clip gradient norm",
+        help="scale the gradients down when their global L2 norm exceeds this (empty = off); "
+        "the Run page plots the norm before clipping", advanced=True,
+    )
+    grad_checkpointing: bool = option(
+        False, label="Gradient checkpointing",
+        help="recompute each transformer block's activations in backward instead of storing "
+        "them: less memory, about a third more compute. Hugging Face models "
+        "(gradient_checkpointing_enable) and the built-in tiny-gpt / tiny-bert; other models "
+        "train without it (the log and card say so)", advanced=True,
+    )
+    compile: bool = option(
+        False, label="torch.compile",
+        help="compile the model for training with torch.compile: the first steps are slow "
+        "(compiling), later ones faster. Needs a C++ compiler on CPU; refused without one",
+        advanced=True,
     )
     seed: int = option(0, min=0, advanced=True)
+
+    def extra_checks(self) -> list[tuple[str, str]]:
+        """What this machine cannot do (precision, compile): refused before the run."""
+        from engine.train.device_checks import compile_problem, precision_problem
+
+        problems = []
+        problem = precision_problem(self.precision, self.device)
+        if problem:
+            problems.append(("precision", problem))
+        problem = compile_problem(self.device) if self.compile else None
+        if problem:
+            problems.append(("compile", problem))
+        return problems

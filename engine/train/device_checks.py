@@ -1,0 +1,48 @@
+"""What this machine can train: precision and torch.compile against train.device.
+
+Called from TrainConfig.extra_checks, so a recipe the device cannot do is refused before the
+run, next to its field in the form and as one line from the CLI. Imports torch only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import torch
+
+FP16_ON_CPU = "fp16 needs a CUDA GPU; use bf16 or fp32 on CPU"
+
+
+def resolved_device_type(device: str) -> str:
+    """'cuda' or 'cpu': what train.device means on this machine ('auto' is CUDA when present)."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def precision_problem(precision: str, device: str) -> str | None:
+    """Why this machine cannot train at `precision` on `device` (train.device), or None."""
+    kind = resolved_device_type(device)
+    if kind == "cuda" and not torch.cuda.is_available():
+        return None  # train.device itself is refused for that (no CUDA device)
+    if precision == "fp16" and kind != "cuda":
+        return FP16_ON_CPU
+    if precision == "bf16" and kind == "cuda":
+        if not torch.cuda.is_bf16_supported(including_emulation=False):
+            name = torch.cuda.get_device_name()
+            return (f"bf16 needs a GPU with bfloat16 support (Ampere or newer); {name} has none: "
+                    "use fp16 or fp32")
+    if precision == "bf16" and kind == "cpu" and not torch.amp.is_autocast_available("cpu"):
+        return "bf16 autocast is not available on CPU in this torch; use fp32"
+    return None
+
+
+def compile_problem(device: str) -> str | None:
+    """Why torch.compile cannot train here (train.compile), or None."""
+    if resolved_device_type(device) == "cpu":
+        # inductor writes C++ for CPU kernels and builds it with the system compiler
+        if not any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "clang++") if c):
+            return ("torch.compile on CPU needs a C++ compiler (g++ or clang++, or $CXX) and "
+                    "none was found; install one or turn compile off")
+    return None

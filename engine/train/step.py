@@ -1,0 +1,81 @@
+"""One optimizer step of fine-tuning: its micro-batches (gradient accumulation), precision, clipping.
+
+The step counter of the loop counts optimizer steps. An epoch of `n` micro-batches is
+ceil(n / grad_accum_steps) steps; the last one takes what is left of the epoch. A resumed
+run skips whole steps' micro-batches of the same seeded loader, so it sees the same data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.train.forward import Batch, to_device
+from engine.train.loss_watch import LossWindow
+from engine.train.objective import TrainObjective
+from engine.train.precision import Precision, StepInfo
+from engine.train.train_config import TrainConfig
+
+
+def steps_per_epoch(n_train: int, cfg: TrainConfig) -> int:
+    """Optimizer steps in one pass over n_train samples."""
+    micro = max(1, math.ceil(n_train / cfg.batch_size))
+    return math.ceil(micro / cfg.grad_accum_steps)
+
+
+def step_groups(batches: Iterable[Batch], accum: int, skip: int = 0) -> Iterator[list[Batch]]:
+    """The loader's micro-batches in groups of `accum` (the last may be shorter), after
+    skipping the first `skip` groups (steps a resumed run has done)."""
+    group: list[Batch] = []
+    for i, batch in enumerate(batches):
+        if i < skip * accum:
+            continue
+        group.append(batch)
+        if len(group) == accum:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+@dataclass
+class Stepper:
+    """Runs optimizer steps: forward under autocast, scaled backward per micro-batch, step."""
+
+    module: nn.Module
+    objective: TrainObjective
+    optimizer: Any
+    scheduler: Any
+    precision: Precision
+    device: torch.device
+    clip: float | None = None
+
+    def __post_init__(self) -> None:
+        # what the optimizer updates (the model's and the objective's own parameters): the
+        # set whose gradient norm is clipped and reported
+        self.params: Sequence[torch.Tensor] = [
+            p for group in self.optimizer.param_groups for p in group["params"]
+        ]
+
+    def step(self, group: list[Batch], window: LossWindow, want_norm: bool = False) -> StepInfo:
+        """Accumulate the gradients of `group`'s micro-batches, then one optimizer step.
+
+        Each micro-batch's loss is divided by the group's size, so the gradient is the mean
+        over the group: two micro-batches of 8 step like one batch of 16.
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        for batch in group:
+            batch = to_device(batch, self.device)
+            with self.precision.autocast():
+                loss, parts = self.objective.loss(self.module, batch)
+            # one micro-batch: the loss as it is (dividing by 1 is exact, but say so plainly)
+            self.precision.backward(loss / len(group) if len(group) > 1 else loss)
+            window.add(loss, batch["input_ids"].size(0), parts, batch["attention_mask"].sum())
+        info = self.precision.step(self.optimizer, self.params, self.clip, want_norm)
+        self.scheduler.step()
+        return info

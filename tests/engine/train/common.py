@@ -1,0 +1,44 @@
+"""Shared pieces of the training-setup tests: a tiny-gpt, Shakespeare blocks, a run that records."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from engine.context import JobContext, JobControl
+from engine.data import load_data
+from engine.events import Metric
+from engine.models.builtin import build_tiny_module
+from engine.models.loaders import load_model
+from engine.recipe import DataSpec, ModelSpec, TrainConfig
+from engine.train.loop import fine_tune
+
+CPU = torch.device("cpu")
+SMALL = {"d_model": 32, "n_layer": 2, "n_head": 2}
+
+
+@functools.cache
+def shakespeare(max_length: int = 16, max_samples: int = 48):
+    """Shakespeare blocks (all full length: no padding, so per-token means are per-sample means)."""
+    loaded = load_model(ModelSpec(source="builtin", path="tiny-gpt"))
+    return load_data(DataSpec(source="builtin", path="shakespeare", max_length=max_length,
+                              max_samples=max_samples), loaded)  # fmt: skip
+
+
+def tiny_gpt() -> torch.nn.Module:
+    """A freshly initialised 2-layer, width-32 tiny-gpt (the same weights every call)."""
+    return build_tiny_module("tiny-gpt", SMALL)
+
+
+def train(module, cfg: TrainConfig, data=None, control: JobControl | None = None, **kw):
+    """fine_tune on Shakespeare; (stats, [(metric, step, value)])."""
+    data = data or shakespeare()
+    events: list = []
+    stats = fine_tune(module, "causal-lm", data.train, data.val, cfg,
+                      JobContext(events.append, control or JobControl()), CPU, **kw)  # fmt: skip
+    return stats, [(e.name, e.step, e.value) for e in events if isinstance(e, Metric)]
+
+
+def values(metrics, name: str) -> list[float]:
+    return [v for n, _s, v in metrics if n == name]
