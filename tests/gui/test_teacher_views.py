@@ -48,7 +48,8 @@ def test_compare_shows_the_student_next_to_its_baseline_teacher(qtbot, runs):
     t_mb, s_mb = base.card["onnx"]["size_bytes"] / 1e6, runs.student.card["onnx"]["size_bytes"] / 1e6
     assert rows["ONNX file"] == (f"{t_mb:.2f} MB", f"{s_mb:.2f} MB", f"{s_mb / t_mb:.2f}× size")
     assert rows["Latency p50"][2].endswith(("× faster", "× slower"))
-    t_ppl, s_ppl = base.card["metrics"]["perplexity"], runs.student.card["metrics"]["perplexity"]
+    t_ppl = runs.student.card["steps"][0]["teacher_metrics"]["perplexity"]  # on the student's data
+    s_ppl = runs.student.card["metrics"]["perplexity"]
     assert rows["Perplexity"] == (fmt_metric("perplexity", t_ppl), fmt_metric("perplexity", s_ppl),
                                   f"{s_ppl / t_ppl:.2f}× teacher's")  # fmt: skip
     assert f"{base.name} → {runs.student.card['name']}" in page.teacher.heading()
@@ -88,7 +89,7 @@ def test_export_details_show_the_teacher_line_and_jump_to_it(qtbot, runs):
     base = Workspace(runs.root).get(runs.student.parent_id)
     page.state.select_variant(runs.student.run_id)
     line = page.details.teacher
-    ppl = fmt_metric("perplexity", base.card["metrics"]["perplexity"])
+    ppl = fmt_metric("perplexity", runs.student.card["steps"][0]["teacher_metrics"]["perplexity"])
     assert line.isVisible()
     assert line.text() == f"Teacher: {base.name} (perplexity {ppl}) — {runs.student.card['steps'][0]['teacher']}"
     qtbot.mouseClick(line.button, Qt.MouseButton.LeftButton)

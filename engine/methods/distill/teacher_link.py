@@ -3,9 +3,10 @@
 The distill step records on the card which workspace run the teacher is (`teacher_run`: the
 run's baseline for `teacher: parent`, the named variant for `source: variant`). The teacher's
 parameters, ONNX file size, ORT latency and metric are then that run's own card numbers, read as
-the Compare table reads any variant. A teacher from outside the workspace (a Hugging Face folder,
-a checkpoint) has no card: the step's own record stands in (parameter count, bytes in memory,
-validation metrics) and its latency was never measured.
+the Compare table reads any variant; its metric is the one the step measured on the student's own
+validation split, so both metrics are on the same data. A teacher from outside the workspace (a
+Hugging Face folder, a checkpoint) has no card: the step's own record stands in (parameter count,
+bytes in memory) and its latency was never measured.
 
 Pure functions over cards (no torch): the Compare page, the Export page and the CLI share them.
 """
@@ -77,10 +78,10 @@ def distill_step(card: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def teacher_metric(step: dict[str, Any], teacher_card: dict[str, Any] | None) -> tuple[str, float] | None:
-    """The teacher's headline metric: its run's card, else what the step measured."""
-    if teacher_card is not None and headline_metric(teacher_card):
-        return headline_metric(teacher_card)
-    return headline_metric({"metrics": step.get("teacher_metrics") or {}})
+    """The teacher's headline metric as the step measured it on the student's validation split
+    (a variant teacher's own card may hold it on other data), else its run's card."""
+    measured = headline_metric({"metrics": step.get("teacher_metrics") or {}})
+    return measured or (headline_metric(teacher_card) if teacher_card is not None else None)
 
 
 def teacher_line(card: dict[str, Any], teacher: Any | None = None) -> str | None:
