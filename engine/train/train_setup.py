@@ -44,9 +44,8 @@ def enable_checkpointing(module: nn.Module) -> tuple[list[str], Callable[[], Non
         if id(sub) in inside_hf:
             continue
         if isinstance(sub, PreTrainedModel) and sub.supports_gradient_checkpointing:
-            sub.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            undo.append(_hf_checkpointing(sub))
             inside_hf.update(id(m) for m in sub.modules())
-            undo.append(sub.gradient_checkpointing_disable)
             done.append(f"{type(sub).__name__} (Hugging Face)")
         elif isinstance(sub, Block):
             sub.forward = functools.partial(_checkpointed, sub, sub.forward)
@@ -58,6 +57,19 @@ def enable_checkpointing(module: nn.Module) -> tuple[list[str], Callable[[], Non
             fn()
 
     return done, restore
+
+
+def _hf_checkpointing(model: Any) -> Callable[[], None]:
+    """Turn a Hugging Face model's own checkpointing on; the function that turns it off.
+
+    transformers 5 renamed gradient_checkpointing_* to activation_checkpointing_*.
+    """
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        return model.activation_checkpointing_disable
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    return model.gradient_checkpointing_disable
 
 
 def setup_record(cfg: TrainConfig) -> dict[str, Any]:

@@ -18,7 +18,16 @@ CURVES: dict[str, tuple[str, str, str, bool]] = {
     # mark the student is trained towards, drawn dashed across the run
     "teacher/val/accuracy": ("val", "teacher accuracy", "#2ca02c", False),
     "teacher/val/perplexity": ("val", "teacher perplexity", "#9467bd", False),
+    # the training setup's row (shown once its first value arrives): what precision,
+    # accumulation, clipping and checkpointing do to the run
+    "train/grad_norm": ("grad", "grad norm (before clipping)", "#8c564b", False),
+    "throughput/tokens_per_s": ("speed", "tokens/s", "#17becf", False),
+    "memory/peak_mb": ("memory", "peak GPU memory (allocated)", "#d62728", False),
+    "memory/peak_rss_mb": ("memory", "peak process RSS", "#d62728", False),
+    "train/loss_scale": ("scale", "fp16 loss scale", "#393b79", False),
 }
+SKIPPED_STEPS = "train/skipped_steps"  # fp16 steps skipped so far: in the loss-scale plot's title
+SETUP_PLOTS = ("grad", "speed", "memory", "scale")
 TEACHER = frozenset({"teacher/val/accuracy", "teacher/val/perplexity"})
 # Masks change only at update steps, so sparsity holds flat in between: these curves are
 # drawn as steps and carried on to the newest step of the run. The target is announced
@@ -27,7 +36,9 @@ STEP_CURVES = frozenset({"sparsity/overall", TARGET, *TEACHER})
 DASHED = frozenset({TARGET, *TEACHER})
 # past runs, one colour each (none of the live curves' colours)
 HISTORY_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939")
-PLOT_TITLES = {"loss": "Loss", "val": "Validation metric", "sparsity": "Sparsity: overall vs target"}
+PLOT_TITLES = {"loss": "Loss", "val": "Validation metric", "sparsity": "Sparsity: overall vs target",
+               "grad": "Gradient norm", "speed": "Throughput (tokens/s)", "memory": "Peak memory (MB)",
+               "scale": "fp16 loss scale"}
 
 
 # components of the training objective (train/loss/<part>, e.g. kd, hidden, task): lines on
@@ -46,7 +57,7 @@ def plot_key(name: str) -> str:
 
 
 def is_curve(name: str) -> bool:
-    """Metrics the plots draw (lr and throughput are in the log, not plotted)."""
+    """Metrics the plots draw (lr and samples/s are in the log, not plotted)."""
     return name in CURVES or name.startswith(("val/", "sparsity/", LOSS_PART))
 
 

@@ -1,4 +1,5 @@
-"""Live training plots: loss, validation metric, sparsity vs its target, per-layer bars, |w|.
+"""Live training plots: loss, validation metric, sparsity vs its target, per-layer bars, |w|,
+and the training setup's row (gradient norm, throughput, peak memory, fp16 loss scale).
 
 Events only append to preallocated ring buffers (or replace a latest value); a ~20 Hz
 timer pushes each curve that changed to pyqtgraph once per tick. Redrawing per event
@@ -23,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from engine.events import LayerStats, Metric, WeightHistogram
-from engine.metrics_log import MetricsLog
 from gui.widgets.curve_math import ema, padded_span, step_xy, value_at
 from gui.widgets.curve_specs import (
     CURVES,
@@ -39,8 +39,10 @@ from gui.widgets.curve_specs import (
 from gui.widgets.layer_bars import KINDS, WAITING, LayerBars
 from gui.widgets.layer_names import short_layer_name, strip_common_prefix
 from gui.widgets.past_runs import PastRunCurves
+from gui.widgets.plot_options import PlotOptions
 from gui.widgets.plot_views import auto_range, step_plot, use_light_theme
 from gui.widgets.ring_buffer import RingBuffer
+from gui.widgets.setup_plots import SetupRow
 from gui.widgets.weight_histogram import WeightHistogramView
 
 __all__ = [
@@ -52,7 +54,7 @@ REDRAW_MS = 50  # 20 Hz is smooth for a human and cheap for the GUI thread
 STRUCTURED_WAITING = "structured steps shrink layers: what each layer lost appears after the pruning step"
 
 
-class LivePlots(QWidget):
+class LivePlots(PlotOptions, QWidget):
     """Plots fed with engine events (`on_event`) and redrawn by a timer."""
 
     def __init__(self, parent: QWidget | None = None, capacity: int = 10_000):
@@ -83,6 +85,7 @@ class LivePlots(QWidget):
             self._make_plot(key)
         self.layer_bars = LayerBars()
         self.histogram = WeightHistogramView()
+        self.setup = SetupRow(self.plots)
         for col in range(6):
             self.grid.setColumnStretch(col, 1)
         layout = QVBoxLayout(self)
@@ -149,6 +152,7 @@ class LivePlots(QWidget):
         for w in hidden:
             self.grid.removeWidget(w)
             w.setVisible(False)
+        self.setup.place(self.grid, 2)
 
     def _curve(self, name: str) -> RingBuffer:
         # created on first data so legends list only the curves this run has
@@ -171,12 +175,15 @@ class LivePlots(QWidget):
             self.curves[name].setZValue(max(self.curves[name].zValue(), 5))  # the live run on top
             self.buffers[name] = RingBuffer(self.capacity)
             self._drawn[name] = (0, -np.inf)
+            if self.setup.on_curve(key):
+                self._place()
         return self.buffers[name]
 
     # -- feeding ------------------------------------------------------------------
     def on_event(self, event: object) -> None:
         """Record a Metric / LayerStats / WeightHistogram event (drawn on the next tick)."""
         if isinstance(event, Metric):
+            self.setup.on_event(event)
             if is_curve(event.name):
                 self._curve(event.name).append(event.step, event.value)
         elif isinstance(event, LayerStats) and event.kind in ("sparsity", "removed"):
@@ -200,39 +207,9 @@ class LivePlots(QWidget):
         self.layer_bars.set_target(None)
         self._layers = None
         self.histogram.reset()
+        self.setup.reset()
+        self._place()
         self.redraw()
-
-    # -- history and view options ---------------------------------------------------
-    def show_history(self, run_id: str, log: MetricsLog) -> str:
-        """Overlay a past run's loss and metric curves under the live ones; returns its colour."""
-        color = self.past.show(run_id, log, self.smoothing)
-        for key in self.plots:
-            self._fit(key)
-        return color
-
-    def hide_history(self, run_id: str) -> None:
-        """Take a past run's curves off the plots."""
-        self.past.hide(run_id)
-        for key in self.plots:
-            self._fit(key)
-
-    def set_smoothing(self, weight: float) -> None:
-        """TensorBoard-style EMA weight (0 = raw) for loss and metric curves, live and past."""
-        self.smoothing = min(max(float(weight), 0.0), 0.99)
-        self.smooth_value.setText(f"{self.smoothing:.2f}")
-        self._drawn = {name: (-1, until) for name, (_v, until) in self._drawn.items()}
-        self.past.redraw(self.smoothing)
-        for key in self.plots:
-            self._fit(key)
-        self.redraw()
-
-    def set_log_scale(self, on: bool) -> None:
-        """Logarithmic y for the loss and validation metric plots."""
-        for key in ("loss", "val"):
-            self.plots[key].getPlotItem().setLogMode(y=on)
-            self._pinned.discard(key)
-            self._auto_range(key)
-            self._fit(key)
 
     # -- drawing ------------------------------------------------------------------
     def newest_step(self) -> float:

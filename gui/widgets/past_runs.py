@@ -12,7 +12,14 @@ from PySide6.QtCore import Qt
 
 from engine.metrics_log import MetricsLog
 from gui.widgets.curve_math import ema
-from gui.widgets.curve_specs import HISTORY_COLORS, LOSS_PART, STEP_CURVES, is_curve, plot_key
+from gui.widgets.curve_specs import (
+    HISTORY_COLORS,
+    LOSS_PART,
+    SETUP_PLOTS,
+    STEP_CURVES,
+    is_curve,
+    plot_key,
+)
 
 Entry = tuple[str, np.ndarray, np.ndarray, pg.PlotDataItem]  # metric name, steps, values, item
 
@@ -31,7 +38,7 @@ class PastRunCurves:
         color = next((c for c in HISTORY_COLORS if c not in used), HISTORY_COLORS[len(self.runs) % len(HISTORY_COLORS)])
         entries: list[Entry] = []
         for name, (x, y) in log.series.items():
-            if not is_curve(name) or name in STEP_CURVES or plot_key(name) == "sparsity" \
+            if not is_curve(name) or name in STEP_CURVES or plot_key(name) in ("sparsity", *SETUP_PLOTS) \
                     or name.startswith(LOSS_PART):  # a past run's total loss is enough
                 continue
             style = Qt.PenStyle.SolidLine if name == "train/loss" else Qt.PenStyle.DashLine

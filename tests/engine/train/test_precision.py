@@ -61,6 +61,7 @@ def test_old_recipes_keep_fp32_without_accumulation_or_clipping():
     assert "grad_accum_steps" not in Recipe().replace(train=cfg).to_yaml()  # saved as before
 
 
+@pytest.mark.gpu
 @needs_cuda
 def test_fp16_on_gpu_trains_through_the_scaler():
     module = tiny_gpt().cuda()
@@ -76,6 +77,7 @@ def test_fp16_on_gpu_trains_through_the_scaler():
     assert precision.state_dict()["scale"] == 2.0**16
 
 
+@pytest.mark.gpu
 @needs_cuda
 def test_fp16_skips_a_step_with_inf_gradients_and_lowers_the_scale():
     layer = torch.nn.Linear(4, 4).cuda()

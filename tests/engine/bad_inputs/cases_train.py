@@ -1,0 +1,28 @@
+"""Bad training setups: a precision the machine cannot do, accumulation and clipping out of range."""
+
+from __future__ import annotations
+
+import torch
+
+from tests.engine.bad_inputs.common import Case, run_swapped
+
+TRAIN = "train: {epochs: 1, max_steps: 8, batch_size: 8, lr: 0.001, eval_every: 4, log_every: 2}"
+
+
+def _train(extra: str):
+    return run_swapped((TRAIN, TRAIN.replace("epochs: 1", f"epochs: 1, {extra}")))
+
+
+CASES = [
+    Case("precision not offered", _train("precision: fp8"), "train.precision"),
+    Case("accumulation of 0", _train("grad_accum_steps: 0"), "train.grad_accum_steps"),
+    Case("accumulation not a number", _train("grad_accum_steps: many"), "train.grad_accum_steps"),
+    Case("clip norm of 0", _train("clip_grad_norm: 0"), "train.clip_grad_norm"),
+    Case("checkpointing not a bool", _train("grad_checkpointing: sometimes"), "train.grad_checkpointing"),
+    Case("fp16 on a CPU", _train("precision: fp16, device: cpu"),
+         "train.precision: fp16 needs a CUDA GPU; use bf16 or fp32 on CPU"),
+]
+
+if not torch.cuda.is_available():  # auto means CPU here
+    CASES.append(Case("fp16 without a GPU", _train("precision: fp16"),
+                      "train.precision: fp16 needs a CUDA GPU; use bf16 or fp32 on CPU"))
