@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from distill_chain_breakdown import print_breakdown, print_remedy  # noqa: E402
-from distill_chain_extra import int4_embeddings, ort_accuracy  # noqa: E402
+from distill_chain_extra import BLOCK, int4_embeddings, ort_accuracy  # noqa: E402
 from distill_chain_recipes import (  # noqa: E402
     ARTIFACTS,
     BATCH,
@@ -161,8 +161,8 @@ def print_table(rows: dict[str, dict], rounds: int) -> None:
               f"{r['faster']:>7.2f}x")  # fmt: skip
     if EXTRA in rows:
         print(f"   * not a workbench artifact: the '{FP32_EMB}' file with its embedding Gather "
-              "stored in int4 blocks by onnxruntime's MatMulNBitsQuantizer (accuracy: that file "
-              "in onnxruntime on the same validation split)")
+              f"stored in int4 blocks of {BLOCK} with zero points by onnxruntime's MatMulNBitsQuantizer "
+              "(accuracy: that file in onnxruntime on the same validation split)")
     print("\nTargets (issue 10: >= 4x faster, >= 8x smaller file, >= 99% of the fp32 teacher):")
     for name, r in rows.items():
         if name.startswith("pruned student ") and name != PRUNED:

@@ -86,7 +86,7 @@ def print_breakdown(name: str, path: Path) -> dict[str, dict]:
     return parts
 
 
-def print_remedy(path: Path, parts: dict[str, dict], hidden: int, seq: int, block: int = 32) -> None:
+def print_remedy(path: Path, parts: dict[str, dict], hidden: int, seq: int) -> None:
     """What would remove the embedding table's bytes, with the sizes it would give."""
     total, word = path.stat().st_size, parts[WORD]["bytes"]
     used, vocab = corpus_vocabulary(seq)
@@ -96,4 +96,4 @@ def print_remedy(path: Path, parts: dict[str, dict], hidden: int, seq: int, bloc
           f"step) would leave {kept / 1e6:.2f} MB of embeddings and a "
           f"{(total - word + kept) / 1e6:.2f} MB file ({kept / hidden / used:.0f} byte(s) a weight "
           f"as stored here); in int4 blocks (the rows '+ int4 embeddings') the whole table "
-          f"takes half a byte a weight plus a scale per {block} weights")  # fmt: skip
+          f"takes half a byte a weight plus a scale (and zero point) per block")  # fmt: skip
