@@ -26,8 +26,10 @@ from engine.recipe import Recipe
 from engine.stage_deploy import check_stage, deploy_stage, export_stage
 from engine.stage_load import load_stage
 from engine.stage_model import methods_stage, save_stage, train_stage
+from engine.stage_rank import WORKER_STAGES
 from engine.store import Workspace
 from engine.train.loop import pick_device
+from engine.train.strategy import is_main_process
 
 # Progress ranges of the stages inside the whole job.
 STAGES = {
@@ -129,7 +131,8 @@ class Pipeline(PipelineRuns):
         """Every stage in order; returns the finished variant's card."""
         state = JobState(device=pick_device(self.recipe.train.device))
         torch.manual_seed(self.recipe.train.seed)
-        for stage in STAGE_FUNCTIONS:
+        # a DDP rank other than 0 trains with the others and writes nothing (engine.stage_rank)
+        for stage in STAGE_FUNCTIONS if is_main_process() else WORKER_STAGES:
             stage(self, state)
         return state.card
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine.cli.drive import drive
 from engine.cli.format import ProgressPrinter, results_table
+from engine.cli.relay import relay_run, run_rank, under_torchrun, wants_torchrun
 from engine.events import Event, Log, event_to_json
 from engine.fair_parent import PARENT_NOTE, comparison_parent, control_recipe, needs_control
 from engine.job import Job
@@ -29,6 +30,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.name:
         recipe = recipe.replace(name=args.name)
     recipe.validate()
+    if wants_torchrun(recipe):  # more than one process: torchrun starts them, we relay rank 0
+        return relay_run(args, recipe, _listeners(args))
+    if under_torchrun():  # one of torchrun's ranks
+        return run_rank(args, recipe, _listeners(args))
     return drive(Job(recipe, _listeners(args), workspace=_workspace(args)), args)
 
 

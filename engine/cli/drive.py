@@ -47,7 +47,11 @@ def run_in_thread(job: Job) -> JobResult:
 
 def drive(job: Job, args: argparse.Namespace) -> int:
     """Run the job, Ctrl+C cancelling it cleanly; print the outcome; return the exit code."""
-    result = run_in_thread(job)
+    return outcome(run_in_thread(job), args)
+
+
+def outcome(result: JobResult, args: argparse.Namespace) -> int:
+    """Print how the job ended (the results table when it finished); its exit code."""
     if result.status == "cancelled":
         what = f"run {result.run_id}" if result.run_id else "the job (before its run was registered)"
         print(f"{what} cancelled", file=sys.stderr)

@@ -31,6 +31,7 @@ from engine.train.precision import Precision
 from engine.train.setup_metrics import emit_setup_metrics
 from engine.train.state import TrainState
 from engine.train.step import Stepper, step_groups, steps_per_epoch
+from engine.train.strategy import SingleDevice, agreed_checkpoint, strategy_for, world_window
 from engine.train.train_config import TrainConfig
 from engine.train.train_setup import setup_record, training_module
 
@@ -86,9 +87,17 @@ def evaluate(
     return {"loss": loss, "accuracy": correct / n_items}
 
 
-def make_loader(ds: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
-    """A DataLoader over ds; shuffled with its own generator seeded by `seed`."""
+def make_loader(
+    ds: Dataset, batch_size: int, shuffle: bool, seed: int, strategy: SingleDevice | None = None
+) -> DataLoader:
+    """A DataLoader over ds; shuffled with its own generator seeded by `seed`.
+
+    Under DDP (`strategy`) each rank gets its share of every global batch of the same order.
+    """
     gen = torch.Generator().manual_seed(seed)
+    shard = strategy.batch_sampler(ds, batch_size, shuffle, gen) if strategy else None
+    if shard is not None:
+        return DataLoader(ds, batch_sampler=shard, generator=gen if shuffle else None)
     return DataLoader(
         ds, batch_size=batch_size, shuffle=shuffle, generator=gen if shuffle else None
     )
@@ -130,7 +139,9 @@ def fine_tune(
     if cfg.epochs == 0 or steps == 0:
         return stats
     precision = Precision(cfg.precision, device)
-    stats.setup = setup_record(cfg)
+    strategy = strategy_for(cfg.strategy, device)
+    stats.setup = setup_record(cfg) | strategy.record()
+    stats.setup["global_batch"] = stats.setup["effective_batch"] * strategy.world_size
     owner = _objective_owner(objective, module)
     owned = [p for p in owner.parameters() if p.requires_grad] if owner is not None else []
     opt, sched = _optimizer(module, cfg, steps, owned)
@@ -140,9 +151,10 @@ def fine_tune(
     module.train()
     if step == 0:
         _emit_layer_stats(layer_stats, ctx, 0)
-    with training_module(module, cfg, ctx.log, stats.setup) as trained:
-        stepper = Stepper(trained, objective, opt, sched, precision, device, cfg.clip_grad_norm)
-        run = _Run(module, task, train_ds, val_ds, cfg, ctx, device, stats, steps)
+    with training_module(strategy.wrap(module), cfg, ctx.log, stats.setup) as trained:
+        stepper = Stepper(trained, objective, opt, sched, precision, device, cfg.clip_grad_norm,
+                          strategy, owned)  # fmt: skip
+        run = _Run(module, task, train_ds, val_ds, cfg, ctx, device, stats, steps, strategy)
         run.loop(stepper, step, hooks, layer_stats, state_path, saved)
     stats.warnings += loss_warnings(stats, cfg)
     return stats
@@ -185,6 +197,7 @@ class _Run:
     device: torch.device
     stats: TrainStats
     steps: int
+    strategy: SingleDevice
 
     def loop(
         self, stepper: Stepper, step: int, hooks: Sequence[TrainHook],
@@ -200,17 +213,19 @@ class _Run:
         while step < self.steps:
             # one loader per epoch, seeded by the epoch: a resumed run sees the same order
             epoch, skip = divmod(step, per_epoch)
-            loader = make_loader(self.train_ds, cfg.batch_size, True, cfg.seed + epoch)
+            loader = make_loader(self.train_ds, cfg.batch_size, True, cfg.seed + epoch,
+                                 self.strategy)  # fmt: skip
             for group in step_groups(loader, cfg.grad_accum_steps, skip):
-                ctx.checkpoint()
+                agreed_checkpoint(ctx, self.strategy)
                 log_now = (step + 1) % cfg.log_every == 0 or step + 1 == self.steps
                 info = stepper.step(group, window, want_norm=log_now)
                 step += 1
                 stats.skipped_steps += info.skipped
                 for hook in hooks:
                     hook.on_step(step)
-                stats.samples += sum(b["input_ids"].size(0) for b in group)
+                stats.samples += sum(b["input_ids"].size(0) for b in group) * self.strategy.world_size
                 if log_now:
+                    world_window(window, self.strategy)
                     window.report(step, self.steps, stepper.scheduler.get_last_lr()[0], stats, cfg, ctx)
                     emit_setup_metrics(ctx, step, info, stepper.precision, self.device,
                                        stats.skipped_steps)  # fmt: skip
@@ -218,7 +233,9 @@ class _Run:
                     _validate(self.module, self.task, val_loader, self.device, cfg, ctx, stats, step,
                               stepper.precision)  # fmt: skip
                     _emit_layer_stats(layer_stats, ctx, step)
-                if state_path is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                # only rank 0 writes the resumable state (every rank resumes from it)
+                if (state_path is not None and cfg.checkpoint_every and self.strategy.is_main
+                        and step % cfg.checkpoint_every == 0):  # fmt: skip
                     saved.save(state_path, step)
                 if step >= self.steps:
                     break

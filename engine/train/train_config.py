@@ -20,7 +20,8 @@ class TrainConfig:
     max_steps: int | None = option(None, min=1, help="stop after this many optimizer steps")
     batch_size: int = option(
         16, min=1, max=65536,
-        help="samples per forward pass (per micro-batch with gradient accumulation)",
+        help="samples per forward pass (per micro-batch with gradient accumulation; per process "
+        "with ddp: the global batch is batch_size × processes × accumulation)",
     )
     lr: float = option(5e-4, min=0.0, max=10.0, min_exclusive=True, label="Learning rate")
     weight_decay: float = option(0.0, min=0.0, max=1.0, advanced=True)
@@ -62,7 +63,37 @@ class TrainConfig:
         "(compiling), later ones faster. Needs a C++ compiler on CPU; refused without one",
         advanced=True,
     )
+    strategy: str = option(
+        "single", choices=("single", "ddp"), label="Parallel strategy",
+        help="single: one process on one device. ddp: DistributedDataParallel under torchrun, "
+        "one process per device (gloo on CPU, nccl on GPUs); workbench-cli run starts torchrun "
+        "itself when more than one process is asked for, and only rank 0 writes the run",
+    )
+    nproc_per_node: int = option(
+        1, min=1, max=1024, label="Processes per node", shown_when={"strategy": ("ddp",)},
+        help="training processes on each machine: one per GPU with nccl (at most the visible "
+        "GPUs), or CPU processes with gloo (each uses its own threads)",
+    )
+    nnodes: int = option(
+        1, min=1, max=4096, label="Nodes", shown_when={"strategy": ("ddp",)},
+        help="machines training together; more than one needs a rendezvous endpoint and is "
+        "started on each node (workbench-cli launch writes a Slurm script)",
+    )
+    node_rank: int = option(
+        0, min=0, max=4095, label="Node rank", shown_when={"strategy": ("ddp",)},
+        help="this machine's index among the nodes (0 .. nnodes-1); rank 0's node writes the run",
+    )
+    rdzv_endpoint: str = option(
+        "", label="Rendezvous endpoint", shown_when={"strategy": ("ddp",)},
+        help="host:port every node can reach (the first node's, e.g. node01:29500); empty on "
+        "one node (a free local port is used)",
+    )
     seed: int = option(0, min=0, advanced=True)
+
+    @property
+    def processes(self) -> int:
+        """Training processes in all (1 unless the strategy is ddp)."""
+        return self.nproc_per_node * self.nnodes if self.strategy == "ddp" else 1
 
     def extra_checks(self) -> list[tuple[str, str]]:
         """What this machine cannot do (precision, compile): refused before the run."""
@@ -75,4 +106,8 @@ class TrainConfig:
         problem = compile_problem(self.device) if self.compile else None
         if problem:
             problems.append(("compile", problem))
+        if self.strategy == "ddp":
+            from engine.train.launch import launch_problems
+
+            problems += launch_problems(self)
         return problems

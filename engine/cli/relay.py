@@ -1,0 +1,146 @@
+"""`workbench-cli run` of a multi-process recipe: torchrun starts the ranks, this relays rank 0.
+
+Not under torchrun (no RANK in the environment) and asked for more than one process, `run`
+starts the torchrun command (engine.train.launch) as a child in its own process group and
+turns rank 0's JSON event lines into its own output, as if the job ran here: the progress
+printer, or the same JSON lines with --events-json. Ctrl+C is forwarded to the group (each
+rank cancels, agreed across ranks). Under torchrun (`run_rank`), each rank runs the job: rank
+0 with the usual listeners, the others silent but for their error, which fails the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from engine.cli.drive import drive, outcome, run_in_thread
+from engine.events import Cancelled, Event, Failed, Finished, event_from_json
+from engine.job import Job, JobResult
+from engine.recipe import Recipe
+from engine.store import Workspace, WorkspaceError, default_workspace
+from engine.train.launch import Launch, child_env, job_args, local_argv
+from engine.train.strategy import under_torchrun
+
+RANK_ERROR = re.compile(r"^error: rank (\d+): (.*)$")
+
+
+def wants_torchrun(recipe: Recipe) -> bool:
+    """A ddp recipe asking for more than one process, run from a plain process."""
+    return recipe.train.strategy == "ddp" and recipe.train.processes > 1 and not under_torchrun()
+
+
+def run_rank(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> int:
+    """One rank's job under torchrun: rank 0 as a plain run, the others silent."""
+    import torch.distributed as dist
+
+    from engine.train.device_checks import resolved_device_type
+    from engine.train.strategy import init_from_env
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if recipe.train.strategy != "ddp" and world > 1:
+        raise ValueError(f"train.strategy is {recipe.train.strategy} but torchrun started {world} "
+                         "processes: set strategy: ddp (or start one process)")  # fmt: skip
+    init_from_env(resolved_device_type(recipe.train.device))
+    rank = dist.get_rank()
+    try:
+        root = args.workspace or default_workspace()
+        ws = Workspace(root) if rank == 0 else None  # rank 0 creates it, then the others open it
+        dist.barrier()
+        if rank == 0:
+            return drive(Job(recipe, listeners, workspace=ws), args)
+        result = run_in_thread(Job(recipe, [], workspace=Workspace(root)))
+        if result.status == "failed":  # the parent relay puts this line on rank 0's run
+            print(f"error: rank {rank}: {result.error}", file=sys.stderr, flush=True)
+            return 1
+        return 130 if result.status == "cancelled" else 0
+    finally:
+        with contextlib.suppress(Exception):
+            dist.destroy_process_group()
+
+
+def relay_run(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> int:
+    """Start torchrun for this recipe on this machine and relay rank 0's events."""
+    launch = Launch.of(recipe.train)
+    argv = local_argv(launch, job_args(args.recipe, args.name, args.workspace))
+    return relay(argv, args, listeners, child_env(launch))
+
+
+def relay(argv: list[str], args: argparse.Namespace, listeners: list[Callable[[Event], None]],
+          env: dict[str, str]) -> int:  # fmt: skip
+    """Run `argv` (torchrun), feed its JSON event lines to `listeners`; the exit code."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True, bufsize=1)  # fmt: skip
+    rank_errors: list[tuple[str, str]] = []
+    errs = threading.Thread(target=_pass_stderr, args=(proc, rank_errors), daemon=True)
+    errs.start()
+    end: list[Event] = []
+    forwarded = 0
+    while True:
+        try:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                _relay_line(line, listeners, end)
+            break
+        except KeyboardInterrupt:  # Ctrl+C: every rank cancels (a second one: terminate)
+            forwarded += 1
+            sig = signal.SIGINT if forwarded == 1 else signal.SIGTERM
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            print("\ncancelling every rank at the next step...", file=sys.stderr)
+    rc = proc.wait()
+    errs.join(timeout=5)
+    return _result(rc, end, rank_errors, args)
+
+
+def _relay_line(line: str, listeners: list[Callable[[Event], None]], end: list[Event]) -> None:
+    try:
+        event = event_from_json(line)
+    except ValueError:  # something a library printed on rank 0's stdout
+        print(line, end="", file=sys.stderr)
+        return
+    if isinstance(event, (Finished, Failed, Cancelled)):
+        end.append(event)
+    for listener in listeners:
+        listener(event)
+
+
+def _pass_stderr(proc: subprocess.Popen, rank_errors: list[tuple[str, str]]) -> None:
+    """Pass the ranks' stderr on as it comes; keep the ranks' error lines."""
+    for line in proc.stderr:  # type: ignore[union-attr]
+        sys.stderr.write(line)
+        m = RANK_ERROR.match(line.strip())
+        if m:
+            rank_errors.append((m.group(1), m.group(2)))
+
+
+def _result(rc: int, end: list[Event], rank_errors: list[tuple[str, str]],
+            args: argparse.Namespace) -> int:  # fmt: skip
+    """The exit code and final lines of a relayed run; a crashed rank's error is the run's."""
+    last = end[-1] if end else None
+    run_id = getattr(last, "run_id", "") or None
+    if rank_errors:  # rank 0 saw only its collective break: the crashed rank's error is the cause
+        message = f"rank {rank_errors[0][0]}: {rank_errors[0][1]}"
+        if run_id:
+            ws = Workspace(args.workspace or default_workspace())
+            with contextlib.suppress(WorkspaceError, OSError, KeyError):
+                ws.mark(run_id, "failed", message)
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    if isinstance(last, Finished):
+        ws = Workspace(args.workspace or default_workspace())
+        v = ws.get(last.run_id)
+        return outcome(JobResult("finished", v.id, v.card, parent_id=v.parent), args)
+    if isinstance(last, Cancelled):
+        return outcome(JobResult("cancelled", run_id), args)
+    if isinstance(last, Failed):
+        return outcome(JobResult("failed", run_id, error=last.error), args)
+    print(f"error: the training processes ended without a result (torchrun exit {rc}); "
+          "see the lines above", file=sys.stderr)
+    return 1 if rc == 0 else rc
