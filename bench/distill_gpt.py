@@ -37,6 +37,9 @@ steps KD trailed (16.6 vs 16.2) and an earlier 400-step trial lost (9.87 vs 9.71
 random student, far from the teacher (ppl 14 vs 6), KD's edge is small and changes sign with
 the step count; the layer-drop student, already near the teacher, gains with a=0.5 T=2 at
 every count checked (6.76 / 6.55 / 6.43 vs 6.95 / 6.69 / 6.50 at steps 50 / 100 / 150).
+With this bench's teacher (6.061) and 120 steps, the random student with pure KD a=0 T=1
+reads 14.283 / 14.185 / 14.275 (mean 14.248: not better either); lr 2e-3 (no warm-up)
+makes both worse and noisy (task 20.6 / 17.1, KD 16.2 / 18.7; seeds 0-1).
 
 --quick: a few steps on a few blocks of 32 bytes, one seed (checks the script, not the target).
 """
