@@ -20,6 +20,7 @@ from engine.cli.commands import (
     cmd_run,
     cmd_show,
 )
+from engine.cli.launch_cmd import add_launch_command
 from engine.cli.sensitivity import cmd_sensitivity
 from engine.config_fields import ConfigError
 
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sensitivity_command(sub)
     add_inspect_command(sub)
     add_check_command(sub)
+    add_launch_command(sub)
     return p
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -44,10 +45,8 @@ def run_rank(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> 
     from engine.train.device_checks import resolved_device_type
     from engine.train.strategy import init_from_env
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if recipe.train.strategy != "ddp" and world > 1:
-        raise ValueError(f"train.strategy is {recipe.train.strategy} but torchrun started {world} "
-                         "processes: set strategy: ddp (or start one process)")  # fmt: skip
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # several processes: that is the request
+        recipe = recipe.replace(train=dataclasses.replace(recipe.train, strategy="ddp"))
     init_from_env(resolved_device_type(recipe.train.device))
     rank = dist.get_rank()
     try:

@@ -26,3 +26,16 @@ CASES = [
 if not torch.cuda.is_available():  # auto means CPU here
     CASES.append(Case("fp16 without a GPU", _train("precision: fp16"),
                       "train.precision: fp16 needs a CUDA GPU; use bf16 or fp32 on CPU"))
+
+# multi-process (ddp) settings: refused before anything starts, naming the field
+CASES += [
+    Case("strategy not offered", _train("strategy: horovod"), "train.strategy"),
+    Case("no nodes", _train("strategy: ddp, nnodes: 0"), "train.nnodes"),
+    Case("node rank past the nodes", _train("strategy: ddp, nnodes: 2, node_rank: 2, "
+                                             "rdzv_endpoint: 'node01:29500'"),
+         "train.node_rank: node_rank 2 is not below nnodes 2"),
+    Case("several nodes, no rendezvous", _train("strategy: ddp, nnodes: 2"),
+         "train.rdzv_endpoint"),
+    Case("rendezvous without a port", _train("strategy: ddp, nnodes: 2, rdzv_endpoint: node01"),
+         "train.rdzv_endpoint: 'node01' is not host:port"),
+]

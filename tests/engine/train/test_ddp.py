@@ -1,0 +1,124 @@
+"""DDP under torchrun on CPU: 2 gloo processes train like 1 process on the same global batch,
+and only rank 0 writes the run (real processes: workbench-cli run starts torchrun itself)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch.utils.data import BatchSampler
+
+from engine.events import Finished, Metric, event_from_json
+from engine.job import Job
+from engine.models.loaders import load_model
+from engine.recipe import ModelSpec, Recipe
+from engine.store import Workspace
+from engine.train.loop import make_loader
+from engine.train.strategy import DDP, RankBatches
+
+ROOT = Path(__file__).resolve().parents[3]
+# no dropout in tiny-gpt: the same global batch gives the same gradient
+RECIPE = """name: {name}
+model: {{source: builtin, path: tiny-gpt}}
+data: {{source: builtin, path: shakespeare, max_length: 16, max_samples: 40}}
+train: {{epochs: 1, max_steps: 3, batch_size: {batch}, lr: 0.003, eval_every: 100,
+        eval_batches: 1, log_every: 1, device: cpu, {strategy}}}
+export: {{enabled: false}}
+"""
+
+
+def _weights(ws: Workspace, run_id: str) -> dict[str, torch.Tensor]:
+    return load_file(ws.run_dir(run_id) / "checkpoint" / "model.safetensors")
+
+
+def _comparable(name: str, t: torch.Tensor) -> torch.Tensor:
+    """The tensor without the attention key bias: softmax ignores it, so its gradient is pure
+    rounding noise, which Adam scales up to lr-sized steps in whatever direction the noise has."""
+    if name.endswith("attn.qkv.bias"):
+        n = t.numel() // 3
+        return torch.cat([t[:n], t[2 * n :]])
+    return t
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory):
+    """One 2-process run (batch 4 per rank) through workbench-cli run --events-json."""
+    tmp = tmp_path_factory.mktemp("ddp")
+    recipe = tmp / "ddp.yaml"
+    recipe.write_text(RECIPE.format(name="ddp2", batch=4,
+                                    strategy="strategy: ddp, nproc_per_node: 2"))  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # 1 thread per process on shared cores
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", str(recipe), "-w", str(tmp / "ws"),
+         "--events-json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events = [event_from_json(line) for line in proc.stdout.splitlines() if line.strip()]
+    return Workspace(tmp / "ws"), events, proc
+
+
+@pytest.fixture(scope="module")
+def single_run(tmp_path_factory):
+    """The same recipe in one process with batch 8 (= 2 × 4), in this process."""
+    tmp = tmp_path_factory.mktemp("single")
+    recipe = Recipe.from_yaml(RECIPE.format(name="one", batch=8, strategy="strategy: single"))
+    events: list = []
+    result = Job(recipe, [events.append], workspace=tmp / "ws").run()
+    assert result.ok, result.error
+    return Workspace(tmp / "ws"), result.run_id, events
+
+
+def test_two_processes_of_4_train_like_one_of_8(ddp_run, single_run):
+    ws, events, _ = ddp_run
+    ws1, run1, events1 = single_run
+    finished = [e for e in events if isinstance(e, Finished)]
+    assert len(finished) == 1  # rank 0 alone speaks
+    a, b = _weights(ws, finished[0].run_id), _weights(ws1, run1)
+    assert a.keys() == b.keys()
+    # float sums in another order (two halves all-reduced), magnified a little by Adam
+    assert all(torch.allclose(_comparable(k, a[k]), _comparable(k, b[k]), atol=2e-4) for k in a)
+    # ... equal because both trained alike, not because neither did
+    fresh = load_model(ModelSpec(source="builtin", path="tiny-gpt")).module.state_dict()
+    assert max(float((a[k] - fresh[k]).abs().max()) for k in a) > 1e-3
+    # the reported loss is the mean over both ranks' halves: the single process's curve
+    loss = [e.value for e in events if isinstance(e, Metric) and e.name == "train/loss"]
+    loss1 = [e.value for e in events1 if isinstance(e, Metric) and e.name == "train/loss"]
+    assert len(loss) == 3 and loss == pytest.approx(loss1, abs=1e-4)
+
+
+def test_only_rank_0_registers_one_run_and_its_card_says_ddp(ddp_run):
+    ws, events, proc = ddp_run
+    variants = ws.variants()
+    assert len(variants) == 1 and variants[0].status == "finished"
+    train = variants[0].card["train"]
+    assert train["strategy"] == "ddp" and train["world_size"] == 2
+    assert train["micro_batch"] == 4 and train["global_batch"] == 8
+    assert train["steps"] == 3
+    # the relay printed only events (rank 1 is silent), each one a JSON line
+    assert all(json.loads(line)["event"] for line in proc.stdout.splitlines() if line.strip())
+    assert len(list((ws.root / "runs").iterdir())) == 1
+
+
+def test_each_rank_takes_its_share_of_the_single_process_global_batches():
+    data = list(range(19))
+    one = [b.tolist() for b in make_loader(data, 8, True, 7)]
+    ranks = []
+    for r in (0, 1):  # DDP's sampler without a process group: only its rank and world matter
+        strategy = DDP.__new__(DDP)
+        strategy.rank, strategy.world_size = r, 2
+        ranks.append([b.tolist() for b in make_loader(data, 4, True, 7, strategy)])
+    # global batches of 8 in the single-process order, rank r taking every 2nd from r;
+    # the last (3 left) splits 2 + 1
+    assert len(ranks[0]) == len(ranks[1]) == len(one) == 3
+    for step, batch in enumerate(one):
+        assert sorted(ranks[0][step] + ranks[1][step]) == sorted(batch)
+        assert ranks[0][step] == batch[0::2] and ranks[1][step] == batch[1::2]
+    # a last global batch smaller than the world is dropped (a rank would get nothing)
+    assert len(RankBatches(BatchSampler(range(17), 8, False), 0, 2)) == 2
+    assert list(RankBatches(BatchSampler(range(17), 8, False), 1, 2))[-1] == [9, 11, 13, 15]
