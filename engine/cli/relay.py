@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import dataclasses
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -22,15 +21,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from engine.cli.drive import drive, outcome, run_in_thread
+from engine.cli.drive import outcome, run_in_thread
+from engine.cli.relay_stderr import StderrFilter
 from engine.events import Cancelled, Event, Failed, Finished, event_from_json
 from engine.job import Job, JobResult
 from engine.recipe import Recipe
 from engine.store import Workspace, WorkspaceError, default_workspace
 from engine.train.launch import Launch, child_env, job_args, local_argv
 from engine.train.strategy import under_torchrun
-
-RANK_ERROR = re.compile(r"^error: rank (\d+): (.*)$")
 
 
 def wants_torchrun(recipe: Recipe) -> bool:
@@ -53,8 +51,9 @@ def run_rank(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> 
         root = args.workspace or default_workspace()
         ws = Workspace(root) if rank == 0 else None  # rank 0 creates it, then the others open it
         dist.barrier()
-        if rank == 0:
-            return drive(Job(recipe, listeners, workspace=ws), args)
+        if rank == 0:  # under `run`'s relay (events as JSON) the relay prints the outcome
+            result = run_in_thread(Job(recipe, listeners, workspace=ws))
+            return outcome(result, args) if not args.events_json else _code(result)
         result = run_in_thread(Job(recipe, [], workspace=Workspace(root)))
         if result.status == "failed":  # the parent relay puts this line on rank 0's run
             print(f"error: rank {rank}: {result.error}", file=sys.stderr, flush=True)
@@ -63,6 +62,13 @@ def run_rank(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> 
     finally:
         with contextlib.suppress(Exception):
             dist.destroy_process_group()
+
+
+def _code(result: JobResult) -> int:
+    """drive's exit codes, without its printing."""
+    if result.status == "cancelled":
+        return 130
+    return 0 if result.ok else (2 if result.run_id is None else 1)
 
 
 def relay_run(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> int:
@@ -77,8 +83,8 @@ def relay(argv: list[str], args: argparse.Namespace, listeners: list[Callable[[E
     """Run `argv` (torchrun), feed its JSON event lines to `listeners`; the exit code."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, start_new_session=True, bufsize=1)  # fmt: skip
-    rank_errors: list[tuple[str, str]] = []
-    errs = threading.Thread(target=_pass_stderr, args=(proc, rank_errors), daemon=True)
+    errors = StderrFilter(sys.stderr.write)
+    errs = threading.Thread(target=_pass_stderr, args=(proc, errors), daemon=True)
     errs.start()
     end: list[Event] = []
     forwarded = 0
@@ -95,7 +101,7 @@ def relay(argv: list[str], args: argparse.Namespace, listeners: list[Callable[[E
             print("\ncancelling every rank at the next step...", file=sys.stderr)
     rc = proc.wait()
     errs.join(timeout=5)
-    return _result(rc, end, rank_errors, args)
+    return _result(rc, end, errors, args)
 
 
 def _relay_line(line: str, listeners: list[Callable[[Event], None]], end: list[Event]) -> None:
@@ -110,27 +116,43 @@ def _relay_line(line: str, listeners: list[Callable[[Event], None]], end: list[E
         listener(event)
 
 
-def _pass_stderr(proc: subprocess.Popen, rank_errors: list[tuple[str, str]]) -> None:
-    """Pass the ranks' stderr on as it comes; keep the ranks' error lines."""
+def _pass_stderr(proc: subprocess.Popen, errors: StderrFilter) -> None:
+    """Pass the ranks' stderr on as it comes, torchrun's own reports filtered out."""
     for line in proc.stderr:  # type: ignore[union-attr]
-        sys.stderr.write(line)
-        m = RANK_ERROR.match(line.strip())
-        if m:
-            rank_errors.append((m.group(1), m.group(2)))
+        errors.feed(line)
 
 
-def _result(rc: int, end: list[Event], rank_errors: list[tuple[str, str]],
-            args: argparse.Namespace) -> int:  # fmt: skip
+# what a rank says when another one died under it: a consequence, not the cause
+KNOCK_ON = ("Connection reset by peer", "Connection closed by peer", "Broken pipe",
+            "gloo/transport", "NCCL communicator was aborted")  # fmt: skip
+
+
+def _first_cause(last: Event | None, errors: StderrFilter) -> str | None:
+    """Why the run failed when a rank other than 0 did first; None when rank 0's own error is."""
+    own = [f"rank {r}: {m}" for r, m in errors.rank_errors if not any(k in m for k in KNOCK_ON)]
+    if own:
+        return own[0]
+    if isinstance(last, Failed) and not any(k in last.error for k in KNOCK_ON):
+        return None
+    crash = [c for c in errors.crashes if c[0] != "0"]
+    if crash:
+        errors.crashes = crash
+        return errors.crash_message()
+    return None
+
+
+def _result(rc: int, end: list[Event], errors: StderrFilter, args: argparse.Namespace) -> int:
     """The exit code and final lines of a relayed run; a crashed rank's error is the run's."""
     last = end[-1] if end else None
     run_id = getattr(last, "run_id", "") or None
-    if rank_errors:  # rank 0 saw only its collective break: the crashed rank's error is the cause
-        message = f"rank {rank_errors[0][0]}: {rank_errors[0][1]}"
+    cause = _first_cause(last, errors)
+    if cause and not isinstance(last, (Finished, Cancelled)):
+        # rank 0 saw only its collective break: the rank that failed first is the cause
         if run_id:
             ws = Workspace(args.workspace or default_workspace())
             with contextlib.suppress(WorkspaceError, OSError, KeyError):
-                ws.mark(run_id, "failed", message)
-        print(f"error: {message}", file=sys.stderr)
+                ws.mark(run_id, "failed", cause)
+        print(f"error: {cause}", file=sys.stderr)
         return 1
     if isinstance(last, Finished):
         ws = Workspace(args.workspace or default_workspace())
