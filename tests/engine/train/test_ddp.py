@@ -3,6 +3,7 @@ and only rank 0 writes the run (real processes: workbench-cli run starts torchru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -17,20 +18,25 @@ from torch.utils.data import BatchSampler
 from engine.events import Finished, Metric, event_from_json
 from engine.job import Job
 from engine.models.loaders import load_model
-from engine.recipe import ModelSpec, Recipe
+from engine.recipe import ExportConfig, ModelSpec, Recipe
 from engine.store import Workspace
 from engine.train.loop import make_loader
 from engine.train.strategy import DDP, RankBatches
 
 ROOT = Path(__file__).resolve().parents[3]
-# no dropout in tiny-gpt: the same global batch gives the same gradient
-RECIPE = """name: {name}
-model: {{source: builtin, path: tiny-gpt}}
-data: {{source: builtin, path: shakespeare, max_length: 16, max_samples: 40}}
-train: {{epochs: 1, max_steps: 3, batch_size: {batch}, lr: 0.003, eval_every: 100,
-        eval_batches: 1, log_every: 1, device: cpu, {strategy}}}
-export: {{enabled: false}}
-"""
+SHIPPED = ROOT / "assets" / "recipes" / "tiny-gpt-ddp.yaml"  # 50% magnitude, 2 processes x 8
+
+
+def _recipe(**train) -> Recipe:
+    """The shipped DDP recipe on less data and 3 steps, no export (tiny-gpt has no dropout:
+    the same global batch gives the same gradient)."""
+    r = Recipe.load(SHIPPED)
+    return r.replace(
+        data=dataclasses.replace(r.data, max_samples=40, max_length=16),
+        train=dataclasses.replace(r.train, max_steps=3, lr=3e-3, log_every=1, eval_batches=1,
+                                  **train),  # fmt: skip
+        export=ExportConfig(enabled=False),
+    )
 
 
 def _weights(ws: Workspace, run_id: str) -> dict[str, torch.Tensor]:
@@ -48,11 +54,10 @@ def _comparable(name: str, t: torch.Tensor) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory):
-    """One 2-process run (batch 4 per rank) through workbench-cli run --events-json."""
+    """One 2-process run (batch 8 per rank) through workbench-cli run --events-json."""
     tmp = tmp_path_factory.mktemp("ddp")
     recipe = tmp / "ddp.yaml"
-    recipe.write_text(RECIPE.format(name="ddp2", batch=4,
-                                    strategy="strategy: ddp, nproc_per_node: 2"))  # fmt: skip
+    recipe.write_text(_recipe().to_yaml())
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # 1 thread per process on shared cores
     proc = subprocess.run(
         [sys.executable, "-m", "engine.cli", "run", str(recipe), "-w", str(tmp / "ws"),
@@ -65,16 +70,16 @@ def ddp_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def single_run(tmp_path_factory):
-    """The same recipe in one process with batch 8 (= 2 × 4), in this process."""
+    """The same recipe in one process with batch 16 (= 2 × 8), in this process."""
     tmp = tmp_path_factory.mktemp("single")
-    recipe = Recipe.from_yaml(RECIPE.format(name="one", batch=8, strategy="strategy: single"))
+    recipe = _recipe(batch_size=16, strategy="single")
     events: list = []
     result = Job(recipe, [events.append], workspace=tmp / "ws").run()
     assert result.ok, result.error
     return Workspace(tmp / "ws"), result.run_id, events
 
 
-def test_two_processes_of_4_train_like_one_of_8(ddp_run, single_run):
+def test_two_processes_of_8_train_like_one_of_16(ddp_run, single_run):
     ws, events, _ = ddp_run
     ws1, run1, events1 = single_run
     finished = [e for e in events if isinstance(e, Finished)]
@@ -83,9 +88,10 @@ def test_two_processes_of_4_train_like_one_of_8(ddp_run, single_run):
     assert a.keys() == b.keys()
     # float sums in another order (two halves all-reduced), magnified a little by Adam
     assert all(torch.allclose(_comparable(k, a[k]), _comparable(k, b[k]), atol=2e-4) for k in a)
-    # ... equal because both trained alike, not because neither did
+    # ... equal because both trained alike, not because neither did (layer norms: unpruned)
     fresh = load_model(ModelSpec(source="builtin", path="tiny-gpt")).module.state_dict()
-    assert max(float((a[k] - fresh[k]).abs().max()) for k in a) > 1e-3
+    assert max(float((a[k] - fresh[k]).abs().max()) for k in a if ".ln" in k) > 1e-3
+    assert a["blocks.0.mlp.fc.weight"].eq(0).float().mean() > 0.2  # the masks held under DDP
     # the reported loss is the mean over both ranks' halves: the single process's curve
     loss = [e.value for e in events if isinstance(e, Metric) and e.name == "train/loss"]
     loss1 = [e.value for e in events1 if isinstance(e, Metric) and e.name == "train/loss"]
@@ -94,15 +100,16 @@ def test_two_processes_of_4_train_like_one_of_8(ddp_run, single_run):
 
 def test_only_rank_0_registers_one_run_and_its_card_says_ddp(ddp_run):
     ws, events, proc = ddp_run
-    variants = ws.variants()
-    assert len(variants) == 1 and variants[0].status == "finished"
-    train = variants[0].card["train"]
+    # the run and the baseline it is compared with, each once
+    base, run = sorted(ws.variants(), key=lambda v: v.parent is not None)
+    assert run.parent == base.id and {base.status, run.status} == {"finished"}
+    train = run.card["train"]
     assert train["strategy"] == "ddp" and train["world_size"] == 2
-    assert train["micro_batch"] == 4 and train["global_batch"] == 8
-    assert train["steps"] == 3
+    assert train["micro_batch"] == 8 and train["global_batch"] == 16
+    assert train["steps"] == 3 and run.card["sparsity"]["overall"] == pytest.approx(0.5, abs=0.01)
     # the relay printed only events (rank 1 is silent), each one a JSON line
     assert all(json.loads(line)["event"] for line in proc.stdout.splitlines() if line.strip())
-    assert len(list((ws.root / "runs").iterdir())) == 1
+    assert len(list((ws.root / "runs").iterdir())) == 2
 
 
 def test_each_rank_takes_its_share_of_the_single_process_global_batches():
