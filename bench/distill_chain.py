@@ -38,8 +38,9 @@ Measured (`.venv/bin/python bench/distill_chain.py`, 2 shared cores, 1625 s; AVX
 211 ms, 5.28x.) The workbench's int8 artifact meets >= 4x and >= 99% but not 8x: 11.72 of
 its 15.84 MB (74%) is the 30,522 x 384 word-embedding table (int8, one scale). * int8
 weights with int4 embeddings (blocks of 64, zero points) meet all three, but the workbench
-cannot make that file yet: each artifact step starts from the fp32 file, and
-int4_weight_only's own Gather option brings its MatMulNBits (2.25x, not 4x). Vocabulary
+cannot make that file yet: each artifact step starts from the fp32 file, so
+int4_weight_only's Gather option comes with fp32 MatMuls ([Gather]) or int4 MatMulNBits
+([MatMul, Gather]: 2.25x, not 4x), never with int8 ones. Vocabulary
 pruning to the 13,815 tokens BBC uses would give a 9.42 MB int8 file (9.7x) with no change
 to what the model computes on this corpus.
 """
