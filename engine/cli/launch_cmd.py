@@ -15,6 +15,7 @@ from engine.recipe import Recipe
 from engine.store import atomic_write_text
 from engine.train.device_checks import resolved_device_type
 from engine.train.launch import (
+    SLURM_HEAD,
     Launch,
     child_env,
     job_args,
@@ -69,6 +70,8 @@ def cmd_launch(args: argparse.Namespace) -> int:
                                            recipe.name, gpus))  # fmt: skip
     line = shell_line(torchrun_argv(launch, job_args(args.recipe, None, args.workspace, False)))
     print(line)
+    if SLURM_HEAD in line:  # several nodes, no endpoint given: the Slurm script sets it
+        print("# on each node, with head_node=<the first node's host name>; or --rdzv-endpoint")
     print(f"wrote {script} (sbatch {script.name})")
     if args.print_only:
         return 0

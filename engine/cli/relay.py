@@ -29,6 +29,7 @@ from engine.recipe import Recipe
 from engine.store import Workspace, WorkspaceError, default_workspace
 from engine.train.launch import Launch, child_env, job_args, local_argv
 from engine.train.strategy import under_torchrun
+from engine.train.train_config import TrainConfig
 
 
 def wants_torchrun(recipe: Recipe) -> bool:
@@ -43,8 +44,7 @@ def run_rank(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> 
     from engine.train.device_checks import resolved_device_type
     from engine.train.strategy import init_from_env
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # several processes: that is the request
-        recipe = recipe.replace(train=dataclasses.replace(recipe.train, strategy="ddp"))
+    recipe = recipe.replace(train=launched_setup(recipe.train))
     init_from_env(resolved_device_type(recipe.train.device))
     rank = dist.get_rank()
     try:
@@ -69,6 +69,19 @@ def _code(result: JobResult) -> int:
     if result.status == "cancelled":
         return 130
     return 0 if result.ok else (2 if result.run_id is None else 1)
+
+
+def launched_setup(train: TrainConfig) -> TrainConfig:
+    """The training setup as torchrun launched it (recorded with the run): several processes
+    mean ddp, whatever the file says; processes, nodes and node rank from its environment."""
+    env = os.environ
+    world = int(env.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return train
+    local = int(env.get("LOCAL_WORLD_SIZE", world))
+    return dataclasses.replace(train, strategy="ddp", nproc_per_node=local,
+                               nnodes=max(1, world // local),
+                               node_rank=int(env.get("GROUP_RANK", "0")))  # fmt: skip
 
 
 def relay_run(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> int:

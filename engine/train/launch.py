@@ -23,7 +23,10 @@ SLURM_HEAD = "$head_node"  # the Slurm script's shell variable holding the first
 def launch_problems(cfg: Any) -> list[tuple[str, str]]:
     """What keeps a ddp training setup (engine.train.train_config.TrainConfig) from launching."""
     from engine.train.device_checks import resolved_device_type
+    from engine.train.strategy import under_torchrun
 
+    if under_torchrun():  # launched already: torchrun's environment says where this rank is
+        return []
     problems = []
     if cfg.node_rank >= cfg.nnodes:
         problems.append(("node_rank", f"node_rank {cfg.node_rank} is not below nnodes "

@@ -98,3 +98,19 @@ def test_run_starts_torchrun_only_for_more_than_one_process(monkeypatch):
     monkeypatch.setenv("RANK", "0")  # already one of torchrun's ranks: run the job here
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert not wants_torchrun(ddp(nproc_per_node=2))
+
+
+def test_under_torchrun_the_setup_is_what_torchrun_launched(monkeypatch):
+    from engine.cli.relay import launched_setup
+
+    # e.g. a Slurm job of 2 nodes x 4: the recipe's own numbers do not matter any more
+    cfg = TrainConfig(strategy="single", nnodes=2)
+    assert any(field == "rdzv_endpoint" for field, _ in
+               dataclasses.replace(cfg, strategy="ddp").extra_checks())  # fmt: skip
+    for k, v in {"RANK": "5", "WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4", "GROUP_RANK": "1"}.items():
+        monkeypatch.setenv(k, v)
+    assert dataclasses.replace(cfg, strategy="ddp").extra_checks() == []  # launched already
+    got = launched_setup(cfg)
+    assert (got.strategy, got.nproc_per_node, got.nnodes, got.node_rank) == ("ddp", 4, 2, 1)
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert launched_setup(cfg) == cfg  # one process: the recipe as it is
