@@ -45,6 +45,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         raise ValueError(f"no run {args.run_id!r} in {ws.root} (workbench-cli list shows them)") from None
     # the stored recipe never carries trust to unpickle: only this command line can give it
     recipe = Recipe.from_yaml(v.recipe).untrusted()
+    if recipe.train.processes > 1:  # every rank would have to read rank 0's state: not yet
+        raise ValueError(f"run {v.id} trained with {recipe.train.processes} processes (ddp); "
+                         "resuming a multi-process run is not supported yet: run its recipe again")
     if args.trust:
         recipe = recipe.replace(model=dataclasses.replace(recipe.model, trust=True))
     return drive(Job(recipe, _listeners(args), workspace=ws, resume_run=v.id), args)
