@@ -64,7 +64,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from distill_chain_breakdown import print_breakdown, print_remedy  # noqa: E402
-from distill_chain_extra import BLOCK, int4_embeddings, ort_accuracy  # noqa: E402
 from distill_chain_recipes import (  # noqa: E402
     ARTIFACTS,
     BATCH,
@@ -87,8 +86,7 @@ TEACHER = "teacher fp32 (6 blocks)"
 STUDENT = "student fp32 (3 blocks, KD)"
 PRUNED = "pruned student fp32"
 FINAL = "pruned student int8"
-FP32_EMB = "int8, fp32 embeddings"
-EXTRA = "pruned student int8 + int4 embeddings *"
+EXTRA = "pruned student int8 + int4 embeddings"
 TARGETS = {"speed": 4.0, "size": 8.0, "accuracy": 0.99}
 
 
@@ -134,11 +132,6 @@ def chain(args: argparse.Namespace, steps: int, ws: Path) -> dict[str, dict]:
     files = run("4 artifacts", artifact_recipe("chain-artifacts", pruned["run_id"],
                                                list(ARTIFACTS.values()), args.quick), ws)  # fmt: skip
     rows.update(artifact_rows(files, list(ARTIFACTS), "pruned student"))
-    base = rows.get(f"pruned student {FP32_EMB}")
-    if base is not None:  # int8 weights + int4 embeddings: not one workbench artifact (yet)
-        path = int4_embeddings(Path(base["path"]), ws / "pruned.int8.int4-embeddings.onnx")
-        rows[EXTRA] = {**base, "path": str(path),
-                       "accuracy": ort_accuracy(path, teacher_recipe(steps, args.quick))}
     if not args.no_teacher_int8:
         ref = run("5 teacher int8", artifact_recipe("chain-teacher-int8", teacher["run_id"],
                                                     [INT8], args.quick), ws)  # fmt: skip
@@ -177,10 +170,6 @@ def print_table(rows: dict[str, dict], rounds: int) -> None:
         print(f"   {name:<42}{r['accuracy']:>9.2%}{r['of_teacher']:>10.1%}{r['params']:>12,}"
               f"{r['size'] / 1e6:>9.2f}{r['smaller']:>7.2f}x{r['p50']:>8.1f}{r['p95']:>8.1f}"
               f"{r['faster']:>7.2f}x")  # fmt: skip
-    if EXTRA in rows:
-        print(f"   * not a workbench artifact: the '{FP32_EMB}' file with its embedding Gather "
-              f"stored in int4 blocks of {BLOCK} with zero points by onnxruntime's MatMulNBitsQuantizer "
-              "(accuracy: that file in onnxruntime on the same validation split)")
     print("\nTargets (issue 10: >= 4x faster, >= 8x smaller file, >= 99% of the fp32 teacher):")
     for name, r in rows.items():
         if name.startswith("pruned student ") and name != PRUNED:

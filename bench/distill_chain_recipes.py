@@ -28,7 +28,9 @@ ARTIFACTS = {
     "int8": INT8,
     # the bounded recipe's choice: embeddings stay fp32 (no per-tensor scale over the table)
     "int8, fp32 embeddings": {**INT8, "op_types": ["MatMul"]},
-    # the workbench option that stores the embedding table in 4 bits (GatherBlockQuantized)
+    # int8 MatMuls, the embedding tables in 4-bit blocks of 64 (embeddings: int4)
+    "int8 + int4 embeddings": {**INT8, "embeddings": "int4"},
+    # int4_weight_only's Gather option: int4 MatMuls too (GatherBlockQuantized + MatMulNBits)
     "int4 + int4 embeddings": {"type": "int4_weight_only", "algorithm": "rtn", "block_size": 32,
                                "accuracy_level": 4, "op_types": ["MatMul", "Gather"]},
 }  # fmt: skip

@@ -95,8 +95,13 @@ def test_breakdown_finds_each_table_and_adds_up(breakdown, tiny_bert: Path) -> N
 
 
 def test_int4_embeddings_shrink_the_table_and_keep_the_outputs(tiny_bert: Path, tmp_path) -> None:
-    extra = _module("distill_chain_extra")
-    out = extra.int4_embeddings(tiny_bert, tmp_path / "int4emb.onnx")
+    """embeddings: int4's pass on a BERT graph: word, position and token-type tables."""
+    import shutil
+
+    from engine.methods.quantize.int4_embeddings import store_tables_int4
+
+    out = Path(shutil.copy(tiny_bert, tmp_path / "int4emb.onnx"))
+    assert store_tables_int4(out, print) == 3
     bd = _module("distill_chain_breakdown")
     word = bd.breakdown(out)[bd.WORD]
     assert word["bytes"] < VOCAB * HIDDEN * 4 / 4  # half a byte a weight plus scales, zero points

@@ -15,6 +15,7 @@ from engine.methods.base import ArtifactContext, ArtifactResult
 from engine.methods.quantize import int8_run as run
 from engine.methods.quantize.activation_record import record_activation_ranges
 from engine.methods.quantize.calibration import calibration_reader, sample_feeds
+from engine.methods.quantize.int4_embeddings import EMBEDDING_BLOCK, int8_op_types, with_int4_tables
 from engine.methods.quantize.int8_config import (
     DynamicInt8Config,
     StaticInt8Config,
@@ -39,7 +40,7 @@ def dynamic_quantizer(cfg: DynamicInt8Config) -> run.Quantize:
 
     def quantize(src: Path, dst: Path, excluded: list[str]) -> None:
         quantize_dynamic(
-            str(src), str(dst), op_types_to_quantize=list(cfg.op_types) or None,
+            str(src), str(dst), op_types_to_quantize=int8_op_types(cfg),
             per_channel=cfg.per_channel, reduce_range=cfg.reduce_range,
             weight_type=getattr(QuantType, _QTYPE[cfg.weight_type]),
             nodes_to_exclude=excluded or None, use_external_data_format=_external(src),
@@ -195,9 +196,14 @@ def quantize_int8_dynamic(cfg: DynamicInt8Config, actx: ArtifactContext) -> Arti
         def feeds(graph: Path) -> list[dict[str, Any]]:
             return sample_feeds(actx.data, actx.example_feeds, graph, run.ERROR_SAMPLES, actx.seed)
 
-        path, summary, notes = _quantize_all(
-            cfg, actx, "int8-dynamic", dynamic_quantizer(cfg), feeds, work
-        )
+        quantize = dynamic_quantizer(cfg)
+        if cfg.embeddings == "int4":
+            quantize = with_int4_tables(
+                quantize, actx.log, lambda msg: run.field_error(actx, "embeddings", msg))
+        path, summary, notes = _quantize_all(cfg, actx, "int8-dynamic", quantize, feeds, work)
+        if cfg.embeddings == "int4":
+            notes.append(f"embedding tables stored in 4-bit blocks of {EMBEDDING_BLOCK} with "
+                         "zero points (GatherBlockQuantized); the MatMuls are int8")
         notes = _notes(cfg, summary) + notes
         actx.progress(1.0, "done")
         return ArtifactResult("onnx-int8-dynamic", path, summary, notes)
@@ -268,7 +274,7 @@ def _smoothing_label(cfg: Any) -> str:
 
 def describe_dynamic(cfg: DynamicInt8Config) -> str:
     return (f"int8 dynamic ({'per-channel' if cfg.per_channel else 'per-tensor'}"
-            f"{_smoothing_label(cfg)})")  # fmt: skip
+            f"{_smoothing_label(cfg)}{', int4 embeddings' if cfg.embeddings == 'int4' else ''})")  # fmt: skip
 
 
 def describe_static(cfg: StaticInt8Config) -> str:
