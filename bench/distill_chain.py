@@ -75,12 +75,11 @@ from distill_chain_recipes import (  # noqa: E402
     student_recipe,
     teacher_recipe,
 )
+from distill_common import run_job as run  # noqa: E402
 from distill_minilm import timed_feeds  # noqa: E402
 from quantize_minilm import cpu_flags  # noqa: E402
 
 from engine.export.side_by_side import paired_speedup, percentiles, time_rounds  # noqa: E402
-from engine.job import Job  # noqa: E402
-from engine.recipe import Recipe  # noqa: E402
 
 TRAIN_THREADS, TIMED_THREADS = 1, 2
 TEACHER = "teacher fp32 (6 blocks)"
@@ -89,17 +88,6 @@ PRUNED = "pruned student fp32"
 FINAL = "pruned student int8"
 EXTRA = "pruned student int8 + int4 embeddings"
 TARGETS = {"speed": 4.0, "size": 8.0, "accuracy": 0.99}
-
-
-def run(name: str, rec: Recipe, ws: Path) -> dict:
-    """Run one link through the Job; its card with the run id."""
-    t0 = time.perf_counter()
-    result = Job(rec, workspace=ws).run()
-    if not result.ok:
-        raise SystemExit(f"{name} failed: {result.error}")
-    print(f"   {name}: accuracy {result.card['metrics']['accuracy']:.4f} "
-          f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
-    return {**result.card, "run_id": result.run_id}
 
 
 def fp32_row(card: dict) -> dict:

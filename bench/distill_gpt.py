@@ -59,7 +59,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.job import Job  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
+
+from distill_common import kd_label, parse_setting, run_job  # noqa: E402
+
 from engine.metrics_log import read_metrics  # noqa: E402
 from engine.recipe import Recipe  # noqa: E402
 
@@ -98,14 +101,7 @@ class Row:
 
 def parse_kd(text: str) -> tuple[float, float, float]:
     """'alpha,T[,hidden_weight]' -> (alpha, T, hidden_weight); ValueError names the form."""
-    parts = [float(p) for p in text.split(",")]
-    if len(parts) not in (2, 3):
-        raise ValueError(f"--kd wants alpha,T or alpha,T,hidden_weight; got {text!r}")
-    return parts[0], parts[1], parts[2] if len(parts) == 3 else 0.0
-
-
-def kd_label(alpha: float, temperature: float, hidden: float) -> str:
-    return f"KD a={alpha:g} T={temperature:g}" + (f" h={hidden:g}" if hidden else "")
+    return parse_setting(text, "--kd")
 
 
 def recipe(name: str, setup: Setup, steps: int, seed: int, model: dict,
@@ -124,13 +120,7 @@ def recipe(name: str, setup: Setup, steps: int, seed: int, model: dict,
 
 def run(name: str, rec: Recipe, ws: Path) -> dict:
     """Run one recipe through the Job; its card with the run id."""
-    t0 = time.perf_counter()
-    result = Job(rec, workspace=ws).run()
-    if not result.ok:
-        raise SystemExit(f"{name} failed: {result.error}")
-    ppl = result.card["metrics"]["perplexity"]
-    print(f"   {name}: perplexity {ppl:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    return {**result.card, "run_id": result.run_id}
+    return run_job(name, rec, ws, "perplexity")
 
 
 def student_rows(setup: Setup, seeds: int, kd: tuple[float, float, float], teacher_id: str,

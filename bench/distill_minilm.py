@@ -58,10 +58,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from distill_common import kd_label, parse_setting  # noqa: E402
+from distill_common import run_job as run  # noqa: E402
 from quantize_minilm import cpu_flags  # noqa: E402
 
 from engine.export.side_by_side import paired_speedup, percentiles, time_rounds  # noqa: E402
-from engine.job import Job  # noqa: E402
 from engine.recipe import Recipe  # noqa: E402
 
 BATCH, SEQ, THREADS = 8, 128, 2
@@ -69,19 +70,11 @@ KEEP = [0, 2, 4]
 TEACHER = "teacher (6 blocks)"
 
 
-def parse_setting(text: str) -> tuple[float, float, float]:
-    """'alpha,T[,hidden_weight]' -> (alpha, T, hidden_weight); ValueError names the form."""
-    parts = [float(p) for p in text.split(",")]
-    if len(parts) not in (2, 3):
-        raise ValueError(f"--settings wants alpha,T or alpha,T,hidden_weight; got {text!r}")
-    return parts[0], parts[1], parts[2] if len(parts) == 3 else 0.0
-
-
 def row_name(alpha: float, temperature: float, hidden: float) -> str:
     """The table's label for a student (alpha 1 and no hidden loss: the task-only student)."""
     if alpha == 1.0 and hidden == 0.0:
         return "student task only"
-    return f"student KD a={alpha:g} T={temperature:g}" + (f" h={hidden:g}" if hidden else "")
+    return f"student {kd_label(alpha, temperature, hidden)}"
 
 
 def recipe(name: str, steps: int, quick: bool, step: dict | None, train: bool = True,
@@ -100,17 +93,6 @@ def recipe(name: str, steps: int, quick: bool, step: dict | None, train: bool = 
         "export": {"enabled": True, "opset": 17, "latency_batch": BATCH, "latency_seq": SEQ,
                    "latency_runs": 3},
     })  # fmt: skip
-
-
-def run(name: str, rec: Recipe, ws: Path) -> dict:
-    """Run one recipe through the Job; its card (metrics, model, onnx)."""
-    t0 = time.perf_counter()
-    result = Job(rec, workspace=ws).run()
-    if not result.ok:
-        raise SystemExit(f"{name} failed: {result.error}")
-    print(f"   {name}: accuracy {result.card['metrics']['accuracy']:.4f} "
-          f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    return {**result.card, "run_id": result.run_id}
 
 
 def timed_feeds() -> dict[str, np.ndarray]:
