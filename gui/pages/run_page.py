@@ -30,7 +30,8 @@ from gui.pages.run_text import (
     stage_title,
     summary_text,
 )
-from gui.runner import JobRunner, RunnerBase, preload_torch_internals
+from gui.recipe_runner import RecipeRunner
+from gui.runner import RunnerBase, preload_torch_internals
 from gui.state import AppState
 from gui.threads import BackgroundCall
 
@@ -49,7 +50,7 @@ class RunPage(RunPageUi, QWidget):
     def __init__(self, state: AppState, runner: RunnerBase | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self.runner = runner or JobRunner(self)
+        self.runner = runner or RecipeRunner(self)  # a ddp recipe runs as a process
         self.last_result: JobResult | None = None
         self._last_recipe: Recipe | None = None  # as the user started it (with their trust)
         self._stage = ""

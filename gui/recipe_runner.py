@@ -1,0 +1,71 @@
+"""The Run page's runner: each recipe in the thread runner, or as a process when it needs one.
+
+A ddp recipe asking for more than one process runs as `workbench-cli run --events-json` in a
+QProcess (the CLI starts torchrun and relays rank 0's events); anything else runs in the
+QThread runner. Both emit RunnerBase's signals, forwarded here unchanged, so the page's
+plots, log and buttons do not know which one ran.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+
+from engine.cli.relay import wants_torchrun
+from engine.recipe import Recipe
+from engine.store import Workspace
+from gui.process_runner import ProcessJobRunner
+from gui.runner import JobRunner
+from gui.runner_base import BUSY_MESSAGE, RunnerBase
+
+
+class RecipeRunner(RunnerBase):
+    """Picks the thread or the process runner per start; `active` is the one that ran last."""
+
+    def __init__(self, parent: QObject | None = None, thread_runner: RunnerBase | None = None,
+                 process_runner: RunnerBase | None = None):  # fmt: skip
+        super().__init__(parent)
+        self.thread_runner = thread_runner or JobRunner(self)
+        self.process_runner = process_runner or ProcessJobRunner(self)
+        self.active: RunnerBase = self.thread_runner
+        for runner in (self.thread_runner, self.process_runner):
+            runner.event.connect(self.event)
+            runner.finished.connect(self.finished)
+            runner.running_changed.connect(self.running_changed)
+            runner.paused_changed.connect(self.paused_changed)
+            runner.refused.connect(self.refused)
+
+    # state is the active runner's: the page asks between its signals
+    @property
+    def running(self) -> bool:
+        return self.active.running
+
+    @property
+    def paused(self) -> bool:
+        return self.active.paused
+
+    @property
+    def can_pause(self) -> bool:  # type: ignore[override]  (a class attribute on the base)
+        return self.active.can_pause
+
+    def runner_for(self, recipe: Recipe) -> RunnerBase:
+        """The process runner for a multi-process (ddp) recipe, else the thread runner."""
+        return self.process_runner if wants_torchrun(recipe) else self.thread_runner
+
+    def start(self, recipe: Recipe, workspace: Workspace, resume_run: str | None = None) -> bool:
+        if self.running:
+            self.refused.emit(BUSY_MESSAGE)
+            return False
+        self.active = self.runner_for(recipe)  # before start: running_changed reads it
+        return self.active.start(recipe, workspace, resume_run)
+
+    def pause(self) -> None:
+        self.active.pause()
+
+    def resume(self) -> None:
+        self.active.resume()
+
+    def cancel(self) -> None:
+        self.active.cancel()  # the process runner sends SIGINT: the CLI cancels every rank
+
+    def wait(self, ms: int = 30000) -> bool:
+        return self.active.wait(ms)

@@ -1,0 +1,81 @@
+"""The Run page runs a 2-process ddp recipe as a QProcess (the CLI starts torchrun) and shows
+rank 0's events like an in-process run: real Qt offscreen, real gloo processes on CPU."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.events import Metric
+from engine.recipe import Recipe
+from engine.store import Workspace
+from gui.process_runner import ProcessJobRunner
+from gui.runner import JobRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+DDP_RECIPE = ROOT / "assets" / "recipes" / "tiny-gpt-ddp.yaml"
+
+
+def short_ddp_recipe() -> Recipe:
+    """The shipped 2-process recipe, cut to seconds: 2 steps on a few short samples, no export."""
+    recipe = Recipe.from_yaml(DDP_RECIPE.read_text())
+    train = dataclasses.replace(recipe.train, max_steps=2, batch_size=4, eval_every=2,
+                                eval_batches=1, log_every=1)  # fmt: skip
+    data = dataclasses.replace(recipe.data, max_length=16, max_samples=40)
+    return recipe.replace(train=train, data=data,
+                          export=dataclasses.replace(recipe.export, enabled=False))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ddp_page_run(qapp, tmp_path_factory):
+    """One finished 2-process run through the Run page, with the events it received."""
+    from gui.pages.run_page import RunPage
+    from gui.state import AppState
+
+    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the CLI, torchrun and both ranks
+    state = AppState(Workspace(tmp_path_factory.mktemp("ddp-ws")), short_ddp_recipe())
+    page = RunPage(state)
+    page.resize(1100, 800)
+    events: list = []
+    page.runner.event.connect(events.append)
+    ended: list = []
+    page.run_ended.connect(ended.append)
+    assert page.start()
+    assert isinstance(page.runner.active, ProcessJobRunner)  # not the in-process thread
+    assert not page.pause_button.isEnabled() and page.cancel_button.isEnabled()
+    from pytestqt.qtbot import QtBot
+
+    QtBot(qapp).waitUntil(lambda: bool(ended), timeout=120000)
+    yield page, state, events, ended[0]
+    page.deleteLater()
+
+
+def test_the_run_page_draws_a_ddp_run_from_the_process_and_ends_finished(ddp_page_run):
+    page, state, events, result = ddp_page_run
+    assert result.status == "finished", result.error
+    losses = [e for e in events if isinstance(e, Metric) and e.name == "train/loss"]
+    assert [e.step for e in losses] == [1, 2]  # rank 0's steps, relayed as events
+    assert len(page.plots.buffers["train/loss"]) == 2
+    assert page.status.text().startswith(f"✔ finished {result.run_id}")
+    assert page.progress.value() == 1000 and page.start_button.isEnabled()
+    # rank 0 alone registered the run (and the baseline it is compared with), once each
+    variants = state.workspace.variants()
+    runs = [v for v in variants if v.parent is not None]
+    assert [v.id for v in runs] == [result.run_id] and len(variants) == 2
+    card = state.workspace.get(result.run_id).card
+    assert card["train"]["strategy"] == "ddp" and card["train"]["world_size"] == 2
+
+
+def test_a_single_process_recipe_still_runs_in_the_thread(qapp):
+    from gui.recipe_runner import RecipeRunner
+
+    runner = RecipeRunner()
+    recipe = short_ddp_recipe()
+    assert isinstance(runner.runner_for(recipe), ProcessJobRunner)
+    one = recipe.replace(train=dataclasses.replace(recipe.train, nproc_per_node=1))
+    assert isinstance(runner.runner_for(one), JobRunner)
+    single = recipe.replace(train=dataclasses.replace(recipe.train, strategy="single"))
+    assert isinstance(runner.runner_for(single), JobRunner)
