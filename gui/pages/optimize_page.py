@@ -28,6 +28,7 @@ from gui.widgets.browse_button import BrowseButton
 from gui.widgets.config_form import ERROR_COLOR, ConfigForm, small_label
 from gui.widgets.estimate_banner import EstimateBanner
 from gui.widgets.form_columns import group_box, scroll_column
+from gui.widgets.global_batch import attach_global_batch
 from gui.widgets.method_steps import MethodStepList, name_steps
 from gui.widgets.no_wheel import guard_wheel_in
 from gui.widgets.sensitivity_panel import SensitivityPanel
@@ -103,6 +104,7 @@ class OptimizePage(RecipeFileActions, QWidget):
         self.train_form = ConfigForm(TrainConfig, path="train")
         self.data_form = ConfigForm(DataSpec, path="data")
         self.export_form = ConfigForm(ExportConfig, path="export")
+        self.global_batch = attach_global_batch(self.train_form)  # batch × processes × accumulation
         for form in (self.train_form, self.data_form, self.export_form):
             form.changed.connect(lambda _v: self._sync())
         self.data_form.attach(
