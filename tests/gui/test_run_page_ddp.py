@@ -79,3 +79,25 @@ def test_a_single_process_recipe_still_runs_in_the_thread(qapp):
     assert isinstance(runner.runner_for(one), JobRunner)
     single = recipe.replace(train=dataclasses.replace(recipe.train, strategy="single"))
     assert isinstance(runner.runner_for(single), JobRunner)
+
+
+def test_cancel_on_the_run_page_stops_every_rank_and_records_the_run_cancelled(qtbot, tmp_path):
+    from gui.pages.run_page import CANCELLED_TEXT, RunPage
+    from gui.state import AppState
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    recipe = short_ddp_recipe()
+    recipe = recipe.replace(train=dataclasses.replace(recipe.train, max_steps=2000, epochs=1000,
+                                                      eval_every=100000))  # fmt: skip
+    state = AppState(Workspace(tmp_path / "ws"), recipe)
+    page = RunPage(state)
+    qtbot.addWidget(page)
+    assert page.start()
+    qtbot.waitUntil(lambda: len(page.plots.buffers.get("train/loss", ())) >= 2, timeout=120000)
+    with qtbot.waitSignal(page.run_ended, timeout=60000) as ended:
+        page.cancel_button.click()  # SIGINT to the CLI, which cancels both ranks together
+    assert ended.args[0].status == "cancelled", ended.args[0].error
+    assert page.status.text().startswith(CANCELLED_TEXT)
+    assert not page.runner.running and page.runner.active.process.state().name == "NotRunning"
+    runs = [v for v in state.workspace.variants() if v.parent is not None]
+    assert [(v.id, v.status) for v in runs] == [(ended.args[0].run_id, "cancelled")]
