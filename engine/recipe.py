@@ -182,6 +182,11 @@ class Recipe:
             from engine.registry import order_errors
 
             errs += order_errors(self.methods)
+        if self.methods and self.train.strategy == "fsdp":  # masks need whole weights
+            from engine.train.strategy_fsdp import fsdp_method_problem
+
+            problem = fsdp_method_problem(self.methods)
+            errs += [FieldError("train.strategy", problem)] if problem else []
         return errs
 
     def validate(self) -> Recipe:

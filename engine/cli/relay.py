@@ -33,8 +33,8 @@ from engine.train.train_config import TrainConfig
 
 
 def wants_torchrun(recipe: Recipe) -> bool:
-    """A ddp recipe asking for more than one process, run from a plain process."""
-    return recipe.train.strategy == "ddp" and recipe.train.processes > 1 and not under_torchrun()
+    """A ddp/fsdp recipe asking for more than one process, run from a plain process."""
+    return recipe.train.processes > 1 and not under_torchrun()
 
 
 def run_rank(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> int:
@@ -73,13 +73,14 @@ def _code(result: JobResult) -> int:
 
 def launched_setup(train: TrainConfig) -> TrainConfig:
     """The training setup as torchrun launched it (recorded with the run): several processes
-    mean ddp, whatever the file says; processes, nodes and node rank from its environment."""
+    mean ddp (or the file's fsdp); processes, nodes and node rank from its environment."""
     env = os.environ
     world = int(env.get("WORLD_SIZE", "1"))
     if world == 1:
         return train
     local = int(env.get("LOCAL_WORLD_SIZE", world))
-    return dataclasses.replace(train, strategy="ddp", nproc_per_node=local,
+    strategy = "fsdp" if train.strategy == "fsdp" else "ddp"
+    return dataclasses.replace(train, strategy=strategy, nproc_per_node=local,
                                nnodes=max(1, world // local),
                                node_rank=int(env.get("GROUP_RANK", "0")))  # fmt: skip
 

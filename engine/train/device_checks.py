@@ -46,3 +46,21 @@ def compile_problem(device: str) -> str | None:
             return ("torch.compile on CPU needs a C++ compiler (g++ or clang++, or $CXX) and "
                     "none was found; install one or turn compile off")
     return None
+
+
+DATAPARALLEL_NEEDS_GPUS = "DataParallel needs 2+ CUDA GPUs; DDP is faster: use strategy ddp"
+
+
+def strategy_problem(strategy: str, device: str, checkpoint_every: int | None) -> str | None:
+    """Why this machine (or this setup) cannot train with `strategy` (train.strategy), or None.
+
+    FSDP2 runs on CPU with gloo as well as on GPUs with nccl, so only its resumable state is
+    refused: rank 0 alone would write its own shards, not the model.
+    """
+    if strategy == "dataparallel":
+        if resolved_device_type(device) != "cuda" or torch.cuda.device_count() < 2:
+            return DATAPARALLEL_NEEDS_GPUS
+    if strategy == "fsdp" and checkpoint_every:
+        return ("fsdp cannot write a resumable training state yet (rank 0 holds only its "
+                "shards); leave checkpoint_every empty or use strategy ddp")
+    return None

@@ -144,6 +144,7 @@ def fine_tune(
     stats.setup["global_batch"] = stats.setup["effective_batch"] * strategy.world_size
     owner = _objective_owner(objective, module)
     owned = [p for p in owner.parameters() if p.requires_grad] if owner is not None else []
+    wrapped = strategy.wrap(module)  # first: FSDP puts sharded parameters in the module
     opt, sched = _optimizer(module, cfg, steps, owned)
     keep_masks_live(module)
     saved = TrainState(module, opt, sched, hooks, owner, precision)
@@ -151,11 +152,12 @@ def fine_tune(
     module.train()
     if step == 0:
         _emit_layer_stats(layer_stats, ctx, 0)
-    with training_module(strategy.wrap(module), cfg, ctx.log, stats.setup) as trained:
+    with training_module(wrapped, cfg, ctx.log, stats.setup) as trained:
         stepper = Stepper(trained, objective, opt, sched, precision, device, cfg.clip_grad_norm,
                           strategy, owned)  # fmt: skip
         run = _Run(module, task, train_ds, val_ds, cfg, ctx, device, stats, steps, strategy)
         run.loop(stepper, step, hooks, layer_stats, state_path, saved)
+    strategy.unwrap(module)  # plain again for save/export (FSDP: full weights gathered)
     stats.warnings += loss_warnings(stats, cfg)
     return stats
 

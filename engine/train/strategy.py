@@ -32,7 +32,9 @@ from torch.utils.data import BatchSampler, Dataset, RandomSampler, Sampler, Sequ
 from engine.context import JobCancelled, JobContext
 from engine.train.loss_watch import LossWindow
 
-STRATEGIES = ("single", "ddp")
+STRATEGIES = ("single", "ddp", "fsdp", "dataparallel")
+# the strategies torchrun runs, one process per device (the rest are one process)
+MULTI_PROCESS = ("ddp", "fsdp")
 
 
 def under_torchrun() -> bool:
@@ -82,6 +84,11 @@ class SingleDevice:
 
     def wrap(self, module: nn.Module) -> nn.Module:
         return module
+
+    def unwrap(self, module: nn.Module) -> None:
+        """After training, before save/export: `module` plain again (FSDP's shards gathered);
+        wrappers (DDP, DataParallel) train `module` itself and are simply dropped."""
+        return None
 
     def batch_sampler(
         self, ds: Dataset, batch_size: int, shuffle: bool, gen: torch.Generator | None
@@ -195,13 +202,21 @@ def init_from_env(device_type: str) -> None:
 
 
 def strategy_for(name: str, device: torch.device) -> SingleDevice:
-    """The strategy a run trains with: DDP when a process group is up and asked for, else single.
+    """The strategy a run trains with: DDP or FSDP when a process group is up and asked for,
+    DataParallel on CUDA when asked for, else single.
 
-    The process group is started by the CLI (under torchrun) before the job; a ddp recipe
-    run in one plain process trains on its own, as a world of one.
+    The process group is started by the CLI (under torchrun) before the job; a ddp or fsdp
+    recipe run in one plain process trains on its own, as a world of one.
     """
-    if name == "ddp" and dist.is_available() and dist.is_initialized():
+    from engine.train.strategy_fsdp import FSDP, DataParallel
+
+    grouped = dist.is_available() and dist.is_initialized()
+    if name == "ddp" and grouped:
         return DDP(device)
+    if name == "fsdp" and grouped:
+        return FSDP(device)
+    if name == "dataparallel" and device.type == "cuda":
+        return DataParallel()
     return SingleDevice()
 
 

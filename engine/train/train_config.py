@@ -64,27 +64,31 @@ class TrainConfig:
         advanced=True,
     )
     strategy: str = option(
-        "single", choices=("single", "ddp"), label="Parallel strategy",
+        "single", choices=("single", "ddp", "fsdp", "dataparallel"), label="Parallel strategy",
         help="single: one process on one device. ddp: DistributedDataParallel under torchrun, "
         "one process per device (gloo on CPU, nccl on GPUs); workbench-cli run starts torchrun "
-        "itself when more than one process is asked for, and only rank 0 writes the run",
+        "itself when more than one process is asked for, and only rank 0 writes the run. "
+        "fsdp: fully sharded data parallel (FSDP2) under torchrun like ddp, each transformer "
+        "block's parameters, gradients and optimizer state split over the processes, for "
+        "models whose training does not fit one device. dataparallel: torch's DataParallel, "
+        "one process over the visible GPUs (2+ CUDA GPUs); DDP is faster, prefer it",
     )
     nproc_per_node: int = option(
-        1, min=1, max=1024, label="Processes per node", shown_when={"strategy": ("ddp",)},
+        1, min=1, max=1024, label="Processes per node", shown_when={"strategy": ("ddp", "fsdp")},
         help="training processes on each machine: one per GPU with nccl (at most the visible "
         "GPUs), or CPU processes with gloo (each uses its own threads)",
     )
     nnodes: int = option(
-        1, min=1, max=4096, label="Nodes", shown_when={"strategy": ("ddp",)},
+        1, min=1, max=4096, label="Nodes", shown_when={"strategy": ("ddp", "fsdp")},
         help="machines training together; more than one needs a rendezvous endpoint and is "
         "started on each node (workbench-cli launch writes a Slurm script)",
     )
     node_rank: int = option(
-        0, min=0, max=4095, label="Node rank", shown_when={"strategy": ("ddp",)},
+        0, min=0, max=4095, label="Node rank", shown_when={"strategy": ("ddp", "fsdp")},
         help="this machine's index among the nodes (0 .. nnodes-1); rank 0's node writes the run",
     )
     rdzv_endpoint: str = option(
-        "", label="Rendezvous endpoint", shown_when={"strategy": ("ddp",)},
+        "", label="Rendezvous endpoint", shown_when={"strategy": ("ddp", "fsdp")},
         help="host:port every node can reach (the first node's, e.g. node01:29500); empty on "
         "one node (a free local port is used)",
     )
@@ -92,12 +96,13 @@ class TrainConfig:
 
     @property
     def processes(self) -> int:
-        """Training processes in all (1 unless the strategy is ddp)."""
-        return self.nproc_per_node * self.nnodes if self.strategy == "ddp" else 1
+        """Training processes in all (1 unless the strategy is ddp or fsdp)."""
+        multi = self.strategy in ("ddp", "fsdp")
+        return self.nproc_per_node * self.nnodes if multi else 1
 
     def extra_checks(self) -> list[tuple[str, str]]:
         """What this machine cannot do (precision, compile): refused before the run."""
-        from engine.train.device_checks import compile_problem, precision_problem
+        from engine.train.device_checks import compile_problem, precision_problem, strategy_problem
 
         problems = []
         problem = precision_problem(self.precision, self.device)
@@ -106,7 +111,10 @@ class TrainConfig:
         problem = compile_problem(self.device) if self.compile else None
         if problem:
             problems.append(("compile", problem))
-        if self.strategy == "ddp":
+        problem = strategy_problem(self.strategy, self.device, self.checkpoint_every)
+        if problem:
+            problems.append(("strategy", problem))
+        if self.strategy in ("ddp", "fsdp"):
             from engine.train.launch import launch_problems
 
             problems += launch_problems(self)
