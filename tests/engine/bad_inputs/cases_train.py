@@ -39,3 +39,20 @@ CASES += [
     Case("rendezvous without a port", _train("strategy: ddp, nnodes: 2, rdzv_endpoint: node01"),
          "train.rdzv_endpoint: 'node01' is not host:port"),
 ]
+
+# fsdp and dataparallel (engine.train.strategy_fsdp): what this machine or recipe cannot do
+_PRUNE_STEP = "methods:\n  - {type: unstructured_prune, amount: 0.5, scope: global}\n"
+CASES += [
+    Case("dataparallel on a CPU", _train("strategy: dataparallel, device: cpu"),
+         "train.strategy: DataParallel needs 2+ CUDA GPUs; DDP is faster: use strategy ddp"),
+    Case("fsdp with pruning masks", _train("strategy: fsdp"),
+         "train.strategy: fsdp cannot fine-tune the pruning masks of Step 1 yet"),
+    Case("fsdp with a resumable state",
+         run_swapped((TRAIN, TRAIN.replace("epochs: 1", "epochs: 1, strategy: fsdp, "
+                                                        "checkpoint_every: 4")),
+                     (_PRUNE_STEP, "")),
+         "train.strategy: fsdp cannot write a resumable training state yet"),
+]
+if torch.cuda.device_count() < 2:  # auto: not enough GPUs here either
+    CASES.append(Case("dataparallel without 2 GPUs", _train("strategy: dataparallel"),
+                      "train.strategy: DataParallel needs 2+ CUDA GPUs"))
