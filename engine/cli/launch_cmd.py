@@ -45,11 +45,13 @@ def add_launch_command(sub: argparse._SubParsersAction) -> None:
 
 
 def launch_recipe(args: argparse.Namespace) -> Recipe:
-    """The recipe with strategy ddp and the command line's launch settings, validated."""
+    """The recipe with strategy ddp (fsdp stays fsdp) and the command line's launch settings,
+    validated."""
     recipe = Recipe.load(args.recipe)
     given = {"nnodes": args.nnodes, "nproc_per_node": args.nproc_per_node,
              "node_rank": args.node_rank, "rdzv_endpoint": args.rdzv_endpoint}  # fmt: skip
-    train = dataclasses.replace(recipe.train, strategy="ddp",
+    strategy = "fsdp" if recipe.train.strategy == "fsdp" else "ddp"
+    train = dataclasses.replace(recipe.train, strategy=strategy,
                                 **{k: v for k, v in given.items() if v is not None})  # fmt: skip
     if args.print_only and train.nnodes > 1 and not train.rdzv_endpoint:
         # printed for a cluster: the Slurm script names the first node itself
