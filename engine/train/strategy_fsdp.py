@@ -42,10 +42,13 @@ class FSDP(DDP):
 
     def wrap(self, module: nn.Module) -> nn.Module:
         """fully_shard each block then the root, in place (the same module object, sharded)."""
+        from torch.distributed.device_mesh import init_device_mesh
         from torch.distributed.fsdp import fully_shard
 
+        # the run's device type, not FSDP's default (CUDA whenever present, even for a CPU run)
+        mesh = init_device_mesh(self.device.type, (self.world_size,))
         for unit in shard_units(module):
-            fully_shard(unit)
+            fully_shard(unit, mesh=mesh)
         return module
 
     def no_sync(self, wrapped: nn.Module) -> contextlib.AbstractContextManager[Any]:

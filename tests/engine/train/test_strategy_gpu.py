@@ -1,0 +1,64 @@
+"""DataParallel and FSDP on CUDA (skipped without the GPUs): DataParallel over 2+ GPUs trains
+like a single GPU and leaves the plain module; FSDP in an nccl world of one does too."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from engine.recipe import TrainConfig
+from engine.train.strategy import strategy_for
+from engine.train.strategy_fsdp import FSDP, DataParallel
+from tests.engine.train.common import shakespeare, tiny_gpt, values
+
+BASE = TrainConfig(epochs=1, max_steps=3, batch_size=8, lr=3e-3, eval_every=10**6,
+                   eval_batches=1, log_every=1, device="cuda")  # fmt: skip
+CUDA = torch.device("cuda")
+
+
+def _train(module, cfg):
+    from engine.context import JobContext, JobControl
+    from engine.events import Metric
+    from engine.train.loop import fine_tune
+
+    data, events = shakespeare(), []
+    module.to(CUDA)
+    fine_tune(module, "causal-lm", data.train, data.val, cfg, JobContext(events.append, JobControl()),
+              CUDA)  # fmt: skip
+    return [(e.name, e.step, e.value) for e in events if isinstance(e, Metric)]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="DataParallel needs 2+ CUDA GPUs")
+def test_dataparallel_over_the_gpus_trains_like_one_gpu():
+    assert isinstance(strategy_for("dataparallel", CUDA), DataParallel)
+    spread, one = tiny_gpt(), tiny_gpt()
+    metrics = _train(spread, dataclasses.replace(BASE, strategy="dataparallel"))
+    metrics1 = _train(one, BASE)
+    a, b = spread.state_dict(), one.state_dict()
+    assert a.keys() == b.keys()  # no "module." prefix: the wrapper is gone
+    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+    assert values(metrics, "train/loss") == pytest.approx(values(metrics1, "train/loss"), abs=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fsdp_on_cuda_in_a_world_of_one_trains_like_one_gpu(monkeypatch):
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", os.environ.get("TEST_MASTER_PORT", "29533"))
+    dist.init_process_group("nccl", rank=0, world_size=1)
+    try:
+        assert isinstance(strategy_for("fsdp", CUDA), FSDP)
+        sharded, one = tiny_gpt(), tiny_gpt()
+        metrics = _train(sharded, dataclasses.replace(BASE, strategy="fsdp"))
+    finally:
+        dist.destroy_process_group()
+    metrics1 = _train(one, BASE)
+    a, b = sharded.state_dict(), one.state_dict()
+    assert all(type(a[k]) is torch.Tensor and a[k].is_cuda for k in a)
+    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+    assert values(metrics, "train/loss") == pytest.approx(values(metrics1, "train/loss"), abs=1e-4)
