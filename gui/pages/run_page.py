@@ -105,7 +105,8 @@ class RunPage(RunPageUi, QWidget):
         self.plots.show_sparsity(sparsity_mode(recipe))
         self._show_quantize_tab(live_quantize_steps(recipe))
         self.recipe_line.setText(
-            f"{recipe.model.source}:{recipe.model.path} · {steps} · {limit}, batch {t.batch_size} · {export}"
+            f"{recipe.model.source}:{recipe.model.path} · {steps} · {limit}, batch {t.batch_size}"
+            + (f" × {t.processes} processes ({t.strategy})" if t.processes > 1 else "") + f" · {export}"
         )
 
     def _show_quantize_tab(self, steps: list[tuple[int, str, str]]) -> None:
@@ -144,6 +145,9 @@ class RunPage(RunPageUi, QWidget):
         self._show_recipe(recipe)
         self._last_recipe = recipe
         self.set_status(f"continuing {resume_run}…" if resume_run else f"starting {recipe.name}…")
+        if recipe.train.processes > 1:  # the events are rank 0's, relayed by workbench-cli
+            self._log(f"{recipe.train.processes} processes under torchrun: the plots show rank 0; "
+                      "Cancel stops every rank (no Pause)")  # fmt: skip
         return self.runner.start(recipe, self.state.workspace, resume_run)
 
     def resumable_run(self) -> str | None:

@@ -61,6 +61,8 @@ def test_the_run_page_draws_a_ddp_run_from_the_process_and_ends_finished(ddp_pag
     assert len(page.plots.buffers["train/loss"]) == 2
     assert page.status.text().startswith(f"✔ finished {result.run_id}")
     assert page.progress.value() == 1000 and page.start_button.isEnabled()
+    assert "batch 4 × 2 processes (ddp)" in page.recipe_line.text()
+    assert "2 processes under torchrun" in page.log.toPlainText()
     # rank 0 alone registered the run (and the baseline it is compared with), once each
     variants = state.workspace.variants()
     runs = [v for v in variants if v.parent is not None]
@@ -81,6 +83,7 @@ def test_a_single_process_recipe_still_runs_in_the_thread(qapp):
     assert isinstance(runner.runner_for(single), JobRunner)
 
 
+@pytest.mark.slow  # ~20 s more (torchrun and 2 ranks start again); the CLI's Ctrl+C test runs by default
 def test_cancel_on_the_run_page_stops_every_rank_and_records_the_run_cancelled(qtbot, tmp_path):
     from gui.pages.run_page import CANCELLED_TEXT, RunPage
     from gui.state import AppState
