@@ -1,6 +1,6 @@
 """The Run page's runner: each recipe in the thread runner, or as a process when it needs one.
 
-A ddp recipe asking for more than one process runs as `workbench-cli run --events-json` in a
+A recipe asking for more than one process (ddp, fsdp) runs as `workbench-cli run --events-json` in a
 QProcess (the CLI starts torchrun and relays rank 0's events); anything else runs in the
 QThread runner. Both emit RunnerBase's signals, forwarded here unchanged, so the page's
 plots, log and buttons do not know which one ran.
@@ -48,7 +48,7 @@ class RecipeRunner(RunnerBase):
         return self.active.can_pause
 
     def runner_for(self, recipe: Recipe) -> RunnerBase:
-        """The process runner for a multi-process (ddp) recipe, else the thread runner."""
+        """The process runner for a multi-process (ddp, fsdp) recipe, else the thread runner."""
         return self.process_runner if wants_torchrun(recipe) else self.thread_runner
 
     def start(self, recipe: Recipe, workspace: Workspace, resume_run: str | None = None) -> bool:
