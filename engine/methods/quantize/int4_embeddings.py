@@ -21,14 +21,18 @@ EMBEDDING_BLOCK = 64
 TABLE_OPS = {"Gather", "EmbedLayerNormalization"}  # what would quantize the tables in int8
 
 
-def int8_op_types(cfg: Any) -> list[str] | None:
-    """The op types the int8 pass quantizes: the step's (or onnxruntime's dynamic default),
-    without the table lookups when they are to be stored in 4 bits instead."""
+def int8_op_types(cfg: Any, mode: str = "dynamic", default: list[str] | None = None) -> list[str] | None:
+    """The op types the int8 pass quantizes: the step's, else `default` (None: onnxruntime's
+    own for `mode`), without the table lookups when they are to be stored in 4 bits instead."""
+    ops = list(cfg.op_types) or default
     if getattr(cfg, "embeddings", "int8") != "int4":
-        return list(cfg.op_types) or None
-    from onnxruntime.quantization.registry import IntegerOpsRegistry
+        return ops
+    if ops is None:
+        from onnxruntime.quantization import registry
 
-    ops = list(cfg.op_types) or sorted(IntegerOpsRegistry)
+        table = {"dynamic": registry.IntegerOpsRegistry, "qdq": registry.QDQRegistry,
+                 "qoperator": registry.QLinearOpsRegistry}[mode]  # fmt: skip
+        ops = sorted(table)
     return [op for op in ops if op not in TABLE_OPS]
 
 
@@ -71,3 +75,15 @@ def with_int4_tables(quantize: Quantize, log: Any, problem: Any) -> Quantize:
             )
 
     return quantize_then_tables
+
+
+def maybe_int4_tables(cfg: Any, quantize: Quantize, actx: Any) -> tuple[Quantize, list[str]]:
+    """(the quantizer the step uses, notes for the card): with `embeddings: int4`, the int8
+    quantizer followed by the 4-bit tables, and a note saying so; else `quantize` unchanged."""
+    if getattr(cfg, "embeddings", "int8") != "int4":
+        return quantize, []
+    from engine.methods.quantize.int8_run import field_error
+
+    wrapped = with_int4_tables(quantize, actx.log, lambda msg: field_error(actx, "embeddings", msg))
+    return wrapped, [f"embedding tables stored in 4-bit blocks of {EMBEDDING_BLOCK} with zero "
+                     "points (GatherBlockQuantized); the MatMuls are int8"]  # fmt: skip

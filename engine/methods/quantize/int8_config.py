@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from engine.config_fields import option
 
@@ -83,6 +84,17 @@ def pattern_problem(patterns: tuple[str, ...]) -> str | None:
     return None
 
 
+def _embeddings_option() -> Any:
+    return option(
+        "int8", choices=EMBEDDING_MODES, label="Embedding tables", advanced=True,
+        help="how embedding tables (Gather) are stored: int8 = as op_types says (onnxruntime's "
+        "default quantizes them with one scale per table); int4 = 4-bit blocks of 64 with "
+        "zero points while the MatMuls stay int8: on small transformers the 30k-token table "
+        "is most of the file (MiniLM 3 blocks: 15.8 -> 10.7 MB, same accuracy); needs a graph "
+        "whose embedding Gathers are not fused (optimize: none or basic on BERT)",
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class DynamicInt8Config:
     per_channel: bool = option(
@@ -104,14 +116,7 @@ class DynamicInt8Config:
     smooth_alpha: float | None = option(
         None, min=0.0, max=1.0, label="Smoothing alpha", help=_SMOOTH_HELP, advanced=True
     )
-    embeddings: str = option(
-        "int8", choices=EMBEDDING_MODES, label="Embedding tables", advanced=True,
-        help="how embedding tables (Gather) are stored: int8 = as op_types says (onnxruntime's "
-        "default quantizes them with one scale per table); int4 = 4-bit blocks of 64 with "
-        "zero points while the MatMuls stay int8: on small transformers the 30k-token table "
-        "is most of the file (MiniLM 3 blocks: 15.8 -> 10.7 MB, same accuracy); needs a graph "
-        "whose embedding Gathers are not fused (optimize: none or basic on BERT)",
-    )  # fmt: skip
+    embeddings: str = _embeddings_option()
     num_heads: int = option(
         0, min=0, max=4096, advanced=True,
         help="attention heads, for the transformer fusions (0 = read from the graph)",
@@ -122,11 +127,7 @@ class DynamicInt8Config:
     )  # fmt: skip
 
     def extra_checks(self) -> list[tuple[str, str]]:
-        problems = _common_checks(self, "dynamic")
-        if self.embeddings == "int4" and "Gather" in self.op_types:
-            problems.append(("op_types", "lists Gather, and embeddings: int4 stores the tables "
-                             "in 4 bits instead; remove Gather, or set embeddings: int8"))
-        return problems
+        return _common_checks(self, "dynamic")
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ class StaticInt8Config:
     smooth_alpha: float | None = option(
         None, min=0.0, max=1.0, label="Smoothing alpha", help=_SMOOTH_HELP, advanced=True
     )
+    embeddings: str = _embeddings_option()
     num_heads: int = option(
         0, min=0, max=4096, advanced=True,
         help="attention heads, for the transformer fusions (0 = read from the graph)",
@@ -196,6 +198,9 @@ def _common_checks(cfg: DynamicInt8Config | StaticInt8Config, mode: str) -> list
     msg = pattern_problem(cfg.exclude_nodes)
     if msg:
         problems.append(("exclude_nodes", msg))
+    if cfg.embeddings == "int4" and "Gather" in cfg.op_types:
+        problems.append(("op_types", "lists Gather, and embeddings: int4 stores the tables in 4 "
+                         "bits instead; remove Gather, or set embeddings: int8"))
     return problems
 
 

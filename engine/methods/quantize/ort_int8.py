@@ -15,7 +15,7 @@ from engine.methods.base import ArtifactContext, ArtifactResult
 from engine.methods.quantize import int8_run as run
 from engine.methods.quantize.activation_record import record_activation_ranges
 from engine.methods.quantize.calibration import calibration_reader, sample_feeds
-from engine.methods.quantize.int4_embeddings import EMBEDDING_BLOCK, int8_op_types, with_int4_tables
+from engine.methods.quantize.int4_embeddings import int8_op_types, maybe_int4_tables
 from engine.methods.quantize.int8_config import (
     DynamicInt8Config,
     StaticInt8Config,
@@ -85,10 +85,10 @@ def _static_op_types(cfg: StaticInt8Config) -> list[str] | None:
     float unless the step's op_types asks for them.
     """
     if cfg.op_types or cfg.quant_format != "qoperator":
-        return list(cfg.op_types) or None
+        return int8_op_types(cfg, cfg.quant_format)
     from onnxruntime.quantization.registry import QLinearOpsRegistry
 
-    return sorted(set(QLinearOpsRegistry) - {"Where", "Mul"})
+    return int8_op_types(cfg, "qoperator", sorted(set(QLinearOpsRegistry) - {"Where", "Mul"}))
 
 
 def _quantize_all(
@@ -196,14 +196,9 @@ def quantize_int8_dynamic(cfg: DynamicInt8Config, actx: ArtifactContext) -> Arti
         def feeds(graph: Path) -> list[dict[str, Any]]:
             return sample_feeds(actx.data, actx.example_feeds, graph, run.ERROR_SAMPLES, actx.seed)
 
-        quantize = dynamic_quantizer(cfg)
-        if cfg.embeddings == "int4":
-            quantize = with_int4_tables(
-                quantize, actx.log, lambda msg: run.field_error(actx, "embeddings", msg))
+        quantize, tables = maybe_int4_tables(cfg, dynamic_quantizer(cfg), actx)
         path, summary, notes = _quantize_all(cfg, actx, "int8-dynamic", quantize, feeds, work)
-        if cfg.embeddings == "int4":
-            notes.append(f"embedding tables stored in 4-bit blocks of {EMBEDDING_BLOCK} with "
-                         "zero points (GatherBlockQuantized); the MatMuls are int8")
+        notes += tables
         notes = _notes(cfg, summary) + notes
         actx.progress(1.0, "done")
         return ArtifactResult("onnx-int8-dynamic", path, summary, notes)
@@ -235,9 +230,9 @@ def quantize_int8_static(cfg: StaticInt8Config, actx: ArtifactContext) -> Artifa
                     break
             return picked
 
-        path, summary, notes = _quantize_all(
-            cfg, actx, "int8-static", static_quantizer(cfg, reader), feeds, work
-        )
+        quantize, tables = maybe_int4_tables(cfg, static_quantizer(cfg, reader), actx)
+        path, summary, notes = _quantize_all(cfg, actx, "int8-static", quantize, feeds, work)
+        notes += tables
         summary["calibration"] = _calibration_record(cfg, actx, indices, counted["fed"])
         notes = _notes(cfg, summary) + notes
         if len(indices) < cfg.calibration_samples:
@@ -272,14 +267,18 @@ def _smoothing_label(cfg: Any) -> str:
     return f", smoothed α={cfg.smooth_alpha:g}" if cfg.smooth_alpha else ""
 
 
+def _tables_label(cfg: Any) -> str:
+    return ", int4 embeddings" if cfg.embeddings == "int4" else ""
+
+
 def describe_dynamic(cfg: DynamicInt8Config) -> str:
     return (f"int8 dynamic ({'per-channel' if cfg.per_channel else 'per-tensor'}"
-            f"{_smoothing_label(cfg)}{', int4 embeddings' if cfg.embeddings == 'int4' else ''})")  # fmt: skip
+            f"{_smoothing_label(cfg)}{_tables_label(cfg)})")  # fmt: skip
 
 
 def describe_static(cfg: StaticInt8Config) -> str:
     return (f"int8 static {cfg.quant_format.upper()}, {cfg.calibration_method}, "
-            f"{cfg.calibration_samples} samples{_smoothing_label(cfg)}")  # fmt: skip
+            f"{cfg.calibration_samples} samples{_smoothing_label(cfg)}{_tables_label(cfg)}")  # fmt: skip
 
 
 register_method(

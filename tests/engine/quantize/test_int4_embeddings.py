@@ -51,3 +51,21 @@ def test_gather_in_op_types_with_int4_tables_is_refused():
     assert [field for field, _ in problems] == ["op_types"]
     assert "embeddings: int8" in problems[0][1]
     assert DynamicInt8Config(op_types=("MatMul",), embeddings="int4").extra_checks() == []
+
+
+@pytest.mark.parametrize("fmt", ["qdq", "qoperator"])
+def test_static_int8_takes_int4_tables_too(textnet, tmp_path, fmt):
+    from engine.methods.quantize.int8_config import StaticInt8Config
+    from engine.methods.quantize.ort_int8 import describe_static, quantize_int8_static
+
+    data = bundle(n_train=16, n_val=8)
+    cfg = StaticInt8Config(quant_format=fmt, calibration_samples=8, embeddings="int4")
+    result = quantize_int8_static(cfg, context(textnet, tmp_path, data))
+    ops = [n.op_type for n in onnx.load(str(result.path)).graph.node]
+    assert "GatherBlockQuantized" in ops and "Gather" not in ops
+    assert ("QuantizeLinear" if fmt == "qdq" else "QLinearMatMul") in ops  # the rest is int8
+    fp32, out = run_logits(textnet, data), run_logits(result.path, data)
+    assert np.abs(fp32 - out).max() < 0.15 * np.abs(fp32).max()
+    assert describe_static(cfg).endswith("int4 embeddings")
+    problems = StaticInt8Config(op_types=("Gather",), embeddings="int4").extra_checks()
+    assert [f for f, _ in problems] == ["op_types"]
