@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -42,3 +44,26 @@ def train(module, cfg: TrainConfig, data=None, control: JobControl | None = None
 
 def values(metrics, name: str) -> list[float]:
     return [v for n, _s, v in metrics if n == name]
+
+
+def run_cli_events(recipe_text: str, tmp: Path) -> tuple[Any, list, Any]:
+    """`workbench-cli run RECIPE --events-json` in a child process (the CLI starts torchrun for
+    a multi-process recipe): (its Workspace, the JSON events read back, the process)."""
+    import os
+    import subprocess
+    import sys
+
+    from engine.events import event_from_json
+    from engine.store import Workspace
+
+    recipe = Path(tmp) / "recipe.yaml"
+    recipe.write_text(recipe_text)
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # 1 thread per process on shared cores
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", str(recipe), "-w", str(Path(tmp) / "ws"),
+         "--events-json"], cwd=root, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events = [event_from_json(line) for line in proc.stdout.splitlines() if line.strip()]
+    return Workspace(Path(tmp) / "ws"), events, proc

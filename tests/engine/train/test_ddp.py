@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,13 +12,14 @@ import torch
 from safetensors.torch import load_file
 from torch.utils.data import BatchSampler
 
-from engine.events import Finished, Metric, event_from_json
+from engine.events import Finished, Metric
 from engine.job import Job
 from engine.models.loaders import load_model
 from engine.recipe import ExportConfig, ModelSpec, Recipe
 from engine.store import Workspace
 from engine.train.loop import make_loader
 from engine.train.strategy import DDP, RankBatches
+from tests.engine.train.common import run_cli_events
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = ROOT / "assets" / "recipes" / "tiny-gpt-ddp.yaml"  # 50% magnitude, 2 processes x 8
@@ -55,17 +53,7 @@ def _comparable(name: str, t: torch.Tensor) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory):
     """One 2-process run (batch 8 per rank) through workbench-cli run --events-json."""
-    tmp = tmp_path_factory.mktemp("ddp")
-    recipe = tmp / "ddp.yaml"
-    recipe.write_text(_recipe().to_yaml())
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # 1 thread per process on shared cores
-    proc = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "run", str(recipe), "-w", str(tmp / "ws"),
-         "--events-json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    events = [event_from_json(line) for line in proc.stdout.splitlines() if line.strip()]
-    return Workspace(tmp / "ws"), events, proc
+    return run_cli_events(_recipe().to_yaml(), tmp_path_factory.mktemp("ddp"))
 
 
 @pytest.fixture(scope="module")

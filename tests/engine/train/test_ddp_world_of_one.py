@@ -8,7 +8,6 @@ import threading
 
 import pytest
 import torch
-import torch.distributed as dist
 
 from engine.context import JobCancelled, JobContext, JobControl
 from engine.events import Log
@@ -18,16 +17,6 @@ from tests.engine.train.common import CPU, tiny_gpt, train, values
 
 BASE = TrainConfig(epochs=1, max_steps=3, batch_size=8, lr=3e-3, eval_every=10**6,
                    eval_batches=1, log_every=1)  # fmt: skip
-
-
-@pytest.fixture
-def world_of_one():
-    """A gloo process group of this process alone, gone again after the test."""
-    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-    try:
-        yield
-    finally:
-        dist.destroy_process_group()
 
 
 def test_ddp_in_a_world_of_one_trains_like_a_single_device(world_of_one):

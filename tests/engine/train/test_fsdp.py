@@ -4,22 +4,19 @@ checkpoint is the full model (gathered before save)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 from torch import nn
 
-from engine.events import Finished, Metric, event_from_json
+from engine.events import Finished, Metric
 from engine.job import Job
 from engine.models.loaders import load_model
 from engine.recipe import ModelSpec, Recipe
 from engine.store import Workspace
 from engine.train.strategy import strategy_for
 from engine.train.strategy_fsdp import FSDP, shard_units
-from tests.engine.train.test_ddp import ROOT, _comparable, _recipe, _weights
+from tests.engine.train.common import run_cli_events
+from tests.engine.train.test_ddp import _comparable, _recipe, _weights
 
 
 def _plain(**train) -> Recipe:
@@ -31,17 +28,8 @@ def _plain(**train) -> Recipe:
 @pytest.fixture(scope="module")
 def fsdp_run(tmp_path_factory):
     """One 2-process fsdp run (batch 8 per rank) through workbench-cli run --events-json."""
-    tmp = tmp_path_factory.mktemp("fsdp")
-    recipe = tmp / "fsdp.yaml"
-    recipe.write_text(_plain(strategy="fsdp").to_yaml())
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # 1 thread per process on shared cores
-    proc = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "run", str(recipe), "-w", str(tmp / "ws"),
-         "--events-json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    events = [event_from_json(line) for line in proc.stdout.splitlines() if line.strip()]
-    return Workspace(tmp / "ws"), events
+    ws, events, _ = run_cli_events(_plain(strategy="fsdp").to_yaml(), tmp_path_factory.mktemp("fsdp"))
+    return ws, events
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import dataclasses
 
 import pytest
 import torch
-import torch.distributed as dist
 from torch.distributed.fsdp import FSDPModule
 
 from engine.recipe import TrainConfig
@@ -18,16 +17,6 @@ from tests.engine.train.common import CPU, tiny_gpt, train, values
 
 BASE = TrainConfig(epochs=1, max_steps=3, batch_size=8, lr=3e-3, eval_every=2,
                    eval_batches=1, log_every=1, grad_accum_steps=2, clip_grad_norm=0.5)  # fmt: skip
-
-
-@pytest.fixture
-def world_of_one():
-    """A gloo process group of this process alone, gone again after the test."""
-    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-    try:
-        yield
-    finally:
-        dist.destroy_process_group()
 
 
 def test_fsdp_in_a_world_of_one_trains_like_a_single_device(world_of_one):
