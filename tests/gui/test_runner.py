@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from PySide6.QtCore import QTimer
 
@@ -26,10 +25,12 @@ def test_runner_streams_pauses_resumes_and_cancels(qtbot, app_state):
     refused: list[str] = []
     runner.refused.connect(refused.append)
 
-    ticks = [0]
+    # each tick of a GUI-thread timer records how far training had got; a job
+    # that blocked the GUI thread would let no tick through between its steps
+    seen_at_tick: list[int] = []
     ticker = QTimer()
     ticker.setInterval(20)
-    ticker.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+    ticker.timeout.connect(lambda: seen_at_tick.append(_train_steps(events)))
     ticker.start()
 
     # enough steps that the job is surely still training when we cancel it
@@ -39,15 +40,14 @@ def test_runner_streams_pauses_resumes_and_cancels(qtbot, app_state):
     assert not runner.start(recipe, app_state.workspace)  # one job at a time
     assert refused == [BUSY_MESSAGE]
 
-    t0, ticks0 = time.monotonic(), ticks[0]
     qtbot.waitUntil(lambda: len(plots.buffers.get("train/loss", ())) >= 2, timeout=30000)
     n = len(plots.buffers["train/loss"])
     qtbot.waitUntil(lambda: len(plots.buffers["train/loss"]) > n, timeout=10000)  # it grows
     x, y = plots.buffers["train/loss"].data()
     assert list(x) == sorted(x) and all(v > 0 for v in y)
-    # the GUI thread kept turning while the job trained: a 20 ms timer ticked steadily
-    elapsed = time.monotonic() - t0
-    assert ticks[0] - ticks0 >= max(10, int(elapsed / 0.02 * 0.3)), (ticks[0] - ticks0, elapsed)
+    # the GUI thread kept turning while the job trained: the timer fired at several
+    # different points of training (no wall-clock bound, which a loaded CI box breaks)
+    qtbot.waitUntil(lambda: len({s for s in seen_at_tick if s > 0}) >= 3, timeout=15000)
     qtbot.wait(2 * 50)
     assert plots.redraws > 0
 
