@@ -31,10 +31,9 @@ from torch.utils.data import BatchSampler, Dataset, RandomSampler, Sampler, Sequ
 
 from engine.context import JobCancelled, JobContext
 from engine.train.loss_watch import LossWindow
+from engine.train.train_config import MULTI as MULTI_PROCESS  # noqa: F401 (re-exported)
 
-STRATEGIES = ("single", "ddp", "fsdp", "dataparallel")
-# the strategies torchrun runs, one process per device (the rest are one process)
-MULTI_PROCESS = ("ddp", "fsdp")
+STRATEGIES = ("single", "ddp", "fsdp", "dataparallel", "model_parallel", "deepspeed")
 
 
 def under_torchrun() -> bool:

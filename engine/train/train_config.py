@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from engine.config_fields import option
 
+# the strategies torchrun runs, one process per device (the rest are one process)
+MULTI = ("ddp", "fsdp", "deepspeed")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -64,40 +67,70 @@ class TrainConfig:
         advanced=True,
     )
     strategy: str = option(
-        "single", choices=("single", "ddp", "fsdp", "dataparallel"), label="Parallel strategy",
+        "single", choices=("single", "ddp", "fsdp", "dataparallel", "model_parallel", "deepspeed"),
+        label="Parallel strategy",
         help="single: one process on one device. ddp: DistributedDataParallel under torchrun, "
         "one process per device (gloo on CPU, nccl on GPUs); workbench-cli run starts torchrun "
         "itself when more than one process is asked for, and only rank 0 writes the run. "
         "fsdp: fully sharded data parallel (FSDP2) under torchrun like ddp, each transformer "
         "block's parameters, gradients and optimizer state split over the processes, for "
         "models whose training does not fit one device. dataparallel: torch's DataParallel, "
-        "one process over the visible GPUs (2+ CUDA GPUs); DDP is faster, prefer it",
+        "one process over the visible GPUs (2+ CUDA GPUs); DDP is faster, prefer it. "
+        "model_parallel: one process, the model's blocks split in order over several devices "
+        "(for a model too big for one GPU). deepspeed: DeepSpeed ZeRO stage 1/2/3 under torchrun "
+        "(optional extra: pip install .[deepspeed]; CUDA GPUs)",
     )
     nproc_per_node: int = option(
-        1, min=1, max=1024, label="Processes per node", shown_when={"strategy": ("ddp", "fsdp")},
+        1, min=1, max=1024, label="Processes per node", shown_when={"strategy": MULTI},
         help="training processes on each machine: one per GPU with nccl (at most the visible "
         "GPUs), or CPU processes with gloo (each uses its own threads)",
     )
     nnodes: int = option(
-        1, min=1, max=4096, label="Nodes", shown_when={"strategy": ("ddp", "fsdp")},
+        1, min=1, max=4096, label="Nodes", shown_when={"strategy": MULTI},
         help="machines training together; more than one needs a rendezvous endpoint and is "
         "started on each node (workbench-cli launch writes a Slurm script)",
     )
     node_rank: int = option(
-        0, min=0, max=4095, label="Node rank", shown_when={"strategy": ("ddp", "fsdp")},
+        0, min=0, max=4095, label="Node rank", shown_when={"strategy": MULTI},
         help="this machine's index among the nodes (0 .. nnodes-1); rank 0's node writes the run",
     )
     rdzv_endpoint: str = option(
-        "", label="Rendezvous endpoint", shown_when={"strategy": ("ddp", "fsdp")},
+        "", label="Rendezvous endpoint", shown_when={"strategy": MULTI},
         help="host:port every node can reach (the first node's, e.g. node01:29500); empty on "
         "one node (a free local port is used)",
+    )
+    devices: str = option(
+        "", label="Devices", shown_when={"strategy": ("model_parallel",)},
+        help="model_parallel: the devices the blocks are split over, in order, comma-separated "
+        "(e.g. cuda:0,cuda:1); empty = every visible GPU",
+    )
+    split_points: tuple[int, ...] = option(
+        (), label="Split points", shown_when={"strategy": ("model_parallel",)},
+        help="model_parallel: the block index each next device starts at (e.g. 6 splits 12 "
+        "blocks as 0-5 | 6-11); one fewer than the devices; empty = balanced by parameter count",
+    )
+    hf_device_map: bool = option(
+        False, label="Hugging Face device_map", shown_when={"strategy": ("model_parallel",)},
+        help="model_parallel on a Hugging Face model: let accelerate place it "
+        "(device_map='auto' over the devices) instead of the split points", advanced=True,
+    )
+    deepspeed_stage: int = option(
+        2, choices=(1, 2, 3), label="ZeRO stage", shown_when={"strategy": ("deepspeed",)},
+        help="what DeepSpeed shards over the processes: 1 optimizer state, 2 and gradients, "
+        "3 and the parameters",
+    )
+    deepspeed_offload: str = option(
+        "none", choices=("none", "optimizer", "optimizer_and_params"), label="ZeRO offload",
+        shown_when={"strategy": ("deepspeed",)},
+        help="move optimizer state (stage 1-3) or also the parameters (stage 3) to CPU memory: "
+        "less GPU memory, slower steps",
     )
     seed: int = option(0, min=0, advanced=True)
 
     @property
     def processes(self) -> int:
-        """Training processes in all (1 unless the strategy is ddp or fsdp)."""
-        multi = self.strategy in ("ddp", "fsdp")
+        """Training processes in all (1 unless the strategy runs under torchrun)."""
+        multi = self.strategy in MULTI
         return self.nproc_per_node * self.nnodes if multi else 1
 
     def extra_checks(self) -> list[tuple[str, str]]:
@@ -114,7 +147,7 @@ class TrainConfig:
         problem = strategy_problem(self.strategy, self.device, self.checkpoint_every)
         if problem:
             problems.append(("strategy", problem))
-        if self.strategy in ("ddp", "fsdp"):
+        if self.strategy in MULTI:
             from engine.train.launch import launch_problems
 
             problems += launch_problems(self)

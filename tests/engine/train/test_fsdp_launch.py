@@ -43,5 +43,6 @@ def test_launch_keeps_fsdp_in_the_recipe_it_checks(tmp_path, capsys):
 def test_the_launch_fields_show_for_fsdp():
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     for name in ("nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint"):
-        assert set(fields[name].metadata["shown_when"]["strategy"]) == {"ddp", "fsdp"}
-    assert set(fields["strategy"].metadata["choices"]) == {"single", "ddp", "fsdp", "dataparallel"}
+        assert set(fields[name].metadata["shown_when"]["strategy"]) == {"ddp", "fsdp", "deepspeed"}
+    assert set(fields["strategy"].metadata["choices"]) == {
+        "single", "ddp", "fsdp", "dataparallel", "model_parallel", "deepspeed"}
