@@ -47,7 +47,7 @@ TEST_WORKERS ?= 2
 
 test: setup
 	$(VENV)/bin/ruff check engine gui tests bench tools
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 # the slow real-model tests (100M-parameter export memory, pretrained MiniLM, dynamo layer names)
 test-slow: setup
