@@ -98,6 +98,23 @@ class Log:
 
 
 @dataclass(frozen=True)
+class RankState:
+    """One training process of a multi-process run at a report step (rank 0 gathers and emits
+    them); `state` running | paused | finished | cancelled | failed (with `error`)."""
+
+    rank: int
+    world: int
+    host: str = ""
+    device: str = ""
+    step: int = 0
+    samples_per_s: float = 0.0
+    tokens_per_s: float = 0.0
+    peak_mb: float = 0.0  # the GPU allocator's peak on CUDA, the process's peak RSS on CPU
+    state: str = "running"
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class Artifact:
     kind: str  # checkpoint | onnx | report | recipe | metrics
     path: str
@@ -130,6 +147,7 @@ Event = (
     | NodeErrors
     | ExclusionStep
     | Log
+    | RankState
     | Artifact
     | Finished
     | Cancelled
@@ -148,6 +166,7 @@ EVENT_TYPES: dict[str, type] = {
         NodeErrors,
         ExclusionStep,
         Log,
+        RankState,
         Artifact,
         Finished,
         Cancelled,

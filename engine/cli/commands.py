@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from engine.cli.control_file import watching
 from engine.cli.drive import drive
 from engine.cli.format import ProgressPrinter, results_table
 from engine.cli.relay import relay_run, run_rank, under_torchrun, wants_torchrun
@@ -34,7 +35,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return relay_run(args, recipe, _listeners(args))
     if under_torchrun():  # one of torchrun's ranks
         return run_rank(args, recipe, _listeners(args))
-    return drive(Job(recipe, _listeners(args), workspace=_workspace(args)), args)
+    job = Job(recipe, _listeners(args), workspace=_workspace(args))
+    with watching(args.control_file, job):  # --control-file: pause/resume from outside
+        return drive(job, args)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

@@ -45,6 +45,9 @@ def add_run_commands(sub: argparse._SubParsersAction) -> None:
         "--events-json", action="store_true", help="print events as JSON lines (for the GUI)"
     )
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    r.add_argument("--control-file", type=Path, metavar="PATH",
+                   help="pause/resume from outside: the job pauses while PATH says 'pause' and "
+                   "goes on when it says 'run' (every rank of a multi-process run with it)")
     add_workspace_option(r)
     r.set_defaults(func=cmd_run)
 

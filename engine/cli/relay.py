@@ -4,8 +4,11 @@ Not under torchrun (no RANK in the environment) and asked for more than one proc
 starts the torchrun command (engine.train.launch) as a child in its own process group and
 turns rank 0's JSON event lines into its own output, as if the job ran here: the progress
 printer, or the same JSON lines with --events-json. Ctrl+C is forwarded to the group (each
-rank cancels, agreed across ranks). Under torchrun (`run_rank`), each rank runs the job: rank
-0 with the usual listeners, the others silent but for their error, which fails the run.
+rank cancels, agreed across ranks). `--control-file` passes on to rank 0, which watches it
+(engine.cli.control_file) to pause and resume the job; every rank then pauses with it. Under
+torchrun (`run_rank`), each rank runs the job: rank 0 with the usual listeners, the others
+silent but for their error, which fails the run; the relay then says which rank failed (a
+RankState event with state "failed") before the run's Failed event.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from engine.cli.control_file import watching
 from engine.cli.drive import outcome, run_in_thread
 from engine.cli.relay_stderr import StderrFilter
-from engine.events import Cancelled, Event, Failed, Finished, event_from_json
+from engine.events import Cancelled, Event, Failed, Finished, RankState, event_from_json
 from engine.job import Job, JobResult
 from engine.recipe import Recipe
 from engine.store import Workspace, WorkspaceError, default_workspace
@@ -52,7 +58,9 @@ def run_rank(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> 
         ws = Workspace(root) if rank == 0 else None  # rank 0 creates it, then the others open it
         dist.barrier()
         if rank == 0:  # under `run`'s relay (events as JSON) the relay prints the outcome
-            result = run_in_thread(Job(recipe, listeners, workspace=ws))
+            job = Job(recipe, listeners, workspace=ws)
+            with watching(getattr(args, "control_file", None), job):  # pause/resume from outside
+                result = run_in_thread(job)
             return outcome(result, args) if not args.events_json else _code(result)
         result = run_in_thread(Job(recipe, [], workspace=Workspace(root)))
         if result.status == "failed":  # the parent relay puts this line on rank 0's run
@@ -88,7 +96,11 @@ def launched_setup(train: TrainConfig) -> TrainConfig:
 def relay_run(args: argparse.Namespace, recipe: Recipe, listeners: list[Any]) -> int:
     """Start torchrun for this recipe on this machine and relay rank 0's events."""
     launch = Launch.of(recipe.train)
-    argv = local_argv(launch, job_args(args.recipe, args.name, args.workspace))
+    job = job_args(args.recipe, args.name, args.workspace)
+    control = getattr(args, "control_file", None)
+    if control is not None:  # rank 0 watches it (absolute: torchrun may start elsewhere)
+        job += ["--control-file", str(Path(control).resolve())]
+    argv = local_argv(launch, job)
     return relay(argv, args, listeners, child_env(launch))
 
 
@@ -115,7 +127,7 @@ def relay(argv: list[str], args: argparse.Namespace, listeners: list[Callable[[E
             print("\ncancelling every rank at the next step...", file=sys.stderr)
     rc = proc.wait()
     errs.join(timeout=5)
-    return _result(rc, end, errors, args)
+    return _result(rc, end, errors, args, listeners)
 
 
 def _relay_line(line: str, listeners: list[Callable[[Event], None]], end: list[Event]) -> None:
@@ -126,6 +138,8 @@ def _relay_line(line: str, listeners: list[Callable[[Event], None]], end: list[E
         return
     if isinstance(event, (Finished, Failed, Cancelled)):
         end.append(event)
+        if isinstance(event, Failed):  # held back: the rank that failed first is told first
+            return
     for listener in listeners:
         listener(event)
 
@@ -155,11 +169,28 @@ def _first_cause(last: Event | None, errors: StderrFilter) -> str | None:
     return None
 
 
-def _result(rc: int, end: list[Event], errors: StderrFilter, args: argparse.Namespace) -> int:
+def failure_events(run_id: str, cause: str, world: int = 0) -> list[Event]:
+    """The failed rank's row (its number read from `cause`, 0 when it names none) and Failed."""
+    m = re.search(r"\brank (\d+)\b", cause)
+    rank = int(m.group(1)) if m else 0
+    error = re.sub(r"^rank \d+: ", "", cause)
+    return [RankState(rank, world, state="failed", error=error), Failed(run_id, cause)]
+
+
+def _result(rc: int, end: list[Event], errors: StderrFilter, args: argparse.Namespace,
+            listeners: list[Callable[[Event], None]]) -> int:  # fmt: skip
     """The exit code and final lines of a relayed run; a crashed rank's error is the run's."""
     last = end[-1] if end else None
     run_id = getattr(last, "run_id", "") or None
     cause = _first_cause(last, errors)
+    told: list[Event] = []
+    if cause and not isinstance(last, (Finished, Cancelled)):
+        told = failure_events(run_id or "", cause)
+    elif isinstance(last, Failed):  # rank 0's own error
+        told = [RankState(0, 0, state="failed", error=last.error), last]
+    for event in told:
+        for listener in listeners:
+            listener(event)
     if cause and not isinstance(last, (Finished, Cancelled)):
         # rank 0 saw only its collective break: the rank that failed first is the cause
         if run_id:

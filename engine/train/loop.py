@@ -28,6 +28,7 @@ from engine.train.forward import compute_loss, forward, to_device
 from engine.train.loss_watch import LossWindow, TrainStats, loss_warnings
 from engine.train.objective import TaskLoss, TrainObjective
 from engine.train.precision import Precision
+from engine.train.rank_stats import rank_report
 from engine.train.setup_metrics import emit_setup_metrics
 from engine.train.state import TrainState
 from engine.train.step import Stepper, step_groups, steps_per_epoch
@@ -226,7 +227,8 @@ class _Run:
                 for hook in hooks:
                     hook.on_step(step)
                 stats.samples += sum(b["input_ids"].size(0) for b in group) * self.strategy.world_size
-                if log_now:
+                if log_now:  # each rank's own numbers first: world_window sums the window
+                    rank_report(ctx, window, step, self.strategy, self.device)
                     world_window(window, self.strategy)
                     window.report(step, self.steps, stepper.scheduler.get_last_lr()[0], stats, cfg, ctx)
                     emit_setup_metrics(ctx, step, info, stepper.precision, self.device,

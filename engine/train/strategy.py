@@ -31,6 +31,7 @@ from torch.utils.data import BatchSampler, Dataset, RandomSampler, Sampler, Sequ
 
 from engine.context import JobCancelled, JobContext
 from engine.train.loss_watch import LossWindow
+from engine.train.rank_stats import announce
 from engine.train.train_config import MULTI as MULTI_PROCESS  # noqa: F401 (re-exported)
 
 STRATEGIES = ("single", "ddp", "fsdp", "dataparallel", "model_parallel", "deepspeed")
@@ -234,11 +235,13 @@ def agreed_checkpoint(ctx: JobContext, strategy: SingleDevice) -> None:
             break
         if not waited:
             ctx.log("paused")
+            announce(ctx, strategy, "paused")  # the Run page's rank rows
             waited = True
         # keep asking: the all-reduce every 0.2 s keeps no rank in a collective long
         control.cancelled.wait(0.2)
     if waited:
         ctx.log("resumed")
+        announce(ctx, strategy, "running")
 
 
 def world_window(window: LossWindow, strategy: SingleDevice) -> None:
