@@ -1,87 +1,151 @@
-"""Throughput of the engine's training loop vs a hand-written PyTorch loop.
+"""The engine's training loop vs a hand-written PyTorch loop: time per step, side by side.
 
-Same model (built-in tiny-gpt), same data (Shakespeare blocks), same optimizer
-and schedule; the runs alternate engine/hand several times in one process and
-the ratio of the medians is printed. Target: engine/hand >= 0.97.
+Both train the same model from the same weights on the same batches in the same order with
+the same AdamW and linear schedule. The engine runs engine.train.loop.fine_tune as a recipe
+would (default setup: fp32, one device, no accumulation, metrics every log_every=5 steps); the
+hand loop is zero_grad / forward / loss / backward / step and nothing else (with
+`--precision bf16` a torch.autocast loop, fp16 adds a GradScaler). Rounds alternate engine,
+hand, engine, hand... so machine load hits both alike; each run's time per step is taken
+between the end of step --warm and the last step (bench.train_common.StepClock), so setup and
+the engine's final evaluation are not counted. Prints the medians and
+speed = hand time / engine time, against the target (issue 11): >= 0.97 at fp32, >= 0.95 with
+autocast. The largest weight difference between the two after the last round shows the two
+loops did the same work.
 
-    .venv/bin/python bench/train_loop.py [--steps 60] [--repeats 3]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/train_loop.py [--steps 40] [--rounds 3]
+    python3 bench/train_loop.py --device cuda --precision bf16 [--model gpt2 --seq 512 --batch 8]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.context import JobContext, JobControl  # noqa: E402
-from engine.data import load_data  # noqa: E402
-from engine.models.loaders import load_model  # noqa: E402
-from engine.recipe import DataSpec, ModelSpec, TrainConfig  # noqa: E402
-from engine.train.forward import forward_loss  # noqa: E402
-from engine.train.loop import _linear_schedule, fine_tune, make_loader  # noqa: E402
+from bench.train_common import StepClock, gpt2_module, run_engine, token_blocks  # noqa: E402
+from engine.recipe import TrainConfig  # noqa: E402
+from engine.train.device_checks import precision_problem  # noqa: E402
+from engine.train.forward import forward_loss, to_device  # noqa: E402
+from engine.train.loop import _linear_schedule, make_loader  # noqa: E402
+
+DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def hand_loop(module, ds, cfg: TrainConfig) -> float:
-    """The loop a person writes by hand; returns samples/s."""
+def hand_loop(module, ds, cfg: TrainConfig, device: torch.device, clock: StepClock) -> None:
+    """The loop a person writes by hand (the AMP recipe of the PyTorch docs at bf16/fp16)."""
+    torch.manual_seed(cfg.seed)
     loader = make_loader(ds, cfg.batch_size, True, cfg.seed)
-    opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _linear_schedule(0, cfg.max_steps))
+    opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _linear_schedule(cfg.warmup_steps, cfg.max_steps))
+    dtype = DTYPES.get(cfg.precision)
+    scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
     module.train()
-    step = samples = 0
-    t0 = time.perf_counter()
-    while step < cfg.max_steps:
-        for batch in loader:
+    for step, batch in enumerate(loader, 1):
+        batch = to_device(batch, device)
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             loss, _ = forward_loss(module, batch, "causal-lm")
-            opt.zero_grad(set_to_none=True)
+        if scaler is None:
             loss.backward()
             opt.step()
-            sched.step()
-            step += 1
-            samples += batch["input_ids"].size(0)
-            if step >= cfg.max_steps:
-                break
-    return samples / (time.perf_counter() - t0)
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        sched.step()
+        clock.on_step(step)
+        if step == cfg.max_steps:
+            break
 
 
-def engine_loop(module, ds, val, cfg: TrainConfig) -> float:
-    events: list = []
-    ctx = JobContext(events.append, JobControl())
-    stats = fine_tune(module, "causal-lm", ds, val, cfg, ctx, torch.device("cpu"))
-    return stats.samples / stats.seconds
+def model_and_data(args: argparse.Namespace):
+    """(module, train, val, description): the built-in tiny-gpt on Shakespeare, or GPT-2."""
+    if args.model == "gpt2":
+        vocab = 1000 if args.tiny else 50257
+        size = "tiny (2 layers, width 64)" if args.tiny else "small (124M parameters)"
+        train = token_blocks(args.steps * args.batch, args.seq, vocab)
+        val = token_blocks(args.batch, args.seq, vocab, seed=1)
+        return gpt2_module(args.tiny), train, val, f"GPT-2 {size}, random weights"
+    from engine.data import load_data
+    from engine.models.loaders import load_model
+    from engine.recipe import DataSpec, ModelSpec
 
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=16)
-    args = ap.parse_args()
-    torch.manual_seed(0)
     loaded = load_model(ModelSpec(source="builtin", path="tiny-gpt"))
-    data = load_data(DataSpec(source="builtin", path="shakespeare", max_length=64, max_samples=3000), loaded)
-    # eval only at the end (as a hand loop would not evaluate mid-run at all)
-    cfg = TrainConfig(max_steps=args.steps, batch_size=args.batch, lr=1e-3, eval_every=10**9,
-                      eval_batches=1, log_every=10)
-    base = copy.deepcopy(loaded.module)
-    engine_rates, hand_rates = [], []
-    hand_loop(copy.deepcopy(base), data.train, cfg)  # warm-up (allocator, kernels)
-    for _ in range(args.repeats):
-        engine_rates.append(engine_loop(copy.deepcopy(base), data.train, data.val, cfg))
-        hand_rates.append(hand_loop(copy.deepcopy(base), data.train, cfg))
-    e, h = statistics.median(engine_rates), statistics.median(hand_rates)
-    print(f"model: {loaded.description}; batch {args.batch} x 64 tokens, {args.steps} steps, "
-          f"{args.repeats} alternating repeats, torch threads {torch.get_num_threads()}")
-    print(f"engine loop : {e:8.1f} samples/s  (runs: {', '.join(f'{r:.1f}' for r in engine_rates)})")
-    print(f"hand loop   : {h:8.1f} samples/s  (runs: {', '.join(f'{r:.1f}' for r in hand_rates)})")
-    print(f"ratio engine/hand = {e / h:.3f}  (target >= 0.97)")
+    spec = DataSpec(source="builtin", path="shakespeare", max_length=args.seq,
+                    max_samples=args.steps * args.batch + 64)  # fmt: skip
+    data = load_data(spec, loaded)
+    return loaded.module, data.train, data.val, loaded.description
+
+
+def largest_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    sa, sb = a.state_dict(), b.state_dict()
+    return max(float((sa[k].float() - sb[k].float()).abs().max()) for k in sa)
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+    ap.add_argument("--model", default="tiny-gpt", choices=("tiny-gpt", "gpt2"))
+    ap.add_argument("--tiny", action="store_true", help="gpt2: 2 layers of width 64 (a CPU check)")
+    ap.add_argument("--steps", type=int, default=40, help="optimizer steps per run")
+    ap.add_argument("--warm", type=int, default=8, help="steps left out of the timing")
+    ap.add_argument("--rounds", type=int, default=3, help="engine, hand pairs")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    return ap.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(f"train_loop: no CUDA device here (torch {torch.__version__}); use --device cpu")
+        return 2
+    problem = precision_problem(args.precision, args.device)
+    if problem:
+        print(f"train_loop: --precision {args.precision}: {problem}")
+        return 2
+    device = torch.device(args.device)
+    base, train, val, description = model_and_data(args)
+    base = base.to(device)
+    cfg = TrainConfig(max_steps=args.steps, batch_size=args.batch, lr=3e-4, device=args.device,
+                      precision=args.precision, eval_every=10**9, eval_batches=1)  # fmt: skip
+    # warm-up of both (allocator, kernels, autotuning): not counted
+    warm = dataclasses.replace(cfg, max_steps=args.warm + 2)
+    run_engine(copy.deepcopy(base), train, val, warm, device, StepClock(1, args.warm + 2, device))
+    hand_loop(copy.deepcopy(base), train, warm, device, StepClock(1, args.warm + 2, device))
+    engine_ms, hand_ms = [], []
+    for _ in range(args.rounds):
+        engine, hand = copy.deepcopy(base), copy.deepcopy(base)
+        clock = StepClock(args.warm, args.steps, device)
+        run_engine(engine, train, val, cfg, device, clock)
+        engine_ms.append(clock.ms_per_step())
+        clock = StepClock(args.warm, args.steps, device)
+        hand_loop(hand, train, cfg, device, clock)
+        hand_ms.append(clock.ms_per_step())
+    e, h = statistics.median(engine_ms), statistics.median(hand_ms)
+    target = 0.97 if args.precision == "fp32" else 0.95
+    print(f"model: {description}; {args.device} {args.precision}, batch {args.batch} x {args.seq} "
+          f"tokens, {args.steps} steps per run (timed after step {args.warm}), {args.rounds} "
+          f"rounds engine/hand alternating, torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(f"engine loop: {e:8.2f} ms/step  (rounds: {', '.join(f'{x:.2f}' for x in engine_ms)})")
+    print(f"hand loop  : {h:8.2f} ms/step  (rounds: {', '.join(f'{x:.2f}' for x in hand_ms)})")
+    paired = [hh / ee for ee, hh in zip(engine_ms, hand_ms, strict=True)]
+    print(f"engine speed vs hand = {h / e:.3f}x  (per round: {', '.join(f'{p:.3f}' for p in paired)})")
+    print(f"target >= {target}: {'met' if h / e >= target else 'NOT met'}")
+    print(f"largest weight difference engine vs hand after the last round: "
+          f"{largest_difference(engine, hand):.2e}")  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
