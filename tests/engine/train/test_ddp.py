@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 from torch.utils.data import BatchSampler
 
-from engine.events import Finished, Metric
+from engine.events import Finished, Metric, RankState
 from engine.job import Job
 from engine.models.loaders import load_model
 from engine.recipe import ExportConfig, ModelSpec, Recipe
@@ -98,6 +98,19 @@ def test_only_rank_0_registers_one_run_and_its_card_says_ddp(ddp_run):
     # the relay printed only events (rank 1 is silent), each one a JSON line
     assert all(json.loads(line)["event"] for line in proc.stdout.splitlines() if line.strip())
     assert len(list((ws.root / "runs").iterdir())) == 2
+
+
+def test_rank_0_reports_a_row_for_each_rank_at_every_report_step(ddp_run):
+    _ws, events, _ = ddp_run
+    rows = [e for e in events if isinstance(e, RankState)]
+    # log_every 1 over 3 steps: both ranks' own numbers, gathered at each report
+    assert [(r.rank, r.step) for r in rows] == [(0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (1, 3)]
+    assert all(r.world == 2 and r.state == "running" and r.device == "cpu" and r.host for r in rows)
+    assert all(r.samples_per_s > 0 and r.tokens_per_s > r.samples_per_s for r in rows)
+    assert all(r.peak_mb > 50 for r in rows)  # each process's own peak RSS (torch alone is more)
+    # each rank's throughput is its own half: the world's samples/s is about their sum
+    world = [e.value for e in events if isinstance(e, Metric) and e.name == "throughput/samples_per_s"]
+    assert world[-1] == pytest.approx(rows[-2].samples_per_s + rows[-1].samples_per_s, rel=0.5)
 
 
 def test_each_rank_takes_its_share_of_the_single_process_global_batches():
