@@ -145,9 +145,11 @@ class RunPage(RunPageUi, QWidget):
         self._show_recipe(recipe)
         self._last_recipe = recipe
         self.set_status(f"continuing {resume_run}…" if resume_run else f"starting {recipe.name}…")
+        self.ranks.reset()
+        self.ranks.setVisible(recipe.train.processes > 1)
         if recipe.train.processes > 1:  # the events are rank 0's, relayed by workbench-cli
-            self._log(f"{recipe.train.processes} processes under torchrun: the plots show rank 0; "
-                      "Cancel stops every rank (no Pause)")  # fmt: skip
+            self._log(f"{recipe.train.processes} processes under torchrun: the plots show the run "
+                      "(rank 0), the table each rank; Pause and Cancel hold or stop every rank")  # fmt: skip
         return self.runner.start(recipe, self.state.workspace, resume_run)
 
     def resumable_run(self) -> str | None:
@@ -194,6 +196,7 @@ class RunPage(RunPageUi, QWidget):
     # -- events --------------------------------------------------------------------
     def _on_event(self, ev: object) -> None:
         self.plots.on_event(ev)
+        self.ranks.on_event(ev)
         if self.quantize_panel.on_event(ev):
             if not self._quantize_seen:  # once per run: training is over, show the step
                 self._quantize_seen = True

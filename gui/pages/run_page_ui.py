@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from gui.widgets.live_plots import LivePlots
 from gui.widgets.quantize_live import QuantizeLivePanel
+from gui.widgets.rank_table import RankTable
 from gui.widgets.run_history import RunHistoryPanel
 
 LOG_LINES = 2000  # older lines drop off; the full story is in the run folder
@@ -37,6 +38,8 @@ class RunPageUi:
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         splitter = self._build_log_split()
+        self.ranks = RankTable()  # a row per rank of a multi-process run (hidden otherwise)
+        self.ranks.hide()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
@@ -45,6 +48,7 @@ class RunPageUi:
         layout.addWidget(self.progress)
         layout.addLayout(progress_row)
         layout.addWidget(self.status)
+        layout.addWidget(self.ranks)
         layout.addWidget(splitter, 1)
 
     def _build_head(self) -> QHBoxLayout:
