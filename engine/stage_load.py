@@ -12,6 +12,7 @@ from engine.models.loaders import load_model
 from engine.models.structure import check_finite_weights
 from engine.registry import check_methods, entry_for_config
 from engine.script_refusal import torchscript_problems
+from engine.train.strategy_pipeline import model_parallel_problems
 
 if TYPE_CHECKING:  # the pipeline imports this module
     from engine.stages import JobState, Pipeline
@@ -39,6 +40,7 @@ def load_stage(p: Pipeline, s: JobState) -> None:
         )
     check_finite_weights(s.loaded.module, s.spec.path)
     problems = check_methods(r.methods, s.loaded.module) + artifact_step_problems(p, s)
+    problems += model_parallel_problems(r.train, s.loaded.module)  # split points vs its blocks
     problems = problems or step_model_problems(p, s)  # loads a step's own model (a teacher)
     if problems:  # before anything is registered: the workspace stays as it was
         raise ConfigError(problems)

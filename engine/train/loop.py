@@ -140,12 +140,13 @@ def fine_tune(
     if cfg.epochs == 0 or steps == 0:
         return stats
     precision = Precision(cfg.precision, device)
-    strategy = strategy_for(cfg.strategy, device)
-    stats.setup = setup_record(cfg) | strategy.record()
-    stats.setup["global_batch"] = stats.setup["effective_batch"] * strategy.world_size
+    strategy = strategy_for(cfg.strategy, device, cfg, ctx.log)
     owner = _objective_owner(objective, module)
     owned = [p for p in owner.parameters() if p.requires_grad] if owner is not None else []
     wrapped = strategy.wrap(module)  # first: FSDP puts sharded parameters in the module
+    # after wrap: model_parallel's record says where it placed the blocks
+    stats.setup = setup_record(cfg) | strategy.record()
+    stats.setup["global_batch"] = stats.setup["effective_batch"] * strategy.world_size
     opt, sched = _optimizer(module, cfg, steps, owned)
     keep_masks_live(module)
     saved = TrainState(module, opt, sched, hooks, owner, precision)

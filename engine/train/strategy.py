@@ -201,9 +201,12 @@ def init_from_env(device_type: str) -> None:
     dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
 
 
-def strategy_for(name: str, device: torch.device) -> SingleDevice:
+def strategy_for(
+    name: str, device: torch.device, cfg: Any = None, log: Any = None
+) -> SingleDevice:
     """The strategy a run trains with: DDP or FSDP when a process group is up and asked for,
-    DataParallel on CUDA when asked for, else single.
+    DataParallel on CUDA when asked for, model_parallel over cfg's devices (a TrainConfig;
+    `log` hears its placement), else single.
 
     The process group is started by the CLI (under torchrun) before the job; a ddp or fsdp
     recipe run in one plain process trains on its own, as a world of one.
@@ -217,6 +220,10 @@ def strategy_for(name: str, device: torch.device) -> SingleDevice:
         return FSDP(device)
     if name == "dataparallel" and device.type == "cuda":
         return DataParallel()
+    if name == "model_parallel" and cfg is not None:
+        from engine.train.strategy_pipeline import ModelParallel
+
+        return ModelParallel(device, cfg.devices, cfg.split_points, cfg.hf_device_map, log)
     return SingleDevice()
 
 

@@ -102,7 +102,8 @@ class TrainConfig:
     devices: str = option(
         "", label="Devices", shown_when={"strategy": ("model_parallel",)},
         help="model_parallel: the devices the blocks are split over, in order, comma-separated "
-        "(e.g. cuda:0,cuda:1); empty = every visible GPU",
+        "(e.g. cuda:0,cuda:1); empty = every visible GPU. cpu,cpu runs the split on CPU, "
+        "to test it",
     )
     split_points: tuple[int, ...] = option(
         (), label="Split points", shown_when={"strategy": ("model_parallel",)},
@@ -147,6 +148,10 @@ class TrainConfig:
         problem = strategy_problem(self.strategy, self.device, self.checkpoint_every)
         if problem:
             problems.append(("strategy", problem))
+        if self.strategy == "model_parallel":
+            from engine.train.placement import config_problems
+
+            problems += config_problems(self)
         if self.strategy in MULTI:
             from engine.train.launch import launch_problems
 
