@@ -89,7 +89,7 @@ def largest_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
     return max(float((sa[k].float() - sb[k].float()).abs().max()) for k in sa)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
@@ -101,15 +101,15 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    return ap.parse_args()
+    return ap.parse_args(argv)
 
 
-def main() -> int:
-    args = parse_args()
-    torch.set_num_threads(args.threads)
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print(f"train_loop: no CUDA device here (torch {torch.__version__}); use --device cpu")
         return 2
+    torch.set_num_threads(args.threads)
     problem = precision_problem(args.precision, args.device)
     if problem:
         print(f"train_loop: --precision {args.precision}: {problem}")
