@@ -62,3 +62,49 @@ def test_fsdp_on_cuda_in_a_world_of_one_trains_like_one_gpu(monkeypatch):
     assert all(type(a[k]) is torch.Tensor and a[k].is_cuda for k in a)
     assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
     assert values(metrics, "train/loss") == pytest.approx(values(metrics1, "train/loss"), abs=1e-4)
+
+
+def _blocks_on(module, strategy, expected: list[str]) -> None:
+    """Wrap with `strategy`, check each block's device and a forward/backward across them."""
+    strategy.wrap(module)
+    try:
+        assert [str(next(b.parameters()).device) for b in module.blocks] == expected
+        ids = torch.randint(0, 200, (2, 8), device=CUDA)
+        logits = module(ids, torch.ones_like(ids))
+        assert logits.device == ids.device  # back where the batch (and the labels) are
+        logits.float().pow(2).mean().backward()
+        assert all(p.grad is not None for p in module.parameters())
+    finally:
+        strategy.unwrap(module)
+    assert all(p.is_cuda for p in module.parameters())  # one device again (train.device)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="model parallel needs 2+ CUDA GPUs")
+def test_model_parallel_over_two_gpus_places_the_blocks_and_trains_like_one_gpu():
+    from engine.train.strategy_pipeline import ModelParallel
+
+    _blocks_on(tiny_gpt(), ModelParallel(CUDA, "cuda:0,cuda:1", (1,)), ["cuda:0", "cuda:1"])
+    split, one = tiny_gpt(), tiny_gpt()
+    metrics = _train(split, dataclasses.replace(BASE, strategy="model_parallel",
+                                                devices="cuda:0,cuda:1"))  # fmt: skip
+    metrics1 = _train(one, BASE)
+    a, b = split.state_dict(), one.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+    assert values(metrics, "train/loss") == pytest.approx(values(metrics1, "train/loss"), abs=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_model_parallel_over_a_gpu_and_the_cpu_moves_the_activations_both_ways():
+    from engine.train.strategy_pipeline import ModelParallel
+
+    # one GPU is enough to cross devices: the second stage on the CPU
+    _blocks_on(tiny_gpt(), ModelParallel(CUDA, "cuda:0,cpu", (1,)), ["cuda:0", "cpu"])
+    split, one = tiny_gpt(), tiny_gpt()
+    metrics = _train(split, dataclasses.replace(BASE, strategy="model_parallel",
+                                                devices="cuda:0,cpu"))  # fmt: skip
+    metrics1 = _train(one, BASE)
+    a, b = split.state_dict(), one.state_dict()
+    assert all(a[k].is_cuda and torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+    assert values(metrics, "train/loss") == pytest.approx(values(metrics1, "train/loss"), abs=1e-4)
