@@ -32,6 +32,7 @@ from gui.widgets.global_batch import attach_global_batch
 from gui.widgets.method_steps import MethodStepList, name_steps
 from gui.widgets.no_wheel import guard_wheel_in
 from gui.widgets.sensitivity_panel import SensitivityPanel
+from gui.widgets.split_preview import attach_split_preview
 from gui.widgets.teacher_picker import attach_variant_pickers, variant_choices
 
 DATA_FILTER = "Text or labelled data (*.txt *.csv *.jsonl *.json);;All files (*)"
@@ -105,6 +106,8 @@ class OptimizePage(RecipeFileActions, QWidget):
         self.data_form = ConfigForm(DataSpec, path="data")
         self.export_form = ConfigForm(ExportConfig, path="export")
         self.global_batch = attach_global_batch(self.train_form)  # batch × processes × accumulation
+        self.split_preview = attach_split_preview(  # model_parallel: blocks per device
+            self.train_form, lambda: getattr(self._loaded(), "module", None), self.state.model_loaded)
         for form in (self.train_form, self.data_form, self.export_form):
             form.changed.connect(lambda _v: self._sync())
         self.data_form.attach(
