@@ -71,6 +71,11 @@ class Stepper:
         self.params: Sequence[torch.Tensor] = [
             p for group in self.optimizer.param_groups for p in group["params"]
         ]
+        # DeepSpeed's engine takes over the module, backward and step (other strategies have
+        # no attach: the stepper runs them itself)
+        attach = getattr(self.strategy, "attach", None)
+        if attach is not None:
+            attach(self)
 
     def step(self, group: list[Batch], window: LossWindow, want_norm: bool = False) -> StepInfo:
         """Accumulate the gradients of `group`'s micro-batches, then one optimizer step.

@@ -1,0 +1,86 @@
+"""The DeepSpeed JSON config of a recipe's `train:` section (train.strategy deepspeed).
+
+A pure function of TrainConfig: the same dict is handed to `deepspeed.initialize`, written to
+the run folder as deepspeed_config.json, previewed under the Training form and printed by
+`workbench-cli launch RECIPE --print`. Keys as DeepSpeed reads them
+(deepspeed/runtime/config.py, runtime/zero/config.py, runtime/zero/offload_config.py).
+
+What the workbench keeps for itself: the optimizer (AdamW) and the learning-rate schedule are
+the loop's own, passed to `deepspeed.initialize` as client objects, so the config has no
+"optimizer" / "scheduler" sections and a deepspeed run follows the same schedule as the
+others. train_batch_size is left out: DeepSpeed derives it (micro × accumulation × world),
+and a recipe run as a world of one would contradict a number computed for several processes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.train.train_config import TrainConfig
+
+CONFIG_NAME = "deepspeed_config.json"
+
+OFFLOAD_NEEDS_STAGE3 = ("optimizer_and_params offloads the parameters, which only ZeRO stage 3 "
+                        "shards: set train.deepspeed_stage to 3 or offload only the optimizer")
+
+
+def deepspeed_config(cfg: TrainConfig, device_type: str = "cuda") -> dict[str, Any]:
+    """The DeepSpeed config for `cfg` (precision, batch, accumulation, clipping, ZeRO, offload).
+
+    `device_type` is where training runs: pinned host memory for offloads only helps (and
+    only exists) with a CUDA device.
+    """
+    config: dict[str, Any] = {
+        "train_micro_batch_size_per_gpu": cfg.batch_size,
+        "gradient_accumulation_steps": cfg.grad_accum_steps,
+        "zero_optimization": _zero_section(cfg, device_type == "cuda"),
+        # the loop logs every train.log_every steps itself; DeepSpeed's own print stays quiet
+        "steps_per_print": 2**31 - 1,
+        "wall_clock_breakdown": False,
+    }
+    if cfg.clip_grad_norm is not None:
+        config["gradient_clipping"] = cfg.clip_grad_norm
+    if cfg.precision == "bf16":
+        config["bf16"] = {"enabled": True}
+    elif cfg.precision == "fp16":
+        config["fp16"] = _fp16_section()
+    if cfg.deepspeed_offload != "none":
+        # the offloaded optimizer step runs the loop's torch AdamW on the CPU copy (DeepSpeed
+        # would otherwise insist on its DeepSpeedCPUAdam, a C++ op built on first use)
+        config["zero_force_ds_cpu_optimizer"] = False
+    return config
+
+
+def _zero_section(cfg: TrainConfig, pin_memory: bool) -> dict[str, Any]:
+    zero: dict[str, Any] = {"stage": cfg.deepspeed_stage}
+    if cfg.deepspeed_offload in ("optimizer", "optimizer_and_params"):
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": pin_memory}
+    if cfg.deepspeed_offload == "optimizer_and_params":
+        zero["offload_param"] = {"device": "cpu", "pin_memory": pin_memory}
+    return zero
+
+
+def _fp16_section() -> dict[str, Any]:
+    """Dynamic loss scaling (loss_scale 0), like torch's GradScaler: start at 2**16, halve on an
+    overflow (the step is skipped), double after 1000 clean steps."""
+    return {
+        "enabled": True,
+        "loss_scale": 0,
+        "initial_scale_power": 16,
+        "loss_scale_window": 1000,
+        "hysteresis": 2,
+        "min_loss_scale": 1,
+    }
+
+
+def offload_problem(stage: int, offload: str) -> str | None:
+    """Why this ZeRO stage cannot take this offload (train.deepspeed_offload), or None."""
+    if offload == "optimizer_and_params" and stage != 3:
+        return OFFLOAD_NEEDS_STAGE3
+    return None
+
+
+def config_text(cfg: TrainConfig, device_type: str = "cuda") -> str:
+    """The config as the JSON file holds it (indented, keys in a stable order)."""
+    return json.dumps(deepspeed_config(cfg, device_type), indent=2)
