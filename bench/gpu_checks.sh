@@ -14,9 +14,12 @@
 # Each step has a timeout; everything goes to stdout and to $OUT/gpu_checks.log, with one line
 # per step in $OUT/summary.txt ($OUT defaults to /tmp/gpu_checks). Python: $PYTHON, else
 # .venv/bin/python when its torch sees CUDA, else python3 (the device machine's python3 holds
-# torch with CUDA, transformers and pytest; the repo's .venv is too big to carry there).
+# torch with CUDA, transformers and pytest; the repo's .venv is too big to carry there). The
+# project's pure-Python extras it lacks come from .gpu_carry/site: run bench/gpu_prepare.sh
+# here first and carry .gpu_carry.
 set -u
 cd "$(dirname "$0")/.."
+if [ -d .gpu_carry/site ]; then export PYTHONPATH=$PWD/.gpu_carry/site${PYTHONPATH:+:$PYTHONPATH}; fi
 out=${OUT:-/tmp/gpu_checks}
 mkdir -p "$out"
 log=$out/gpu_checks.log

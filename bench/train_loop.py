@@ -78,8 +78,9 @@ def model_and_data(args: argparse.Namespace):
     from engine.recipe import DataSpec, ModelSpec
 
     loaded = load_model(ModelSpec(source="builtin", path="tiny-gpt"))
+    # 2x what one run takes: a tenth goes to validation, and every step gets a full batch
     spec = DataSpec(source="builtin", path="shakespeare", max_length=args.seq,
-                    max_samples=args.steps * args.batch + 64)  # fmt: skip
+                    max_samples=2 * args.steps * args.batch)  # fmt: skip
     data = load_data(spec, loaded)
     return loaded.module, data.train, data.val, loaded.description
 
@@ -117,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     base, train, val, description = model_and_data(args)
     base = base.to(device)
+    if len(train) < args.steps * args.batch:  # the hand loop runs one epoch
+        print(f"train_loop: {len(train)} training blocks, fewer than --steps x --batch")
+        return 2
     cfg = TrainConfig(max_steps=args.steps, batch_size=args.batch, lr=3e-4, device=args.device,
                       precision=args.precision, eval_every=10**9, eval_batches=1)  # fmt: skip
     # warm-up of both (allocator, kernels, autotuning): not counted
