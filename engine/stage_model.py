@@ -106,6 +106,10 @@ def train_stage(p: Pipeline, s: JobState) -> None:
     ctx = p.enter_stage("train", "fine-tuning")
     module, task = s.loaded.module, s.loaded.task
     if s.data is not None and r.train.epochs > 0:
+        if r.train.strategy == "deepspeed":  # the config DeepSpeed trains with, in the run folder
+            from engine.train.deepspeed_config import write_config
+
+            write_config(r.train, s.folder, s.device.type)
         targets = s.targets
         s.train_stats = fine_tune(
             module, task, s.data.train, s.data.val, r.train, ctx, s.device,

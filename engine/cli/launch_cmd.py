@@ -45,12 +45,12 @@ def add_launch_command(sub: argparse._SubParsersAction) -> None:
 
 
 def launch_recipe(args: argparse.Namespace) -> Recipe:
-    """The recipe with strategy ddp (fsdp stays fsdp) and the command line's launch settings,
-    validated."""
+    """The recipe with strategy ddp (fsdp and deepspeed stay) and the command line's launch
+    settings, validated."""
     recipe = Recipe.load(args.recipe)
     given = {"nnodes": args.nnodes, "nproc_per_node": args.nproc_per_node,
              "node_rank": args.node_rank, "rdzv_endpoint": args.rdzv_endpoint}  # fmt: skip
-    strategy = "fsdp" if recipe.train.strategy == "fsdp" else "ddp"
+    strategy = recipe.train.strategy if recipe.train.strategy in ("fsdp", "deepspeed") else "ddp"
     train = dataclasses.replace(recipe.train, strategy=strategy,
                                 **{k: v for k, v in given.items() if v is not None})  # fmt: skip
     if args.print_only and train.nnodes > 1 and not train.rdzv_endpoint:
@@ -75,6 +75,10 @@ def cmd_launch(args: argparse.Namespace) -> int:
     if SLURM_HEAD in line:  # several nodes, no endpoint given: the Slurm script sets it
         print("# on each node, with head_node=<the first node's host name>; or --rdzv-endpoint")
     print(f"wrote {script} (sbatch {script.name})")
+    if train.strategy == "deepspeed":  # what every rank hands deepspeed.initialize
+        from engine.train.deepspeed_config import config_text
+
+        print(f"# DeepSpeed config (written to the run folder):\n{config_text(train)}")
     if args.print_only:
         return 0
     from engine.cli.commands import _listeners

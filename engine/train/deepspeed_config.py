@@ -15,6 +15,7 @@ and a recipe run as a world of one would contradict a number computed for severa
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from engine.train.train_config import TrainConfig
@@ -81,6 +82,21 @@ def offload_problem(stage: int, offload: str) -> str | None:
     return None
 
 
+def config_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
+    """(field, reason) for settings DeepSpeed would refuse (TrainConfig.extra_checks)."""
+    problem = offload_problem(cfg.deepspeed_stage, cfg.deepspeed_offload)
+    return [("deepspeed_offload", problem)] if problem else []
+
+
 def config_text(cfg: TrainConfig, device_type: str = "cuda") -> str:
     """The config as the JSON file holds it (indented, keys in a stable order)."""
     return json.dumps(deepspeed_config(cfg, device_type), indent=2)
+
+
+def write_config(cfg: TrainConfig, folder: Path, device_type: str) -> None:
+    """deepspeed_config.json in the run folder (rank 0 only: the others write nothing)."""
+    from engine.atomic_io import atomic_write_text
+    from engine.train.strategy import is_main_process
+
+    if is_main_process():
+        atomic_write_text(folder / CONFIG_NAME, config_text(cfg, device_type) + "\n")

@@ -60,7 +60,39 @@ def strategy_problem(strategy: str, device: str, checkpoint_every: int | None) -
     if strategy == "dataparallel":
         if resolved_device_type(device) != "cuda" or torch.cuda.device_count() < 2:
             return DATAPARALLEL_NEEDS_GPUS
-    if strategy == "fsdp" and checkpoint_every:
-        return ("fsdp cannot write a resumable training state yet (rank 0 holds only its "
+    if strategy in ("fsdp", "deepspeed") and checkpoint_every:
+        return (f"{strategy} cannot write a resumable training state yet (rank 0 holds only its "
                 "shards); leave checkpoint_every empty or use strategy ddp")
+    if strategy == "deepspeed":
+        return deepspeed_problem(device)
     return None
+
+
+DEEPSPEED_MISSING = "deepspeed is not installed: pip install .[deepspeed] (or use ddp or fsdp)"
+DEEPSPEED_NEEDS_CUDA = "deepspeed needs CUDA GPUs; this machine has none: use ddp or fsdp"
+
+
+def deepspeed_problem(device: str = "auto") -> str | None:
+    """Why DeepSpeed cannot train here: the optional package missing, or no CUDA GPU."""
+    import importlib.util
+
+    if importlib.util.find_spec("deepspeed") is None:  # found without importing it (slow)
+        return DEEPSPEED_MISSING
+    if not torch.cuda.is_available():
+        return DEEPSPEED_NEEDS_CUDA
+    if resolved_device_type(device) != "cuda":
+        return "deepspeed trains on CUDA GPUs: set train.device to auto or cuda"
+    return None
+
+
+def unavailable_strategies() -> dict[str, str]:
+    """The train.strategy choices this machine cannot run, with the reason (the form greys them)."""
+    reasons = {"deepspeed": deepspeed_problem()}
+    if torch.cuda.device_count() < 2:
+        reasons["dataparallel"] = DATAPARALLEL_NEEDS_GPUS
+    return {k: v for k, v in reasons.items() if v}
+
+
+def unavailable_precisions() -> dict[str, str]:
+    """The train.precision choices no device here can train (fp16 without a CUDA GPU)."""
+    return {} if torch.cuda.is_available() else {"fp16": FP16_ON_CPU}

@@ -224,6 +224,10 @@ def strategy_for(
         from engine.train.strategy_pipeline import ModelParallel
 
         return ModelParallel(device, cfg.devices, cfg.split_points, cfg.hf_device_map, log)
+    if name == "deepspeed" and cfg is not None:  # ZeRO (a world of one without torchrun)
+        from engine.train.strategy_deepspeed import DeepSpeed
+
+        return DeepSpeed(device, cfg)
     return SingleDevice()
 
 

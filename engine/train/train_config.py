@@ -152,6 +152,10 @@ class TrainConfig:
             from engine.train.placement import config_problems
 
             problems += config_problems(self)
+        if self.strategy == "deepspeed":
+            from engine.train.deepspeed_config import config_problems as deepspeed_problems
+
+            problems += deepspeed_problems(self)
         if self.strategy in MULTI:
             from engine.train.launch import launch_problems
 
