@@ -83,8 +83,12 @@ def test_a_rank_that_dies_fails_the_run_with_its_cause(tmp_path):
     proc = _start(tmp_path)
     _wait_for_step(proc, 2)
     os.kill(_rank_pids(tmp_path)[1], signal.SIGKILL)
-    _, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1
+    # the relay's last events: rank 1's row marked failed, then the run's Failed with the cause
+    *_, row, failed = [json.loads(line) for line in out.splitlines()]
+    assert (row["event"], row["rank"], row["state"]) == ("RankState", 1, "failed")
+    assert failed["event"] == "Failed" and "local rank 1 died" in failed["error"]
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == ["error: training process of local rank 1 died (killed by SIGKILL)"]
     (v,) = Workspace(tmp_path / "ws").variants()
