@@ -179,6 +179,29 @@ def test_hf_device_map_without_accelerate_is_refused_in_one_line():
     assert field == "hf_device_map" and "pip install accelerate" in message
 
 
+def test_hf_device_map_is_checked_against_the_loaded_model():
+    from engine.train.strategy_pipeline import model_parallel_problems
+
+    (error,) = model_parallel_problems(dataclasses.replace(SPLIT, hf_device_map=True), tiny_gpt())
+    assert error.path == "train.hf_device_map"
+    assert ("pip install accelerate" in error.message
+            or "is for Hugging Face models and TinyGPT is not one" in error.message)  # fmt: skip
+    assert model_parallel_problems(dataclasses.replace(SPLIT, split_points=(1,)), tiny_gpt()) == []
+
+
+def test_hf_device_map_places_a_bert_with_accelerate_and_trains_like_one_device():
+    pytest.importorskip("accelerate")
+    data = type("Data", (), {"train": _Labelled(24, 1), "val": _Labelled(8, 2)})()
+    placed, one = _bert(), _bert()
+    stats, metrics, logs = _run(placed, dataclasses.replace(SPLIT, hf_device_map=True),
+                                "classification", data)  # fmt: skip
+    _, metrics1, _ = _run(one, BASE, "classification", data)
+    assert _same_weights(placed, one) and metrics == metrics1
+    assert stats.setup["hf_device_map"] == {"": "cpu"}  # on CPU accelerate keeps it whole
+    assert logs[0].startswith("model parallel: accelerate device_map")
+    assert _hooked(placed) == [] and "to" not in vars(placed.model)  # movable again
+
+
 def test_strategy_for_builds_model_parallel_from_the_train_config():
     strategy = strategy_for("model_parallel", CPU, SPLIT)
     assert isinstance(strategy, ModelParallel) and strategy.devices == ["cpu", "cpu"]
