@@ -222,3 +222,27 @@ def test_cli_refuses_split_points_past_the_blocks_in_one_line(tmp_path, capsys):
     assert len(errors) == 1 and "Traceback" not in errors[0]
     assert errors[0].startswith("error: train.split_points: split point 9 is past the model's last")
     assert not (tmp_path / "ws" / "runs").exists() or not any((tmp_path / "ws" / "runs").iterdir())
+
+
+def test_the_shipped_recipe_runs_and_its_card_says_where_the_blocks_went(tmp_path):
+    from pathlib import Path
+
+    from engine.job import Job
+    from engine.recipe import ExportConfig, Recipe
+
+    path = Path(__file__).resolve().parents[3] / "assets" / "recipes" / "tiny-gpt-model-parallel.yaml"
+    recipe = Recipe.load(path)
+    recipe = recipe.replace(  # as shipped, on less data and fewer steps
+        data=dataclasses.replace(recipe.data, max_samples=64, max_length=32),
+        train=dataclasses.replace(recipe.train, max_steps=2, eval_every=2, eval_batches=1),
+        export=ExportConfig(enabled=False),
+    )
+    result = Job(recipe, workspace=tmp_path).run()
+    assert result.ok, result.error
+    train = result.card["train"]
+    assert train["strategy"] == "model_parallel" and train["devices"] == ["cpu", "cpu"]
+    assert [p["blocks"] for p in train["placement"]] == [[0, 1], [2, 3]]  # balanced: 4 blocks
+    from engine.models.builtin import build_tiny_module
+
+    every = sum(p.numel() for p in build_tiny_module("tiny-gpt").parameters())  # 875,776
+    assert sum(p["params"] for p in train["placement"]) == every
