@@ -64,14 +64,14 @@ def option(
     default_factory: Any = dataclasses.MISSING,
     advanced: bool = False,
     shown_when: dict[str, tuple[Any, ...]] | None = None,
-    editor: str | None = None,
+    editor: str | None = None, unavailable: str | None = None,
 ) -> Any:
     """A dataclass field carrying help text, bounds and choices for forms and validation.
 
     `shown_when={"schedule": ("gradual",)}`: a form shows the field only while those other
     fields hold one of those values (the value is still validated and saved).
-    `editor="layer_picker"`: forms use that named editor instead of the one the type gets
-    (validation is unchanged; a form without it falls back to the type's editor).
+    `editor="layer_picker"`: forms use that named editor instead of the type's (a form without
+    it falls back). `unavailable="pkg.mod.fn"`: fn() -> {choice: why}, shown greyed with why.
     """
     meta = {
         "help": help,
@@ -83,7 +83,7 @@ def option(
         "choices": choices,
         "advanced": advanced,
         "shown_when": shown_when or {},
-        "editor": editor,
+        "editor": editor, "unavailable": unavailable,
     }
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)

@@ -41,6 +41,7 @@ class TrainConfig:
         help="numeric precision of the training step: fp32; bf16 autocast (CUDA GPUs with "
         "bfloat16, Ampere or newer, and CPUs); fp16 autocast with a gradient scaler (CUDA "
         "only). Weights stay float32. A choice this machine cannot do is refused before the run",
+        unavailable="engine.train.device_checks.unavailable_precisions",
     )
     grad_accum_steps: int = option(
         1, min=1, max=4096, label="Gradient accumulation",
@@ -79,6 +80,7 @@ class TrainConfig:
         "model_parallel: one process, the model's blocks split in order over several devices "
         "(for a model too big for one GPU). deepspeed: DeepSpeed ZeRO stage 1/2/3 under torchrun "
         "(optional extra: pip install .[deepspeed]; CUDA GPUs)",
+        unavailable="engine.train.device_checks.unavailable_strategies",
     )
     nproc_per_node: int = option(
         1, min=1, max=1024, label="Processes per node", shown_when={"strategy": MULTI},

@@ -132,6 +132,9 @@ class ConfigForm(QWidget):
         col.addLayout(line)
         if captions and help_text:
             col.addWidget(small_label(help_text, "caption"))
+        greyed = getattr(editor, "unavailable_text", lambda: "")()  # choices this machine lacks
+        if greyed:
+            col.addWidget(small_label(greyed, "caption"))
         error = small_label("", "error")
         error.setObjectName(f"error_{f.name}")
         error.hide()
@@ -210,6 +213,10 @@ class ConfigForm(QWidget):
         """The config as typed, or None while any field is invalid."""
         return self._value
 
+    def typed_value(self) -> Any:
+        """The config as typed, also when only its cross-field/machine checks refuse it (previews)."""
+        return self._typed
+
     def errors(self) -> list[str]:
         """Every current problem as 'path.field: message' (the CLI's wording)."""
         out = []
@@ -236,6 +243,7 @@ class ConfigForm(QWidget):
     def _on_edit(self) -> None:
         if self._loading:
             return
+        self._typed = None  # _validate sets it when every field parses
         self._value, self._errors = self._validate()
         for name, row in self._rows.items():
             msg = self._errors.get(name, "")
@@ -272,7 +280,7 @@ class ConfigForm(QWidget):
         if errors:
             return None, errors
         try:
-            cfg = self.config_cls(**kwargs)
+            cfg = self._typed = self.config_cls(**kwargs)
         except (TypeError, ValueError) as exc:  # a __post_init__ check
             return None, {"": str(exc)}
         # validate_config adds the config's own cross-field checks (extra_checks)

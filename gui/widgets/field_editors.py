@@ -8,6 +8,7 @@ parses, else the raw text) so the form can show the engine's own message for it
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import types
 import typing
 from collections.abc import Callable
@@ -88,11 +89,23 @@ class BoolEditor(FieldEditor):
 
 
 class ChoiceEditor(FieldEditor):
-    def __init__(self, choices: tuple[Any, ...], optional: bool) -> None:
+    def __init__(
+        self, choices: tuple[Any, ...], optional: bool, unavailable: dict[Any, str] | None = None
+    ) -> None:
         self.choices = ((None,) if optional else ()) + tuple(choices)
         self.widget = QComboBox()
         ignore_wheel_unless_focused(self.widget)  # scrolling the form must not change the choice
         self.widget.addItems([NONE_CHOICE if c is None else str(c) for c in self.choices])
+        # what this machine cannot run: listed (so it is known to exist) but greyed, with why
+        self.unavailable = {c: why for c, why in (unavailable or {}).items() if c in self.choices}
+        for choice, why in self.unavailable.items():
+            item = self.widget.model().item(self.choices.index(choice))
+            item.setEnabled(False)
+            item.setToolTip(why)
+
+    def unavailable_text(self) -> str:
+        """'deepspeed unavailable: why', a line per greyed choice (the form shows it)."""
+        return "\n".join(f"{c} unavailable: {why}" for c, why in self.unavailable.items())
 
     def get(self) -> Any:
         return self.choices[self.widget.currentIndex()]
@@ -218,7 +231,7 @@ def editor_for(f: dataclasses.Field, tp: Any) -> FieldEditor:
 
         return LayerPickerEditor(optional)
     if meta.get("choices"):
-        return ChoiceEditor(tuple(meta["choices"]), optional)
+        return ChoiceEditor(tuple(meta["choices"]), optional, unavailable_choices(meta))
     if base is bool:
         return BoolEditor()
     if base in (int, float, str):
@@ -230,3 +243,12 @@ def editor_for(f: dataclasses.Field, tp: Any) -> FieldEditor:
         if item in (str, int, float):
             return TupleEditor(item, optional)
     return YamlEditor(optional)
+
+
+def unavailable_choices(meta: Any) -> dict[Any, str]:
+    """{choice: why} of a field's `option(unavailable="pkg.mod.fn")` (fn() answers), or {}."""
+    path = meta.get("unavailable")
+    if not path:
+        return {}
+    module, _, name = path.rpartition(".")
+    return dict(getattr(importlib.import_module(module), name)())
