@@ -246,3 +246,40 @@ def test_the_shipped_recipe_runs_and_its_card_says_where_the_blocks_went(tmp_pat
 
     every = sum(p.numel() for p in build_tiny_module("tiny-gpt").parameters())  # 875,776
     assert sum(p["params"] for p in train["placement"]) == every
+
+
+def test_each_placed_module_gets_its_inputs_on_its_own_device():
+    """A real second device on a CPU-only machine: 'meta' (shapes, no data). Blocks 0-1 stay on
+    the CPU, 2-3 and the head go to meta; what each module is called with (hidden states and
+    the key mask the model made on the CPU) must arrive on its device. Copying the logits back
+    out of meta cannot work, so the call ends there."""
+    module = build_tiny_gpt4()
+    strategy = ModelParallel(CPU, "cpu,meta", (2,))
+    strategy.wrap(module)
+    seen: dict[str, list[str]] = {}
+
+    def record(name):
+        def hook(_m, args, kwargs):
+            tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+            seen[name] = [t.device.type for t in tensors]
+
+        return hook
+
+    for name in ("blocks.0", "blocks.1", "blocks.2", "blocks.3", "ln_f", "lm_head"):
+        module.get_submodule(name).register_forward_pre_hook(record(name), with_kwargs=True)
+    ids = torch.randint(0, 200, (2, 8))
+    mask = torch.ones_like(ids)
+    mask[:, 6:] = 0  # padding: the blocks get a key mask too, made once by the model on the CPU
+    with pytest.raises((NotImplementedError, RuntimeError), match="meta"):
+        module(ids, mask)
+    # every block of the second stage, not only its first, gets hidden states and mask on meta
+    assert seen == {"blocks.0": ["cpu", "cpu"], "blocks.1": ["cpu", "cpu"],
+                    "blocks.2": ["meta", "meta"], "blocks.3": ["meta", "meta"],
+                    "ln_f": ["meta"], "lm_head": ["meta"]}  # fmt: skip
+    assert module.tok_emb.weight.device.type == "cpu" and module.lm_head.weight.is_meta
+
+
+def build_tiny_gpt4():
+    from engine.models.builtin import build_tiny_module
+
+    return build_tiny_module("tiny-gpt", {"d_model": 32, "n_layer": 4, "n_head": 2})
