@@ -14,6 +14,9 @@ Step time is taken between the end of step --warm and the last step (bench.train
 
     python3 bench/gpu_train_setup.py                    # the GPU run, about a minute on an H200
     .venv/bin/python bench/gpu_train_setup.py --device cpu --tiny   # a check of the bench on CPU
+
+bench/gpu_checks.sh runs it with the other GPU checks. No GPU figures yet: the session that wrote
+it had no GPU machine.
 """
 
 from __future__ import annotations
