@@ -73,6 +73,7 @@ class DeepSpeed(DDP):
         if stepper.owned:
             raise ValueError("train.strategy: deepspeed cannot train an objective's own "
                              "parameters (distillation's projections) yet; use ddp")
+        _forget_stale_world_group()
         engine, optimizer, _, _ = deepspeed.initialize(
             model=stepper.module, optimizer=stepper.optimizer, config=self.config,
             dist_init_required=False,
@@ -119,6 +120,19 @@ class DeepSpeed(DDP):
         return {"strategy": self.name, "world_size": self.world_size,
                 "zero_stage": self.cfg.deepspeed_stage, "offload": self.cfg.deepspeed_offload,
                 "deepspeed_config": self.config}  # fmt: skip
+
+
+def _forget_stale_world_group() -> None:
+    """DeepSpeed keeps a clone of the world group from its first use; a process group that was
+    destroyed and started again since (a second run in this process) makes that clone stale."""
+    from deepspeed.utils import groups
+
+    if groups._WORLD_GROUP is None:
+        return
+    try:
+        dist.get_process_group_ranks(groups._WORLD_GROUP)
+    except (KeyError, ValueError, RuntimeError):  # not a group of the current process group
+        groups._WORLD_GROUP = None
 
 
 def _gathered(p: nn.Parameter) -> torch.Tensor:
