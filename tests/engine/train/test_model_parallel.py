@@ -167,6 +167,11 @@ def test_config_checks_refuse_what_this_machine_cannot_place():
     if torch.cuda.device_count() < 8:
         assert "is not on this machine" in check(devices="cpu,cuda:7")[0][1]
     assert check(split_points=(2, 1), devices="cpu,cpu,cpu")[0][0] == "split_points"
+    # the torchrun fields are hidden under model_parallel (one process): whatever they hold
+    assert dataclasses.replace(SPLIT, nproc_per_node=4, nnodes=2).extra_checks() == []
+    assert dataclasses.replace(SPLIT, nproc_per_node=4).processes == 1
+    with pytest.raises(ConfigError, match="train.devices: lists 3 devices for 2 transformer"):
+        plan_placement(tiny_gpt(), ["cpu"] * 3)  # more devices than blocks: known with the model
     if torch.cuda.device_count() < 2:  # empty = every GPU: none here to split over
         field, message = check(devices="")[0]
         assert field == "strategy" and "cpu,cpu" in message
