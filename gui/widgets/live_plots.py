@@ -268,6 +268,8 @@ class LivePlots(PlotOptions, QWidget):
             self._pinned.add(key)
             if flat_x:
                 vb.setXRange(*padded_span(x), padding=0)
+            else:  # a constant value (peak memory) over steps: x still follows the steps
+                vb.setXRange(float(x.min()), float(x.max()), padding=0.02)
             if flat_y:
                 vb.setYRange(*padded_span(y, self.log_check.isChecked()), padding=0)
         elif key in self._pinned:

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from engine.events import LayerStats, Metric, Progress, StageStarted, WeightHistogram
 from engine.registry import method_config_class
 from gui.pages.run_page import ERROR_COLOR, RunPage, fmt_duration, summary_text
+from gui.widgets.curve_specs import plot_key
 from gui.widgets.live_plots import LivePlots, short_layer_name, strip_common_prefix
 from gui.widgets.weight_histogram import zero_fraction
 from tests.gui.conftest import fast_recipe
@@ -281,6 +282,23 @@ def test_a_single_point_is_visible_on_a_sensible_range(qtbot):
         plots.on_event(Metric("train/loss", step, 5.0 - step))
     plots.redraw()
     assert curve.opts["symbol"] is None and all(vb.autoRangeEnabled())
+
+
+def test_a_constant_series_keeps_its_x_range_on_the_steps(qtbot):
+    """Peak memory often reads the same at every report: its y range is padded around the
+    value, and its x range still spans the steps (not the first point's ±0.05)."""
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 500)
+    plots.show()
+    plots.timer.stop()
+    for step in (1, 5, 10):
+        plots.on_event(Metric("memory/peak_rss_mb", step, 432.0))
+        plots.redraw()
+    vb = plots.plots[plot_key("memory/peak_rss_mb")].getPlotItem().vb
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert x0 <= 1 and x1 >= 10 and x1 - x0 < 12
+    assert y0 < 432.0 < y1
 
 
 def test_structured_run_shows_what_each_layer_lost(qtbot, app_state):
