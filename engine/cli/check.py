@@ -33,6 +33,9 @@ def check_text(recipe_path: Path, workspace: Path | None = None) -> tuple[str, b
 
     problems = torchscript_problems(recipe.methods, recipe.train.epochs, loaded.module)
     problems = problems or check_methods(recipe.methods, loaded.module)
+    from engine.train.strategy_pipeline import model_parallel_problems
+
+    problems += model_parallel_problems(recipe.train, loaded.module)  # split points vs its blocks
     from engine.config_fields import FieldError
 
     for i, cfg in enumerate(recipe.methods if not problems else ()):  # a teacher, as a run does

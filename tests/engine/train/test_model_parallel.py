@@ -227,6 +227,9 @@ def test_cli_refuses_split_points_past_the_blocks_in_one_line(tmp_path, capsys):
     assert len(errors) == 1 and "Traceback" not in errors[0]
     assert errors[0].startswith("error: train.split_points: split point 9 is past the model's last")
     assert not (tmp_path / "ws" / "runs").exists() or not any((tmp_path / "ws" / "runs").iterdir())
+    # `check` loads the model too, and says the same before any run
+    assert main(["check", str(recipe), "-w", str(tmp_path / "ws")]) == 2
+    assert "train.split_points: split point 9 is past" in capsys.readouterr().err
 
 
 def test_the_shipped_recipe_runs_and_its_card_says_where_the_blocks_went(tmp_path):
