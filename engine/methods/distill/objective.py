@@ -153,7 +153,11 @@ class DistillObjective(nn.Module):
             total = total + s.hidden_weight * h
             parts["hidden"] = h.detach()
         if attention:
-            a = attention_loss(got_s.attention, got_t.attention, batch["attention_mask"])
+            # under model_parallel the student's last block may sit on another device
+            student_att, teacher_att = got_s.attention, got_t.attention
+            if student_att is not None and teacher_att is not None:
+                student_att = student_att.to(teacher_att.device)
+            a = attention_loss(student_att, teacher_att, batch["attention_mask"])
             total = total + s.attention_weight * a
             parts["attention"] = a.detach()
         parts["agreement"] = agreement(s_logits, t_logits, mask)
@@ -171,7 +175,8 @@ class DistillObjective(nn.Module):
         """Mean hidden-state loss over the mapped pairs."""
         s = self.settings
         losses = [
-            hidden_loss(got_s.hidden[i], got_t.hidden[j], s.hidden_kind,
+            # .to: under model_parallel a student block's output is on its stage's device
+            hidden_loss(got_s.hidden[i].to(got_t.hidden[j].device), got_t.hidden[j], s.hidden_kind,
                         self.projections[str(i)] if str(i) in self.projections else None, mask)
             for i, j in enumerate(self.layer_map)
         ]  # fmt: skip
