@@ -81,13 +81,13 @@ def _code(result: JobResult) -> int:
 
 def launched_setup(train: TrainConfig) -> TrainConfig:
     """The training setup as torchrun launched it (recorded with the run): several processes
-    mean ddp (or the file's fsdp); processes, nodes and node rank from its environment."""
+    mean ddp (or the file's fsdp / deepspeed); processes, nodes and node rank from its env."""
     env = os.environ
     world = int(env.get("WORLD_SIZE", "1"))
     if world == 1:
         return train
     local = int(env.get("LOCAL_WORLD_SIZE", world))
-    strategy = "fsdp" if train.strategy == "fsdp" else "ddp"
+    strategy = train.strategy if train.strategy in ("fsdp", "deepspeed") else "ddp"
     return dataclasses.replace(train, strategy=strategy, nproc_per_node=local,
                                nnodes=max(1, world // local),
                                node_rank=int(env.get("GROUP_RANK", "0")))  # fmt: skip

@@ -95,3 +95,15 @@ def test_the_cli_names_the_offload_field(tmp_path, capsys):
                                           "deepspeed_offload: optimizer_and_params")
     assert code == 2 and len(errors) == 1
     assert "train.deepspeed_offload: optimizer_and_params offloads the parameters" in errors[0]
+
+
+def test_deepspeed_runs_under_torchrun_and_stays_deepspeed(monkeypatch):
+    from engine.cli.relay import launched_setup, wants_torchrun
+    from engine.recipe import Recipe
+
+    base = Recipe.from_yaml(TINY_RECIPE)
+    two = base.replace(train=dataclasses.replace(base.train, strategy="deepspeed", nproc_per_node=2))
+    assert wants_torchrun(two) and two.train.processes == 2
+    for k, v in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(k, v)
+    assert launched_setup(DS).strategy == "deepspeed"  # each rank trains with DeepSpeed, not ddp
