@@ -187,6 +187,11 @@ class Recipe:
 
             problem = fsdp_method_problem(self.methods)
             errs += [FieldError("train.strategy", problem)] if problem else []
+        if self.methods and self.train.strategy == "deepspeed":  # ZeRO-3 shards the weights too
+            from engine.train.deepspeed_config import method_problem
+
+            problem = method_problem(self.methods, self.train.deepspeed_stage)
+            errs += [FieldError("train.deepspeed_stage", problem)] if problem else []
         return errs
 
     def validate(self) -> Recipe:

@@ -88,6 +88,20 @@ def config_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
     return [("deepspeed_offload", problem)] if problem else []
 
 
+def method_problem(methods: tuple[Any, ...], stage: int) -> str | None:
+    """Why ZeRO `stage` cannot fine-tune these steps (train.deepspeed_stage), or None.
+
+    A masking step recomputes each masked weight from the whole weight before every forward;
+    ZeRO-3 holds only a partition of it there (stages 1 and 2 keep whole weights)."""
+    from engine.registry import _effects
+
+    masks = [i for i, e in enumerate(_effects(methods)) if e == "masks"]
+    if stage == 3 and masks:
+        return (f"ZeRO stage 3 cannot fine-tune the pruning masks of Step {masks[0] + 1} (it "
+                "shards each weight, the masks need them whole); use stage 1 or 2")
+    return None
+
+
 def config_text(cfg: TrainConfig, device_type: str = "cuda") -> str:
     """The config as the JSON file holds it (indented, keys in a stable order)."""
     return json.dumps(deepspeed_config(cfg, device_type), indent=2)

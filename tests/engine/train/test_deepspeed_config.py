@@ -107,3 +107,14 @@ def test_deepspeed_runs_under_torchrun_and_stays_deepspeed(monkeypatch):
     for k, v in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}.items():
         monkeypatch.setenv(k, v)
     assert launched_setup(DS).strategy == "deepspeed"  # each rank trains with DeepSpeed, not ddp
+
+
+def test_zero3_with_pruning_masks_is_refused_naming_the_stage():
+    from engine.recipe import Recipe
+
+    recipe = Recipe.from_yaml(TINY_RECIPE.replace("epochs: 1", "epochs: 1, strategy: deepspeed, "
+                                                  "deepspeed_stage: 3"))  # fmt: skip
+    assert any(e.path == "train.deepspeed_stage" and "pruning masks of Step 1" in e.message
+               for e in recipe.errors())  # fmt: skip
+    stage2 = Recipe.from_yaml(TINY_RECIPE.replace("epochs: 1", "epochs: 1, strategy: deepspeed"))
+    assert not any(e.path == "train.deepspeed_stage" for e in stage2.errors())
