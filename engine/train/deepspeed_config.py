@@ -83,9 +83,15 @@ def offload_problem(stage: int, offload: str) -> str | None:
 
 
 def config_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
-    """(field, reason) for settings DeepSpeed would refuse (TrainConfig.extra_checks)."""
+    """(field, reason) for settings a deepspeed run refuses (TrainConfig.extra_checks)."""
+    problems = []
     problem = offload_problem(cfg.deepspeed_stage, cfg.deepspeed_offload)
-    return [("deepspeed_offload", problem)] if problem else []
+    if problem:
+        problems.append(("deepspeed_offload", problem))
+    if cfg.compile:  # DeepSpeed's engine would wrap (and ZeRO-3 hook) a compiled graph
+        problems.append(("compile", "torch.compile is not supported with strategy deepspeed "
+                                    "yet; turn compile off"))
+    return problems
 
 
 def method_problem(methods: tuple[Any, ...], stage: int) -> str | None:

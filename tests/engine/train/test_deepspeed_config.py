@@ -68,7 +68,9 @@ def test_offloading_parameters_below_stage_3_is_refused_naming_the_field():
     bad = dataclasses.replace(DS, deepspeed_stage=2, deepspeed_offload="optimizer_and_params")
     assert ("deepspeed_offload", OFFLOAD_NEEDS_STAGE3) in bad.extra_checks()
     ok = dataclasses.replace(bad, deepspeed_stage=3)
-    assert all(field != "deepspeed_offload" for field, _ in ok.extra_checks())
+    assert all(field not in ("deepspeed_offload", "compile") for field, _ in ok.extra_checks())
+    compiled = dataclasses.replace(ok, compile=True)
+    assert any(f == "compile" and "strategy deepspeed" in m for f, m in compiled.extra_checks())
 
 
 def _run(tmp_path, capsys, train_extra: str) -> tuple[int, list[str]]:
