@@ -59,11 +59,15 @@ class DeepSpeed(DDP):
         self.config = deepspeed_config(cfg, device.type)
         self.engine: Any = None
         self._dtypes: dict[str, torch.dtype] = {}
+        self._frozen: dict[str, torch.Tensor] = {}
 
     def wrap(self, module: nn.Module) -> nn.Module:
         """Nothing yet: DeepSpeed wraps model and optimizer together, in `attach`."""
         # DeepSpeed casts the module to bf16/fp16: `unwrap` puts each tensor's dtype back
         self._dtypes = {k: v.dtype for k, v in module.state_dict(keep_vars=True).items()}
+        # frozen weights get no fp32 master copy: keep them as they are (not rounded to 16 bits)
+        self._frozen = {k: p.detach().to("cpu", copy=True)
+                        for k, p in module.named_parameters() if not p.requires_grad}  # fmt: skip
         return module
 
     def attach(self, stepper: Any) -> None:
@@ -101,8 +105,8 @@ class DeepSpeed(DDP):
 
         full: dict[str, torch.Tensor] = {}
         for name, p in module.named_parameters():
-            value = safe_get_full_fp32_param(p) if p.requires_grad else None
-            if value is None:  # frozen (no fp32 copy): gather the weight itself (stage 3)
+            value = safe_get_full_fp32_param(p) if p.requires_grad else self._frozen.get(name)
+            if value is None:  # no fp32 copy (not expected): gather the weight itself (stage 3)
                 value = _gathered(p)
             full[name] = value.detach().clone()
         for name, b in module.named_buffers():
