@@ -33,12 +33,15 @@ def tiny_gpt() -> torch.nn.Module:
     return build_tiny_module("tiny-gpt", SMALL)
 
 
-def train(module, cfg: TrainConfig, data=None, control: JobControl | None = None, **kw):
-    """fine_tune on Shakespeare; (stats, [(metric, step, value)])."""
+def train(module, cfg: TrainConfig, data=None, control: JobControl | None = None,
+          device: torch.device = CPU, **kw):  # fmt: skip
+    """fine_tune on Shakespeare (the module moved to `device` first); (stats, [(metric, step,
+    value)])."""
     data = data or shakespeare()
     events: list = []
+    module.to(device)
     stats = fine_tune(module, "causal-lm", data.train, data.val, cfg,
-                      JobContext(events.append, control or JobControl()), CPU, **kw)  # fmt: skip
+                      JobContext(events.append, control or JobControl()), device, **kw)  # fmt: skip
     return stats, [(e.name, e.step, e.value) for e in events if isinstance(e, Metric)]
 
 

@@ -18,7 +18,7 @@ import torch.distributed as dist
 
 from engine.recipe import TrainConfig
 from tests.engine.conftest import TINY_RECIPE
-from tests.engine.train.common import shakespeare, tiny_gpt, values
+from tests.engine.train.common import tiny_gpt, train, values
 
 pytest.importorskip("deepspeed")
 pytestmark = [pytest.mark.gpu,
@@ -32,15 +32,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _train(module, cfg):
-    from engine.context import JobContext, JobControl
-    from engine.events import Metric
-    from engine.train.loop import fine_tune
-
-    data, events = shakespeare(), []
-    module.to(CUDA)
-    fine_tune(module, "causal-lm", data.train, data.val, cfg, JobContext(events.append, JobControl()),
-              CUDA)  # fmt: skip
-    return [(e.name, e.step, e.value) for e in events if isinstance(e, Metric)]
+    return train(module, cfg, device=CUDA)[1]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import torch.distributed as dist
 from engine.recipe import TrainConfig
 from engine.train.strategy import strategy_for
 from engine.train.strategy_fsdp import FSDP, DataParallel
-from tests.engine.train.common import shakespeare, tiny_gpt, values
+from tests.engine.train.common import tiny_gpt, train, values
 
 BASE = TrainConfig(epochs=1, max_steps=3, batch_size=8, lr=3e-3, eval_every=10**6,
                    eval_batches=1, log_every=1, device="cuda")  # fmt: skip
@@ -21,15 +21,7 @@ CUDA = torch.device("cuda")
 
 
 def _train(module, cfg):
-    from engine.context import JobContext, JobControl
-    from engine.events import Metric
-    from engine.train.loop import fine_tune
-
-    data, events = shakespeare(), []
-    module.to(CUDA)
-    fine_tune(module, "causal-lm", data.train, data.val, cfg, JobContext(events.append, JobControl()),
-              CUDA)  # fmt: skip
-    return [(e.name, e.step, e.value) for e in events if isinstance(e, Metric)]
+    return train(module, cfg, device=CUDA)[1]
 
 
 @pytest.mark.gpu
@@ -85,13 +77,7 @@ def test_model_parallel_over_two_gpus_places_the_blocks_and_trains_like_one_gpu(
     from engine.train.strategy_pipeline import ModelParallel
 
     _blocks_on(tiny_gpt(), ModelParallel(CUDA, "cuda:0,cuda:1", (1,)), ["cuda:0", "cuda:1"])
-    split, one = tiny_gpt(), tiny_gpt()
-    metrics = _train(split, dataclasses.replace(BASE, strategy="model_parallel",
-                                                devices="cuda:0,cuda:1"))  # fmt: skip
-    metrics1 = _train(one, BASE)
-    a, b = split.state_dict(), one.state_dict()
-    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
-    assert values(metrics, "train/loss") == pytest.approx(values(metrics1, "train/loss"), abs=1e-4)
+    _split_trains_like_one_gpu("cuda:0,cuda:1")
 
 
 @pytest.mark.gpu
@@ -101,9 +87,13 @@ def test_model_parallel_over_a_gpu_and_the_cpu_moves_the_activations_both_ways()
 
     # one GPU is enough to cross devices: the second stage on the CPU
     _blocks_on(tiny_gpt(), ModelParallel(CUDA, "cuda:0,cpu", (1,)), ["cuda:0", "cpu"])
+    _split_trains_like_one_gpu("cuda:0,cpu")
+
+
+def _split_trains_like_one_gpu(devices: str) -> None:
+    """Split over `devices`, the model ends whole on the GPU with one GPU's weights and losses."""
     split, one = tiny_gpt(), tiny_gpt()
-    metrics = _train(split, dataclasses.replace(BASE, strategy="model_parallel",
-                                                devices="cuda:0,cpu"))  # fmt: skip
+    metrics = _train(split, dataclasses.replace(BASE, strategy="model_parallel", devices=devices))
     metrics1 = _train(one, BASE)
     a, b = split.state_dict(), one.state_dict()
     assert all(a[k].is_cuda and torch.allclose(a[k], b[k], atol=1e-4) for k in a)
