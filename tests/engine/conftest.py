@@ -25,6 +25,19 @@ def tiny_recipe(**changes) -> Recipe:
     return Recipe.from_yaml(TINY_RECIPE).replace(**changes)
 
 
+def shipped_small(recipe: Recipe, max_samples: int, steps: int, **train) -> Recipe:
+    """A shipped recipe as it is, on less data and fewer steps, without the export."""
+    import dataclasses
+
+    from engine.recipe import ExportConfig
+
+    return recipe.replace(
+        data=dataclasses.replace(recipe.data, max_samples=max_samples, max_length=32),
+        train=dataclasses.replace(recipe.train, max_steps=steps, eval_every=steps, **train),
+        export=ExportConfig(enabled=False),
+    )
+
+
 @pytest.fixture(scope="session")
 def finished_job(tmp_path_factory):
     """A real tiny job: (workspace path, JobResult, events)."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 
 from engine.job import Job
-from engine.recipe import ExportConfig, Recipe
+from engine.recipe import Recipe
 from engine.registry import method_type_name
+from tests.engine.conftest import shipped_small
 
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "assets" / "recipes").glob("*.yaml"))
 
@@ -33,11 +33,7 @@ def test_every_pruning_method_has_a_recipe():
 @pytest.mark.parametrize("stem", ["tiny-gpt-taylor", "tiny-gpt-threshold", "tiny-gpt-iterative"])
 def test_tiny_recipes_run(stem, tmp_path):
     recipe = Recipe.load(next(p for p in RECIPES if p.stem == stem))
-    recipe = recipe.replace(  # the recipe as shipped, on less data and fewer steps
-        data=dataclasses.replace(recipe.data, max_samples=200, max_length=32),
-        train=dataclasses.replace(recipe.train, max_steps=9, eval_every=9),
-        export=ExportConfig(enabled=False),
-    )
+    recipe = shipped_small(recipe, max_samples=200, steps=9)
     result = Job(recipe, workspace=tmp_path).run()
     assert result.ok, result.error
     sparsity = result.card["sparsity"]["overall"]

@@ -4,14 +4,14 @@ the card describes the student it built."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from engine.job import Job
-from engine.recipe import ExportConfig, Recipe
+from engine.recipe import Recipe
+from tests.engine.conftest import shipped_small
 
 RECIPES = Path(__file__).resolve().parents[3] / "assets" / "recipes"
 
@@ -27,11 +27,7 @@ CASES = {
 @pytest.mark.parametrize("stem", sorted(CASES))
 def test_shipped_distill_recipe_runs(stem: str, tmp_path: Path) -> None:
     recipe = Recipe.load(RECIPES / f"{stem}.yaml")
-    recipe = recipe.replace(  # as shipped, on less data and fewer steps
-        data=dataclasses.replace(recipe.data, max_samples=64, max_length=32),
-        train=dataclasses.replace(recipe.train, max_steps=3, eval_every=3, log_every=1),
-        export=ExportConfig(enabled=False),
-    )
+    recipe = shipped_small(recipe, max_samples=64, steps=3, log_every=1)
     result = Job(recipe, workspace=tmp_path).run()
     assert result.ok, result.error
     parts, check = CASES[stem]

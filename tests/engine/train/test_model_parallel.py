@@ -236,15 +236,12 @@ def test_the_shipped_recipe_runs_and_its_card_says_where_the_blocks_went(tmp_pat
     from pathlib import Path
 
     from engine.job import Job
-    from engine.recipe import ExportConfig, Recipe
+    from engine.recipe import Recipe
+    from tests.engine.conftest import shipped_small
 
     path = Path(__file__).resolve().parents[3] / "assets" / "recipes" / "tiny-gpt-model-parallel.yaml"
     recipe = Recipe.load(path)
-    recipe = recipe.replace(  # as shipped, on less data and fewer steps
-        data=dataclasses.replace(recipe.data, max_samples=64, max_length=32),
-        train=dataclasses.replace(recipe.train, max_steps=2, eval_every=2, eval_batches=1),
-        export=ExportConfig(enabled=False),
-    )
+    recipe = shipped_small(recipe, max_samples=64, steps=2, eval_batches=1)
     result = Job(recipe, workspace=tmp_path).run()
     assert result.ok, result.error
     train = result.card["train"]
