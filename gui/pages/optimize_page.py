@@ -27,6 +27,7 @@ from gui.state import AppState
 from gui.widgets.browse_button import BrowseButton
 from gui.widgets.config_form import ERROR_COLOR, ConfigForm, small_label
 from gui.widgets.deepspeed_preview import attach_deepspeed_preview
+from gui.widgets.device_hint import attach_device_hint
 from gui.widgets.estimate_banner import EstimateBanner
 from gui.widgets.form_columns import group_box, scroll_column
 from gui.widgets.global_batch import attach_global_batch
@@ -107,6 +108,7 @@ class OptimizePage(RecipeFileActions, QWidget):
         self.data_form = ConfigForm(DataSpec, path="data")
         self.export_form = ConfigForm(ExportConfig, path="export")
         self.global_batch = attach_global_batch(self.train_form)  # batch × processes × accumulation
+        self.device_hint = attach_device_hint(self.train_form)  # GPUs/cores; fills processes
         self.deepspeed_preview = attach_deepspeed_preview(self.train_form)  # its JSON config
         self.split_preview = attach_split_preview(  # model_parallel: blocks per device
             self.train_form, lambda: getattr(self._loaded(), "module", None), self.state.model_loaded)
