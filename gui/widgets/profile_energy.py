@@ -1,0 +1,65 @@
+"""Energy and cost per artifact, each line labelled measured (NVML/RAPL) or estimated."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QWidget
+
+from gui.widgets.profile_part import ProfilePart
+
+FIELDS = ["artifact", "label", "source", "watts", "joules_per_inference", "price_per_hour", "cost_per_million"]
+SOURCES = {"nvml": "NVML power readings", "rapl": "RAPL energy counters",
+           "estimate": "CPU time × the target's power figure"}
+BADGES = {"measured": "#2e7d32", "estimated": "#b26a00"}
+
+
+def energy_line(row: dict[str, Any]) -> str:
+    """One artifact's energy and cost as rich text, its label first so an estimate is never read as a reading."""
+    label = row.get("label") or "estimated"
+    badge = (f"<span style='background:{BADGES.get(label, '#777')}; color:white; padding:1px 4px'>"
+             f"&nbsp;{html.escape(label.upper())}&nbsp;</span>")
+    source = SOURCES.get(row.get("source") or "", row.get("source") or "?")
+    joules, cost = row.get("joules_per_inference"), row.get("cost_per_million")
+    name = html.escape(str(row.get("artifact")))
+    if joules is None:
+        return f"{badge} <b>{name}</b>: –"
+    text = f"{badge} <b>{name}</b>: {joules:.3g} J per inference at {row.get('watts') or 0:.3g} W ({html.escape(source)})"
+    if cost is not None:
+        text += f"; {cost:.3g} per million inferences at {row.get('price_per_hour') or 0:g} per hour"
+    return text
+
+
+class EnergyCost(ProfilePart):
+    """A line per artifact; estimates say so in the line itself."""
+
+    stem = "energy"
+    title = "Energy and cost"
+
+    def __init__(self, parent: QWidget | None = None):
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        super().__init__(self.text, parent)
+        self.lines: list[str] = []
+
+    def draw(self, record: dict[str, Any]) -> str:
+        rows = record.get("energy") or []
+        self.lines = [energy_line(r) for r in rows]
+        if not rows:
+            self.text.setText("")
+            return "no power reading or estimate in this profile."
+        estimated = any((r.get("label") or "estimated") != "measured" for r in rows)
+        foot = ("<p style='color:#666'>Estimated lines have no power reading on this machine "
+                "(no NVML GPU, RAPL not readable): they multiply the measured time by a power figure.</p>"
+                if estimated else "")
+        self.text.setText("<p>" + "</p><p>".join(self.lines) + "</p>" + foot)
+        return ""
+
+    def csv_table(self) -> tuple[list[str], list[list[Any]]]:
+        rows = (self.record or {}).get("energy") or []
+        return FIELDS, [[r.get(k) for k in FIELDS] for r in rows]
