@@ -117,20 +117,25 @@ class TargetProfile:
         return ", ".join(parts)
 
 
+def _bad(path: Path, message: str) -> ConfigError:
+    """One line naming the file, then the field: '<file>: target.max_size_mb: must be ...'."""
+    return ConfigError([FieldError(str(path), message)])
+
+
 def _read(path: Path) -> str:
     """The file's text, refusing huge, binary and non-UTF-8 files by name."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ConfigError(f"{path}: is {size:,} bytes; a target file is at most "
+            raise _bad(path, f"is {size:,} bytes; a target file is at most "
                               f"{MAX_FILE_BYTES:,}")
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+        raise _bad(path, f"cannot be read ({exc.strerror})") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: is not UTF-8 text; save it as UTF-8") from None
+        raise _bad(path, "is not UTF-8 text; save it as UTF-8") from None
 
 
 def load_target_file(path: str | Path) -> TargetProfile:
@@ -139,11 +144,11 @@ def load_target_file(path: str | Path) -> TargetProfile:
     try:
         data = bounded_safe_load(_read(p))
     except YamlTooLarge as exc:
-        raise ConfigError(f"{p}: {exc}; it is refused unread") from None
+        raise _bad(p, f"{exc}; it is refused unread") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise _bad(p, f"is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: must be a mapping of settings, e.g. name: edge, kind: edge")
+        raise _bad(p, "must be a mapping of settings, e.g. name: edge, kind: edge")
     data.setdefault("name", p.stem)
     try:
         target = config_from_dict(TargetProfile, data, "target")
@@ -151,9 +156,9 @@ def load_target_file(path: str | Path) -> TargetProfile:
     except ConfigError as exc:
         errors = exc.errors
     if errors:
-        raise ConfigError(f"{p}: {errors[0]}")
+        raise _bad(p, f"{errors[0]}")
     if target.name != p.stem:
-        raise ConfigError(f"{p}: target.name: {target.name!r} differs from the file name; "
+        raise _bad(p, f"target.name: {target.name!r} differs from the file name; "
                           f"name the file {target.name}.yaml")
     return target
 
