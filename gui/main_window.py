@@ -32,6 +32,7 @@ from gui.widgets.page_area import PageArea
 
 PAGE_ICONS = {
     "Model": QStyle.StandardPixmap.SP_ComputerIcon,
+    "Profile": QStyle.StandardPixmap.SP_FileDialogInfoView,
     "Optimize": QStyle.StandardPixmap.SP_FileDialogDetailedView,
     "Run": QStyle.StandardPixmap.SP_MediaPlay,
     "Export": QStyle.StandardPixmap.SP_DialogSaveButton,
@@ -90,17 +91,19 @@ class MainWindow(QMainWindow):
         return bool(self.pages)
 
     def build_pages(self) -> None:
-        """Create the five pages (imports the engine, hence torch) and wire them up."""
+        """Create the pages (imports the engine, hence torch) and wire them up."""
         if self.pages:
             return  # built already (a window made with defer_pages=False): no second menu bar
         from gui.pages.compare_page import ComparePage
         from gui.pages.export_page import ExportPage
         from gui.pages.model_page import ModelPage
         from gui.pages.optimize_page import OptimizePage
+        from gui.pages.profile_page import ProfilePage
         from gui.pages.run_page import RunPage
 
         state = self.state
         self.model_page = ModelPage(state)
+        self.profile_page = ProfilePage(state)
         self.optimize_page = OptimizePage(state)
         self.run_page = RunPage(state)
         self.export_page = ExportPage(state)
@@ -108,6 +111,7 @@ class MainWindow(QMainWindow):
         self.runner = self.run_page.runner
         self.pages: dict[str, QWidget] = {
             "Model": self.model_page,
+            "Profile": self.profile_page,
             "Optimize": self.optimize_page,
             "Run": self.run_page,
             "Export": self.export_page,
@@ -195,7 +199,7 @@ class MainWindow(QMainWindow):
 
     # -- navigation ----------------------------------------------------------------
     def show_page(self, name: str) -> None:
-        """Switch to page `name` (Model | Optimize | Run | Export | Compare)."""
+        """Switch to page `name` (one of PAGES)."""
         if name not in PAGES:
             raise ValueError(f"unknown page {name!r}; pages: {', '.join(PAGES)}")
         if not self.pages:  # still building: shown once the pages exist
@@ -273,7 +277,9 @@ class MainWindow(QMainWindow):
         if self.pages and self.runner.running:
             self.runner.cancel()
         if self.pages:
+            self.profile_page.cancel()
             self.runner.wait(wait_ms)
+            self.profile_page.wait(wait_ms)
         threads.wait_all(wait_ms)
 
     def _ask_cancel(self) -> bool:
