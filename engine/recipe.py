@@ -21,6 +21,7 @@ from engine.config_fields import (
     option,
     validate_config,
 )
+from engine.deploy.config import DeployConfig
 from engine.recipe_input import SECTIONS, check_recipe_shape, read_recipe_text, untrusted_config  # noqa: F401 (SECTIONS: re-exported)
 from engine.safe_yaml import MAX_BYTES, YamlTooLarge, bounded_safe_load  # noqa: F401 (MAX_BYTES: re-exported)
 from engine.train.train_config import TrainConfig  # noqa: F401 (re-exported: recipes' train section)
@@ -152,6 +153,7 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     checks: ChecksConfig = field(default_factory=ChecksConfig)
+    deploy: DeployConfig = field(default_factory=DeployConfig)  # target checks at the end
     parent: str | None = None  # variant id/name this one derives from (set by source: variant)
     notes: str = ""
 
@@ -172,6 +174,7 @@ class Recipe:
         errs += validate_config(self.train, "train")
         errs += validate_config(self.export, "export")
         errs += validate_config(self.checks, "checks")
+        errs += validate_config(self.deploy, "deploy")
         for i, m in enumerate(self.methods):
             step_errs = validate_config(m, f"methods[{i}]")
             errs += step_errs
@@ -224,11 +227,12 @@ class Recipe:
             "train": part(self.train),
             "export": part(self.export),
             "checks": part(self.checks),
+            "deploy": part(self.deploy),
         }
         if full:
             return out
         empty = {"parent": None, "notes": "", "methods": [], "train": {}, "export": {},
-                 "checks": {}}
+                 "checks": {}, "deploy": {}}
         return {k: v for k, v in out.items() if k not in empty or v != empty[k]}
 
     def to_yaml(self, full: bool = False) -> str:
@@ -258,6 +262,7 @@ class Recipe:
             train=config_from_dict(TrainConfig, data.get("train"), "train"),
             export=config_from_dict(ExportConfig, data.get("export"), "export"),
             checks=config_from_dict(ChecksConfig, data.get("checks"), "checks"),
+            deploy=config_from_dict(DeployConfig, data.get("deploy"), "deploy"),
             parent=None if data.get("parent") is None else str(data["parent"]),
             notes=str(data.get("notes") or ""),
         )

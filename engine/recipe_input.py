@@ -17,6 +17,7 @@ SECTIONS = {
     "train": "train: {epochs: 1, batch_size: 16}",
     "export": "export: {enabled: true}",
     "checks": "checks: {max_accuracy_drop: 0.05}",
+    "deploy": "deploy: {targets: [edge, mobile]}",
 }
 
 

@@ -108,7 +108,7 @@ def deploy_stage(p: Pipeline, s: JobState) -> None:
 def check_stage(p: Pipeline, s: JobState) -> None:
     """The card with its verdicts (did it shrink, did it collapse), then the finished record."""
     r = p.recipe
-    p.enter_stage("check", "judging the result")
+    ctx = p.enter_stage("check", "judging the result")
     card = build_card(
         run_id=p.run_id, recipe=r, parent=p.parent_id, loaded=s.loaded, data=s.data,
         before=s.before, after=s.after, targets=s.targets, module=s.loaded.module,
@@ -118,6 +118,10 @@ def check_stage(p: Pipeline, s: JobState) -> None:
     card["steps"] = p.step_reports  # what each step reached when it was applied
     card["artifacts"] = s.artifacts
     card["checks"] = config_to_dict(r.checks)  # the collapse thresholds judged by
+    if r.deploy.targets:  # every deployable file against each deployment target
+        from engine.deploy.checks import run_target_checks
+
+        card["target_checks"] = run_target_checks(card, r.deploy.targets, p.ws.root, ctx.log)
     if r.methods:  # "did it really shrink and speed up?", against the parent's card
         card["shrink"] = shrink_report(card, p._parent_card())
     p.ctx.checkpoint()  # cancelled during the last stage: not recorded as finished

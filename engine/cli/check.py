@@ -67,7 +67,12 @@ def check_text(recipe_path: Path, workspace: Path | None = None) -> tuple[str, b
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Print the recipe's step-by-step estimate and notes; exit 2 when a step cannot run."""
+    """Print the recipe's step-by-step estimate and notes; exit 2 when a step cannot run.
+    With --target: check a variant's deployable files against that deployment target."""
+    if args.target:
+        from engine.cli.target_cmds import cmd_check_target
+
+        return cmd_check_target(args)
     text, ok = check_text(args.recipe, args.workspace)
     print(text)
     return 0 if ok else 2
@@ -76,8 +81,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 def add_check_command(sub: argparse._SubParsersAction) -> None:
     """Add the `check` sub-command."""
     ch = sub.add_parser(
-        "check", help="load a recipe's model and say what each step will do, without a run"
+        "check", help="load a recipe's model and say what each step will do, without a run; "
+        "with --target, check a variant's ONNX files against a deployment target"
     )
-    ch.add_argument("recipe", type=Path)
+    ch.add_argument("recipe", type=Path, help="a recipe file; with --target, a variant id or name")
+    ch.add_argument("--target", help="deployment target (workbench-cli targets lists them): "
+                    "exit 0 when every requirement passes, 1 when one fails, 2 on bad input")
+    ch.add_argument("--json", action="store_true", help="with --target: the results as JSON")
     ch.add_argument("--workspace", "-w", type=Path, help="workspace, for a variant model")
     ch.set_defaults(func=cmd_check)

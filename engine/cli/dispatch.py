@@ -22,6 +22,7 @@ from engine.cli.commands import (
 )
 from engine.cli.launch_cmd import add_launch_command
 from engine.cli.sensitivity import cmd_sensitivity
+from engine.cli.target_cmds import add_targets_command
 from engine.config_fields import ConfigError
 
 
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_inspect_command(sub)
     add_check_command(sub)
     add_launch_command(sub)
+    add_targets_command(sub)
     return p
 
 

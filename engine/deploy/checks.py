@@ -168,3 +168,21 @@ def check_card(card: Mapping[str, Any], targets: Sequence[TargetProfile],
                                                  "fails " + ", ".join(failed)))
             results.append(res)
     return results
+
+
+def run_target_checks(card: Mapping[str, Any], names: Sequence[str], workspace: Any = None,
+                      log: Callable[[str], None] = lambda _m: None) -> list[dict[str, Any]]:
+    """check_card for targets named in a recipe's deploy.targets (the job's workspace's too);
+    a name no target file defines, or a bad target file, is a failed entry saying why."""
+    from engine.config_fields import ConfigError
+    from engine.deploy.targets import get_target
+
+    targets, failed = [], []
+    for name in names:
+        try:
+            targets.append(get_target(name, workspace))
+        except ConfigError as exc:
+            failed.append({"target": name, "artifact": "-", "path": "", "passed": False,
+                           "proxy": False, "requirements": [req("target", False, None, None, "",
+                                                                str(exc))]})
+    return failed + check_card(card, targets, log)

@@ -1,0 +1,30 @@
+"""The recipe's `deploy:` section: the targets every deployable file is checked against."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.config_fields import option
+from engine.deploy.targets import check_target_names
+
+
+def _workspace_hint() -> Path | None:
+    """The workspace whose targets a recipe may name before a job opens one (the default)."""
+    env = os.environ.get("WORKBENCH_WORKSPACE")
+    return Path(env) if env else Path("~/.local/share/workbench/workspace").expanduser()
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    targets: tuple[str, ...] = option(
+        (), label="Targets",
+        help="deployment targets each deployable file is checked against at the end of the "
+        "job, comma-separated (shipped: server-cpu, server-gpu, mobile, edge; your own in "
+        "<workspace>/targets/*.yaml); the results go on the card",
+    )
+
+    def extra_checks(self) -> list[tuple[str, str]]:
+        errors = check_target_names(self.targets, "targets", _workspace_hint())
+        return [(e.path, e.message) for e in errors]
