@@ -191,6 +191,7 @@ class ProfilePage(QWidget):
     def show_record(self, record: dict[str, Any] | None) -> None:
         """Draw `record` (a profile.json dict), or the empty hint for None."""
         if record is None:
+            self.view.record = None  # nothing shown: nothing to export
             self.stack.setCurrentWidget(self.empty)
         else:
             self.view.show_record(record)
