@@ -181,6 +181,8 @@ def latency_sweep(
     per artifact and cell: {"artifact", "batch", "seq", "p50_ms", "p95_ms", "samples_per_s"}
     with samples/s = batch / p50; an artifact that fails at a cell is logged, not returned.
     """
+    if runs < 1:  # before any file is loaded
+        raise ValueError(f"runs must be at least 1, got {runs}")
     ctx = ctx or SweepContext()
     source = _source(runners, ctx)
     shapes = sweep_shapes(source, batches, seqs)

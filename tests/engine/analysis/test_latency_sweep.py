@@ -71,6 +71,8 @@ def test_shapes_and_rounds_refuse_bad_values(llama):
         sweep_shapes(loaded, [0], [16])
     with pytest.raises(ValueError, match="runs must be at least 1"):
         interleaved_rounds({"a": lambda: None}, runs=0)
+    with pytest.raises(ValueError, match="runs must be at least 1"):
+        latency_sweep({"pytorch": loaded}, [1], [8], runs=0)
     with pytest.raises(ValueError, match="needs a LoadedModel"):
         latency_sweep({"onnx": "x.onnx"}, [1], [8], runs=1)
 
