@@ -32,29 +32,41 @@ def device_of(module: nn.Module) -> torch.device:
 
 def time_layers(model: nn.Module, inputs: tuple[torch.Tensor, ...], runs: int,
                 checkpoint: Callable[[], None] = lambda: None) -> tuple[dict[str, float], float]:
-    """(median exclusive ms per module name, median whole-forward ms), interleaved runs."""
+    """(exclusive ms per module name, whole-forward ms): plain and hooked forwards interleaved,
+    each side the mean of its faster half of `runs`."""
     device = device_of(model)
     timer = ModuleTimer(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     per_run: list[dict[str, float]] = []
     whole: list[float] = []
-    with module_hooks(model, timer.pre, timer.post), torch.inference_mode():
+    with torch.inference_mode():
         model(*inputs)  # warm-up: first-call allocations and lazy init are not the model's time
         for _ in range(max(1, runs)):
             checkpoint()
             sync()
             t0 = time.perf_counter()
-            model(*inputs)
+            model(*inputs)  # without hooks: even idle ones slow every module call a little
             sync()
             whole.append((time.perf_counter() - t0) * 1e3)
             timer.reset()
-            timer.enabled = True
-            model(*inputs)
-            timer.enabled = False
+            with module_hooks(model, timer.pre, timer.post):
+                timer.enabled = True
+                model(*inputs)
+                timer.enabled = False
             per_run.append({k: v * 1e3 for k, v in timer.exclusive.items()})
+    # the faster half of the runs on both sides: a run another process interrupted is
+    # dropped whole, so the layers' times still add up (a median per layer would not: it
+    # drops each layer's interruptions separately and the sum falls below the whole's)
+    kept = _faster_half([sum(run.values()) for run in per_run])
     names = {n for run in per_run for n in run}
-    return ({n: statistics.median(run.get(n, 0.0) for run in per_run) for n in names},
-            statistics.median(whole))
+    layers = {n: statistics.fmean(per_run[i].get(n, 0.0) for i in kept) for n in names}
+    return layers, statistics.fmean(whole[i] for i in _faster_half(whole))
+
+
+def _faster_half(totals: list[float]) -> list[int]:
+    """Indices of the runs at or below the median total (at least one)."""
+    cut = statistics.median(totals)
+    return [i for i, t in enumerate(totals) if t <= cut] or [0]
 
 
 def exclusive_flops(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[int, dict[str, int]]:

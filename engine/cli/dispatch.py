@@ -21,6 +21,7 @@ from engine.cli.commands import (
     cmd_show,
 )
 from engine.cli.launch_cmd import add_launch_command
+from engine.cli.profile_cmd import add_profile_command
 from engine.cli.sensitivity import cmd_sensitivity
 from engine.cli.target_cmds import add_targets_command
 from engine.config_fields import ConfigError
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_inspect_command(sub)
     add_check_command(sub)
     add_launch_command(sub)
+    add_profile_command(sub)
     add_targets_command(sub)
     return p
 
