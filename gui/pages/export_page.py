@@ -28,6 +28,7 @@ from gui.widgets.compare_table import compact_method
 from gui.widgets.export_details import ExportDetails
 from gui.widgets.fair_parent_note import FairParentNote
 from gui.widgets.hint_box import hint_box
+from gui.widgets.target_checks import TargetChecks
 
 EMPTY_TEXT = (
     "<h3>Nothing to export yet</h3>"
@@ -69,6 +70,9 @@ class ExportPage(QWidget):
         self.artifacts, self.tabs = details.artifacts, details.tabs
         self.family, self.family_title = details.family, details.family_title
         self._build_stack(details)
+        self.targets = TargetChecks()  # the files against a deployment target (edge, mobile...)
+        details.tabs.setTabToolTip(details.tabs.addTab(self.targets, "Targets"),
+                                   "Deployment targets: each file's pass/fail per requirement")
         details.node_errors.keep_in_fp32_step.connect(self._keep_in_fp32)
         details.teacher.open_teacher.connect(state.select_variant)  # a distilled variant's teacher
 
@@ -197,6 +201,7 @@ class ExportPage(QWidget):
         parent_card = compared.card if compared else None
         self.note.show_for(v, everyone)
         self.details.show_variant(v, parent_card, kind, self.state.workspace.run_dir(run_id), self._variants)
+        self.targets.show_variant(v.id, v.card, self.state.workspace.root)
         self.stack.setCurrentIndex(2)
 
     def _explain_unfinished(self, selected: str) -> None:

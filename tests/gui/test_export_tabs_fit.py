@@ -18,13 +18,13 @@ def _tabs_in_sight(tabs) -> list[str]:
             if tabs.isTabVisible(i) and bar.rect().contains(bar.tabRect(i))]
 
 
-def test_all_five_tabs_fit_a_1024_px_window(qtbot, tmp_path_factory, tmp_path):
+def test_all_six_tabs_fit_a_1024_px_window(qtbot, tmp_path_factory, tmp_path):
     root, run_id = quantized_run(tmp_path_factory)
     window, _state = export_window(qtbot, root, run_id, tmp_path / "s.ini")
     tabs = window.export_page.tabs
     qtbot.waitUntil(lambda: window.width() == 1024 and tabs.tabBar().width() > 100)
     visible = [tabs.tabText(i) for i in range(tabs.count()) if tabs.isTabVisible(i)]
-    assert len(visible) == 5  # files, per-layer error, ONNX file, family, run folder
+    assert len(visible) == 6  # files, per-layer error, ONNX file, family, run folder, targets
     assert _tabs_in_sight(tabs) == visible
     assert "Run folder" in visible
     bar = tabs.tabBar()
