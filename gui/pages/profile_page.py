@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -30,7 +31,7 @@ from gui.widgets.hint_box import hint_box
 from gui.widgets.profile_job import MODEL, ProfileJob, Source, variant_artifacts
 from gui.widgets.profile_view import ProfileView
 
-SETTINGS_WIDTH = 300
+SETTINGS_WIDTH = 280
 EMPTY_TEXT = ("<h3>No profile yet</h3><p>Pick the loaded model or a finished variant above and "
               "press <b>Profile</b>:<br>time per layer and operator next to FLOPs, memory, latency "
               "curves,<br>whether it is compute- or memory-bound, and energy per inference.</p>")
@@ -63,7 +64,8 @@ class ProfilePage(QWidget):
         for w in (self.no_source, self.empty, self.view):
             self.stack.addWidget(w)
         body = QHBoxLayout()
-        body.addWidget(self._build_settings())
+        self.settings = self._build_settings()
+        body.addWidget(self.settings)
         body.addWidget(self.stack, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(self._build_top())
@@ -91,7 +93,14 @@ class ProfilePage(QWidget):
         self.export_btn = QPushButton("Export PNG + CSV…")
         self.export_btn.setToolTip("Write every chart as PNG and its numbers as CSV into a folder")
         self.export_btn.clicked.connect(self.choose_export)
+        self.settings_btn = QToolButton()  # the charts take the whole width on a small window
+        self.settings_btn.setText("Settings")
+        self.settings_btn.setCheckable(True)
+        self.settings_btn.setChecked(True)
+        self.settings_btn.setToolTip("Show or hide the profile settings")
+        self.settings_btn.toggled.connect(lambda on: self.settings.setVisible(on))
         top = QHBoxLayout()
+        top.addWidget(self.settings_btn)
         top.addWidget(QLabel("Profile:"))
         top.addWidget(self.combo, 1)
         for b in (self.profile_btn, self.cancel_btn, self.export_btn):

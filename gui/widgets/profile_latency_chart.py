@@ -11,11 +11,13 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.widgets.profile_part import ARTIFACT_COLORS, ProfilePart
 
 SYMBOLS = ("o", "s", "t", "d", "+", "x")
+SIDE_BY_SIDE = 700  # px: narrower, the two plots stack
 FIELDS = ["artifact", "batch", "seq", "p50_ms", "p95_ms", "samples_per_s"]
 
 
@@ -53,7 +55,7 @@ class LatencyChart(ProfilePart):
         self.key = QLabel()
         self.key.setWordWrap(True)
         self.key.setTextFormat(Qt.TextFormat.RichText)
-        plots = QHBoxLayout()
+        self.plots = plots = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         plots.setContentsMargins(0, 0, 0, 0)
         plots.addWidget(self.latency_plot)
         plots.addWidget(self.throughput_plot)
@@ -97,6 +99,12 @@ class LatencyChart(ProfilePart):
                 self.drawn[(artifact, seq, name)] = (xs, ys)
         self.key.setText(self._key(artifacts, seqs))
         return ""
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        # side by side when wide, one above the other on a narrow window (1024 px and settings)
+        wide = event.size().width() >= SIDE_BY_SIDE
+        self.plots.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)
+        super().resizeEvent(event)
 
     @staticmethod
     def _key(artifacts: list[str], seqs: list[Any]) -> str:

@@ -6,7 +6,7 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
 
 from gui.widgets.profile_part import ProfilePart, bound_color, fmt_ms
 
@@ -38,7 +38,13 @@ class VerdictList(ProfilePart):
         self.text.setTextFormat(Qt.TextFormat.RichText)
         self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        super().__init__(self.text, parent)
+        scroll = QScrollArea()  # six groups' sentences must not squeeze the chart above them
+        scroll.setWidget(self.text)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumHeight(80)
+        super().__init__(scroll, parent)
         self.sentences: list[str] = []
 
     def draw(self, record: dict[str, Any]) -> str:

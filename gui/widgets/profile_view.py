@@ -19,16 +19,24 @@ from gui.widgets.profile_part import ProfilePart, fmt_flops, fmt_ms
 from gui.widgets.profile_verdicts import VerdictList
 
 
+def short_description(text: str, limit: int = 60) -> str:
+    """A model's description up to its first ' — ' or ': ' (the rest is in the tooltip)."""
+    for sep in (" — ", ": "):
+        text = text.split(sep, 1)[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def summary_text(record: dict[str, Any]) -> str:
     """'tiny-gpt · 120k params · 26 MFLOP · batch 1 × seq 32 on cpu, 1 thread · whole model 2.2 ms'."""
     model, s = record.get("model") or {}, record.get("settings") or {}
     params = model.get("params")
-    bits = [f"<b>{html.escape(str(model.get('description') or 'model'))}</b>"]
+    bits = [f"<b>{html.escape(short_description(model.get('description') or 'model'))}</b>"]
     if params:
         bits.append(f"{params / 1e6:.3g}M params" if params >= 1e6 else f"{params / 1e3:.3g}k params")
     if model.get("flops"):
         bits.append(fmt_flops(model["flops"]))
-    bits.append(f"batch {s.get('batch')} × seq {s.get('seq')} on {s.get('device')}, "
+    shape = f"batch {s.get('batch')}" + (f" × seq {s['seq']}" if s.get("seq") else "")
+    bits.append(f"{shape} on {s.get('device')}, "
                 f"{s.get('threads')} thread{'s' if s.get('threads') != 1 else ''}, {s.get('runs')} runs")
     if record.get("whole_ms"):
         bits.append(f"whole model {fmt_ms(record['whole_ms'])}")
@@ -53,6 +61,7 @@ class ProfileView(QWidget):
         bottlenecks.addWidget(self.verdicts)
         bottlenecks.setStretchFactor(0, 3)
         bottlenecks.setStretchFactor(1, 2)
+        bottlenecks.setSizes([600, 300])
         bottlenecks.setChildrenCollapsible(False)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -73,6 +82,7 @@ class ProfileView(QWidget):
         """Draw every part of `record` (a profile.json dict)."""
         self.record = record
         self.summary.setText(summary_text(record))
+        self.summary.setToolTip(str((record.get("model") or {}).get("description") or ""))
         for part in self.parts():
             part.show_record(record)
 
