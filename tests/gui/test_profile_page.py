@@ -132,5 +132,14 @@ def test_the_profile_page_fits_the_window(qtbot, tmp_path, size):
         qtbot.wait(20)
         assert window.width() == size[0] and window.height() == size[1]
         assert not area.verticalScrollBar().isVisible() and not area.horizontalScrollBar().isVisible(), tab
+    window.profile_page.view.tabs.setCurrentIndex(0)
+    qtbot.wait(20)
     chart = window.profile_page.view.layers.plot
     assert chart.width() > 400 and chart.height() > 250  # the charts get the room, not the form
+    latency = window.profile_page.view.latency
+    stacked = latency.plots.direction() == latency.plots.Direction.TopToBottom
+    assert stacked == (size[0] == 1024)  # side by side only where they have the width
+    width = chart.width()
+    window.profile_page.settings_btn.click()  # hide the settings: the charts take their width
+    qtbot.wait(20)
+    assert not window.profile_page.settings.isVisible() and chart.width() > width + 200
