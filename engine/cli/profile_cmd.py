@@ -108,7 +108,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from engine.cli.profile_text import profile_text
 
     cfg = profile_config(args)
-    loaded, v, ws = _load(args)
+    try:
+        loaded, v, ws = _load(args)
+    except ConfigError as exc:  # name this command's flag for the recipe field the error names
+        from engine.cli.anatomy import FLAGS
+
+        flags = sorted({flag for field, flag in FLAGS.items() if field in str(exc)})
+        if not flags or args.target.lower().endswith((".yaml", ".yml")):
+            raise
+        raise ValueError(f"{exc} (here: {' / '.join(flags)})") from exc
     artifacts = card_artifacts(ws, v, lambda m: print(m, file=sys.stderr)) if v is not None else []
     record = run_profile(loaded, cfg, _stderr_context(args.json), artifacts)
     stored = save_profile(ws, v.id, record) if v is not None else None
