@@ -39,10 +39,12 @@ def activation_peak_bytes(model: nn.Module, inputs: tuple[torch.Tensor, ...]) ->
             model(*inputs)
             torch.cuda.synchronize(p.device)
             return max(0, torch.cuda.max_memory_allocated(p.device) - before), "cuda"
-        from torch.profiler import ProfilerActivity, profile
+        from torch.profiler import ProfilerActivity
 
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True,
-                     record_shapes=False) as prof:  # fmt: skip
+        from engine.analysis.quiet_profiler import quiet_profile
+
+        with quiet_profile(activities=[ProfilerActivity.CPU], profile_memory=True,
+                           record_shapes=False) as prof:  # fmt: skip
             model(*inputs)
     level = peak = 0
     for event in sorted(prof.events(), key=lambda e: e.time_range.start):

@@ -133,14 +133,16 @@ def layer_rows(model: nn.Module, inputs: tuple[torch.Tensor, ...], runs: int,
 
 def op_types(model: nn.Module, inputs: tuple[torch.Tensor, ...], runs: int) -> list[dict[str, Any]]:
     """Self time per operator type per forward (torch.profiler's key_averages), by time."""
-    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler import ProfilerActivity
+
+    from engine.analysis.quiet_profiler import quiet_profile
 
     cuda = device_of(model).type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     runs = max(1, runs)
     with torch.inference_mode():
         model(*inputs)
-        with profile(activities=activities, record_shapes=False) as prof:
+        with quiet_profile(activities=activities, record_shapes=False) as prof:
             for _ in range(runs):
                 model(*inputs)
             if cuda:

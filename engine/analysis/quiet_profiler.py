@@ -1,0 +1,48 @@
+"""torch.profiler without the two lines its C++ side writes to stderr at every start and stop.
+
+This torch build logs "USDT: ... profiler_start" / "profiler_stop" straight to file
+descriptor 2 (no logger or environment variable turns them off), once per profile; the CLI
+and the GUI's log would show them for every measurement. Only the start and the stop run
+with descriptor 2 pointed at /dev/null, so anything the model prints while profiled still
+shows.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def _stderr_to_devnull() -> Iterator[None]:
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 (a windowed app): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@contextmanager
+def quiet_profile(**kwargs: Any) -> Iterator[Any]:
+    """`torch.profiler.profile(**kwargs)` started and stopped without its stderr lines."""
+    from torch.profiler import profile
+
+    prof = profile(**kwargs)
+    with _stderr_to_devnull():
+        prof.start()
+    try:
+        yield prof
+    finally:
+        with _stderr_to_devnull():
+            prof.stop()
