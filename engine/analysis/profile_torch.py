@@ -152,5 +152,7 @@ def op_types(model: nn.Module, inputs: tuple[torch.Tensor, ...], runs: int) -> l
         us = avg.self_device_time_total if cuda else avg.self_cpu_time_total
         if avg.key.startswith("[") or us <= 0:  # "[memory]" bookkeeping rows
             continue
+        if cuda and avg.cpu_time_total <= 0:  # a kernel's own row: its op already counts it
+            continue
         out.append({"op": avg.key, "time_ms": us / 1e3 / runs, "count": avg.count // runs})
     return sorted(out, key=lambda r: -r["time_ms"])
