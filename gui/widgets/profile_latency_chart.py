@@ -36,6 +36,7 @@ def _plot(y_label: str) -> pg.PlotWidget:
     plot.getAxis("bottom").setLabel("batch")
     plot.getAxis("left").setLabel(y_label)
     for axis in ("left", "bottom"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)  # the unit is in the label: no "(x0.001)"
         plot.getAxis(axis).setTextPen("#333")
         plot.getAxis(axis).setPen("#888")
     plot.showGrid(x=True, y=True, alpha=0.25)

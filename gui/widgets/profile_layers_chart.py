@@ -46,6 +46,7 @@ class LayerTimeChart(ProfilePart):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.getAxis("bottom").setLabel("measured time (ms)")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # never "ms (x0.001)"
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).setTextPen("#333")
             self.plot.getAxis(axis).setPen("#888")

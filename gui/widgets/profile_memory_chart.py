@@ -39,6 +39,7 @@ class MemoryChart(ProfilePart):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.getAxis("left").setLabel("MB")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).setTextPen("#333")
             self.plot.getAxis(axis).setPen("#888")
