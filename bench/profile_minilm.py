@@ -5,7 +5,8 @@ exclusive of its children), onnxruntime fp32 and onnxruntime int8 (engine/analys
 profile_onnx: ORT's own profiler, per node), prints the per-layer (per-node) times' sum
 against the measured whole-model latency at the same batch; target (issue 12): within 15%.
 Then the model's achieved GFLOP/s (its FLOPs at this batch / the whole latency) as a
-fraction of this machine's measured fp32 matmul peak (engine/analysis/machine_peak), the
+fraction of this machine's measured fp32 matmul peak (engine/analysis/machine_peak; the
+better of a reading before and one after the profiles, the machine being shared), the
 latency sweep (engine/analysis/latency_sweep: PyTorch and both files interleaved) and the
 energy / cost per million inferences (engine/analysis/energy; labelled measured or estimated).
 
@@ -32,7 +33,7 @@ from quantize_minilm_rows import INPUTS, export_fp32, load_minilm, texts, workbe
 
 from engine.analysis.energy import energy_reading  # noqa: E402
 from engine.analysis.latency_sweep import PYTORCH, SweepContext, latency_sweep, torch_call  # noqa: E402
-from engine.analysis.machine_peak import machine_peak  # noqa: E402
+from engine.analysis.machine_peak import machine_peak, matmul_gflops  # noqa: E402
 from engine.analysis.profile_onnx import node_sum_ms, profile_onnx  # noqa: E402
 from engine.analysis.profile_torch import layer_rows  # noqa: E402
 from engine.export.side_by_side import timing_session  # noqa: E402
@@ -96,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         int8, _ = workbench_int8(fp32, out, INT8, feeds)
         files = {"onnx-fp32": fp32, "onnx-int8": int8}
         onnx = {k: profile_onnx(p, feeds, args.runs, args.threads, artifact=k) for k, p in files.items()}
+        # the 2-core machine is shared: the peak read at the start may have met a busy moment,
+        # so it is read again after the profiles and the better of the two is the peak
+        again = matmul_gflops(torch.device("cpu"), repeats=10)
+        print(f"matmul peak read again after the profiles: {again:.1f} GFLOP/s")
+        peak = {**peak, "matmul_gflops": max(peak["matmul_gflops"], again)}
         _report(torch_rec, onnx, gflop, peak, args)
         ctx = SweepContext(loaded=Grid(x), threads=args.threads, warmup=2)  # type: ignore[arg-type]
         rows = latency_sweep({PYTORCH: encoder, **files}, sorted({1, args.batch}), [args.seq],
