@@ -21,6 +21,7 @@ import torch
 MATMUL_N = 1024  # 2.1 GFLOP per product: long enough to time, short enough for one core
 COPY_MB = 64  # larger than any CPU's last-level cache, so the copy streams from memory
 REPEATS = 3
+CUDA_MATMUL_N, CUDA_COPY_MB = 4096, 256  # ~3 ms and ~0.2 ms on a current data-centre GPU
 
 
 @contextmanager
@@ -83,6 +84,8 @@ def cpu_name() -> str:
 def _measure(device_text: str, threads: int) -> tuple[float, float, int]:
     device = torch.device(device_text)
     with torch_threads(threads) as used:
+        if device.type == "cuda":  # a GPU finishes the CPU sizes in microseconds: too short to time
+            return matmul_gflops(device, n=CUDA_MATMUL_N), copy_gbps(device, mb=CUDA_COPY_MB), used
         return matmul_gflops(device), copy_gbps(device), used
 
 
