@@ -185,4 +185,9 @@ def run_target_checks(card: Mapping[str, Any], names: Sequence[str], workspace: 
             failed.append({"target": name, "artifact": "-", "path": "", "passed": False,
                            "proxy": False, "requirements": [req("target", False, None, None, "",
                                                                 str(exc))]})
+    if targets and not deployable_files(card):  # export.enabled: false
+        return failed + [{"target": t.name, "artifact": "-", "path": "", "passed": False,
+                          "proxy": False, "requirements": [req(
+                              "ONNX file", False, None, None, "", "no ONNX file to check: "
+                              "enable the export (export.enabled: true)")]} for t in targets]
     return failed + check_card(card, targets, log)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.recipe import DataSpec, ExportConfig, Recipe, TrainConfig
+from engine.recipe import DataSpec, DeployConfig, ExportConfig, Recipe, TrainConfig
 from gui.pages.recipe_files import RECIPE_FILTER, RecipeFileActions  # noqa: F401 (RECIPE_FILTER: re-exported)
 from gui.state import AppState
 from gui.widgets.browse_button import BrowseButton
@@ -107,12 +107,14 @@ class OptimizePage(RecipeFileActions, QWidget):
         self.train_form = ConfigForm(TrainConfig, path="train")
         self.data_form = ConfigForm(DataSpec, path="data")
         self.export_form = ConfigForm(ExportConfig, path="export")
+        self.deploy_form = ConfigForm(DeployConfig, path="deploy")  # targets checked after a run
+        self.forms = (self.train_form, self.data_form, self.export_form, self.deploy_form)
         self.global_batch = attach_global_batch(self.train_form)  # batch × processes × accumulation
         self.device_hint = attach_device_hint(self.train_form)  # GPUs/cores; fills processes
         self.deepspeed_preview = attach_deepspeed_preview(self.train_form)  # its JSON config
         self.split_preview = attach_split_preview(  # model_parallel: blocks per device
             self.train_form, lambda: getattr(self._loaded(), "module", None), self.state.model_loaded)
-        for form in (self.train_form, self.data_form, self.export_form):
+        for form in self.forms:
             form.changed.connect(lambda _v: self._sync())
         self.data_form.attach(
             "path", BrowseButton(self.set_data_path, DATA_FILTER, "Folder (one sub-folder per label)…")
@@ -151,6 +153,7 @@ class OptimizePage(RecipeFileActions, QWidget):
                 group_box("Training", self.train_form),
                 group_box("Data", self.data_form),
                 group_box("Export", self.export_form),
+                group_box("Deploy targets", self.deploy_form),
             ),
             1,
         )
@@ -163,9 +166,8 @@ class OptimizePage(RecipeFileActions, QWidget):
         try:
             self.name_edit.setText(recipe.name)
             self.steps.set_steps(recipe.methods)
-            self.train_form.set_value(recipe.train)
-            self.data_form.set_value(recipe.data)
-            self.export_form.set_value(recipe.export)
+            for form in self.forms:  # train, data, export, deploy: the recipe's section by path
+                form.set_value(getattr(recipe, form.path))
         finally:
             self._pushing = False
         self._sync()
@@ -179,16 +181,14 @@ class OptimizePage(RecipeFileActions, QWidget):
         """(recipe or None, problems, recipe-level problems of each step by index)."""
         errors = [str(e) for e in Recipe(name=self.name_edit.text()).errors() if e.path == "name"]
         errors += self.steps.errors()
-        for form in (self.train_form, self.data_form, self.export_form):
+        for form in self.forms:
             errors += form.errors()
         methods = self.steps.values()
-        parts = (methods, self.train_form.value(), self.data_form.value(), self.export_form.value())
-        if errors or any(p is None for p in parts):
+        sections = {form.path: form.value() for form in self.forms}
+        if errors or methods is None or None in sections.values():
             return None, errors or ["some settings are incomplete"], {}
-        recipe = self.state.recipe.replace(
-            name=self.name_edit.text().strip(), methods=methods,
-            train=parts[1], data=parts[2], export=parts[3],
-        )
+        recipe = self.state.recipe.replace(name=self.name_edit.text().strip(), methods=methods,
+                                           **sections)
         by_step: dict[int, list[str]] = {}
         problems = []
         for e in recipe.errors():  # cross-section checks, the model spec, the order of steps

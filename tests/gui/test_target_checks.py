@@ -66,3 +66,46 @@ def test_export_page_has_the_targets_tab_and_renders_a_failing_check(qtbot, tmp_
     out = os.environ.get("WORKBENCH_SCREENSHOTS")  # set to write assets/screenshots
     path = (os.path.join(out, "export-target-check.png") if out else str(tmp_path / "t.png"))
     assert window.grab().save(path)
+
+
+def test_optimize_page_deploy_targets_form_validates_names(qtbot, app_state):
+    from gui.pages.optimize_page import OptimizePage
+
+    page = OptimizePage(app_state)
+    qtbot.addWidget(page)
+    page.deploy_form.editor("targets").setText("edge, toaster")
+    assert not page.run_button.isEnabled()
+    # the form names the section (its line under the form); the recipe names deploy.targets[1]
+    assert page.first_error().startswith("deploy: unknown target 'toaster'; known: edge")
+    with qtbot.waitSignal(app_state.recipe_changed):
+        page.deploy_form.editor("targets").setText("edge, mobile")
+    assert app_state.recipe.deploy.targets == ("edge", "mobile")
+    assert page.run_button.isEnabled(), page.first_error()
+    page.show_recipe(app_state.recipe.replace(deploy=app_state.recipe.deploy.__class__()))
+    assert page.deploy_form.editor("targets").text() == ""  # a loaded recipe fills the form
+
+
+def test_render_optimize_deploy_targets(qtbot, app_state, tmp_path):
+    """Writes optimize-deploy-targets.png when WORKBENCH_SCREENSHOTS names a folder."""
+    out = os.environ.get("WORKBENCH_SCREENSHOTS")
+    if not out:
+        return
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QScrollArea
+
+    from gui.main_window import MainWindow
+
+    window = MainWindow(app_state, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    page = window.optimize_page
+    page.deploy_form.editor("targets").setText("edge, mobile")
+    window.resize(1280, 800)
+    window.show()
+    window.show_page("Optimize")
+    area = page.deploy_form.parentWidget()
+    while not isinstance(area, QScrollArea):
+        area = area.parentWidget()
+    qtbot.wait(200)
+    area.ensureWidgetVisible(page.deploy_form)
+    qtbot.wait(200)
+    assert window.grab().save(os.path.join(out, "optimize-deploy-targets.png"))
