@@ -11,7 +11,6 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -19,7 +18,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
@@ -29,6 +27,7 @@ from PySide6.QtWidgets import (
 from gui.state import AppState
 from gui.widgets.hint_box import hint_box
 from gui.widgets.profile_job import MODEL, ProfileJob, Source, variant_artifacts
+from gui.widgets.profile_settings import settings_panel
 from gui.widgets.profile_view import ProfileView
 
 SETTINGS_WIDTH = 280
@@ -37,13 +36,6 @@ EMPTY_TEXT = ("<h3>No profile yet</h3><p>Pick the loaded model or a finished var
               "curves,<br>whether it is compute- or memory-bound, and energy per inference.</p>")
 NO_SOURCE = ("<h3>Nothing to profile</h3><p>Load a model on the <b>Model</b> page, or finish a run: "
              "its variant can be profiled here.</p>")
-
-
-def profile_config_cls() -> type:
-    """engine.analysis.profile's ProfileConfig (imported when the page is built, not at start-up)."""
-    from engine.analysis.profile import ProfileConfig
-
-    return ProfileConfig
 
 
 class ProfilePage(QWidget):
@@ -55,7 +47,6 @@ class ProfilePage(QWidget):
         self.job: ProfileJob | None = None
         self.records: dict[str, dict[str, Any]] = {}  # source key -> record shown this session
         self.view = ProfileView()
-        self.form: Any = None
         go_model = QPushButton("Go to the Model page")
         go_model.clicked.connect(lambda: state.navigate.emit("Model"))
         self.empty = hint_box(EMPTY_TEXT)
@@ -64,7 +55,7 @@ class ProfilePage(QWidget):
         for w in (self.no_source, self.empty, self.view):
             self.stack.addWidget(w)
         body = QHBoxLayout()
-        self.settings = self._build_settings()
+        self.settings, self.form = settings_panel(SETTINGS_WIDTH)
         body.addWidget(self.settings)
         body.addWidget(self.stack, 1)
         layout = QVBoxLayout(self)
@@ -75,6 +66,7 @@ class ProfilePage(QWidget):
         state.model_loaded.connect(lambda _info: self.refresh())
         state.variants_changed.connect(self.refresh)
         state.workspace_changed.connect(lambda _ws: self.refresh())
+        state.selected_variant_changed.connect(self._follow_selection)
         self.combo.currentIndexChanged.connect(lambda _i: self._show_stored())
         self._set_busy(False)
         self.refresh()
@@ -123,29 +115,6 @@ class ProfilePage(QWidget):
         status.addWidget(self.log, 1)
         return status
 
-    def _build_settings(self) -> QWidget:
-        box = QWidget()
-        col = QVBoxLayout(box)
-        col.setContentsMargins(0, 0, 6, 0)
-        title = QLabel("Settings")
-        title.setStyleSheet("font-weight: 600; color: #333;")
-        col.addWidget(title)
-        try:
-            from gui.widgets.config_form import ConfigForm
-
-            self.form = ConfigForm(profile_config_cls(), path="profile")
-            col.addWidget(self.form)
-        except ImportError as exc:  # the engine part is missing: the page still shows stored profiles
-            col.addWidget(QLabel(f"Profiling is unavailable here: {exc}"))
-        col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(box)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedWidth(SETTINGS_WIDTH)
-        return scroll
-
     # -- sources -------------------------------------------------------------------
     def refresh(self) -> None:
         """Re-list the loaded model and the finished variants, keeping the chosen one."""
@@ -165,6 +134,11 @@ class ProfilePage(QWidget):
         self.combo.setCurrentIndex(index if index >= 0 else 0)
         self.combo.blockSignals(False)
         self._show_stored()
+
+    def _follow_selection(self, run_id: str) -> None:
+        """A variant picked on Export or Compare is the one shown here (not during a run)."""
+        if self.job is None and self.combo.findData(run_id) >= 0:
+            self.choose(run_id)
 
     def current_key(self) -> str | None:
         return self.combo.currentData()

@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.context import JobContext, JobControl
+from engine.context import JobCancelled, JobContext, JobControl
 from engine.events import Log, Progress
 from gui.threads import BackgroundCall
 
@@ -58,13 +58,13 @@ class ProfileJob(QObject):
     finished = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, work: Callable[[JobContext], dict[str, Any]], parent: QObject | None = None):
+    def __init__(self, work: Callable[[JobContext], dict[str, Any] | None], parent: QObject | None = None):
         super().__init__(parent)
         self.control = JobControl()
         self._relay = _Relay(self)
         self._relay.event.connect(self._on_event)
         ctx = JobContext(self._relay.event.emit, self.control)
-        self.call = BackgroundCall(lambda: work(ctx), self.finished.emit, self._failed)
+        self.call = BackgroundCall(lambda: work(ctx), self._done, self._failed)
 
     def cancel(self) -> None:
         self.control.cancel()
@@ -81,27 +81,41 @@ class ProfileJob(QObject):
         elif isinstance(event, Log):
             self.progress.emit(-1.0, event.message)
 
+    def _done(self, record: dict[str, Any] | None) -> None:
+        if record is None:  # stopped by Cancel
+            self._failed("cancelled")
+        else:
+            self.finished.emit(record)
+
     def _failed(self, message: str) -> None:
         self.failed.emit("Profile cancelled." if self.cancelled() else f"Profile failed: {message}")
 
 
-def profile_work(source: Source, cfg: Any, workspace: Any) -> Callable[[JobContext], dict[str, Any]]:
+def profile_work(source: Source, cfg: Any, workspace: Any) -> Callable[[JobContext], dict[str, Any] | None]:
     """The worker's call: load a variant if needed, profile it, store profile.json by the variant."""
 
-    def work(ctx: JobContext) -> dict[str, Any]:
-        from engine.analysis.profile import run_profile
-        from engine.analysis.profile_store import save_profile
-
-        loaded = source.loaded
-        if loaded is None:
-            from engine.models.loaders import load_model
-            from engine.recipe import ModelSpec
-
-            ctx.log(f"loading variant {source.key}…")
-            loaded = load_model(ModelSpec(source="variant", path=source.key), workspace=workspace)
-        record = run_profile(loaded, cfg, ctx, artifacts=source.artifacts)
-        if source.run_id is not None:
-            save_profile(workspace, source.run_id, record)
-        return record
+    def work(ctx: JobContext) -> dict[str, Any] | None:
+        try:
+            return _profile(source, cfg, workspace, ctx)
+        except JobCancelled:  # an answer, not an error: no traceback on the console
+            return None
 
     return work
+
+
+def _profile(source: Source, cfg: Any, workspace: Any, ctx: JobContext) -> dict[str, Any]:
+    from engine.analysis.profile import run_profile
+    from engine.analysis.profile_store import save_profile
+
+    loaded = source.loaded
+    if loaded is None:
+        from engine.models.loaders import load_model
+        from engine.recipe import ModelSpec
+
+        ctx.log(f"loading variant {source.key}…")
+        loaded = load_model(ModelSpec(source="variant", path=source.key), workspace=workspace)
+    record = run_profile(loaded, cfg, ctx, artifacts=source.artifacts)
+    if source.run_id is not None:
+        save_profile(workspace, source.run_id, record)
+    return record
+

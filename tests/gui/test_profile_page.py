@@ -106,7 +106,8 @@ def test_a_stored_profile_shows_when_its_variant_is_picked(qtbot, page):
     page.choose(run_id)
     assert page.stack.currentWidget() is page.view and page.export_btn.isEnabled()
     assert page.view.layers.names[0] == "transformer.h.0.ln_1"
-    page.choose(bare)
+    page.state.select_variant(bare)  # picked on the Export or Compare page: followed here
+    assert page.current_key() == bare
     assert page.stack.currentWidget() is page.empty and not page.export_btn.isEnabled()
     (page.state.workspace.run_dir(bare) / "profile.json").write_text("{not json")
     page.choose(run_id)
