@@ -101,6 +101,8 @@ def module_hooks(model: nn.Module, on_pre: Callable[[str], None],
     """Call on_pre(name) / on_post(name) around every module's forward, hooks removed after."""
     handles = []
     for name, m in model.named_modules():
+        if isinstance(m, torch.jit.ScriptModule):  # takes no hooks: its time is its parent's
+            continue
         handles.append(m.register_forward_pre_hook(lambda _m, _a, n=name: on_pre(n)))
         handles.append(m.register_forward_hook(lambda _m, _a, _o, n=name: on_post(n),
                                                always_call=True))  # fmt: skip

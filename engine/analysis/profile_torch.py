@@ -51,9 +51,12 @@ def time_layers(model: nn.Module, inputs: tuple[torch.Tensor, ...], runs: int,
             timer.reset()
             with module_hooks(model, timer.pre, timer.post):
                 timer.enabled = True
+                t0 = time.perf_counter()
                 model(*inputs)
+                seconds = time.perf_counter() - t0
                 timer.enabled = False
-            per_run.append({k: v * 1e3 for k, v in timer.exclusive.items()})
+            # a TorchScript model takes no hooks: all of its time is the top level's
+            per_run.append({k: v * 1e3 for k, v in (timer.exclusive or {ROOT: seconds}).items()})
     # the faster half of the runs on both sides: a run another process interrupted is
     # dropped whole, so the layers' times still add up (a median per layer would not: it
     # drops each layer's interruptions separately and the sum falls below the whole's)
@@ -123,7 +126,9 @@ def layer_rows(model: nn.Module, inputs: tuple[torch.Tensor, ...], runs: int,
     for name, ms in times.items():
         m = modules.get(name)
         kind = type(m).__name__ if m is not None else "?"
-        if m is not None and any(True for _ in m.children()):
+        if isinstance(m, torch.jit.ScriptModule):
+            kind += " (TorchScript: no per-layer split)"
+        elif m is not None and any(True for _ in m.children()):
             kind += " (own ops)"
         rows.append(layer_row(name or TOP_LEVEL, kind, flops.get(name, 0), moved.get(name, 0),
                               ms, total_ms, ridge))  # fmt: skip

@@ -90,3 +90,10 @@ def test_op_types_are_torch_profiler_self_times_per_forward():
     assert ops["aten::addmm"]["count"] == 2  # two Linears per forward, not per profile
     assert ops["aten::gelu"]["count"] == 1
     assert all(o["time_ms"] > 0 for o in ops.values())
+
+
+def test_a_torchscript_model_is_one_top_level_row():
+    model = torch.jit.script(nn.Sequential(nn.Linear(16, 16), nn.ReLU()).eval())
+    out = layer_rows(model, (torch.randn(4, 16),), runs=1, ridge=10.0)
+    assert [r["name"] for r in out["layers"]] == [TOP_LEVEL]
+    assert "TorchScript" in out["layers"][0]["type"] and out["layers"][0]["time_ms"] > 0
