@@ -88,6 +88,8 @@ def group_verdict(group: str, share: float, ai: float | None, kind: str,
         return f"{head}, bound not known (no FLOPs or bytes counted for it)"
     ridge_text = f"ridge {ridge:.3g}" if ridge else "ridge unknown"
     advice = _ADVICE.get((group, kind), _ADVICE[("other", kind)])
+    if ai == 0:  # lookups, norms, activations: the FLOP counter counts matmuls and convolutions
+        return f"{head}, memory-bound (moves data, no matmul FLOPs; {ridge_text}): {advice}"
     return f"{head}, {kind}-bound at {ai:.3g} flop/byte ({ridge_text}): {advice}"
 
 

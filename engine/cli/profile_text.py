@@ -30,7 +30,8 @@ def _header(r: Mapping[str, Any]) -> list[str]:
         f"thread{'s' if s['threads'] != 1 else ''}, {s['runs']} runs",
         f"machine:  {mc['cpu']}; matmul {_num(mc['matmul_gflops'])} GFLOP/s, copy "
         f"{_num(mc['copy_gbps'])} GB/s, ridge {_num(mc['ridge_flops_per_byte'])} flop/byte",
-        f"whole:    {r['whole_ms']:.3f} ms per forward (the layers sum to {layers_ms:.3f} ms); "
+        f"whole:    {r['whole_ms']:.3f} ms per forward (the layers sum to {layers_ms:.3f} ms, "
+        f"{layers_ms / r['whole_ms'] if r.get('whole_ms') else 0:.0%} of it); "
         f"{gflops:.3g} GFLOP/s achieved{frac}",
     ]
 

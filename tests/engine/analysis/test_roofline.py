@@ -51,6 +51,8 @@ def test_group_verdict_is_one_plain_sentence():
                     "fewer bytes help — int8 weights or pruning the FFN")
     assert "fewer FLOPs help" in group_verdict("attention", 0.2, 80.0, "compute", 25.0)
     assert "bound not known" in group_verdict("other", 0.1, None, "unknown", 25.0)
+    assert group_verdict("norm", 0.05, 0.0, "memory", 25.0).startswith(
+        "Norm: 5% of the time, memory-bound (moves data, no matmul FLOPs; ridge 25): ")
 
 
 def test_groups_sum_their_layers_and_sort_by_time():
