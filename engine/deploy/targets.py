@@ -197,5 +197,6 @@ def check_target_names(names: tuple[str, ...], path: str,
                        workspace: str | Path | None = None) -> list[FieldError]:
     """A FieldError per name in `names` that no target file defines, listing the known ones."""
     known = known_target_names(workspace)
-    return [FieldError(f"{path}[{i}]", f"unknown target {n!r}; known: {', '.join(known)}")
+    own = f" (a target of your own: {Path(workspace) / 'targets'}/<name>.yaml)" if workspace else ""
+    return [FieldError(f"{path}[{i}]", f"unknown target {n!r}; known: {', '.join(known)}{own}")
             for i, n in enumerate(names) if n not in known]
