@@ -14,7 +14,7 @@ from gui.widgets.profile_export import export_part
 from gui.widgets.profile_latency_chart import LatencyChart
 from gui.widgets.profile_layers_chart import LayerTimeChart
 from gui.widgets.profile_memory_chart import MemoryChart
-from gui.widgets.profile_ops_table import OpTypesTable
+from gui.widgets.profile_ops_table import OnnxNodesTable, OpTypesTable
 from gui.widgets.profile_part import ProfilePart, fmt_flops, fmt_ms
 from gui.widgets.profile_verdicts import VerdictList
 
@@ -55,7 +55,7 @@ class ProfileView(QWidget):
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.layers, self.verdicts = LayerTimeChart(), VerdictList()
         self.memory, self.latency = MemoryChart(), LatencyChart()
-        self.ops, self.energy = OpTypesTable(), EnergyCost()
+        self.ops, self.nodes, self.energy = OpTypesTable(), OnnxNodesTable(), EnergyCost()
         bottlenecks = QSplitter(Qt.Orientation.Vertical)
         bottlenecks.addWidget(self.layers)
         bottlenecks.addWidget(self.verdicts)
@@ -63,10 +63,15 @@ class ProfileView(QWidget):
         bottlenecks.setStretchFactor(1, 2)
         bottlenecks.setSizes([600, 300])
         bottlenecks.setChildrenCollapsible(False)
+        operators = QSplitter(Qt.Orientation.Vertical)
+        operators.addWidget(self.ops)
+        operators.addWidget(self.nodes)
+        operators.setSizes([500, 300])
+        operators.setChildrenCollapsible(False)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for widget, name in ((bottlenecks, "Bottlenecks"), (self.memory, "Memory"),
-                             (self.latency, "Latency"), (self.ops, "Operators"),
+                             (self.latency, "Latency"), (operators, "Operators"),
                              (self.energy, "Energy && cost")):
             self.tabs.addTab(widget, name)
         layout = QVBoxLayout(self)
@@ -76,7 +81,7 @@ class ProfileView(QWidget):
         self.record: dict[str, Any] | None = None
 
     def parts(self) -> list[ProfilePart]:
-        return [self.layers, self.verdicts, self.memory, self.latency, self.ops, self.energy]
+        return [self.layers, self.verdicts, self.memory, self.latency, self.ops, self.nodes, self.energy]
 
     def show_record(self, record: dict[str, Any]) -> None:
         """Draw every part of `record` (a profile.json dict)."""

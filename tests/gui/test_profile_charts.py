@@ -52,6 +52,9 @@ def test_verdicts_memory_latency_ops_and_energy_show_the_record(view):
     runtimes = [view.ops.table.item(r, 0).text() for r in range(view.ops.table.rowCount())]
     assert runtimes == ["PyTorch"] * 3 + ["ONNX int8"] * 2
     assert view.ops.table.item(0, 1).text() == "aten::addmm"
+    view.ops.runtime.setCurrentText("ONNX int8")  # one runtime at a time
+    assert [view.ops.table.item(r, 1).text() for r in range(view.ops.table.rowCount())] == ["MatMulInteger", "Softmax"]
+    assert view.nodes.table.rowCount() == 1 and view.nodes.table.item(0, 1).text() == "/h.0/attn/MatMul"
     assert view.energy.lines[0].count("ESTIMATED") == 1 and "MEASURED" in view.energy.lines[1]
     assert "RAPL" in view.energy.lines[1]
     assert all(p.missing_text() == "" for p in view.parts())
@@ -68,6 +71,7 @@ def test_empty_parts_say_not_measured_instead_of_a_blank_plot(view):
     assert "KV cache" not in view.memory.values
     assert "KV cache: not measured" in view.memory.note.text()
     assert view.ops.note.text().startswith("ONNX: not measured")
+    assert view.nodes.missing_text().startswith("Not measured: no ONNX file was profiled")
     view.show_record(profile_record())  # a full record again: nothing left over
     assert view.latency.missing_text() == "" and not view.ops.note.text()
 
@@ -83,7 +87,7 @@ def test_export_writes_a_png_and_a_csv_per_part(view, tmp_path):
     view.tabs.setCurrentIndex(2)
     files = view.export(tmp_path / "out")
     assert view.tabs.currentIndex() == 2  # the tab the user was on
-    stems = ["time_per_layer", "verdicts", "memory", "latency", "op_types", "energy"]
+    stems = ["time_per_layer", "verdicts", "memory", "latency", "op_types", "onnx_nodes", "energy"]
     assert sorted(f.name for f in files) == sorted([f"{s}.png" for s in stems] + [f"{s}.csv" for s in stems])
     for stem in stems:
         image = QImage(str(tmp_path / "out" / f"{stem}.png"))
@@ -97,6 +101,7 @@ def test_export_writes_a_png_and_a_csv_per_part(view, tmp_path):
     assert latency[1] == ["pytorch", "1", "16", "2.0", "2.4", "500.0"]
     energy = _rows(tmp_path / "out" / "energy.csv")
     assert [r[1] for r in energy[1:]] == ["estimated", "measured"]
+    assert _rows(tmp_path / "out" / "onnx_nodes.csv")[1] == ["int8", "/h.0/attn/MatMul", "MatMulInteger", "0.2"]
     ops = _rows(tmp_path / "out" / "op_types.csv")
     assert ops[4][:2] == ["ONNX int8", "MatMulInteger"]
 
