@@ -97,3 +97,17 @@ def test_a_torchscript_model_is_one_top_level_row():
     out = layer_rows(model, (torch.randn(4, 16),), runs=1, ridge=10.0)
     assert [r["name"] for r in out["layers"]] == [TOP_LEVEL]
     assert "TorchScript" in out["layers"][0]["type"] and out["layers"][0]["time_ms"] > 0
+
+
+def test_attention_scores_of_an_sdpa_model_are_counted_on_cpu():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from engine.analysis.profile_torch import exclusive_flops
+
+    b, t, width, heads = 2, 16, 32, 2
+    cfg = GPT2Config(n_layer=1, n_embd=width, n_head=heads, vocab_size=40, n_positions=32,
+                     attn_implementation="sdpa")  # fmt: skip
+    model = GPT2LMHeadModel(cfg).eval()
+    _, own = exclusive_flops(model, (torch.randint(0, 40, (b, t)),))
+    # q k^T and the weights times v: 2 x (2 B T T width) in the attention module itself
+    assert own["transformer.h.0.attn"] == 2 * (2 * b * t * t * width)
