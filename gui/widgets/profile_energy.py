@@ -5,14 +5,16 @@ from __future__ import annotations
 import html
 from typing import Any
 
+import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui.widgets.profile_part import ProfilePart
 
 FIELDS = ["artifact", "label", "source", "watts", "joules_per_inference", "price_per_hour", "cost_per_million"]
 SOURCES = {"nvml": "NVML power readings", "rapl": "RAPL energy counters",
            "estimate": "CPU time × the target's power figure"}
+BAR_COLORS = {"measured": "#2e7d32", "estimated": "#f3c98b"}  # an estimate drawn pale
 BADGES = {"measured": "#2e7d32", "estimated": "#b26a00"}
 
 
@@ -44,20 +46,56 @@ class EnergyCost(ProfilePart):
         self.text.setTextFormat(Qt.TextFormat.RichText)
         self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        super().__init__(self.text, parent)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.getAxis("left").setLabel("joules per inference")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTextPen("#333")
+            self.plot.getAxis(axis).setPen("#888")
+        box = QWidget()
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.text)
+        col.addWidget(self.plot, 1)
+        super().__init__(box, parent)
         self.lines: list[str] = []
+        self.bar_labels: list[str] = []  # the text over each bar: '0.0435 J (estimated)'
+
+    def _bars(self, rows: list[dict[str, Any]]) -> None:
+        """Joules per inference per artifact; an estimate in a pale colour and labelled so."""
+        self.plot.clear()
+        rows = [r for r in rows if r.get("joules_per_inference") is not None]
+        self.bar_labels = [f"{r['joules_per_inference']:.3g} J ({r.get('label') or 'estimated'})" for r in rows]
+        if not rows:
+            return
+        xs = list(range(len(rows)))
+        brushes = [BAR_COLORS.get(r.get("label") or "estimated", "#bbb") for r in rows]
+        heights = [r["joules_per_inference"] for r in rows]
+        self.plot.addItem(pg.BarGraphItem(x=xs, height=heights, width=0.6, brushes=brushes, pen=None))
+        for x, h, text in zip(xs, heights, self.bar_labels, strict=True):
+            item = pg.TextItem(text, color="#333", anchor=(0.5, 1))
+            item.setPos(x, h)
+            self.plot.addItem(item)
+        self.plot.getAxis("bottom").setTicks([[(x, str(r.get("artifact"))) for x, r in zip(xs, rows, strict=True)], []])
+        self.plot.setXRange(-0.6, len(rows) - 0.4, padding=0)
+        self.plot.setYRange(0, max(heights) * 1.2 or 1.0, padding=0)
 
     def draw(self, record: dict[str, Any]) -> str:
         rows = record.get("energy") or []
         self.lines = [energy_line(r) for r in rows]
         if not rows:
             self.text.setText("")
+            self._bars([])
             return "no power reading or estimate in this profile."
         estimated = any((r.get("label") or "estimated") != "measured" for r in rows)
         foot = ("<p style='color:#666'>Estimated lines have no power reading on this machine "
                 "(no NVML GPU, RAPL not readable): they multiply the measured time by a power figure.</p>"
                 if estimated else "")
         self.text.setText("<p>" + "</p><p>".join(self.lines) + "</p>" + foot)
+        self._bars(rows)
         return ""
 
     def csv_table(self) -> tuple[list[str], list[list[Any]]]:

@@ -57,6 +57,7 @@ def test_verdicts_memory_latency_ops_and_energy_show_the_record(view):
     assert view.nodes.table.rowCount() == 1 and view.nodes.table.item(0, 1).text() == "/h.0/attn/MatMul"
     assert view.energy.lines[0].count("ESTIMATED") == 1 and "MEASURED" in view.energy.lines[1]
     assert "RAPL" in view.energy.lines[1]
+    assert view.energy.bar_labels == ["0.033 J (estimated)", "0.013 J (measured)"]
     assert all(p.missing_text() == "" for p in view.parts())
 
 
