@@ -191,3 +191,15 @@ def run_target_checks(card: Mapping[str, Any], names: Sequence[str], workspace: 
                               "ONNX file", False, None, None, "", "no ONNX file to check: "
                               "enable the export (export.enabled: true)")]} for t in targets]
     return failed + check_card(card, targets, log)
+
+
+def save_target_checks(workspace: Any, run_id: str, results: Sequence[dict[str, Any]]) -> None:
+    """Put `results` on a finished variant's card, replacing earlier checks on their targets."""
+    v = workspace.get(run_id)
+    if v.status != "finished":
+        raise ValueError(f"variant {run_id} is {v.status}; only a finished variant's card is kept")
+    names = {r.get("target") for r in results}
+    card = dict(v.card)
+    card["target_checks"] = [r for r in card.get("target_checks") or []
+                             if r.get("target") not in names] + list(results)
+    workspace.finish(run_id, card)  # the card and report.json, as a re-export updates them

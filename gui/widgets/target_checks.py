@@ -137,8 +137,9 @@ class TargetChecks(QWidget):
 
     def check(self) -> None:
         """Measure the variant's files against the picked target on a worker thread."""
-        from engine.deploy.checks import check_card, deployable_files
+        from engine.deploy.checks import check_card, deployable_files, save_target_checks
         from engine.deploy.targets import get_target
+        from engine.store import Workspace
 
         name, card, root, run_id = self.picker.currentText(), self._card, self._root, self._run_id
         if not name or self._call is not None:
@@ -148,8 +149,13 @@ class TargetChecks(QWidget):
             return
         self.check_btn.setEnabled(False)
         self.status.setText(f"Checking against {name}: measuring size, memory and latency…")
-        self._call = BackgroundCall(lambda: check_card(card, [get_target(name, root)]),
-                                    lambda res: self._checked(run_id, name, res), self._failed)
+        def work() -> list[dict[str, Any]]:
+            results = check_card(card, [get_target(name, root)])
+            if root is not None and run_id is not None:  # kept on the card, as a job keeps them
+                save_target_checks(Workspace(root), run_id, results)
+            return results
+
+        self._call = BackgroundCall(work, lambda res: self._checked(run_id, name, res), self._failed)
 
     def _checked(self, run_id: str | None, name: str, results: Sequence[dict[str, Any]]) -> None:
         self._call = None
@@ -159,7 +165,7 @@ class TargetChecks(QWidget):
         self.results = [r for r in self.results if r.get("target") != name] + list(results)
         ok = all(r["passed"] for r in results)
         self.status.setText(f"{name}: {'every file passes' if ok else 'some requirements fail'} "
-                            "(checked now, not saved with the run).")
+                            "(checked now; kept on the variant's card).")
         self._render()
 
     def _failed(self, message: str) -> None:
