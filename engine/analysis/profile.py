@@ -40,9 +40,9 @@ class ProfileConfig:
     sweep_seqs: tuple[int, ...] = option((32, 128), help="sequence lengths of the latency curves")
     sweep_runs: int = option(10, min=1, max=1000, advanced=True,
                              help="timed rounds per cell of the latency grid")
-    price_per_hour: float = option(0.40, min=0.0, max=1e6,
+    price_per_hour: float = option(0.0, min=0.0, max=1e6,
                                    help="what the machine costs per hour, for the cost per "
-                                   "million inferences")
+                                   "million inferences (0: 0.40 on CPU, 3.00 with a GPU)")
     cpu_watts: float = option(8.0, min=0.0, max=10_000.0, min_exclusive=True,
                               help="estimate only, when no power counter is readable: watts "
                               "per busy CPU core (a GPU without NVML: 300 W for the board)")
@@ -164,20 +164,25 @@ def energy_part(loaded: Any, cfg: ProfileConfig, threads: int, artifacts: Sequen
     inputs = loaded.example_inputs(batch=cfg.batch, seq=cfg.seq)
     device = device_of(loaded.module).type
     calls: dict[str, Callable[[], Any]] = {PYTORCH: torch_call(loaded.module, inputs)}
+    devices = {PYTORCH: device}
     for kind, path in artifacts:
         try:
-            calls[kind] = onnx_call(timing_session(path, threads), loaded.input_names, inputs)
+            session = timing_session(path, threads)
         except Exception as exc:
             ctx.log(f"{kind}: no energy reading: {describe_ort_error(exc)}", "warning")
+            continue
+        calls[kind] = onnx_call(session, loaded.input_names, inputs)
+        # the GPU's power meter for a file onnxruntime runs there, else the CPU's
+        devices[kind] = "cuda" if "CUDAExecutionProvider" in session.get_providers() else "cpu"
     out = []
     with torch_threads(threads), eval_mode(loaded.module):
         for i, (name, call) in enumerate(calls.items()):
             ctx.checkpoint()
             ctx.progress(i / len(calls), f"energy of {name}")
-            dev = device if name == PYTORCH else "cpu"  # onnx files run on the CPU provider here
+            dev = devices[name]
             out.append(energy_reading(name, call, cfg.runs, batch=cfg.batch, device=dev,
                                       watts=cfg.cpu_watts if dev == "cpu" else None,
-                                      price_per_hour=cfg.price_per_hour,
+                                      price_per_hour=cfg.price_per_hour or None,
                                       min_seconds=cfg.energy_seconds))  # fmt: skip
     return out
 

@@ -161,7 +161,8 @@ def add_profile_command(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--sweep-batches", type=_sizes, help="latency grid batches, e.g. 1,8")
     pr.add_argument("--sweep-seqs", type=_sizes, help="latency grid sequence lengths, e.g. 32,128")
     pr.add_argument("--sweep-runs", type=int, help="timed rounds per latency cell (default 10)")
-    pr.add_argument("--price-per-hour", type=float, help="machine price per hour (default 0.40)")
+    pr.add_argument("--price-per-hour", type=float,
+                    help="machine price per hour (default 0.40 on CPU, 3.00 on a GPU)")
     pr.add_argument("--cpu-watts", type=float, help="estimate: watts per busy core (default 8)")
     pr.add_argument("--energy-seconds", type=float, help="energy reading length (default 1 s)")
     pr.add_argument("--input-shape", type=parse_shape, help="example input of a generic model")
