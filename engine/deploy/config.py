@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,10 +9,12 @@ from engine.config_fields import option
 from engine.deploy.targets import check_target_names
 
 
-def _workspace_hint() -> Path | None:
-    """The workspace whose targets a recipe may name before a job opens one (the default)."""
-    env = os.environ.get("WORKBENCH_WORKSPACE")
-    return Path(env) if env else Path("~/.local/share/workbench/workspace").expanduser()
+def _workspace_hint() -> Path:
+    """The workspace whose targets a recipe may name before a job opens one: the default one
+    ($WORKBENCH_WORKSPACE), since a recipe is validated before its job opens a workspace."""
+    from engine.store import default_workspace
+
+    return default_workspace()
 
 
 @dataclass(frozen=True)
