@@ -180,10 +180,16 @@ def energy_part(loaded: Any, cfg: ProfileConfig, threads: int, artifacts: Sequen
             ctx.checkpoint()
             ctx.progress(i / len(calls), f"energy of {name}")
             dev = devices[name]
-            out.append(energy_reading(name, call, cfg.runs, batch=cfg.batch, device=dev,
-                                      watts=cfg.cpu_watts if dev == "cpu" else None,
-                                      price_per_hour=cfg.price_per_hour or None,
-                                      min_seconds=cfg.energy_seconds))  # fmt: skip
+            try:
+                out.append(energy_reading(name, call, cfg.runs, batch=cfg.batch, device=dev,
+                                          watts=cfg.cpu_watts if dev == "cpu" else None,
+                                          price_per_hour=cfg.price_per_hour or None,
+                                          min_seconds=cfg.energy_seconds))  # fmt: skip
+            except Exception as exc:  # e.g. a file exported with a fixed batch: the rest stands
+                if name == PYTORCH:
+                    raise
+                ctx.log(f"{name}: no energy reading at batch {cfg.batch}: "
+                        f"{describe_ort_error(exc)}", "warning")
     return out
 
 

@@ -53,3 +53,27 @@ def test_an_unreadable_onnx_file_is_logged_and_the_rest_is_measured(tmp_path):
     assert any("onnx-int8" in w and "not profiled" in w for w in warnings)
     fractions = [e.fraction for e in events if isinstance(e, Progress)]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0  # one bar, forward only
+
+
+def test_an_onnx_file_with_a_fixed_batch_is_skipped_where_it_cannot_run(tmp_path):
+    import torch
+    from torch import nn
+
+    from engine.models.types import LoadedModel
+
+    module = nn.Sequential(nn.Linear(8, 4)).eval()
+    path = tmp_path / "fixed.onnx"
+    torch.onnx.export(module, (torch.randn(1, 8),), str(path), input_names=["input"],
+                      dynamo=False)  # no dynamic axes: batch 1 only
+    loaded = LoadedModel(module=module, task="generic", input_names=("input",), tokenizer=None,
+                         input_shape=(1, 8))  # fmt: skip
+    events: list = []
+    cfg = ProfileConfig(batch=2, runs=1, threads=1, sweep_runs=1, energy_seconds=0.05)
+    record = run_profile(loaded, cfg, JobContext(events.append, JobControl()),
+                         artifacts=[("onnx-fp32", path)])  # fmt: skip
+    assert record["onnx"] == [] and record["settings"]["seq"] is None
+    assert [e["artifact"] for e in record["energy"]] == ["pytorch"]
+    # the latency curve runs a generic model at its example shape (batch 1): the file fits
+    assert {r["artifact"] for r in record["latency"]} == {"pytorch", "onnx-fp32"}
+    logs = " ".join(e.message for e in events if isinstance(e, Log))
+    assert "onnx-fp32: not profiled" in logs and "onnx-fp32: no energy reading at batch 2" in logs
