@@ -94,6 +94,13 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         from engine.recipe import ModelSpec
 
         return load_variant(ModelSpec(source="variant", path=v.id, trust=args.trust), ws), v, ws
+    from engine.models.builtin import BUILTIN_MODELS
+
+    if ws is not None and target.strip() not in BUILTIN_MODELS and not target.endswith(
+            (".yaml", ".yml")):
+        raise ValueError(f"{target}: no finished variant of that name or id in {ws.root}, no "
+                         "such file or folder, and not a built-in model "
+                         f"({', '.join(BUILTIN_MODELS)}); workbench-cli list shows the variants")
     spec = spec_for(target, args)
     return load_model(spec, _open_workspace(args.workspace) if spec.source == "variant" else None), None, None
 

@@ -60,6 +60,9 @@ def _memory(r: Mapping[str, Any]) -> list[str]:
         lines.append(f"KV cache: {kv['mb']:.2f} MB at context {kv['context']} x batch {kv['batch']} "
                      f"(2 x {kv['layers']} layers x {kv['heads']} heads x {kv['head_dim']} dims "
                      f"x {kv['dtype_bytes']} bytes per token)")
+    elif r["model"]["task"] == "causal-lm":
+        lines.append("KV cache: not known (no transformers config or built-in blocks to read "
+                     "the layers and heads from)")
     else:
         lines.append("KV cache: none (not a causal language model)")
     return lines

@@ -84,3 +84,11 @@ def test_a_damaged_profile_json_is_one_line(tmp_path):
     with pytest.raises(ValueError, match="profile.json: not a profile"):
         load_profile(ws, "r1")
     assert load_profile(ws, "r2") is None
+
+
+def test_an_unknown_name_in_a_workspace_says_where_it_looked(finished_job, capsys):
+    ws, _, _ = finished_job
+    assert main(["profile", "no-such-variant", "-w", str(ws)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "no finished variant" in err and str(ws.resolve()) in err and "tiny-gpt" in err
