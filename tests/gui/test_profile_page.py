@@ -144,3 +144,28 @@ def test_the_profile_page_fits_the_window(qtbot, tmp_path, size):
     window.profile_page.settings_btn.click()  # hide the settings: the charts take their width
     qtbot.wait(20)
     assert not window.profile_page.settings.isVisible() and chart.width() > width + 200
+
+
+def test_profile_of_a_variant_loads_it_and_profiles_its_onnx_file(qtbot, page, tiny_gpt_info):
+    from tests.engine.quantize.tiny_onnx import export_text
+
+    _ws, info = tiny_gpt_info
+    state = page.state
+    v = state.workspace.new_run("baseline-onnx", state.recipe.replace(methods=()).to_yaml())
+    onnx = export_text(info.loaded.module, state.workspace.run_dir(v.id) / "model.onnx", vocab=258)
+    state.workspace.finish(v.id, {"method": "none", "onnx": {"path": str(onnx)}})
+    state.variants_changed.emit()
+    page.choose(v.id)
+    assert page.source().loaded is None  # loaded by the worker, not on the GUI thread
+    assert page.source().artifacts == (("onnx-fp32", onnx),)
+    _quick(page)
+    assert page.start()
+    qtbot.waitUntil(lambda: not page.is_busy(), timeout=RUN_MS)
+    assert not page.error.isVisible(), page.error.text()
+    record = page.view.record
+    assert [o["artifact"] for o in record["onnx"]] == ["onnx-fp32"]
+    assert ("onnx-fp32", 8, "p50_ms") in page.view.latency.drawn  # PyTorch vs the ONNX file
+    assert ("pytorch", 8, "p50_ms") in page.view.latency.drawn
+    assert page.view.nodes.missing_text() == "" and page.view.nodes.table.rowCount() > 0
+    assert [e["artifact"] for e in record["energy"]] == ["pytorch", "onnx-fp32"]
+    assert load_profile(state.workspace, v.id) == record
