@@ -63,7 +63,7 @@ class ProfilePage(QWidget):
         layout.addLayout(self._build_status())
         layout.addWidget(self.error)
         layout.addLayout(body, 1)
-        state.model_loaded.connect(lambda _info: self.refresh())
+        state.model_loaded.connect(self._model_changed)
         state.variants_changed.connect(self.refresh)
         state.workspace_changed.connect(lambda _ws: self.refresh())
         state.selected_variant_changed.connect(self._follow_selection)
@@ -134,6 +134,10 @@ class ProfilePage(QWidget):
         self.combo.setCurrentIndex(index if index >= 0 else 0)
         self.combo.blockSignals(False)
         self._show_stored()
+
+    def _model_changed(self, _info: Any) -> None:
+        self.records.pop(MODEL, None)  # that profile was of the model loaded before
+        self.refresh()
 
     def _follow_selection(self, run_id: str) -> None:
         """A variant picked on Export or Compare is the one shown here (not during a run)."""

@@ -83,6 +83,8 @@ def test_profile_of_the_loaded_model_fills_the_page_and_is_stored_with_its_varia
     assert page.view.ops.note.isVisibleTo(page.view.ops)  # no ONNX file: said so under the table
     assert load_profile(page.state.workspace, run_id) == record  # stored as the variant's profile.json
     assert "stored with the variant" in page.log.text()
+    page.state.set_model(info)  # another model loaded: the profile shown was not of it
+    assert page.current_key() == MODEL and page.stack.currentWidget() is page.empty
 
 
 def test_cancel_stops_the_profile(qtbot, page, tiny_gpt_info):
