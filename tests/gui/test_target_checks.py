@@ -27,7 +27,7 @@ def test_check_button_measures_each_file_against_the_picked_target(qtbot, tmp_pa
     if not card.get("target_checks"):  # the run is shared with other modules' tests
         assert plain(panel.table.text()) == plain(NONE_YET)
     names = [panel.picker.itemText(i) for i in range(panel.picker.count())]
-    assert {"edge", "mobile", "server-cpu", "server-gpu"} <= set(names)
+    assert {"edge", "mobile", "mobile-npu", "server-cpu", "server-gpu"} <= set(names)
     assert panel.picker.currentText() == "edge"
     panel.check_btn.click()
     assert panel.is_busy() and not panel.check_btn.isEnabled()  # measured off the GUI thread

@@ -46,7 +46,7 @@ def test_the_job_puts_each_file_against_each_target_on_the_card(job_ws):
 
 def test_recipe_refuses_an_unknown_target_naming_its_place():
     with pytest.raises(ConfigError, match=r"deploy\.targets\[1\]: unknown target 'toaster'; "
-                       "known: edge, mobile, server-cpu, server-gpu"):
+                       "known: edge, mobile, mobile-npu, server-cpu, server-gpu"):
         Recipe.from_yaml("deploy: {targets: [edge, toaster]}").validate()
 
 

@@ -20,7 +20,7 @@ from engine.deploy.targets import (
 
 def test_every_shipped_target_validates_and_says_what_it_checks():
     targets = load_targets()
-    assert {"server-cpu", "server-gpu", "mobile", "edge"} <= set(targets)
+    assert {"server-cpu", "server-gpu", "mobile", "mobile-npu", "edge"} <= set(targets)
     for name, t in targets.items():
         assert t.name == name and t.description
         assert (SHIPPED_DIR / f"{name}.yaml").is_file()
@@ -28,7 +28,9 @@ def test_every_shipped_target_validates_and_says_what_it_checks():
     assert edge.require_int8 and edge.threads == 4 and edge.proxy
     assert edge.max_size_mb and edge.max_peak_memory_mb and edge.max_opset
     assert targets["server-gpu"].execution_provider == "CUDAExecutionProvider"
-    assert targets["mobile"].ort_mobile and set(targets["mobile"].mobile_eps) == {"nnapi", "coreml"}
+    assert targets["mobile"].ort_mobile and targets["mobile"].mobile_eps == ()  # its CPU
+    npu = targets["mobile-npu"]
+    assert npu.ort_mobile and set(npu.mobile_eps) == {"nnapi", "coreml"}
     for f in dataclasses.fields(TargetProfile):  # each field's help says what it checks
         assert len(f.metadata["help"]) > 20, f.name
 
@@ -66,6 +68,6 @@ def test_bad_target_file_is_one_line_naming_file_and_field(tmp_path, text, field
 def test_unknown_target_names_are_named_with_the_known_ones(tmp_path):
     errors = check_target_names(("edge", "toaster"), "deploy.targets", tmp_path)
     assert [e.path for e in errors] == ["deploy.targets[1]"]
-    assert "unknown target 'toaster'; known: edge, mobile, server-cpu, server-gpu" in errors[0].message
+    assert "unknown target 'toaster'; known: edge, mobile, mobile-npu, server-cpu, server-gpu" in errors[0].message
     with pytest.raises(ConfigError, match="unknown target 'toaster'; known: edge"):
         get_target("toaster")
