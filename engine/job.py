@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.config_fields import ConfigError
 from engine.context import JobCancelled, JobContext, JobControl
+from engine.deploy.config import use_workspace
 from engine.events import (
     Artifact,
     Cancelled,
@@ -100,12 +101,10 @@ class Job:
         ctx = JobContext(self._emit, self.control)
         ctx.isolate_export = self.isolate_export
         try:
-            self.recipe.validate()
-            ws = (
-                self._workspace_arg
-                if isinstance(self._workspace_arg, Workspace)
-                else Workspace(self._workspace_arg or default_workspace())
-            )
+            arg = self._workspace_arg
+            use_workspace(arg.root if isinstance(arg, Workspace) else arg or default_workspace())
+            self.recipe.validate()  # deploy.targets may name that workspace's own targets
+            ws = arg if isinstance(arg, Workspace) else Workspace(arg or default_workspace())
         except (ConfigError, ValueError, OSError) as exc:
             return self._failed(None, str(exc))
         pipeline = Pipeline(

@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from engine.deploy.config import use_workspace
 from engine.recipe import Recipe
 from engine.store import Workspace
 
@@ -36,6 +37,7 @@ class AppState(QObject):
     def __init__(self, workspace: Workspace | str | Path, recipe: Recipe | None = None):
         super().__init__()
         self.workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+        use_workspace(self.workspace.root)  # the forms accept this workspace's own targets
         self.recipe = recipe or Recipe()
         self.model_info: ModelInfo | None = None
         self.selected_variant: str | None = None
@@ -46,6 +48,7 @@ class AppState(QObject):
 
     def set_workspace(self, path: str | Path) -> None:
         self.workspace = Workspace(path)
+        use_workspace(self.workspace.root)
         self.workspace_changed.emit(self.workspace)
         self.variants_changed.emit()
 

@@ -22,6 +22,10 @@ def check_text(recipe_path: Path, workspace: Path | None = None) -> tuple[str, b
     from engine.registry import check_methods
 
     recipe = Recipe.load(recipe_path)
+    from engine.deploy.config import use_workspace
+    from engine.store import default_workspace
+
+    use_workspace(workspace or default_workspace())  # deploy.targets may name its own
     recipe.validate()
     ws = None
     if recipe.model.source == "variant" or workspace is not None:

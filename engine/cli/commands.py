@@ -12,6 +12,7 @@ from engine.cli.control_file import watching
 from engine.cli.drive import drive
 from engine.cli.format import ProgressPrinter, results_table
 from engine.cli.relay import relay_run, run_rank, under_torchrun, wants_torchrun
+from engine.deploy.config import use_workspace
 from engine.events import Event, Log, event_to_json
 from engine.fair_parent import PARENT_NOTE, comparison_parent, control_recipe, needs_control
 from engine.job import Job
@@ -30,6 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     recipe = Recipe.load(args.recipe)
     if args.name:
         recipe = recipe.replace(name=args.name)
+    use_workspace(args.workspace or default_workspace())  # deploy.targets may name its own
     recipe.validate()
     if wants_torchrun(recipe):  # more than one process: torchrun starts them, we relay rank 0
         return relay_run(args, recipe, _listeners(args))

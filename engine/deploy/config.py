@@ -8,13 +8,21 @@ from pathlib import Path
 from engine.config_fields import option
 from engine.deploy.targets import check_target_names
 
+_WORKSPACE: list[Path] = []  # the workspace this process works in, once it is named
+
+
+def use_workspace(root: str | Path) -> None:
+    """Name the workspace whose `targets/` folder recipes may use (the CLI's -w, the GUI's,
+    a Job's): recipes are validated before a job opens its workspace, so it is named first."""
+    _WORKSPACE[:] = [Path(root)]
+
 
 def _workspace_hint() -> Path:
-    """The workspace whose targets a recipe may name before a job opens one: the default one
-    ($WORKBENCH_WORKSPACE), since a recipe is validated before its job opens a workspace."""
+    """The workspace whose targets a recipe may name: the one named by use_workspace, else the
+    default one ($WORKBENCH_WORKSPACE)."""
     from engine.store import default_workspace
 
-    return default_workspace()
+    return _WORKSPACE[0] if _WORKSPACE else default_workspace()
 
 
 @dataclass(frozen=True)

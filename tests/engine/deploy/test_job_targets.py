@@ -9,6 +9,7 @@ import pytest
 
 from engine.cli import main
 from engine.config_fields import ConfigError
+from engine.deploy.config import use_workspace
 from engine.job import Job
 from engine.recipe import Recipe
 from engine.store import Workspace
@@ -24,9 +25,8 @@ def job_ws(tmp_path_factory):
     ws = tmp_path_factory.mktemp("ws")
     (ws / "targets").mkdir()
     (ws / "targets" / "roomy.yaml").write_text("kind: server-cpu\nmax_size_mb: 500\nthreads: 1\n")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WORKBENCH_WORKSPACE", str(ws))  # the workspace recipes name targets from
-        result = Job(Recipe.from_yaml(INT8_JOB), workspace=ws).run()
+    # roomy lives only in this workspace (not the default one): the job's own workspace counts
+    result = Job(Recipe.from_yaml(INT8_JOB), workspace=ws).run()
     assert result.ok, result.error
     return ws, Workspace(ws).variants(status="finished")[-1]
 
@@ -44,7 +44,8 @@ def test_the_job_puts_each_file_against_each_target_on_the_card(job_ws):
     assert all(checks[("roomy", k)]["passed"] for k in kinds)
 
 
-def test_recipe_refuses_an_unknown_target_naming_its_place():
+def test_recipe_refuses_an_unknown_target_naming_its_place(tmp_path):
+    use_workspace(tmp_path)  # a workspace without targets of its own
     with pytest.raises(ConfigError, match=r"deploy\.targets\[1\]: unknown target 'toaster'; "
                        "known: edge, mobile, mobile-npu, server-cpu, server-gpu"):
         Recipe.from_yaml("deploy: {targets: [edge, toaster]}").validate()
@@ -71,3 +72,17 @@ def test_cli_targets_lists_shipped_and_workspace_ones(job_ws, capsys):
     assert "edge" in out and "int8 required" in out and "roomy" in out
     assert main(["targets", "-w", str(ws), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["edge"]["max_peak_memory_mb"] == 256
+
+
+def test_cli_run_accepts_a_target_of_its_own_workspace(tmp_path, capsys):
+    """`run -w WS` validates deploy.targets against WS's targets/ before the job starts."""
+    ws = tmp_path / "ws"
+    (ws / "targets").mkdir(parents=True)
+    (ws / "targets" / "mine.yaml").write_text("kind: server-cpu\nmax_size_mb: 500\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(TINY_RECIPE.replace("max_steps: 8", "max_steps: 1")
+                      + "deploy: {targets: [mine]}\n")
+    assert main(["check", str(recipe), "-w", str(ws)]) == 0, capsys.readouterr().err
+    other = tmp_path / "other"
+    assert main(["check", str(recipe), "-w", str(other)]) == 2
+    assert "deploy.targets[0]: unknown target 'mine'" in capsys.readouterr().err
