@@ -26,24 +26,25 @@ class ProfileConfig:
     """What a profile measures and how long it takes (a few runs by default: seconds)."""
 
     batch: int = option(1, min=1, max=4096, help="samples per forward for the per-layer profile")
-    seq: int = option(64, min=1, max=65536,
+    seq: int = option(64, min=1, max=65536, label="Sequence length",
                       help="tokens per sample for text models (capped at the model's maximum)")
-    runs: int = option(5, min=1, max=1000, help="timed forwards per measurement (medians taken)")
+    runs: int = option(5, min=1, max=1000, help="timed forwards per measurement (the faster half averaged: "
+                      "interruptions by other work left out)")
     threads: int = option(0, min=0, max=256,
                           help="CPU threads for PyTorch and onnxruntime (0: the usable cores, "
                           "at most 8)")
-    kv_context: int = option(0, min=0, max=1_000_000,
+    kv_context: int = option(0, min=0, max=1_000_000, label="KV-cache context",
                              help="context length for the KV-cache size of a causal LM "
                              "(0: the model's maximum positions)")
-    kv_batch: int = option(1, min=1, max=4096, help="sequences held at once for the KV-cache size")
-    sweep_batches: tuple[int, ...] = option((1, 8), help="batch sizes of the latency curves")
-    sweep_seqs: tuple[int, ...] = option((32, 128), help="sequence lengths of the latency curves")
+    kv_batch: int = option(1, min=1, max=4096, label="KV-cache batch", help="sequences held at once for the KV-cache size")
+    sweep_batches: tuple[int, ...] = option((1, 8), label="Curve batches", help="batch sizes of the latency curves")
+    sweep_seqs: tuple[int, ...] = option((32, 128), label="Curve lengths", help="sequence lengths of the latency curves")
     sweep_runs: int = option(10, min=1, max=1000, advanced=True,
                              help="timed rounds per cell of the latency grid")
     price_per_hour: float = option(0.0, min=0.0, max=1e6,
                                    help="what the machine costs per hour, for the cost per "
                                    "million inferences (0: 0.40 on CPU, 3.00 with a GPU)")
-    cpu_watts: float = option(8.0, min=0.0, max=10_000.0, min_exclusive=True,
+    cpu_watts: float = option(8.0, label="CPU watts per core", min=0.0, max=10_000.0, min_exclusive=True,
                               help="estimate only, when no power counter is readable: watts "
                               "per busy CPU core (a GPU without NVML: 300 W for the board)")
     energy_seconds: float = option(1.0, min=0.05, max=600.0, advanced=True,
