@@ -13,6 +13,7 @@ from engine.cli.drive import drive
 from engine.cli.format import ProgressPrinter, results_table
 from engine.cli.relay import relay_run, run_rank, under_torchrun, wants_torchrun
 from engine.deploy.config import use_workspace
+from engine.deploy.text import card_check_lines
 from engine.events import Event, Log, event_to_json
 from engine.fair_parent import PARENT_NOTE, comparison_parent, control_recipe, needs_control
 from engine.job import Job
@@ -136,6 +137,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         if v.status == "finished" and v.parent and not v.missing:
             _print_comparison(ws, v)
         for line in teacher_lines(v, ws.variants()):  # a distilled student next to its teacher
+            print(line)
+        for line in card_check_lines(v.card):  # deploy.targets: each file's verdict
             print(line)
         if v.error:
             print(f"error: {v.error}")

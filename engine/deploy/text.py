@@ -32,3 +32,13 @@ def result_lines(res: Mapping[str, Any]) -> list[str]:
         head += (f" (latency is a proxy: measured on this machine with {res.get('threads')} "
                  "threads)")
     return [head] + [requirement_line(r) for r in res.get("requirements") or []]
+
+
+def card_check_lines(card: Mapping[str, Any]) -> list[str]:
+    """`show`'s summary of the card's target checks: each file's verdict per target, with the
+    failing requirements only (`check ID --target` prints them all)."""
+    lines = []
+    for res in card.get("target_checks") or []:
+        lines.append("target " + result_lines(res)[0])
+        lines += [requirement_line(r) for r in res.get("requirements") or [] if not r["passed"]]
+    return lines

@@ -44,6 +44,15 @@ def test_the_job_puts_each_file_against_each_target_on_the_card(job_ws):
     assert all(checks[("roomy", k)]["passed"] for k in kinds)
 
 
+def test_show_prints_each_files_verdict_and_the_failing_requirements(job_ws, capsys):
+    ws, v = job_ws
+    assert main(["show", v.id, "-w", str(ws)]) == 0
+    out = capsys.readouterr().out
+    assert "target onnx-fp32 on edge: FAIL" in out and "FAIL  int8 weights" in out
+    assert "PASS  file size" not in out  # passing requirements stay in `check --target`
+    assert "on roomy: PASS" in out
+
+
 def test_recipe_refuses_an_unknown_target_naming_its_place(tmp_path):
     use_workspace(tmp_path)  # a workspace without targets of its own
     with pytest.raises(ConfigError, match=r"deploy\.targets\[1\]: unknown target 'toaster'; "
