@@ -24,6 +24,7 @@ from engine.cli.launch_cmd import add_launch_command
 from engine.cli.profile_cmd import add_profile_command
 from engine.cli.sensitivity import cmd_sensitivity
 from engine.cli.target_cmds import add_targets_command
+from engine.cli.tree_cmd import add_tree_command
 from engine.config_fields import ConfigError
 
 
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_launch_command(sub)
     add_profile_command(sub)
     add_targets_command(sub)
+    add_tree_command(sub)
     return p
 
 

@@ -1,0 +1,1 @@
+"""Comparing variants: lineage tree, Pareto fronts, recipe/layer/graph diffs."""
