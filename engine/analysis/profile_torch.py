@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -73,30 +72,11 @@ def _faster_half(totals: list[float]) -> list[int]:
     return [i for i, t in enumerate(totals) if t <= cut] or [0]
 
 
-@contextmanager
-def _cpu_flash_attention_counted() -> Iterator[None]:
-    """torch's FLOP table without a formula for the CPU flash-attention kernel (what HF models'
-    SDPA runs on CPU) gets torch's own SDPA formula for the length of one count: without it a
-    BERT's or GPT-2's attention scores would read as 0 FLOPs on CPU and as counted on CUDA."""
-    from torch.utils import flop_counter
-
-    key = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
-    if key is None or key in flop_counter.flop_registry:
-        yield
-        return
-    flop_counter.flop_registry[key] = flop_counter.sdpa_flop  # registered wrapped for shapes
-    try:
-        yield
-    finally:  # FlopCounterMode copied the table when it was made: the count keeps the formula
-        flop_counter.flop_registry.pop(key, None)
-
-
 def exclusive_flops(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[int, dict[str, int]]:
     """(total FLOPs, FLOPs per module name of its own operators) from summary.count_flops."""
     from engine.models.summary import count_flops
 
-    with _cpu_flash_attention_counted():
-        total, inclusive = count_flops(model, inputs)
+    total, inclusive = count_flops(model, inputs)  # CPU flash attention counted there too
     own = {name: inclusive.get(name, 0) for name, _ in model.named_modules()}
     own[ROOT] = total  # FlopCounterMode's root entry, or every FLOP when it has none
     for name, flops in inclusive.items():

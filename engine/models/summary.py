@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,13 +52,32 @@ def _nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
+@contextmanager
+def cpu_flash_attention_counted() -> Iterator[None]:
+    """torch's FLOP table without a formula for the CPU flash-attention kernel (what HF models'
+    SDPA runs on CPU) gets torch's own SDPA formula while a counter is made: without it a BERT's
+    or GPT-2's attention scores would read as 0 FLOPs on CPU and as counted on CUDA."""
+    from torch.utils import flop_counter
+
+    key = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if key is None or key in flop_counter.flop_registry:
+        yield
+        return
+    flop_counter.flop_registry[key] = flop_counter.sdpa_flop  # registered wrapped for shapes
+    try:
+        yield
+    finally:
+        flop_counter.flop_registry.pop(key, None)
+
+
 def count_flops(
     module: nn.Module, example_inputs: tuple[torch.Tensor, ...]
 ) -> tuple[int, dict[str, int]]:
     """(total, per-module-name) FLOPs of one forward; (0, {}) when they cannot be counted."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    counter = FlopCounterMode(display=False)
+    with cpu_flash_attention_counted():  # the mode copies torch's FLOP table when made
+        counter = FlopCounterMode(display=False)
     # eval mode so BatchNorm running stats are not updated by this measurement
     modes = {m: m.training for m in module.modules()}
     module.eval()

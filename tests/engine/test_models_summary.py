@@ -88,3 +88,20 @@ def test_summary_does_not_touch_batchnorm_stats_or_train_mode():
     rows = {r.name: r for r in s.layers}
     assert rows["0"].flops == 2 * 2 * 4 * 6 * 6 * 3 * 9
     assert rows["1"].bytes == (4 + 4) * 4 + (4 + 4) * 4 + 8  # weight, bias, running stats, count
+
+
+def test_sdpa_attention_scores_count_on_cpu_as_on_cuda():
+    """HF models run SDPA as the CPU flash-attention kernel, which torch's FLOP table lacks:
+    the Model page would show their attention scores as 0 FLOPs on CPU."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from engine.models.summary import count_flops
+
+    b, t, width = 2, 16, 32
+    cfg = GPT2Config(n_layer=1, n_embd=width, n_head=2, vocab_size=40, n_positions=32,
+                     attn_implementation="sdpa")  # fmt: skip
+    model = GPT2LMHeadModel(cfg).eval()
+    _, per_module = count_flops(model, (torch.randint(0, 40, (b, t)),))
+    children = sum(v for k, v in per_module.items() if k.startswith("transformer.h.0.attn."))
+    # q k^T and the weights times v, 2 x (2 B T T width), counted in the attention module itself
+    assert per_module["transformer.h.0.attn"] - children == 2 * (2 * b * t * t * width)
