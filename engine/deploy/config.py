@@ -30,7 +30,7 @@ class DeployConfig:
     targets: tuple[str, ...] = option(
         (), label="Targets",
         help="deployment targets each deployable file is checked against at the end of the "
-        "job, comma-separated (shipped: server-cpu, server-gpu, mobile, edge; your own in "
+        "job, comma-separated (shipped: server-cpu, server-gpu, mobile, mobile-npu, edge; your own in "
         "<workspace>/targets/*.yaml); the results go on the card",
     )
 
