@@ -15,14 +15,19 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF
 
 from engine.store import Variant
-from gui.widgets.variant_metrics import metric_value, onnx_number
+from gui.widgets.compare_pareto_axes import (  # noqa: F401 (AXES, AXIS_LABELS, variant_x: re-exported)
+    AXES,
+    AXIS_LABELS,
+    FP32_KIND,
+    artifacts,
+    energy_of,
+    file_x,
+    variant_x,
+    x_text,
+)
+from gui.widgets.compare_pareto_axes import number as _number
+from gui.widgets.variant_metrics import metric_value
 
-FP32_KIND = "onnx-fp32"
-AXES = ("latency", "size")  # the plot's x axis: ONNX latency p50 (ms) or file size (MB)
-AXIS_LABELS = {
-    "latency": "ONNX latency p50 (ms, lower is better)",
-    "size": "ONNX file size (MB, lower is better)",
-}
 # one marker per kind, so int8 / int4 / fp16 read apart without colour (the variant is a circle)
 KIND_STYLES: dict[str, tuple[str, str, str]] = {  # kind: (label, pyqtgraph symbol, colour)
     "onnx-int8-dynamic": ("int8 dynamic", "t", "#7b1fa2"),
@@ -32,6 +37,7 @@ KIND_STYLES: dict[str, tuple[str, str, str]] = {  # kind: (label, pyqtgraph symb
 }
 OTHER_STYLE = ("quantized", "p", "#546e7a")  # a kind this GUI does not know yet
 LINK = (110, 110, 110, 150)  # thin fp32 → quantized line
+DIM_ALPHA = 70  # a point off the Pareto front: still there, clearly not a candidate
 
 
 @dataclass(frozen=True)
@@ -49,38 +55,6 @@ class ArtifactPoint:
 def kind_style(kind: str) -> tuple[str, str, str]:
     """(label, symbol, colour) of an artifact kind; unknown kinds get a neutral marker."""
     return KIND_STYLES.get(kind, OTHER_STYLE)
-
-
-def _number(entry: dict[str, Any], key: str) -> float | None:
-    value = entry.get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def file_x(entry: dict[str, Any], axis: str) -> float | None:
-    """An artifact entry's x value: latency p50 in ms, or size on disk in MB."""
-    if axis == "size":
-        size = _number(entry, "size_bytes")
-        return size / 1e6 if size is not None else None
-    return _number(entry, "latency_ms_p50")
-
-
-def artifacts(card: dict[str, Any]) -> list[dict[str, Any]]:
-    """The card's artifact entries (dicts only; an older card has none)."""
-    return [a for a in card.get("artifacts") or [] if isinstance(a, dict)]
-
-
-def variant_x(card: dict[str, Any], axis: str) -> float | None:
-    """Where a variant's own (fp32) point sits on the x axis.
-
-    With quantized files on the card, its fp32 file's latency timed side by side with them is
-    used, so the fp32 → quantized line compares timings from one session (the issue's rule for
-    every speed ratio); otherwise the export's ONNX numbers.
-    """
-    fp32 = next((a for a in artifacts(card) if a.get("kind") == FP32_KIND), None)
-    if fp32 is not None and len(artifacts(card)) > 1 and (x := file_x(fp32, axis)) is not None:
-        return x
-    value = onnx_number(card, "size_bytes" if axis == "size" else "latency_ms_p50")
-    return value / 1e6 if value is not None and axis == "size" else value
 
 
 def _tip(v: Variant, entry: dict[str, Any], label: str, metric: str, value: float) -> str:
@@ -107,26 +81,37 @@ def artifact_points(variants: list[Variant], metric: str, axis: str) -> list[Art
     for v in variants:
         if v.status != "finished":
             continue
-        for entry in artifacts(v.card or {}):
+        card = v.card or {}
+        energy = energy_of(v) if axis == "energy" else None
+        for entry in artifacts(card):
             kind = str(entry.get("kind") or "")
             if kind == FP32_KIND or not kind:
                 continue
-            x, y = file_x(entry, axis), metric_value(entry, metric)
+            x, y = file_x(entry, axis, card, energy), metric_value(entry, metric)
             if x is None or y is None:
                 continue
             label = kind_style(kind)[0]
-            out.append(ArtifactPoint(v, kind, x, y, f"{v.name} · {label}", _tip(v, entry, label, metric, y)))
+            tip = _tip(v, entry, label, metric, y)
+            if axis not in ("latency", "size"):  # the tip names p50 and size already
+                tip += "\n" + x_text(axis, x)
+            out.append(ArtifactPoint(v, kind, x, y, f"{v.name} · {label}", tip))
     return out
 
 
-def spots(points: list[ArtifactPoint], selected: str | None) -> list[dict[str, Any]]:
-    """ScatterPlotItem spot dicts: the kind's marker, bigger when its variant is selected."""
+def spots(points: list[ArtifactPoint], selected: str | None,
+          dimmed: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
+    """ScatterPlotItem spot dicts: the kind's marker, bigger when its variant is selected,
+    pale when the point is off the Pareto front (`dimmed` indices)."""
     out = []
     for i, p in enumerate(points):
         _, symbol, colour = kind_style(p.kind)
         big = p.variant.id == selected
-        out.append({"pos": (p.x, p.y), "data": i, "symbol": symbol, "brush": pg.mkBrush(colour),
-                    "pen": pg.mkPen("#f57c00" if big else "w", width=2 if big else 1),
+        brush = pg.mkColor(colour)
+        if i in dimmed:
+            brush.setAlpha(DIM_ALPHA)
+        out.append({"pos": (p.x, p.y), "data": i, "symbol": symbol, "brush": pg.mkBrush(brush),
+                    "pen": pg.mkPen("#f57c00" if big else ((255, 255, 255, DIM_ALPHA) if i in dimmed else "w"),
+                                    width=2 if big else 1),
                     "size": 15 if big else 11})
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from gui.widgets.compare_pareto_axes import AXES
 from gui.widgets.compare_scatter import CompareScatter
 
 
@@ -15,10 +16,10 @@ class ComparePlotBox(QWidget):
         self.metric_picker = QComboBox()
         self.metric_label = QLabel("Plot metric:")
         self.axis_picker = QComboBox()  # metric vs latency, or metric vs size on disk
-        self.axis_picker.addItem("latency", "latency")
-        self.axis_picker.addItem("file size", "size")
-        self.axis_picker.setToolTip("X axis: ONNX latency p50 or ONNX file size; quantized files "
-                                    "are their own points, linked to their variant's fp32 point")
+        for key, (text, _label) in AXES.items():  # latency p50/p95, size, params, FLOPs, energy
+            self.axis_picker.addItem(text, key)
+        self.axis_picker.setToolTip("X axis: a cost (ONNX latency, file size, parameters, FLOPs, "
+                                    "energy from a profile); quantized files are their own points")
         self.scatter = CompareScatter()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -36,5 +37,5 @@ class ComparePlotBox(QWidget):
         layout.addWidget(self.scatter, 1)
 
     def axis(self) -> str:
-        """'latency' or 'size'."""
+        """An AXES key: 'latency', 'latency_p95', 'size', 'params', 'flops' or 'energy'."""
         return self.axis_picker.currentData() or "latency"

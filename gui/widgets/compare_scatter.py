@@ -1,4 +1,5 @@
-"""Scatter of a metric against ONNX latency or size: a point per variant and per quantized file."""
+"""Scatter of a metric against a cost (latency, size, params, FLOPs, energy): a point per variant
+and per quantized file, the Pareto front drawn through the best trade-offs, filters above."""
 
 from __future__ import annotations
 
@@ -13,21 +14,30 @@ from engine.fair_parent import comparison_parents
 from engine.store import Variant
 from gui.widgets.compare_artifact_points import (
     AXIS_LABELS,
+    DIM_ALPHA,
+    FP32_KIND,
     LINK,
     ArtifactPoint,
     artifact_points,
+    energy_of,
     fill_legend,
     kind_style,
     legend_corner,
     make_legend,
     variant_x,
+    x_text,
 )
 from gui.widgets.compare_artifact_points import (
     spots as artifact_spots,
 )
 from gui.widgets.compare_labels import LabelLayer, LabelSpec
+from gui.widgets.compare_pareto_filters import ParetoFilters
+from gui.widgets.compare_pareto_front import Front, front_line, front_of, summary
 from gui.widgets.variant_metrics import metric_label, metric_value
 
+NO_POINTS = ("No finished variant with an ONNX latency yet.\n"
+             "Variants appear here once a run exports to ONNX (Export page or recipe export).")
+NO_MATCH = "No plotted variant or file matches the filters above; set one back to 'all' or 'any'."
 POINT = "#4a7fc1"
 SELECTED = "#f57c00"
 EDGE = (120, 120, 120, 160)
@@ -35,12 +45,13 @@ CONTROL_EDGE = (46, 125, 50, 200)  # dense fine-tuned control → child: the fai
 
 
 def plot_points(variants: list[Variant], metric: str, axis: str = "latency") -> list[tuple[Variant, float, float]]:
-    """(variant, p50 ms or MB, metric) for finished variants that have both numbers."""
+    """(variant, x, metric) for finished variants that have both numbers (x on `axis`)."""
     out = []
     for v in variants:
         if v.status != "finished":
             continue
-        lat, value = variant_x(v.card or {}, axis), metric_value(v.card, metric)
+        energy = energy_of(v) if axis == "energy" else None
+        lat, value = variant_x(v.card or {}, axis, energy), metric_value(v.card, metric)
         if lat is not None and value is not None:
             out.append((v, lat, value))
     return out
@@ -85,10 +96,7 @@ class CompareScatter(QWidget):
         # arrow heads are drawn in pixels, so their angle follows the view's aspect
         self.plot.getViewBox().sigTransformChanged.connect(self._orient_arrows)
 
-        self.empty = QLabel(
-            "No finished variant with an ONNX latency yet.\n"
-            "Variants appear here once a run exports to ONNX (Export page or recipe export)."
-        )
+        self.empty = QLabel(NO_POINTS)
         self.empty.setStyleSheet("color: #666; font-size: 11pt;")
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -98,16 +106,33 @@ class CompareScatter(QWidget):
         self.stack.addWidget(self.plot)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
+        self.filters = ParetoFilters()  # Pareto front toggle, family / method / target filters
+        self.filters.changed.connect(self._redraw)
+        layout.addWidget(self.filters)
+        layout.addWidget(self.stack, 1)
+        self.front: Front | None = None
+        self.front_curve: Any = None
+        self._variants: list[Variant] = []
 
     def set_variants(self, variants: list[Variant], metric: str, axis: str = "latency") -> None:
-        """Redraw for `metric` (accuracy / perplexity / loss) against `axis` (latency / size)."""
+        """Redraw for `metric` (accuracy / perplexity / loss) against `axis` (an AXES key)."""
+        self._variants, self._metric, self._axis = list(variants), metric, axis
+        self.filters.fill(self._variants)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Plot the points the filters keep, and the Pareto front through them."""
         for item in self._extra:
             self.plot.removeItem(item)
         self._extra.clear()
-        self._metric, self._axis = metric, axis
-        self.points = plot_points(variants, metric, axis)
-        self.artifact_points = artifact_points(variants, metric, axis)
+        variants, metric, axis = self._variants, self._metric, self._axis
+        every = plot_points(variants, metric, axis)
+        files = artifact_points(variants, metric, axis)
+        keep = self.filters.keep
+        self.points = [p for p in every if keep(p[0], FP32_KIND)]
+        self.artifact_points = [p for p in files if keep(p.variant, p.kind)]
+        hidden = len(every) + len(files) - len(self.points) - len(self.artifact_points)
+        self.empty.setText(NO_MATCH if hidden else NO_POINTS)
         self.stack.setCurrentIndex(1 if self.points or self.artifact_points else 0)
         self.plot.setLabel("bottom", AXIS_LABELS[axis], color="#333")
         self.plot.setLabel("left", metric_label(metric), color="#333")
@@ -128,6 +153,7 @@ class CompareScatter(QWidget):
                 self._add(pg.PlotCurveItem([cx, x], [cy, y], pen=pg.mkPen(CONTROL_EDGE, width=1.5,
                                                                             style=Qt.PenStyle.DashLine)))
         self._draw_artifacts(where)
+        self._draw_front(hidden)
         self._draw_points()
         if self.points or self.artifact_points:
             self._fit()
@@ -148,6 +174,16 @@ class CompareScatter(QWidget):
         self.plot.setXRange(x0, x1 + (x1 - x0) * 0.15, padding=0)  # room for the labels
         self.plot.setYRange(y0, y1 + (y1 - y0) * 0.08, padding=0)
 
+    def _draw_front(self, hidden: int) -> None:
+        """The step line through the front; the points off it are dimmed by _draw_points."""
+        self.front = self.front_curve = None
+        if self.filters.show_front() and (self.points or self.artifact_points):
+            self.front = front_of(self.points, self.artifact_points, self._metric)
+            self.front_curve = front_line(self.front)
+            self._add(self.front_curve)
+        shown = len(self.points) + len(self.artifact_points)
+        self.filters.summary.setText(summary(self.front, shown, hidden))
+
     def _orient_arrows(self, *_: Any) -> None:
         vb = self.plot.getViewBox()
         for arrow, (px, py), (x, y) in self._arrows:
@@ -164,17 +200,18 @@ class CompareScatter(QWidget):
         self._extra.append(item)
 
     def _draw_points(self) -> None:
-        spots = [
-            {
-                "pos": (x, y),
-                "data": v.id,
-                "brush": pg.mkBrush(SELECTED if v.id == self._selected else POINT),
-                "size": 16 if v.id == self._selected else 12,
-            }
-            for v, x, y in self.points
-        ]
+        dim = self.front.dim_variants if self.front else frozenset()
+        spots = []
+        for i, (v, x, y) in enumerate(self.points):
+            colour = pg.mkColor(SELECTED if v.id == self._selected else POINT)
+            if i in dim:  # off the front: pale, still clickable
+                colour.setAlpha(DIM_ALPHA)
+            spots.append({"pos": (x, y), "data": v.id, "brush": pg.mkBrush(colour),
+                          "pen": pg.mkPen((255, 255, 255, DIM_ALPHA) if i in dim else "w", width=1.5),
+                          "size": 16 if v.id == self._selected else 12})
         self.scatter.setData(spots)
-        self.artifact_scatter.setData(artifact_spots(self.artifact_points, self._selected))
+        dim_files = self.front.dim_files if self.front else frozenset()
+        self.artifact_scatter.setData(artifact_spots(self.artifact_points, self._selected, dim_files))
         self._label_points()
 
     def _draw_artifacts(self, where: dict[str, tuple[float, float]]) -> None:
@@ -214,8 +251,7 @@ class CompareScatter(QWidget):
 
     def _variant_tip(self, x: float, y: float, data: Any) -> str:
         v = next((v for v, _, _ in self.points if v.id == data), None)
-        where = f"latency p50: {x:.3g} ms" if self._axis == "latency" else f"size: {x:.3g} MB"
-        return f"{v.name} (fp32)\n{self._metric}: {y:.4g}\n{where}" if v is not None else ""
+        return f"{v.name} (fp32)\n{self._metric}: {y:.4g}\n{x_text(self._axis, x)}" if v is not None else ""
 
     def _artifact_tip(self, x: float, y: float, data: Any) -> str:
         points = self.artifact_points
