@@ -1,4 +1,4 @@
-"""Compare page: every variant in the workspace as a sortable table and a metric/latency plot."""
+"""Compare page: every variant as a sortable table; below it tabs: the plot, the lineage tree."""
 
 from __future__ import annotations
 
@@ -22,14 +22,11 @@ from PySide6.QtWidgets import (
 from engine.store import Variant
 from gui.state import AppState
 from gui.widgets.compare_columns import fit_columns, setup_columns
+from gui.widgets.compare_legend import compare_legend
 from gui.widgets.compare_plot_box import ComparePlotBox
-from gui.widgets.compare_table import (
-    CHILD_TINT,
-    PARENT_TINT,
-    CompareModel,
-    NumericSortProxy,
-)
-from gui.widgets.compare_teacher import TeacherPanel, beside
+from gui.widgets.compare_table import CompareModel, NumericSortProxy
+from gui.widgets.compare_tabs import CompareTabs
+from gui.widgets.compare_teacher import TeacherPanel
 from gui.widgets.fair_parent_note import FairParentNote
 from gui.widgets.hint_box import hint_box
 from gui.widgets.variant_actions import VariantActions
@@ -43,7 +40,7 @@ EMPTY_TEXT = (
 
 
 class ComparePage(QWidget):
-    """Variants table (select → state.select_variant, double-click → Export) and scatter."""
+    """Variants table (select → state.select_variant, double-click → Export) over tabs."""
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -56,10 +53,12 @@ class ComparePage(QWidget):
         self._build_plot()
         self.teacher = TeacherPanel()  # a distilled student next to its teacher
         self.teacher.select_teacher.connect(state.select_variant)
+        self.tabs = CompareTabs(self.plot_box, self.teacher)  # Plot | Lineage (| Diff …)
+        self.tabs.lineage.clicked.connect(state.select_variant)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table_stack)
-        split.addWidget(beside(self.plot_box, self.teacher))
+        split.addWidget(self.tabs)
         split.setSizes([330, 420])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -76,17 +75,7 @@ class ComparePage(QWidget):
         """Title and variant buttons (first row), colour legend and action message (second)."""
         self.title = QLabel()
         self.title.setStyleSheet("font-size: 12pt; font-weight: 600;")
-        legend = QLabel(
-            f"<span style='background:{PARENT_TINT.name()}'>&nbsp;parent&nbsp;</span>&nbsp;"
-            f"<span style='background:{CHILD_TINT.name()}'>&nbsp;children&nbsp;</span>"
-            "&nbsp;of the selected variant · metric (change vs its parent) · "
-            "<span style='color:#c62828'>●</span>&nbsp;collapsed · "
-            "double-click: Export page"
-        )
-        legend.setStyleSheet("color: #555;")
-        legend.setToolTip("A red dot marks a collapsed variant: its metric is far worse than its "
-                          "parent's (limits: the recipe's checks section)")
-        self.legend = legend
+        self.legend = legend = compare_legend()
         self.actions = VariantActions(lambda: self.state.workspace, self)
         self.actions.done.connect(self._show_message)
         self.actions.changed.connect(self.state.variants_changed.emit)
@@ -161,6 +150,8 @@ class ComparePage(QWidget):
         # an empty workspace is one message, not an empty table over an empty plot
         self.plot_box.setVisible(bool(variants))
         self.legend.setVisible(bool(variants))
+        self.tabs.setVisible(bool(variants))
+        self.tabs.show_variants(variants)
         self._fill_metric_picker(variants)
         self._redraw_plot()
         self._fit_columns()
@@ -209,6 +200,7 @@ class ComparePage(QWidget):
         run_id = self.model.variants[self.proxy.mapToSource(current).row()].id
         self.model.focus(run_id)
         self.scatter.select(run_id)
+        self.tabs.select(run_id)
         self._update_selection_ui()
         if not self._syncing and run_id != self.state.selected_variant:
             self.state.select_variant(run_id)
@@ -226,6 +218,7 @@ class ComparePage(QWidget):
             self._syncing = False
         self.model.focus(run_id)
         self.scatter.select(run_id)
+        self.tabs.select(run_id)
         self._update_selection_ui()
 
     def select_row(self, proxy_row: int) -> None:
@@ -240,7 +233,6 @@ class ComparePage(QWidget):
         if run_id != self.state.selected_variant:
             self.state.select_variant(run_id)
         self.state.navigate.emit("Export")
-
 
     # -- delete / rename / CSV ------------------------------------------------------------
     def selected(self) -> Variant | None:

@@ -30,7 +30,7 @@ def _card(ws: Workspace, v: Variant, ppl: float, ms: float, mb: float, steps: li
         (folder / name).write_bytes(b"0")
         arts.append({"kind": kind, "path": str(folder / name), "size_bytes": size * 1e6,
                      "latency_ms_p50": lat, "metrics": {"perplexity": metric}, "error": None})
-    return {"id": v.id, "name": v.name, "metrics": {"perplexity": ppl},
+    return {"id": v.id, "name": v.name, "metrics": {"perplexity": ppl}, "method": " + ".join(steps) or "none",
             "onnx": {"path": str(folder / "model.onnx"), "size_bytes": mb * 1e6, "latency_ms_p50": ms},
             "steps": [{"step": i + 1, "title": t} for i, t in enumerate(steps)], "artifacts": arts}
 
