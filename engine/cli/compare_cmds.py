@@ -105,15 +105,17 @@ def _shrink(a: Variant, b: Variant) -> dict[str, Any] | None:
     return shrink_report(b.card, a.card, against)
 
 
-def compare_record(ws: Workspace, a: Variant, b: Variant, args: argparse.Namespace) -> dict[str, Any]:
-    """Everything `compare` shows, as one JSON-able record (what --json prints)."""
+def compare_record(ws: Workspace, a: Variant, b: Variant, graph_kind: str = FP32_KIND,
+                   all_layers: bool = False, trust: bool = False) -> dict[str, Any]:
+    """Everything `compare` shows, as one JSON-able record (what --json prints; the GUI's
+    diff view shows the same record)."""
     from engine.compare.layer_diff import top_changes
     from engine.compare.recipe_diff import recipe_diff, stored_recipe
 
     changes = recipe_diff(stored_recipe(a.recipe), stored_recipe(b.recipe))
-    graph, graph_note, kind = graph_part(ws, a, b, args.graph)
-    rows, layer_note = layers_part(ws, a, b, args.trust)
-    shown = rows if args.layers else top_changes(rows, TOP_LAYERS)
+    graph, graph_note, kind = graph_part(ws, a, b, graph_kind)
+    rows, layer_note = layers_part(ws, a, b, trust)
+    shown = rows if all_layers else top_changes(rows, TOP_LAYERS)
     return {
         "a": {"id": a.id, "name": a.name, "status": a.status},
         "b": {"id": b.id, "name": b.name, "status": b.status},
@@ -131,7 +133,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Print the comparison of variants A and B (or --json)."""
     ws = Workspace(args.workspace or default_workspace())
     a, b = _variant(ws, args.a), _variant(ws, args.b)
-    record = compare_record(ws, a, b, args)
+    record = compare_record(ws, a, b, args.graph, args.layers, args.trust)
     if args.json:
         print(strict_json(record, indent=2))
     else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+LAYER_HEADER = ["layer", "shape", "params", "sparsity", "bits", "Δw/‖w‖", "int8 error", "removed"]
+
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
@@ -26,7 +28,8 @@ def _pct(x: Any) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
-def _layer_cells(r: dict[str, Any]) -> list[str]:
+def layer_cells(r: dict[str, Any]) -> list[str]:
+    """One layer row of the record as the table's cells (LAYER_HEADER's columns)."""
     change = r["weight_change"]
     bits = r["bits_a"] if r["bits_a"] == r["bits_b"] else f"{r['bits_a']} → {r['bits_b']}"
     what = r["removed"] or ("added" if r["shape_a"] is None else "gone" if r["shape_b"] is None
@@ -34,7 +37,8 @@ def _layer_cells(r: dict[str, Any]) -> list[str]:
     return [r["name"], f"{_shape(r['shape_a'])} → {_shape(r['shape_b'])}",
             f"{_num(r['params_a'])} → {_num(r['params_b'])}",
             f"{_pct(r['sparsity_a'])} → {_pct(r['sparsity_b'])}", bits,
-            "-" if change is None else f"{change:.3f}", what]
+            "-" if change is None else f"{change:.3f}",
+            "-" if r["quant_error_b"] is None else f"{r['quant_error_b']:.2%}", what]
 
 
 def layer_lines(record: dict[str, Any]) -> list[str]:
@@ -44,8 +48,8 @@ def layer_lines(record: dict[str, Any]) -> list[str]:
                if len(rows) < record["layers_changed"] else ""))
     if not rows:
         return [head]
-    table = _table(["layer", "shape", "params", "sparsity", "bits", "Δw/‖w‖", "removed"],
-                   [_layer_cells(r) for r in rows])
+    table = _table(LAYER_HEADER,
+                   [layer_cells(r) for r in rows])
     return [head, *(f"  {line}" for line in table)]
 
 
