@@ -181,6 +181,9 @@ class CompareScatter(QWidget):
             self.front = front_of(self.points, self.artifact_points, self._metric)
             self.front_curve = front_line(self.front)
             self._add(self.front_curve)
+            if self.front.size() > 1:  # a line to name (one point on the front draws none)
+                self.legend.addItem(self.front_curve, "Pareto front")
+                self.legend.setVisible(True)
         shown = len(self.points) + len(self.artifact_points)
         self.filters.summary.setText(summary(self.front, shown, hidden))
 

@@ -92,6 +92,7 @@ def test_front_line_goes_through_exactly_the_front_and_dims_the_rest(box):
     assert {p for p, alpha in plotted.items() if alpha == DIM_ALPHA} == set(plotted) - front
     assert all(alpha == 255 for p, alpha in plotted.items() if p in front)
     assert "3 of 5 points on the front" in s.filters.summary.text()
+    assert "Pareto front" in [label.text for _, label in s.legend.items]
 
 
 def test_switching_the_x_axis_changes_the_front(box):
