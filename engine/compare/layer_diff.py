@@ -121,7 +121,7 @@ def _row(name: str, ma: nn.Module | None, mb: nn.Module | None,
     sa = tuple(wa.shape) if wa is not None else None
     sb = tuple(wb.shape) if wb is not None else None
     # a Linear's weight is [out, in]; HF's Conv1D (GPT-2) stores it [in, out]
-    out_dim, in_dim = (1, 0) if type(ma or mb).__name__ == "Conv1D" else (0, 1)
+    out_dim, in_dim = (1, 0) if type(ma if ma is not None else mb).__name__ == "Conv1D" else (0, 1)
     return LayerRow(
         name=name, type=type(mb if mb is not None else ma).__name__, shape_a=sa, shape_b=sb,
         params_a=_params(ma), params_b=_params(mb), sparsity_a=_sparsity(wa),
