@@ -8,6 +8,7 @@ failed) that deployment target's check (card `target_checks`, one entry per targ
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import yaml
@@ -28,15 +29,25 @@ def family_of(card: dict[str, Any]) -> str:
     return arch or "unknown model"
 
 
+@functools.lru_cache(maxsize=1024)
+def _recipe_types(text: str) -> tuple[str, ...] | None:
+    """Step types of a recipe's YAML; cached because a redraw asks once per point and a full
+    recipe takes ~15 ms to parse."""
+    try:
+        recipe = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    except yaml.YAMLError:
+        return None
+    steps = recipe.get("methods") if isinstance(recipe, dict) else None
+    if not isinstance(steps, list):
+        return None
+    return tuple(str(s["type"]) for s in steps if isinstance(s, dict) and s.get("type"))
+
+
 def method_types(v: Variant) -> list[str]:
     """The step types of the variant's recipe, in order; [] for a base model."""
-    try:
-        recipe = yaml.safe_load(v.recipe or "") or {}
-    except yaml.YAMLError:
-        recipe = {}
-    steps = recipe.get("methods") if isinstance(recipe, dict) else None
-    if isinstance(steps, list):
-        return [str(s["type"]) for s in steps if isinstance(s, dict) and s.get("type")]
+    types = _recipe_types(v.recipe or "")
+    if types is not None:
+        return list(types)
     # no readable recipe: the card's method label ("unstructured_prune(amount=0.5) + int8_dynamic()")
     label = str((v.card or {}).get("method") or "none")
     return [] if label == "none" else [part.split("(", 1)[0].strip() for part in label.split(" + ")]

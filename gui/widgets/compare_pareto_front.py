@@ -49,6 +49,15 @@ def front_line(front: Front) -> Any:
     return pg.PlotCurveItem(xs, ys, pen=pg.mkPen(FRONT_COLOUR, width=2, style=Qt.PenStyle.DashLine))
 
 
+def front_note(front: Front | None, dominated: bool) -> str:
+    """The hover line that says whether a point is on the front ('' while no front is drawn)."""
+    if front is None:
+        return ""
+    if dominated:
+        return "\noff the Pareto front: another plotted point is as cheap and as good, and better on one"
+    return "\non the Pareto front: no plotted point beats it on one axis without losing on the other"
+
+
 def summary(front: Front | None, shown: int, hidden: int) -> str:
     """'3 of 9 points on the front · 2 hidden by the filters'."""
     parts = []

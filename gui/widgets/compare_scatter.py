@@ -32,7 +32,7 @@ from gui.widgets.compare_artifact_points import (
 )
 from gui.widgets.compare_labels import LabelLayer, LabelSpec
 from gui.widgets.compare_pareto_filters import ParetoFilters
-from gui.widgets.compare_pareto_front import Front, front_line, front_of, summary
+from gui.widgets.compare_pareto_front import Front, front_line, front_note, front_of, summary
 from gui.widgets.variant_metrics import metric_label, metric_value
 
 NO_POINTS = ("No finished variant with an ONNX latency yet.\n"
@@ -253,12 +253,18 @@ class CompareScatter(QWidget):
             self.legend.setOffset(corner)
 
     def _variant_tip(self, x: float, y: float, data: Any) -> str:
-        v = next((v for v, _, _ in self.points if v.id == data), None)
-        return f"{v.name} (fp32)\n{self._metric}: {y:.4g}\n{x_text(self._axis, x)}" if v is not None else ""
+        i = next((i for i, (v, _, _) in enumerate(self.points) if v.id == data), None)
+        if i is None:
+            return ""
+        dim = self.front is not None and i in self.front.dim_variants
+        return (f"{self.points[i][0].name} (fp32)\n{self._metric}: {y:.4g}\n"
+                f"{x_text(self._axis, x)}{front_note(self.front, dim)}")
 
     def _artifact_tip(self, x: float, y: float, data: Any) -> str:
         points = self.artifact_points
-        return points[data].tip if isinstance(data, int) and 0 <= data < len(points) else ""
+        if not (isinstance(data, int) and 0 <= data < len(points)):
+            return ""
+        return points[data].tip + front_note(self.front, self.front is not None and data in self.front.dim_files)
 
     def _artifact_clicked(self, _item: Any, clicked: list[Any], *_: Any) -> None:
         if len(clicked) and isinstance(i := clicked[0].data(), int) and i < len(self.artifact_points):

@@ -93,6 +93,10 @@ def test_front_line_goes_through_exactly_the_front_and_dims_the_rest(box):
     assert all(alpha == 255 for p, alpha in plotted.items() if p in front)
     assert "3 of 5 points on the front" in s.filters.summary.text()
     assert "Pareto front" in [label.text for _, label in s.legend.items]
+    # hovering says which side of the front a point is on
+    assert "on the Pareto front" in s._artifact_tip(1.45, 6.46, 0)
+    assert "off the Pareto front" in s._variant_tip(2.0, 7.5, "a")
+    assert "on the Pareto front" in s._variant_tip(10.0, 6.0, "base")
 
 
 def test_switching_the_x_axis_changes_the_front(box):
@@ -127,3 +131,17 @@ def test_front_off_draws_no_line_and_dims_nothing(box):
     box.scatter.filters.front.setChecked(False)
     assert box.scatter.front_curve is None
     assert set(_plotted(box.scatter).values()) == {255}
+
+
+def test_family_and_method_read_from_the_card_and_recipe():
+    from gui.widgets.compare_pareto_filters import family_of, method_types
+
+    assert family_of({"model": {"description": GPT}}) == "GPT-style causal LM"
+    assert family_of({"model": {"description": "gpt2: GPT2LMHeadModel (causal-lm), 0.1M params"}}) == "GPT2LMHeadModel"
+    assert family_of({}) == "unknown model"
+    steps = "methods: [{type: unstructured_prune}, {type: int8_dynamic}]\n"
+    assert method_types(Variant("x", None, "x", "finished", steps, {})) == ["unstructured_prune", "int8_dynamic"]
+    # a recipe that does not parse: the card's method label names the steps
+    label = {"method": "unstructured_prune(amount=0.5) + int4_weight_only()"}
+    assert method_types(Variant("y", None, "y", "finished", "methods: [", label)) == ["unstructured_prune",
+                                                                                      "int4_weight_only"]
