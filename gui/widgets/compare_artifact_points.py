@@ -145,7 +145,7 @@ def legend_corner(legend: pg.LegendItem, points: list[QPointF]) -> tuple[int, in
     return min(CORNERS, key=covered)  # min keeps the first of equals: top-right when free
 
 
-def fill_legend(legend: pg.LegendItem, points: list[ArtifactPoint]) -> None:
+def fill_legend(legend: pg.LegendItem, points: list[ArtifactPoint], variants: bool = True) -> None:
     """The variant marker and one entry per artifact kind on the plot.
 
     Short on purpose (the plot is small at 1024x700); hovering a file's point says that its
@@ -156,8 +156,9 @@ def fill_legend(legend: pg.LegendItem, points: list[ArtifactPoint]) -> None:
     legend.setVisible(bool(kinds))
     if not kinds:
         return
-    legend.addItem(pg.ScatterPlotItem(symbol="o", brush=pg.mkBrush("#4a7fc1"), pen=pg.mkPen("w"), size=10),
-                   "variant (fp32)")
+    if variants:  # not while the filters leave only quantized files
+        legend.addItem(pg.ScatterPlotItem(symbol="o", brush=pg.mkBrush("#4a7fc1"), pen=pg.mkPen("w"),
+                                          size=10), "variant (fp32)")
     for kind in kinds:
         label, symbol, colour = kind_style(kind)
         sample = pg.ScatterPlotItem(symbol=symbol, brush=pg.mkBrush(colour), pen=pg.mkPen("w"), size=10)

@@ -84,12 +84,17 @@ class ParetoFilters(QWidget):
         self.front.setToolTip("Step line through the points no other plotted point beats on both "
                               "axes (cheaper and at least as good a metric); the rest are dimmed")
         self.family, self.method, self.target = QComboBox(), QComboBox(), QComboBox()
+        for combo in (self.family, self.method, self.target):
+            # a long family name must not widen the page past 1024 px (the teacher panel shares it)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(9)
         self.family.setToolTip("Model family: the architecture of the variant's model")
         self.method.setToolTip("Keep variants with a step of this type")
         self.target.setToolTip("Keep files that passed / failed this deployment target's check "
                                "(Export page → Targets, or deploy.targets in a recipe)")
         self.summary = QLabel()
         self.summary.setStyleSheet("color: #555;")
+        self.summary.setWordWrap(True)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.front)

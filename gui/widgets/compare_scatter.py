@@ -224,7 +224,7 @@ class CompareScatter(QWidget):
                 vx, vy = where[p.variant.id]
                 self._add(pg.PlotCurveItem([vx, p.x], [vy, p.y], pen=pg.mkPen(LINK, width=1,
                                                                                 style=Qt.PenStyle.DotLine)))
-        fill_legend(self.legend, self.artifact_points)
+        fill_legend(self.legend, self.artifact_points, bool(self.points))
 
     def _label_points(self) -> None:
         """Name every point, the selected variant's first; LabelLayer keeps the names apart.

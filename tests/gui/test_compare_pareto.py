@@ -123,6 +123,7 @@ def test_filters_hide_points_and_the_front_follows(box):
     f.method.setCurrentIndex(0)
     f.target.setCurrentIndex(f.target.findData("pass:edge"))
     assert set(_plotted(s)) == {(1.45, 6.46)}  # only the int8 file passed the edge check
+    assert [label.text for _, label in s.legend.items] == ["int8 dynamic file"]  # no variant point
     f.target.setCurrentIndex(f.target.findData("fail:edge"))
     assert set(_plotted(s)) == {(1.5, 6.47)}
 
