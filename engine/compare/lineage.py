@@ -129,7 +129,7 @@ def variant_node(v: Variant, orphan: bool = False) -> Node:
 def lineage(ws: Workspace | list[Variant]) -> list[Node]:
     """The workspace's variants as trees, roots first (oldest first at every level).
 
-    Variant children come before a variant's artifact leaves. A parent id naming no
+    A variant's own files come before the variants derived from it. A parent id naming no
     variant here (deleted) makes the child a root marked orphan.
     """
     variants = ws.variants() if isinstance(ws, Workspace) else list(ws)
@@ -150,7 +150,7 @@ def lineage(ws: Workspace | list[Variant]) -> list[Node]:
     def attach(node: Node) -> None:
         reached.add(node.id)
         below = [k for k in kids.get(node.id, []) if k.id not in reached]
-        node.children = below + node.children
+        node.children = node.children + below  # its own files first, then what derives from it
         for k in below:
             attach(k)
 
