@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from engine.store import Variant
 
@@ -87,14 +87,17 @@ class ParetoFilters(QWidget):
         for combo in (self.family, self.method, self.target):
             # a long family name must not widen the page past 1024 px (the teacher panel shares it)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(9)
+            combo.setMinimumContentsLength(7)
         self.family.setToolTip("Model family: the architecture of the variant's model")
         self.method.setToolTip("Keep variants with a step of this type")
         self.target.setToolTip("Keep files that passed / failed this deployment target's check "
                                "(Export page → Targets, or deploy.targets in a recipe)")
         self.summary = QLabel()
         self.summary.setStyleSheet("color: #555;")
-        self.summary.setWordWrap(True)
+        self.summary.setToolTip("On the front: no plotted point beats it on one axis without losing "
+                                "on the other. Hidden: points the filters leave out")
+        # one line, cut rather than wrapped: a taller row would shrink the small plot under it
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.front)

@@ -59,11 +59,10 @@ def front_note(front: Front | None, dominated: bool) -> str:
 
 
 def summary(front: Front | None, shown: int, hidden: int) -> str:
-    """'3 of 9 points on the front · 2 hidden by the filters'."""
+    """'3 of 9 on the front · 2 hidden' (short: it shares one row with the filters)."""
     parts = []
     if front is not None and shown:
-        parts.append(f"<span style='color:{FRONT_COLOUR}'>{front.size()} of {shown} points "
-                     "on the front</span>")
+        parts.append(f"<span style='color:{FRONT_COLOUR}'>{front.size()} of {shown} on the front</span>")
     if hidden:
-        parts.append(f"{hidden} hidden by the filters")
+        parts.append(f"{hidden} hidden")
     return " · ".join(parts)
