@@ -19,6 +19,9 @@ from engine.store import Variant
 
 ANY = None  # a combo's "all" entry
 BASELINE = "(none: base model)"
+TARGET_TIP = ("Keep files that passed / failed this deployment target's check "
+              "(Export page → Targets, or deploy.targets in a recipe)")
+NO_TARGETS_TIP = "No variant has been checked against a deployment target yet (Export page → Targets)"
 
 
 def family_of(card: dict[str, Any]) -> str:
@@ -90,8 +93,6 @@ class ParetoFilters(QWidget):
             combo.setMinimumContentsLength(7)
         self.family.setToolTip("Model family: the architecture of the variant's model")
         self.method.setToolTip("Keep variants with a step of this type")
-        self.target.setToolTip("Keep files that passed / failed this deployment target's check "
-                               "(Export page → Targets, or deploy.targets in a recipe)")
         self.summary = QLabel()
         self.summary.setStyleSheet("color: #555;")
         self.summary.setToolTip("On the front: no plotted point beats it on one axis without losing "
@@ -123,8 +124,7 @@ class ParetoFilters(QWidget):
             checks += [(f"passes {t}", f"pass:{t}"), (f"fails {t}", f"fail:{t}")]
         _fill(self.target, checks)
         self.target.setEnabled(bool(targets))
-        if not targets:
-            self.target.setToolTip("No variant has been checked against a deployment target yet")
+        self.target.setToolTip(TARGET_TIP if targets else NO_TARGETS_TIP)
 
     def keep(self, v: Variant, kind: str) -> bool:
         """Whether the point of file `kind` (onnx-fp32 for the variant's own) passes the filters."""

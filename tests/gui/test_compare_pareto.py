@@ -121,6 +121,7 @@ def test_filters_hide_points_and_the_front_follows(box):
     f.method.setCurrentIndex(f.method.findData("int8_dynamic"))
     assert set(_plotted(s)) == {(1.5, 6.47), (1.45, 6.46)}  # the int8 variant's two files
     f.method.setCurrentIndex(0)
+    assert f.target.isEnabled() and "passed / failed" in f.target.toolTip()
     f.target.setCurrentIndex(f.target.findData("pass:edge"))
     assert set(_plotted(s)) == {(1.45, 6.46)}  # only the int8 file passed the edge check
     assert [label.text for _, label in s.legend.items] == ["int8 dynamic file"]  # no variant point
@@ -146,3 +147,12 @@ def test_family_and_method_read_from_the_card_and_recipe():
     label = {"method": "unstructured_prune(amount=0.5) + int4_weight_only()"}
     assert method_types(Variant("y", None, "y", "finished", "methods: [", label)) == ["unstructured_prune",
                                                                                       "int4_weight_only"]
+
+
+def test_target_filter_off_until_a_variant_was_checked(box, variants):
+    unchecked = [v for v in variants if v.id != "b"]
+    box.scatter.set_variants(unchecked, "perplexity", "latency")
+    f = box.scatter.filters
+    assert not f.target.isEnabled() and "No variant has been checked" in f.target.toolTip()
+    box.scatter.set_variants(variants, "perplexity", "latency")
+    assert f.target.isEnabled() and f.target.findData("fail:edge") > 0
