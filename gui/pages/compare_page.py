@@ -55,6 +55,7 @@ class ComparePage(QWidget):
         self.teacher.select_teacher.connect(state.select_variant)
         self.tabs = CompareTabs(self.plot_box, self.teacher)  # Plot | Lineage (| Diff …)
         self.tabs.lineage.clicked.connect(state.select_variant)
+        self.tabs.lineage.opened.connect(self._open_variant)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table_stack)
@@ -229,7 +230,9 @@ class ComparePage(QWidget):
         self.state.select_variant(run_id)
 
     def _open_export(self, index: QModelIndex) -> None:
-        run_id = self.model.variants[self.proxy.mapToSource(index).row()].id
+        self._open_variant(self.model.variants[self.proxy.mapToSource(index).row()].id)
+
+    def _open_variant(self, run_id: str) -> None:
         if run_id != self.state.selected_variant:
             self.state.select_variant(run_id)
         self.state.navigate.emit("Export")

@@ -7,7 +7,7 @@ through `select`, which the page calls on every selection).
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from engine.compare.lineage import lineage
 from engine.store import Variant
@@ -24,7 +24,7 @@ class CompareTabs(QTabWidget):
         self.plot_tab = beside(plot, teacher)
         self.addTab(self.plot_tab, "Plot")
         self.lineage = LineageView()
-        self.addTab(self.lineage, "Lineage")
+        self.addTab(_with_key(self.lineage), "Lineage")
         self.setTabToolTip(1, "every variant as a tree: baseline → children → their files; "
                               "click a box to select the variant")
 
@@ -47,3 +47,20 @@ class CompareTabs(QTabWidget):
         for i in range(self.count()):
             if self.tabText(i) == title:
                 self.setCurrentIndex(i)
+
+
+def _with_key(view: LineageView) -> QWidget:
+    """The tree under a one-line key to its colours and clicks."""
+    key = QLabel(
+        "<span style='color:#c62828'>red</span>: failed · "
+        "<span style='color:#8a8a8a'>grey dashed</span>: cancelled · small boxes: a variant's "
+        "files · click: select · double-click: Export page"
+    )
+    key.setStyleSheet("color: #555;")
+    key.setWordWrap(True)  # never what sets the page's width
+    box = QWidget()
+    col = QVBoxLayout(box)
+    col.setContentsMargins(0, 4, 0, 0)
+    col.addWidget(key)
+    col.addWidget(view, 1)
+    return box

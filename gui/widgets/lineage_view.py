@@ -120,6 +120,7 @@ class NodeBox(QGraphicsRectItem):
         if n.error:
             lines.append(n.error)
         lines.append("click: select this variant" if n.kind == "variant" else "click: select its variant")
+        lines.append("double-click: open it on the Export page")
         return "\n".join(lines)
 
     def set_selected(self, on: bool) -> None:
@@ -143,6 +144,11 @@ class NodeBox(QGraphicsRectItem):
             self.view.clicked.emit(self.node.run_id)
         event.accept()
 
+    def mouseDoubleClickEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.view.opened.emit(self.node.run_id)
+        event.accept()
+
 
 def _elide(text: str, font: QFont, width: float) -> str:
     """The text cut with '…' to the box's width (the tooltip has it whole)."""
@@ -150,9 +156,10 @@ def _elide(text: str, font: QFont, width: float) -> str:
 
 
 class LineageView(QGraphicsView):
-    """The tree as a graph; `clicked(run_id)` when a box is clicked."""
+    """The tree as a graph; `clicked(run_id)` when a box is clicked, `opened` on a double-click."""
 
     clicked = Signal(str)
+    opened = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

@@ -111,3 +111,18 @@ def test_an_empty_workspace_shows_no_tabs(qtbot, tmp_path):
     qtbot.addWidget(w)
     w.show()
     assert w.tabs.isHidden() and w.tabs.lineage.boxes == {}
+
+
+def test_double_click_opens_the_variant_on_the_export_page(qtbot, page):
+    w, by_name = page
+    view, int8 = w.tabs.lineage, by_name["int8"]
+    with qtbot.waitSignal(w.state.navigate) as sig:
+        qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.box_center(f"{int8.id}/onnx-int4"))
+    assert sig.args == ["Export"] and w.state.selected_variant == int8.id
+
+
+def test_the_lineage_tab_fits_a_1024_window(page):
+    w, _ = page
+    assert w.minimumSizeHint().width() <= 1024 - 150  # room for the side bar
+    view = w.tabs.lineage
+    assert view.transform().m11() >= 0.6  # scaled to fit, never below readable
