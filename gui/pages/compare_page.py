@@ -53,7 +53,7 @@ class ComparePage(QWidget):
         self._build_plot()
         self.teacher = TeacherPanel()  # a distilled student next to its teacher
         self.teacher.select_teacher.connect(state.select_variant)
-        self.tabs = CompareTabs(self.plot_box, self.teacher)  # Plot | Lineage (| Diff …)
+        self.tabs = CompareTabs(self.plot_box, self.teacher)  # Plot | Lineage | Diff
         self.tabs.lineage.clicked.connect(state.select_variant)
         self.tabs.lineage.opened.connect(self._open_variant)
 
@@ -152,7 +152,7 @@ class ComparePage(QWidget):
         self.plot_box.setVisible(bool(variants))
         self.legend.setVisible(bool(variants))
         self.tabs.setVisible(bool(variants))
-        self.tabs.show_variants(variants)
+        self.tabs.show_variants(self.state.workspace, variants)
         self._fill_metric_picker(variants)
         self._redraw_plot()
         self._fit_columns()

@@ -1,8 +1,9 @@
-"""The Compare page's lower half as tabs: "Plot" (scatter + teacher panel) and "Lineage" (the tree).
+"""The Compare page's lower half as tabs: "Plot" (scatter + teacher panel), "Lineage" (the
+tree) and "Diff" (two variants side by side, gui.widgets.variant_diff).
 
-Another view joins with `add_view(widget, title)`; a view that follows the selected
-variant gets it through its own connection to AppState.selected_variant_changed (or
-through `select`, which the page calls on every selection).
+Another view joins with `add_view(widget, title)`, gets the variants in `show_variants`
+(called on every refresh of the page) and the selection in `select` (called on every
+selection, wherever it was made).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from engine.compare.lineage import lineage
-from engine.store import Variant
+from engine.store import Variant, Workspace
 from gui.widgets.compare_teacher import TeacherPanel, beside
 from gui.widgets.lineage_view import LineageView
+from gui.widgets.variant_diff import VariantDiffView
 
 
 class CompareTabs(QTabWidget):
@@ -27,6 +29,10 @@ class CompareTabs(QTabWidget):
         self.addTab(_with_key(self.lineage), "Lineage")
         self.setTabToolTip(1, "every variant as a tree: baseline → children → their files; "
                               "click a box to select the variant")
+        self.diff = VariantDiffView()
+        self.add_view(self.diff, "Diff", "two variants side by side: recipe changes, layers, "
+                      "ONNX operators (B: the selected variant, A: its parent)")
+        self._variants: dict[str, Variant] = {}
 
     def add_view(self, widget: QWidget, title: str, tip: str = "") -> int:
         """Add another tab (e.g. "Diff"); its index."""
@@ -34,13 +40,22 @@ class CompareTabs(QTabWidget):
         self.setTabToolTip(index, tip)
         return index
 
-    def show_variants(self, variants: list[Variant]) -> None:
-        """Redraw the tree from the page's variants (already read from the store)."""
+    def show_variants(self, workspace: Workspace, variants: list[Variant]) -> None:
+        """Redraw the tree and refill the Diff pickers from the page's variants."""
+        self._variants = {v.id: v for v in variants}
         self.lineage.set_tree(lineage(variants))
+        self.diff.show_variants(workspace, variants)
 
     def select(self, run_id: str | None) -> None:
-        """Highlight the variant selected anywhere in the app."""
+        """Highlight the variant selected anywhere; the Diff picks it as B and its parent as A."""
         self.lineage.select(run_id)
+        v = self._variants.get(run_id or "")
+        if v is None or v.status != "finished":
+            return
+        for pick, wanted in ((self.diff.pick_b, v.id), (self.diff.pick_a, v.parent)):
+            i = pick.findData(wanted)
+            if i >= 0:  # a parent that is gone or unfinished leaves A as it was
+                pick.setCurrentIndex(i)
 
     def show_tab(self, title: str) -> None:
         """Bring the tab with this title to the front."""

@@ -33,8 +33,19 @@ def test_tabs_are_plot_then_lineage_and_plot_is_shown_first(qtbot, tmp_path):
     build(tmp_path / "ws")
     w = ComparePage(AppState(tmp_path / "ws"))
     qtbot.addWidget(w)
-    assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == ["Plot", "Lineage"]
+    assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == ["Plot", "Lineage", "Diff"]
     assert w.tabs.currentWidget() is w.tabs.plot_tab
+
+
+def test_the_diff_tab_takes_the_selected_variant_as_b_and_its_parent_as_a(page):
+    w, by_name = page
+    kd, prune = by_name["prune-50-distilled"], by_name["prune-50"]
+    picks = [w.tabs.diff.pick_a.itemData(i) for i in range(w.tabs.diff.pick_a.count())]
+    assert len(picks) == 4 and by_name["prune-bad"].id not in picks  # finished variants only
+    w.state.select_variant(kd.id)
+    assert (w.tabs.diff.pick_a.currentData(), w.tabs.diff.pick_b.currentData()) == (prune.id, kd.id)
+    w.state.select_variant(by_name["prune-bad"].id)  # nothing to diff: the picks stay
+    assert w.tabs.diff.pick_b.currentData() == kd.id
 
 
 def test_every_variant_and_file_is_one_box_and_the_baseline_appears_once(page):
