@@ -36,6 +36,7 @@ class Node:
     value: float | None = None  # ... and value
     parent: str | None = None  # the run id of the node above (None for a root)
     orphan: bool = False  # its parent id names a variant that is no longer there
+    same_name: bool = False  # another variant has this name (re-runs, two baselines): show the id
     error: str | None = None
     children: list[Node] = field(default_factory=list)
 
@@ -48,7 +49,7 @@ class Node:
         """Plain JSON: the fields and the children, depth first."""
         d = {k: getattr(self, k) for k in ("kind", "id", "name", "method", "status", "size_mb",
                                            "latency_ms", "metric", "value", "parent", "orphan",
-                                           "error")}  # fmt: skip
+                                           "same_name", "error")}  # fmt: skip
         d["children"] = [c.to_dict() for c in self.children]
         return d
 
@@ -134,8 +135,11 @@ def lineage(ws: Workspace | list[Variant]) -> list[Node]:
     """
     variants = ws.variants() if isinstance(ws, Workspace) else list(ws)
     ids = {v.id for v in variants}
+    names = [v.name for v in variants]
     nodes = {v.id: variant_node(v, orphan=v.parent is not None and v.parent not in ids)
              for v in variants}  # fmt: skip
+    for v in variants:
+        nodes[v.id].same_name = names.count(v.name) > 1
     roots: list[Node] = []
     for v in variants:  # oldest first: children keep their run order
         node = nodes[v.id]
@@ -182,7 +186,7 @@ def node_parts(n: Node) -> list[str]:
     Missing numbers are left out rather than shown as blanks; failed, cancelled and crashed
     runs say so in capitals; a file says only when it failed.
     """
-    parts = [n.name]
+    parts = [f"{n.name} ({n.id})" if n.same_name else n.name]
     if n.method and n.method != n.name:
         parts.append(n.method)
     if n.size_mb is not None:

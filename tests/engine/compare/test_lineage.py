@@ -85,3 +85,14 @@ def test_json_form_nests_children(ws):
 
 def test_empty_workspace_has_no_roots(tmp_path):
     assert lineage(Workspace(tmp_path / "empty")) == []
+
+
+def test_variants_sharing_a_name_are_told_apart_by_their_id(ws):
+    store, by_name = ws
+    again = store.new_run("prune-50", "name: prune-50\n", by_name["tiny-gpt (base)"].id)
+    store.mark(again.id, "crashed")
+    roots = lineage(store)
+    first, second = find(roots, by_name["prune-50"].id), find(roots, again.id)
+    assert first.same_name and second.same_name and not roots[0].same_name
+    assert node_parts(first)[0] == f"prune-50 ({first.id})" and node_parts(second)[-1] == "CRASHED"
+    assert node_parts(roots[0])[0] == "tiny-gpt (base)"
