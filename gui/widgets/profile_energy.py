@@ -6,10 +6,9 @@ import html
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gui.widgets.profile_part import ProfilePart
+from gui.widgets.profile_part import ProfilePart, rich_label, static_plot
 
 FIELDS = ["artifact", "label", "source", "watts", "joules_per_inference", "price_per_hour", "cost_per_million"]
 SOURCES = {"nvml": "NVML power readings", "rapl": "RAPL energy counters",
@@ -41,20 +40,8 @@ class EnergyCost(ProfilePart):
     title = "Energy and cost"
 
     def __init__(self, parent: QWidget | None = None):
-        self.text = QLabel()
-        self.text.setWordWrap(True)
-        self.text.setTextFormat(Qt.TextFormat.RichText)
-        self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.getAxis("left").setLabel("joules per inference")
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setTextPen("#333")
-            self.plot.getAxis(axis).setPen("#888")
+        self.text = rich_label()
+        self.plot = static_plot(left="joules per inference")
         box = QWidget()
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 0, 0, 0)

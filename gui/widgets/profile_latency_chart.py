@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gui.widgets.profile_part import ARTIFACT_COLORS, ProfilePart
+from gui.widgets.profile_part import ARTIFACT_COLORS, ProfilePart, static_plot
 
 SYMBOLS = ("o", "s", "t", "d", "+", "x")
 SIDE_BY_SIDE = 700  # px: narrower, the two plots stack
@@ -30,15 +30,7 @@ def curves(latency: list[dict[str, Any]]) -> dict[tuple[str, Any], list[dict[str
 
 
 def _plot(y_label: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background="w")
-    plot.setMenuEnabled(False)
-    plot.hideButtons()
-    plot.getAxis("bottom").setLabel("batch")
-    plot.getAxis("left").setLabel(y_label)
-    for axis in ("left", "bottom"):
-        plot.getAxis(axis).enableAutoSIPrefix(False)  # the unit is in the label: no "(x0.001)"
-        plot.getAxis(axis).setTextPen("#333")
-        plot.getAxis(axis).setPen("#888")
+    plot = static_plot(left=y_label, bottom="batch", fixed=False)
     plot.showGrid(x=True, y=True, alpha=0.25)
     return plot
 

@@ -14,7 +14,14 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui.widgets.anatomy_chart import common_prefix
 from gui.widgets.layer_names import short_layer_name
-from gui.widgets.profile_part import BOUND_COLORS, ProfilePart, bound_color, fmt_ms, fmt_share
+from gui.widgets.profile_part import (
+    BOUND_COLORS,
+    ProfilePart,
+    bound_color,
+    fmt_ms,
+    fmt_share,
+    static_plot,
+)
 
 TOP_N = 12
 TICK_CHARS = 22
@@ -41,15 +48,7 @@ class LayerTimeChart(ProfilePart):
 
     def __init__(self, parent: QWidget | None = None):
         box = QWidget()
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.getAxis("bottom").setLabel("measured time (ms)")
-        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # never "ms (x0.001)"
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setTextPen("#333")
-            self.plot.getAxis(axis).setPen("#888")
+        self.plot = static_plot(bottom="measured time (ms)")
         self.plot.showGrid(x=True, y=False, alpha=0.25)
         self.legend = QLabel(" ".join(
             f"<span style='color:{c}'>■</span> {b + '-bound' if b != 'unknown' else b}"

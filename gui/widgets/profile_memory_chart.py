@@ -7,7 +7,7 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from gui.widgets.profile_part import ProfilePart, fmt_mb
+from gui.widgets.profile_part import ProfilePart, fmt_mb, static_plot
 
 PARTS = (("params_mb", "parameters", "#4a7fc1"), ("buffers_mb", "buffers", "#90a4ae"),
          ("activation_peak_mb", "activation peak", "#e08a2c"), ("kv_cache", "KV cache", "#8e24aa"))
@@ -34,15 +34,7 @@ class MemoryChart(ProfilePart):
 
     def __init__(self, parent: QWidget | None = None):
         box = QWidget()
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.getAxis("left").setLabel("MB")
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setTextPen("#333")
-            self.plot.getAxis(axis).setPen("#888")
+        self.plot = static_plot(left="MB")
         self.plot.showGrid(x=False, y=True, alpha=0.25)
         self.note = QLabel()
         self.note.setWordWrap(True)

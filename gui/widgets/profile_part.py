@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
@@ -46,6 +47,35 @@ def fmt_flops(flops: float | None) -> str:
         if abs(flops) >= div:
             return f"{flops / div:.3g} {unit}FLOP"
     return f"{flops:g} FLOP"
+
+
+def static_plot(left: str | None = None, bottom: str | None = None,
+                fixed: bool = True) -> pg.PlotWidget:
+    """A white chart for a finished measurement: no context menu or auto-range button, axis
+    units in their labels (never pyqtgraph's "(x0.001)" rescaling), grey axes; `fixed`: no
+    mouse zoom or pan."""
+    plot = pg.PlotWidget(background="w")
+    plot.setMenuEnabled(False)
+    if fixed:
+        plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+    for axis, label in (("left", left), ("bottom", bottom)):
+        if label:
+            plot.getAxis(axis).setLabel(label)
+        plot.getAxis(axis).enableAutoSIPrefix(False)
+        plot.getAxis(axis).setTextPen("#333")
+        plot.getAxis(axis).setPen("#888")
+    return plot
+
+
+def rich_label() -> QLabel:
+    """A word-wrapped, selectable rich-text label aligned top-left (verdicts, energy lines)."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
 
 
 class ProfilePart(QWidget):

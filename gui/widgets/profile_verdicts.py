@@ -6,9 +6,9 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
+from PySide6.QtWidgets import QScrollArea, QWidget
 
-from gui.widgets.profile_part import ProfilePart, bound_color, fmt_ms
+from gui.widgets.profile_part import ProfilePart, bound_color, fmt_ms, rich_label
 
 
 def machine_line(machine: dict[str, Any]) -> str:
@@ -33,11 +33,7 @@ class VerdictList(ProfilePart):
     title = "Is it compute- or memory-bound?"
 
     def __init__(self, parent: QWidget | None = None):
-        self.text = QLabel()
-        self.text.setWordWrap(True)
-        self.text.setTextFormat(Qt.TextFormat.RichText)
-        self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text = rich_label()
         scroll = QScrollArea()  # six groups' sentences must not squeeze the chart above them
         scroll.setWidget(self.text)
         scroll.setWidgetResizable(True)
