@@ -10,8 +10,12 @@ reporting everything else.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # (logger name, pattern of the messages dropped from it, why they are harmless)
 LOG_FILTERS: tuple[tuple[str, str, str], ...] = (
@@ -85,3 +89,22 @@ def install() -> None:
         logging.getLogger(name).addFilter(_DropMatching(pattern))
     for category, pattern, _why in WARNING_FILTERS:
         warnings.filterwarnings("ignore", message=pattern, category=category)
+
+
+@contextmanager
+def fd_silenced(fd: int) -> Iterator[None]:
+    """Point file descriptor `fd` (1 or 2) at /dev/null for the block: for lines C++ code
+    writes there directly, which no logger or warning filter reaches."""
+    (sys.stdout if fd == 1 else sys.stderr).flush()
+    try:
+        saved = os.dup(fd)
+    except OSError:  # no such descriptor (a windowed app): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)

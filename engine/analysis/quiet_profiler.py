@@ -9,28 +9,11 @@ shows.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-
-@contextmanager
-def _stderr_to_devnull() -> Iterator[None]:
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no descriptor 2 (a windowed app): nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+from engine.quiet import fd_silenced
 
 
 @contextmanager
@@ -39,10 +22,10 @@ def quiet_profile(**kwargs: Any) -> Iterator[Any]:
     from torch.profiler import profile
 
     prof = profile(**kwargs)
-    with _stderr_to_devnull():
+    with fd_silenced(2):
         prof.start()
     try:
         yield prof
     finally:
-        with _stderr_to_devnull():
+        with fd_silenced(2):
             prof.stop()

@@ -11,8 +11,6 @@ Llama, opsets below 18), which the onnxruntime probe in probe.py catches.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ from torch import Tensor, nn
 from engine.export.errors import first_line
 from engine.export.runtime import eval_mode
 from engine.export.shapes import Axes, at_least_two
+from engine.quiet import fd_silenced
 
 EXPORTERS = ("dynamo", "torchscript")
 # Per-export chatter: "torchvision is not installed" from the op registry, and a full
@@ -88,15 +87,8 @@ def _no_ir_dump() -> Iterator[None]:
     lines) from C++ straight to file descriptor 1 (its logging switch tests a function object,
     so it is always on); the failure itself still raises and is reported in one line.
     """
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
+    with fd_silenced(1):
         yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _export_torchscript(req: ExportRequest, args: tuple, staged: Path) -> None:
