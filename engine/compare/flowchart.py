@@ -15,8 +15,11 @@ from typing import Any
 from engine.estimate import step_title
 from engine.recipe import Recipe
 from engine.registry import entry_for_config
-from engine.report import method_label
 from engine.train.train_config import TrainConfig
+
+# what a step without its own describe() does, in a few words (registry effect names)
+EFFECT_WORDS = {"masks": "zeroes weights", "smaller": "removes parts", "quantized": "quantized file",
+                "none": "changes training"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ def _step_nodes(recipe: Recipe, stage: str, key: str) -> list[FlowNode]:
         entry = entry_for_config(cfg)
         if entry.stage != stage:
             continue
-        detail = entry.describe(cfg) if entry.describe else method_label(cfg)
+        detail = entry.describe(cfg) if entry.describe else f"{entry.family}: {EFFECT_WORDS[entry.effect]}"
         nodes.append(FlowNode(key, f"{i + 1}. {step_title(cfg)}", detail))
     return nodes
 

@@ -33,6 +33,7 @@ from gui.widgets.form_columns import group_box, scroll_column
 from gui.widgets.global_batch import attach_global_batch
 from gui.widgets.method_steps import MethodStepList, name_steps
 from gui.widgets.no_wheel import guard_wheel_in
+from gui.widgets.recipe_flowchart import attach_recipe_flowchart
 from gui.widgets.sensitivity_panel import SensitivityPanel
 from gui.widgets.split_preview import attach_split_preview
 from gui.widgets.teacher_picker import attach_variant_pickers, variant_choices
@@ -67,12 +68,12 @@ class OptimizePage(RecipeFileActions, QWidget):
         self.error_label = self.banner.status_line
         self._build_forms()
         columns = self._build_columns(self._build_steps_box())
-
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(8)
         layout.addLayout(top)
         layout.addWidget(self.banner)
+        self.flowchart = attach_recipe_flowchart(layout, self.state)  # the stages, live
         layout.addLayout(columns, 1)
         guard_wheel_in(self)  # scrolling a form never changes a field under the pointer
 

@@ -103,6 +103,7 @@ class RunPage(RunPageUi, QWidget):
         limit = f"max {t.max_steps} steps" if t.max_steps else f"{t.epochs} epoch(s)"
         export = "ONNX export" if recipe.export.enabled else "no export"
         self.plots.show_sparsity(sparsity_mode(recipe))
+        self.flowchart.show_recipe(recipe)
         self._show_quantize_tab(live_quantize_steps(recipe))
         self.recipe_line.setText(
             f"{recipe.model.source}:{recipe.model.path} · {steps} · {limit}, batch {t.batch_size}"
@@ -197,6 +198,7 @@ class RunPage(RunPageUi, QWidget):
     def _on_event(self, ev: object) -> None:
         self.plots.on_event(ev)
         self.ranks.on_event(ev)
+        self.flowchart.on_event(ev)
         if self.quantize_panel.on_event(ev):
             if not self._quantize_seen:  # once per run: training is over, show the step
                 self._quantize_seen = True
@@ -254,6 +256,7 @@ class RunPage(RunPageUi, QWidget):
 
     def _on_finished(self, result: JobResult) -> None:
         self.last_result = result
+        self.flowchart.finish(result.status)
         if self._quantize_seen:
             self.quantize_panel.finish(result.status)
         self.eta_timer.stop()

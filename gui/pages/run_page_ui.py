@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from gui.widgets.live_plots import LivePlots
 from gui.widgets.quantize_live import QuantizeLivePanel
 from gui.widgets.rank_table import RankTable
+from gui.widgets.recipe_flowchart import RecipeFlowchart
 from gui.widgets.run_history import RunHistoryPanel
 
 LOG_LINES = 2000  # older lines drop off; the full story is in the run folder
@@ -40,6 +41,7 @@ class RunPageUi:
         splitter = self._build_log_split()
         self.ranks = RankTable()  # a row per rank of a multi-process run (hidden otherwise)
         self.ranks.hide()
+        self.flowchart = RecipeFlowchart()  # the recipe's stages: running one lit, done ticked
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
@@ -49,6 +51,7 @@ class RunPageUi:
         layout.addLayout(progress_row)
         layout.addWidget(self.status)
         layout.addWidget(self.ranks)
+        layout.addWidget(self.flowchart)
         layout.addWidget(splitter, 1)
 
     def _build_head(self) -> QHBoxLayout:

@@ -1,0 +1,80 @@
+"""The recipe flowchart: boxes follow the recipe, states colour them, the Run page ticks
+them off from the job's StageStarted events, and both pages still fit 1024 × 700."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from engine.events import Failed, StageStarted
+from engine.recipe import Recipe
+from gui.main_window import MainWindow
+from gui.pages.optimize_page import OptimizePage
+from gui.pages.run_page import RunPage
+from gui.widgets.recipe_flowchart import COLORS, RecipeFlowchart
+
+
+def _recipe() -> Recipe:
+    return Recipe.from_dict({
+        "name": "flow", "methods": [{"type": "unstructured_prune", "amount": 0.5},
+                                    {"type": "int8_dynamic"}],
+        "train": {"epochs": 1, "strategy": "ddp", "nproc_per_node": 2, "precision": "bf16",
+                  "clip_grad_norm": 1.0}})  # fmt: skip
+
+
+def _fill(chart: RecipeFlowchart, key: str) -> str:
+    i = next(i for i, n in enumerate(chart.nodes) if n.key == key)
+    return chart._boxes[i][0].brush().color().name()
+
+
+def test_nodes_follow_the_recipe_and_states_colour_them(qtbot):
+    chart = RecipeFlowchart()
+    qtbot.addWidget(chart)
+    chart.show_recipe(_recipe())
+    assert [n.key for n in chart.nodes] == ["load", "baseline", "methods", "train", "save",
+                                            "export", "deploy", "check"]
+    assert chart.states == ["pending"] * 8
+    chart.set_stage("train", "running")
+    assert _fill(chart, "train") == COLORS["running"][0]
+    chart.set_stage("train", "done")
+    assert chart._boxes[3][1].text().startswith("✓ Fine-tune")
+    with pytest.raises(ValueError, match="state must be one of"):
+        chart.set_stage("train", "half-done")
+    assert 80 <= chart.height() <= 110
+    chart.show_recipe(Recipe())  # a new recipe: its own boxes, all pending again
+    assert "baseline" not in [n.key for n in chart.nodes] and set(chart.states) == {"pending"}
+
+
+def test_run_page_ticks_stages_from_replayed_events(qtbot, app_state):
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+    page._show_recipe(_recipe())
+    chart = page.flowchart
+    for stage in ("load", "methods", "train"):  # baseline reused: no event, still ticked
+        page._on_event(StageStarted(stage, ""))
+    assert [chart.state_of(k) for k in ("load", "baseline", "methods", "train", "save")] == [
+        "done", "done", "done", "running", "pending"]
+    page._on_event(StageStarted("run", "run x in /tmp"))  # not a box: nothing moves
+    assert chart.state_of("train") == "running"
+    page._on_event(Failed("x", "boom"))
+    assert chart.state_of("train") == "failed" and _fill(chart, "train") == COLORS["failed"][0]
+
+
+def test_pages_with_the_flowchart_fit_1024_by_700(qtbot, app_state, tmp_path):
+    app_state.set_recipe(_recipe())
+    window = MainWindow(app_state, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    window.resize(1024, 700)
+    qtbot.waitUntil(lambda: window.width() == 1024 and window.height() == 700)
+    for name in ("Optimize", "Run"):
+        app_state.navigate.emit(name)
+        page = window.stack.currentWidget().widget()
+        assert isinstance(page, OptimizePage if name == "Optimize" else RunPage)
+        qtbot.waitUntil(lambda p=page: p.flowchart.isVisible())
+        area = window.stack.currentWidget()
+        qtbot.waitUntil(lambda a=area: not a.horizontalScrollBar().isVisible())  # once laid out
+        assert not area.verticalScrollBar().isVisible()  # nor taller than the window
+        assert window.minimumSizeHint().width() <= 1024
+        assert page.flowchart.width() <= 1024 and page.flowchart.height() <= 110
+    assert "methods" in [n.key for n in window.optimize_page.flowchart.nodes]  # live preview
