@@ -78,3 +78,20 @@ def test_pages_with_the_flowchart_fit_1024_by_700(qtbot, app_state, tmp_path):
         assert window.minimumSizeHint().width() <= 1024
         assert page.flowchart.width() <= 1024 and page.flowchart.height() <= 110
     assert "methods" in [n.key for n in window.optimize_page.flowchart.nodes]  # live preview
+
+
+def test_a_real_run_lights_each_stage_and_ends_all_ticked(qtbot, app_state):
+    """The job's own StageStarted names match the boxes: each lights up as its stage starts."""
+    page = RunPage(app_state)
+    qtbot.addWidget(page)
+    seen: list[tuple[str, str | None]] = []  # (stage, its box's state just after the event)
+    page.runner.event.connect(lambda ev: isinstance(ev, StageStarted) and seen.append(
+        (ev.stage, page.flowchart.state_of(ev.stage))))  # after the page's own slot
+    with qtbot.waitSignal(page.run_ended, timeout=60000) as ended:
+        assert page.start()
+    assert ended.args[0].status == "finished"
+    boxed = [(stage, state) for stage, state in seen if state is not None]
+    assert [stage for stage, _ in boxed] == ["load", "methods", "train", "save", "check"] or \
+        [stage for stage, _ in boxed] == ["load", "baseline", "methods", "train", "save", "check"]
+    assert {state for _, state in boxed} == {"running"}
+    assert set(page.flowchart.states) == {"done"}
