@@ -77,7 +77,10 @@ def test_pages_with_the_flowchart_fit_1024_by_700(qtbot, app_state, tmp_path):
         assert not area.verticalScrollBar().isVisible()  # nor taller than the window
         assert window.minimumSizeHint().width() <= 1024
         assert page.flowchart.width() <= 1024 and page.flowchart.height() <= 110
-    assert "methods" in [n.key for n in window.optimize_page.flowchart.nodes]  # live preview
+    preview = window.optimize_page.flowchart
+    assert "methods" in [n.key for n in preview.nodes]
+    app_state.set_recipe(_recipe().replace(methods=()))  # an edit: the preview redraws
+    assert [n.key for n in preview.nodes] == ["load", "train", "save", "export", "check"]
 
 
 def test_a_real_run_lights_each_stage_and_ends_all_ticked(qtbot, app_state):
