@@ -109,14 +109,9 @@ class MainWindow(QMainWindow):
         self.export_page = ExportPage(state)
         self.compare_page = ComparePage(state)
         self.runner = self.run_page.runner
-        self.pages: dict[str, QWidget] = {
-            "Model": self.model_page,
-            "Profile": self.profile_page,
-            "Optimize": self.optimize_page,
-            "Run": self.run_page,
-            "Export": self.export_page,
-            "Compare": self.compare_page,
-        }
+        pages = (self.model_page, self.profile_page, self.optimize_page, self.run_page,
+                 self.export_page, self.compare_page)  # fmt: skip
+        self.pages: dict[str, QWidget] = dict(zip(PAGES, pages, strict=True))  # sidebar order
         self.stack.removeWidget(self.loading)
         self.loading.deleteLater()
         for page in self.pages.values():
