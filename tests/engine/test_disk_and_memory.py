@@ -63,6 +63,7 @@ def _unshare_works() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow  # five CLI processes, 60 s on 2 cores: `make test-slow`
 @pytest.mark.skipif(not _unshare_works(), reason="needs a private mount namespace (unshare -m)")
 def test_full_disk_records_the_run_failed_and_list_show_still_work(tmp_path):
     mnt = tmp_path / "mnt"
@@ -95,6 +96,7 @@ def test_full_disk_records_the_run_failed_and_list_show_still_work(tmp_path):
     assert "no space left on device" in json.loads(shown)["error"]
 
 
+@pytest.mark.slow  # a real out-of-memory under prlimit, 25 s: `make test-slow`
 def test_out_of_memory_names_the_settings_to_lower(tmp_path):
     if not shutil.which("prlimit"):
         pytest.skip("needs prlimit (util-linux)")

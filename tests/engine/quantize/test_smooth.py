@@ -118,6 +118,8 @@ export: {parity_batches: 1, latency_runs: 3, latency_seq: 32}
 """
 
 
+@pytest.mark.slow  # a whole static int8 job (37 s on CI's 2 cores); the unit tests above cover
+# the smoothing itself in the default run
 def test_recipe_with_smooth_alpha_runs_end_to_end(tmp_path):
     result = Job(Recipe.from_yaml(RECIPE), workspace=tmp_path).run()
     assert result.ok, result.error
