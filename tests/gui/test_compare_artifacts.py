@@ -98,7 +98,10 @@ def test_legend_names_the_kinds_on_the_plot(page):
     legend = page.scatter.legend
     assert legend.isVisible()
     names = [label.text for _, label in legend.items]
-    assert names == ["variant (fp32)", "int8 dynamic file"]
+    assert [n for n in names if n != "Pareto front"] == ["variant (fp32)", "int8 dynamic file"]
+    # the front is named only when it draws a line: whether the int8 file beats the fp32 one
+    # on both axes depends on the latencies this run measured
+    assert ("Pareto front" in names) == (page.scatter.front.size() > 1)
 
 
 def test_page_fits_1024_by_700(page):
