@@ -196,6 +196,8 @@ def get_target(name: str, workspace: str | Path | None = None) -> TargetProfile:
 def check_target_names(names: tuple[str, ...], path: str,
                        workspace: str | Path | None = None) -> list[FieldError]:
     """A FieldError per name in `names` that no target file defines, listing the known ones."""
+    if not names:  # most recipes: no folder listing on every validation (forms validate per key)
+        return []
     known = known_target_names(workspace)
     own = f" (a target of your own: {Path(workspace) / 'targets'}/<name>.yaml)" if workspace else ""
     return [FieldError(f"{path}[{i}]", f"unknown target {n!r}; known: {', '.join(known)}{own}")
