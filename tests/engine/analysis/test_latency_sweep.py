@@ -13,18 +13,13 @@ from engine.analysis.latency_sweep import (
     sweep_shapes,
 )
 from engine.export.onnx_export import export_onnx_detailed
-from engine.models.types import TEXT_INPUTS, LoadedModel
-from tests.engine.quantize.tiny_onnx import export_text, tiny_llama
-
-VOCAB = 256
+from engine.models.types import LoadedModel
+from tests.engine.analysis.conftest import exported_tiny_llama
 
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
-    module = tiny_llama(VOCAB)
-    path = export_text(module, tmp_path_factory.mktemp("sweep") / "llama.onnx", VOCAB)
-    loaded = LoadedModel(module, "causal-lm", TEXT_INPUTS, None, vocab_size=VOCAB, max_positions=32)
-    return loaded, path
+    return exported_tiny_llama(tmp_path_factory.mktemp("sweep"), max_positions=32)
 
 
 def test_one_row_per_artifact_and_cell_with_p50_at_most_p95(llama, tmp_path):

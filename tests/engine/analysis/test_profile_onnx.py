@@ -7,18 +7,13 @@ import onnxruntime as ort
 import pytest
 
 from engine.analysis.profile_onnx import model_feeds, node_sum_ms, parse_trace, profile_onnx
-from engine.models.types import TEXT_INPUTS, LoadedModel
-from tests.engine.quantize.tiny_onnx import export_text, tiny_llama
-
-VOCAB = 256
+from tests.engine.analysis.conftest import exported_tiny_llama
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """(path of the exported tiny Llama, its LoadedModel)."""
-    module = tiny_llama(VOCAB)
-    path = export_text(module, tmp_path_factory.mktemp("prof") / "llama.onnx", VOCAB)
-    loaded = LoadedModel(module, "causal-lm", TEXT_INPUTS, None, vocab_size=VOCAB, max_positions=64)
+    loaded, path = exported_tiny_llama(tmp_path_factory.mktemp("prof"), max_positions=64)
     return path, loaded
 
 
