@@ -27,7 +27,8 @@ class ComparePlotBox(QWidget):
         row.addWidget(QLabel("<b>Metric vs</b>"))
         row.addWidget(self.axis_picker)
         self.legend = QLabel("(arrows: parent → child; <span style='color:#2e7d32'>dashed</span>: "
-                             "dense control → child; dotted: fp32 → quantized file)")
+                             "dense control → child; dotted: fp32 → quantized file; "
+                             "<span style='color:#6a1b9a'>purple dotted</span>: teacher → student)")
         # wraps when the student-vs-teacher panel takes the plot's right side at 1024 px
         self.legend.setWordWrap(True)
         row.addWidget(self.legend, 1)

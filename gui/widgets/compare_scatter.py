@@ -33,6 +33,7 @@ from gui.widgets.compare_artifact_points import (
 from gui.widgets.compare_labels import LabelLayer, LabelSpec
 from gui.widgets.compare_pareto_filters import ParetoFilters
 from gui.widgets.compare_pareto_front import Front, front_line, front_note, front_of, summary
+from gui.widgets.compare_teacher_edges import teacher_edges
 from gui.widgets.variant_metrics import metric_label, metric_value
 
 NO_POINTS = ("No finished variant with an ONNX latency yet.\n"
@@ -152,6 +153,8 @@ class CompareScatter(QWidget):
                 cx, cy = where[control.id]
                 self._add(pg.PlotCurveItem([cx, x], [cy, y], pen=pg.mkPen(CONTROL_EDGE, width=1.5,
                                                                             style=Qt.PenStyle.DashLine)))
+        for edge in teacher_edges(self.points):  # a teacher that is not the parent: dotted purple
+            self._add(edge)
         self._draw_artifacts(where)
         self._draw_front(hidden)
         self._draw_points()
