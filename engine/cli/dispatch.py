@@ -21,6 +21,7 @@ from engine.cli.commands import (
     cmd_show,
 )
 from engine.cli.compare_cmds import add_compare_command
+from engine.cli.export_cmd import add_export_command
 from engine.cli.launch_cmd import add_launch_command
 from engine.cli.profile_cmd import add_profile_command
 from engine.cli.sensitivity import cmd_sensitivity
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_targets_command(sub)
     add_compare_command(sub)
     add_tree_command(sub)
+    add_export_command(sub)
     return p
 
 
