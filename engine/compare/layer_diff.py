@@ -2,8 +2,9 @@
 weight change, and the output neurons / input columns structured pruning removed.
 
 Both models load through engine.models (a variant's checkpoint folder, or what a baseline
-was loaded from), never trusting a pickle unless the caller says so. Structured pruning
-does not record which units it kept, so removed units are counted from the shapes.
+was loaded from), never trusting a pickle unless the caller says so. Removed units are
+counted from the shapes; which ones comes from the structured step's record on b's card
+(`removed_channels`), used only where the layer's size in a matches what that step cut.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class LayerRow:
     out_removed: int | None  # output rows (neurons / channels) b lacks; negative: b has more
     in_removed: int | None  # input columns b lacks
     quant_error_b: float | None  # relative output error of b's quantized node, when measured
+    removed_ids: str | None = None  # which channels b lacks ('0-3,7'), from the pruning record
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -52,6 +54,9 @@ class LayerRow:
             parts.append(f"{self.out_removed} of {self.shape_a[0]} {_out_unit(self.type)} removed")
         if self.in_removed and self.shape_a and len(self.shape_a) > 1:
             parts.append(f"{self.in_removed} of {self.shape_a[1]} inputs removed")
+        if parts and self.removed_ids:
+            ids = self.removed_ids.replace(",", ", ")
+            parts[-1] += f": {ids if len(ids) <= 48 else ids[:47].rsplit(', ', 1)[0] + ', …'}"
         return "; ".join(parts)
 
 
@@ -114,8 +119,24 @@ def _bits(w: torch.Tensor | None, name: str, quant: dict[str, tuple[str, float |
     return quant[name][0] if name in quant else _DTYPE_BITS.get(w.dtype, str(w.dtype))
 
 
+def removed_channels(card: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The structured step's record of removed channels per layer; {} unless exactly one step cut."""
+    records = [s["removed_channels"] for s in (card or {}).get("steps") or []
+               if isinstance(s, dict) and s.get("removed_channels")]
+    return records[0] if len(records) == 1 else {}
+
+
+def _ids(rec: dict[str, Any] | None, sa: tuple[int, ...] | None, dims: tuple[int, int]) -> str | None:
+    """The record's ranges when a's layer has the size the step cut (else it cut another model)."""
+    if not rec or sa is None or len(sa) < 2:
+        return None
+    dim = dims[0] if rec.get("dim") == "out" else dims[1]
+    return rec.get("removed") if sa[dim] == rec.get("of") else None
+
+
 def _row(name: str, ma: nn.Module | None, mb: nn.Module | None,
-         qa: dict[str, tuple[str, float | None]], qb: dict[str, tuple[str, float | None]]) -> LayerRow:
+         qa: dict[str, tuple[str, float | None]], qb: dict[str, tuple[str, float | None]],
+         cut: dict[str, dict[str, Any]] | None = None) -> LayerRow:
     wa = ma.weight.detach() if ma is not None else None
     wb = mb.weight.detach() if mb is not None else None
     sa = tuple(wa.shape) if wa is not None else None
@@ -128,6 +149,7 @@ def _row(name: str, ma: nn.Module | None, mb: nn.Module | None,
         sparsity_b=_sparsity(wb), bits_a=_bits(wa, name, qa), bits_b=_bits(wb, name, qb),
         weight_change=_change(wa, wb), out_removed=_removed(sa, sb, out_dim),
         in_removed=_removed(sa, sb, in_dim), quant_error_b=qb.get(name, (None, None))[1],
+        removed_ids=_ids((cut or {}).get(name), sa, (out_dim, in_dim)),
     )
 
 
@@ -136,9 +158,10 @@ def layer_diff(module_a: nn.Module, module_b: nn.Module, card_a: dict[str, Any] 
     """One row per layer in either model: a's layer order, then the layers only b has."""
     la, lb = weight_layers(module_a), weight_layers(module_b)
     qa, qb = quantized_layers(card_a), quantized_layers(card_b)
+    cut = removed_channels(card_b)
     names = list(la) + [n for n in lb if n not in la]
     with torch.no_grad():
-        return [_row(n, la.get(n), lb.get(n), qa, qb) for n in names]
+        return [_row(n, la.get(n), lb.get(n), qa, qb, cut) for n in names]
 
 
 def variant_layer_diff(ws: Any, a: Any, b: Any, trust: bool = False) -> list[LayerRow]:

@@ -38,6 +38,7 @@ from engine.methods.prune.structured_cut import (
 from engine.methods.prune.structured_layouts import is_conv1d, layouts_for
 from engine.methods.prune.structured_local import local_cut, local_unit_scores
 from engine.methods.prune.structured_notes import resolve_importance, structured_notes
+from engine.methods.prune.structured_record import removed_record
 from engine.methods.prune.structured_targets import (
     CONV_TYPES,
     UNIT_NAMES,
@@ -160,6 +161,7 @@ def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodRe
         raise ValueError("; ".join(problems))
     params_before, layers_before = _count(module), _layer_params(module)
     plan = plan_units(cfg, sites, _unit_scores(cfg, ctx, sites, graph))
+    removed_channels = removed_record(module, sites, plan)  # indices before the cut
     _cut(cfg, module, sites, graph, plan, example, out_shape)
 
     after = _layer_params(module)
@@ -190,6 +192,7 @@ def apply_structured(cfg: StructuredPruneConfig, ctx: MethodContext) -> MethodRe
             "units_total": total,
             "unit": UNIT_NAMES[cfg.target],
             # for the card's step record: the criterion used (auto resolved) and the notes
-            "card": {"importance": cfg.importance, "importance_asked": asked, "notes": notes},
+            "card": {"importance": cfg.importance, "importance_asked": asked, "notes": notes,
+                     "removed_channels": removed_channels},
         },
     )

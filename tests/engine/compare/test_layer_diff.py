@@ -10,6 +10,8 @@ from torch import nn
 from engine.compare.layer_diff import layer_diff, top_changes, variant_layer_diff
 from engine.job import Job
 from engine.methods.prune.structured import StructuredPruneConfig
+from engine.methods.prune.structured_record import parse_ranges, ranges_text
+from engine.models.variant_source import load_variant
 from engine.recipe import ExportConfig, ModelSpec, TrainConfig
 from engine.store import Workspace
 from tests.engine.conftest import tiny_recipe
@@ -40,7 +42,11 @@ def test_structured_pruned_variant_shows_the_removed_neurons(pruned_pair):
         assert (fc.shape_a, fc.shape_b) == ((512, 128), (256, 128))
         assert (fc.out_removed, fc.in_removed) == (256, 0)
         assert (fc.params_a, fc.params_b) == (512 * 128 + 512, 256 * 128 + 256)
-        assert fc.removed_text == "256 of 512 output neurons removed"
+        # which neurons: the pruning step's record, the same ones for fc's rows and proj's inputs
+        removed = parse_ranges(fc.removed_ids)
+        assert len(set(removed)) == 256 and all(0 <= j < 512 for j in removed)
+        assert proj.removed_ids == fc.removed_ids
+        assert fc.removed_text.startswith("256 of 512 output neurons removed: ")
         assert (proj.out_removed, proj.in_removed) == (0, 256)
         assert proj.weight_change is None  # shapes differ: no norm of the difference
     # the attention was fine-tuned, not cut: same shape, a small measured change
@@ -49,6 +55,27 @@ def test_structured_pruned_variant_shows_the_removed_neurons(pruned_pair):
     assert 0 < attn.weight_change < 0.5 and attn.bits_a == attn.bits_b == "fp32"
     top = top_changes(list(rows.values()), 8)
     assert {r.name for r in top} == {f"blocks.{i}.mlp.{n}" for i in range(4) for n in ("fc", "proj")}
+
+
+def test_the_recorded_neurons_are_the_ones_missing_from_the_child(pruned_pair):
+    ws, base, cut = pruned_pair
+    ma, mb = (load_variant(ModelSpec(source="variant", path=v.id), ws).module for v in (base, cut))
+    rows = {r.name: r for r in variant_layer_diff(ws, base, cut)}
+    for i in range(4):
+        removed = set(parse_ranges(rows[f"blocks.{i}.mlp.fc"].removed_ids))
+        kept = [j for j in range(512) if j not in removed]
+        wa = ma.blocks[i].mlp.fc.weight.detach()
+        wb = mb.blocks[i].mlp.fc.weight.detach()
+        # two fine-tuning steps move the kept rows a little; any other choice of rows is far off
+        near = float((wb - wa[kept]).norm() / wa[kept].norm())
+        other = [j for j in range(512) if j not in kept[:128]][:256]
+        assert near < 0.1 < float((wb - wa[other]).norm() / wa[other].norm())
+
+
+def test_ranges_round_trip():
+    assert ranges_text([7, 0, 1, 2, 3, 9, 10, 12]) == "0-3,7,9-10,12"
+    assert parse_ranges("0-3,7,9-10,12") == [0, 1, 2, 3, 7, 9, 10, 12]
+    assert ranges_text([]) == "" and parse_ranges("") == []
 
 
 def test_weight_change_sparsity_bits_and_layers_on_one_side():
