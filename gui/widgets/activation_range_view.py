@@ -18,6 +18,8 @@ from PySide6.QtWidgets import QComboBox, QLabel, QScrollArea, QVBoxLayout, QWidg
 
 from gui.widgets.activation_range_text import clip_line, load_record, range_note, tensor_label
 from gui.widgets.no_wheel import ignore_wheel_unless_focused
+from gui.widgets.plot_export import add_plot_export
+from gui.widgets.plot_tables import activation_table
 
 RANGE_PEN = pg.mkPen("#d62728", width=2)
 BATCH_PEN = pg.mkPen((214, 39, 40, 110), width=1)
@@ -55,6 +57,8 @@ class ActivationRangeView(QWidget):
         self.plot.setFixedHeight(230)
         self.bars = pg.BarGraphItem(x0=[], height=[], width=[], y0=0, brush="#8c8c8c", pen=None)
         self.plot.addItem(self.bars)
+        add_plot_export(self.plot, lambda: f"activation range {(self.current() or {}).get('tensor', '')}",
+                        data=lambda: activation_table(self))
         self.lines: list[pg.InfiniteLine] = []
         self.key = _muted("<span style='color:#d62728'>━</span> quantizer's range &nbsp; "
                           "<span style='color:#1f77b4'>╌</span> 99.99th-percentile cut")  # fmt: skip

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from gui.widgets.anatomy_table import fmt_count
 from gui.widgets.elided_label import ElidedLabel
 from gui.widgets.layer_names import short_layer_name
+from gui.widgets.plot_export import add_plot_export
+from gui.widgets.plot_tables import anatomy_table
 
 TOP_N = 15
 TICK_CHARS = 22
@@ -90,6 +92,7 @@ class AnatomyChart(QWidget):
         self.names: list[str] = []
         self._counts: list[int] = []
         self.plot.scene().sigMouseMoved.connect(self._hover)
+        add_plot_export(self.plot, "largest layers by parameters", data=lambda: anatomy_table(self))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)

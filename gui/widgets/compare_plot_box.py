@@ -6,6 +6,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from gui.widgets.compare_pareto_axes import AXES
 from gui.widgets.compare_scatter import CompareScatter
+from gui.widgets.plot_export import add_plot_export
+from gui.widgets.plot_tables import scatter_table
 
 
 class ComparePlotBox(QWidget):
@@ -21,6 +23,7 @@ class ComparePlotBox(QWidget):
         self.axis_picker.setToolTip("X axis: a cost (ONNX latency, file size, parameters, FLOPs, "
                                     "energy from a profile); quantized files are their own points")
         self.scatter = CompareScatter()
+        add_plot_export(self.scatter.plot, lambda: f"compare {self.axis()}", data=lambda: scatter_table(self.scatter))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()

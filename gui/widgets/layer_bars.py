@@ -14,6 +14,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QHBoxLayout, QScrollBar, QWidget
 
 from gui.widgets.layer_names import short_layer_name, strip_common_prefix
+from gui.widgets.plot_export import add_plot_export
+from gui.widgets.plot_tables import layer_bars_table
 
 ROW_PX = 16  # below this a bar's name would overlap the next one (pyqtgraph then drops labels)
 WAITING = "waiting for the pruning step…"
@@ -58,6 +60,7 @@ class LayerBars(QWidget):
         item.showGrid(x=True, y=False, alpha=0.3)
         item.getAxis("left").setTicks([[], []])  # no numeric ticks on a name axis
         self.plot.scene().sigMouseMoved.connect(self._hover)
+        add_plot_export(self.plot, lambda: f"run {KINDS[self.kind][0]}", data=lambda: layer_bars_table(self))
         self._empty = pg.TextItem(WAITING, color="#888", anchor=(0.5, 0.5))
         self.plot.addItem(self._empty)
         self._empty.setPos(0.5, 0)

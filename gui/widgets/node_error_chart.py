@@ -32,6 +32,8 @@ from engine.metric_text import fmt_metric
 from gui.widgets.artifact_text import kind_title, metric_pair
 from gui.widgets.layer_names import strip_common_prefix
 from gui.widgets.no_wheel import ignore_wheel_unless_focused
+from gui.widgets.plot_export import add_plot_export
+from gui.widgets.plot_tables import node_error_table
 
 ROW_PX = 22  # one bar and its name per row, readable; the plot grows and the tab scrolls
 EXPLAIN = (
@@ -94,6 +96,7 @@ class NodeErrorChart(QWidget):
         item.getAxis("bottom").setLabel("SQNR vs fp32, dB (lower = worse)")
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brush="#dd8452", pen=None)
         self.plot.addItem(self.bars)
+        add_plot_export(self.plot, "quantization error per node", data=lambda: node_error_table(self))
         self.table = self._build_table()
         self.steps_title = QLabel("<b>Exclusion search</b> (greedy: worst nodes kept in fp32 until the drop is met)")
         self.steps_title.setWordWrap(True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 
 from gui.widgets.curve_specs import PLOT_TITLES
+from gui.widgets.plot_export import add_plot_export
 
 
 def use_light_theme() -> None:
@@ -26,6 +27,7 @@ def step_plot(key: str) -> pg.PlotWidget:
     item.addLegend(offset=offset, labelTextSize="8pt", brush=(255, 255, 255, 110), verSpacing=-6)
     item.getAxis("bottom").setLabel("step")
     pw.setMinimumHeight(110)
+    add_plot_export(pw, f"run {PLOT_TITLES[key]}")  # curves as set: CSVExporter
     return pw
 
 

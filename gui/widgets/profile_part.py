@@ -12,6 +12,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
+from gui.widgets.plot_export import add_plot_export
+
 BOUND_COLORS = {"compute": "#4a7fc1", "memory": "#e08a2c", "unknown": "#9e9e9e"}
 ARTIFACT_COLORS = ("#4a7fc1", "#2e7d32", "#c62828", "#8e24aa", "#00838f", "#6d4c41")
 
@@ -104,6 +106,8 @@ class ProfilePart(QWidget):
         layout.addWidget(self.heading)
         layout.addWidget(self._stack, 1)
         self.record: dict[str, Any] | None = None
+        for plot in content.findChildren(pg.PlotWidget):  # the part's numbers, as its CSV file
+            add_plot_export(plot, f"profile {self.stem}", data=self.csv_table)
 
     def show_record(self, record: dict[str, Any]) -> None:
         """Draw `record`; a part it does not measure shows why instead of an empty plot."""

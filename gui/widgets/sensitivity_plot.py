@@ -17,6 +17,8 @@ from PySide6.QtWidgets import QWidget
 
 from engine.sensitivity import SensitivityResult, sensitivity_score, within_noise
 from gui.widgets.live_plots import short_layer_name, strip_common_prefix, use_light_theme
+from gui.widgets.plot_export import add_plot_export
+from gui.widgets.plot_tables import curves_table
 
 TOP_K = 5  # the most sensitive layers get a strong colour and a legend entry
 HOT = ["#d62728", "#ff7f0e", "#9467bd", "#e377c2", "#8c564b"]  # warm: these hurt the metric
@@ -55,6 +57,8 @@ class SensitivityPlot(pg.PlotWidget):
         self._empty.setPos(0.5, 0.5)
         self.setTitle("Metric when one layer is pruned")
         self.scene().sigMouseMoved.connect(self._on_mouse)
+        add_plot_export(self, "sensitivity per layer", data=lambda: curves_table(
+            self.curves, "sparsity", self.getPlotItem().getAxis("left").labelText or "metric"))
 
     def show_result(self, result: SensitivityResult) -> None:
         """Replace the curves with `result`'s, the most sensitive layers in warm colours."""

@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 from engine.cli.compare_text import LAYER_HEADER, layer_cells
 from engine.store import Variant, Workspace
 from gui.threads import BackgroundCall
+from gui.widgets.plot_export import add_plot_export
+from gui.widgets.plot_tables import bar_columns
 
 CHART_LAYERS = 8  # bars for the most changed layers; the table has them all
 A_BRUSH, B_BRUSH = (150, 150, 150), (21, 101, 192)
@@ -86,6 +88,7 @@ class VariantDiffView(QWidget):
         self.chart = pg.PlotWidget(background="w")
         self.chart.setLabel("left", "parameters")
         self.chart.addLegend(offset=(-10, 10))
+        add_plot_export(self.chart, "variant diff parameters", data=lambda: bar_columns(self.chart))
         self.graph_label = QLabel("")
         self.graph_label.setWordWrap(True)
         lay = QVBoxLayout(self)

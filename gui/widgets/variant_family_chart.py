@@ -9,6 +9,8 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.store import Variant
 from gui.widgets.anatomy_chart import short_name
+from gui.widgets.plot_export import add_plot_export
+from gui.widgets.plot_tables import family_table
 from gui.widgets.variant_metrics import onnx_number
 
 CURRENT, OTHER = "#f57c00", "#9bb7dc"
@@ -35,6 +37,8 @@ class FamilyChart(QWidget):
         self.size_plot = self._plot("ONNX size (MB)")
         self.latency_plot = self._plot("Latency p50 (ms)")
         self.names: list[str] = []
+        for plot, what in ((self.size_plot, "size_mb"), (self.latency_plot, "latency_p50_ms")):
+            add_plot_export(plot, f"variant family {what}", data=lambda p=plot, w=what: family_table(self, p, w))
         layout = QVBoxLayout(self)  # one above the other: the Export page gives it a narrow tab
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.size_plot)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from engine.events import WeightHistogram
 from gui.widgets.layer_names import short_layer_name
+from gui.widgets.plot_export import add_plot_export
 
 BEFORE_PEN, BEFORE_FILL = "#9e9e9e", (158, 158, 158, 70)
 NOW_PEN, NOW_FILL = "#d62728", (214, 39, 40, 80)
@@ -92,6 +93,7 @@ class WeightHistogramView(QWidget):
         self._empty = pg.TextItem(WAITING, color="#888", anchor=(0.5, 0.5))
         self.plot.addItem(self._empty)
         self.plot.setMinimumHeight(120)
+        add_plot_export(self.plot, lambda: f"weight histogram {self.layer() or ''}")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
