@@ -22,6 +22,7 @@ from gui.main_window import PAGES, MainWindow, app_settings
 from gui.state import AppState
 from gui.threads import BackgroundCall
 from gui.widgets.live_plots import use_light_theme
+from gui.widgets.table_copy import install_table_copy
 from gui.workspace_prompt import open_workspace_interactively
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # gui/ sits in the repository root
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Model Optimization Workbench")
     app.setOrganizationName("workbench")
     app.setStyle("Fusion")
+    install_table_copy(app)  # every table: Ctrl+C / right-click copy as TSV
     use_light_theme()
     # Python's cyclic GC may otherwise run in a worker thread and free Qt objects there, which
     # crashes Qt (seen: a segfault while a background export ran); collect on the GUI thread only

@@ -29,6 +29,7 @@ from gui.widgets.compare_tabs import CompareTabs
 from gui.widgets.compare_teacher import TeacherPanel
 from gui.widgets.fair_parent_note import FairParentNote
 from gui.widgets.hint_box import hint_box
+from gui.widgets.table_copy import add_copy_actions
 from gui.widgets.variant_actions import VariantActions
 from gui.widgets.variant_metrics import PRIMARY_METRICS, primary_metric
 
@@ -284,6 +285,7 @@ class ComparePage(QWidget):
         menu.addAction("Rename…", lambda: self._act(self.actions.rename)).setEnabled(not running)
         menu.addAction("Delete…", lambda: self._act(self.actions.delete)).setEnabled(not running)
         menu.addAction("Export all as CSV…", lambda: self.actions.export_csv())
+        add_copy_actions(menu, self.view)  # Copy as TSV, as every table
         return menu
 
     def _show_message(self, text: str, ok: bool) -> None:
