@@ -115,18 +115,19 @@ def add_variant_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def add_sensitivity_command(sub: argparse._SubParsersAction) -> None:
-    """Add the `sensitivity` sub-command (per-layer scan and proposal)."""
+    """Add the `sensitivity` sub-command (per-layer scan and proposal; stored scans)."""
     se = sub.add_parser(
         "sensitivity",
-        help="prune one layer at a time, measure the metric, propose per-layer amounts",
+        help="prune one layer at a time, measure the metric, propose per-layer amounts "
+        "(stored in the workspace; --list / --show ID read them back)",
     )
-    se.add_argument("recipe", type=Path)
+    se.add_argument("recipe", type=Path, nargs="?", help="recipe file to scan")
     se.add_argument(
         "--levels", default="0.25,0.5,0.7,0.8,0.9", help="sparsities to try per layer (0.3,0.5,...)"
     )
-    se.add_argument(
-        "--target", type=float, default=0.5, help="overall sparsity the proposal reaches"
-    )
+    se.add_argument("--target", type=float,
+                    help="overall sparsity the proposal reaches (default 0.5; with --show: "
+                    "a new proposal from the stored curves)")
     se.add_argument(
         "--eval-batches",
         type=int,
@@ -136,6 +137,12 @@ def add_sensitivity_command(sub: argparse._SubParsersAction) -> None:
     se.add_argument(
         "--out", type=Path, help="write the recipe with the proposal as pruning overrides"
     )
+    se.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    stored = se.add_mutually_exclusive_group()
+    stored.add_argument("--list", action="store_true", help="list the stored scans, newest first")
+    stored.add_argument("--show", metavar="ID", help="print a stored scan (no re-run)")
+    se.add_argument("--model", help="with --list: only scans of this model (source:path, "
+                    "e.g. builtin:tiny-gpt)")
     add_workspace_option(se)
     se.set_defaults(func=cmd_sensitivity)
 

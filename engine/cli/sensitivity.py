@@ -1,24 +1,32 @@
-"""`workbench-cli sensitivity`: per-layer pruning sensitivity and a proposal, as a table."""
+"""`workbench-cli sensitivity`: per-layer pruning sensitivity and a proposal, as a table.
+
+The scan runs as a ContextJob (progress on stderr, Ctrl+C cancels) and is stored in the
+workspace (engine/sensitivity_store.py); `--list` and `--show ID` read stored scans back.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import Any
 
+from engine.cli.drive import run_in_thread
 from engine.cli.format import ProgressPrinter
-from engine.events import Finished, Progress
+from engine.context_job import ContextJob
+from engine.events import Event, Log
 from engine.recipe import Recipe
 from engine.sensitivity import (
     SensitivityResult,
     apply_proposal,
+    check_levels,
     check_target,
     noise_summary,
     noise_warning,
     overall_sparsity,
-    run_sensitivity,
     within_noise,
 )
+from engine.sensitivity_store import scan_result, sensitivity_work
 from engine.store import default_workspace
 
 
@@ -68,38 +76,71 @@ def sensitivity_table(result: SensitivityResult, proposal: dict[str, float]) -> 
     return "\n".join(lines)
 
 
-def cmd_sensitivity(args: argparse.Namespace) -> int:
-    recipe = Recipe.load(args.recipe)
-    levels = _levels(args.levels)
-    check_target(args.target)
-    if args.eval_batches is not None and args.eval_batches < 1:
-        raise ValueError(f"--eval-batches must be at least 1, got {args.eval_batches}")
-    printer = ProgressPrinter(sys.stderr)
-    try:
-        result, proposal = run_sensitivity(
-            recipe,
-            levels,
-            args.target,
-            args.eval_batches,
-            progress=lambda fraction, message: printer(Progress(fraction, message)),
-            workspace=args.workspace or default_workspace(),
-        )
-    except KeyboardInterrupt:  # the analysis restores the layer it was measuring; nothing to undo
-        print("\nsensitivity analysis cancelled", file=sys.stderr)
-        return 130
-    printer(Finished("sensitivity"))
-    if args.json:
-        noise = {
-            "within_noise": [name for name in result.curves if within_noise(result, name)],
-            "warning": noise_warning(result),
-        }
-        data = {**result.to_dict(), "target": args.target, "proposal": proposal, **noise}
-        print(json.dumps(data, indent=2))
+def scan_json(result: SensitivityResult, proposal: dict[str, float], target: float,
+              record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What --json prints: the curves, target, proposal, noise verdicts (and the stored scan's id)."""
+    noise = {
+        "within_noise": [name for name in result.curves if within_noise(result, name)],
+        "warning": noise_warning(result),
+    }
+    stored = {k: record.get(k) for k in ("id", "created", "by")} if record else {}
+    return {**result.to_dict(), "target": target, "proposal": proposal, **noise, **stored}
+
+
+def print_scan(result: SensitivityResult, proposal: dict[str, float], target: float,
+               as_json: bool, record: dict[str, Any] | None = None) -> None:
+    """Print a scan's table and overrides (or its JSON): the same for a new and a stored scan."""
+    if as_json:
+        print(json.dumps(scan_json(result, proposal, target, record), indent=2))
     else:
         print(sensitivity_table(result, proposal))
         print("overrides: " + json.dumps(proposal))
+
+
+def _listener(quiet: bool) -> Any:
+    """Progress and log lines on stderr (the error line is printed once, at the end)."""
+    printer = ProgressPrinter(sys.stderr)
+
+    def listen(event: Event) -> None:
+        if not quiet and not (isinstance(event, Log) and event.level == "error"):
+            printer(event)
+
+    return listen
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """Scan a recipe's layers (stored in the workspace), or list / show stored scans."""
+    from engine.cli.sensitivity_stored import cmd_list_scans, cmd_show_scan
+
+    if args.list:
+        return cmd_list_scans(args)
+    if args.show:
+        return cmd_show_scan(args)
+    if args.recipe is None:
+        raise ValueError("give a recipe file to scan, or --list / --show ID for stored scans")
+    recipe = Recipe.load(args.recipe)
+    levels = _levels(args.levels)
+    target = 0.5 if args.target is None else args.target
+    check_target(target)
+    if args.eval_batches is not None and args.eval_batches < 1:
+        raise ValueError(f"--eval-batches must be at least 1, got {args.eval_batches}")
+    work = sensitivity_work(recipe, check_levels(levels), target, args.eval_batches,
+                            args.workspace or default_workspace(), "cli")  # fmt: skip
+    job = ContextJob("sensitivity", work, [_listener(args.quiet)],
+                     message=f"{recipe.model.path}: each layer pruned alone")
+    result = run_in_thread(job)  # Ctrl+C cancels at the next measurement; the layer is restored
+    if result.status == "cancelled":
+        print("sensitivity analysis cancelled; nothing was stored", file=sys.stderr)
+        return 130
+    if not result.ok:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 2  # a bad recipe, model or data: nothing ran long enough to call it a failure
+    record = result.card
+    scan, proposal, target = scan_result(record)
+    print_scan(scan, proposal, target, args.json, record)
+    print(f"show it again with: workbench-cli sensitivity --show {record['id']}", file=sys.stderr)
     if args.out:
-        out = apply_proposal(recipe, proposal, args.target)
+        out = apply_proposal(recipe, proposal, target)
         args.out.write_text(out.to_yaml(), encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
     return 0
