@@ -5,14 +5,13 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -23,9 +22,9 @@ from engine.cli.format import variant_row
 from engine.fair_parent import comparison_parent
 from engine.store import Variant
 from gui.state import AppState
-from gui.threads import BackgroundCall
 from gui.widgets.compare_table import compact_method
 from gui.widgets.export_details import ExportDetails
+from gui.widgets.export_runner import ExportRunner
 from gui.widgets.fair_parent_note import FairParentNote
 from gui.widgets.hint_box import hint_box
 from gui.widgets.target_checks import TargetChecks
@@ -41,12 +40,6 @@ NOT_EXPORTED = (
 )
 
 
-class _LogRelay(QObject):
-    """Carries export log lines from the worker thread to the GUI thread (queued signal)."""
-
-    line = Signal(str)
-
-
 class ExportPage(QWidget):
     """Variant picker, did-it-shrink card, ONNX card, family chart, Export and Open-folder buttons."""
 
@@ -55,14 +48,11 @@ class ExportPage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self._call: BackgroundCall | None = None
-        self._busy = False
         self._variants: list[Variant] = []
-        self._relay = _LogRelay(self)
         self.folder_box: QMessageBox | None = None  # the path, when no file manager opens
 
         top = self._build_top()
-        status = self._build_status()
+        self._build_status()
         self.note = FairParentNote(state)
         self.details = details = ExportDetails()
         # the parts by their old names (tests and callers read them off the page)
@@ -80,14 +70,13 @@ class ExportPage(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(self.note)
-        layout.addLayout(status)
+        layout.addWidget(self.runner)
         layout.addWidget(self.error)
         layout.addWidget(self.stack, 1)
 
         state.variants_changed.connect(self.refresh)
         state.workspace_changed.connect(lambda _ws: self.refresh())
         state.selected_variant_changed.connect(lambda _id: self.refresh())
-        self._set_busy(False)
         self.refresh()
 
     def _build_top(self) -> QHBoxLayout:
@@ -108,26 +97,20 @@ class ExportPage(QWidget):
         top.addWidget(self.folder_btn)
         return top
 
-    def _build_status(self) -> QHBoxLayout:
-        """The summary line, the busy bar with its log line, and the error line."""
+    def _build_status(self) -> None:
+        """The summary line, the export's progress/Cancel (or its last export) and the error line."""
         self.summary = QLabel()
         self.summary.setStyleSheet("font-size: 12pt;")
         self.summary.setWordWrap(True)
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 0)
-        self.busy.setMaximumWidth(160)
-        self.busy.setTextVisible(False)
-        self.log = QLabel()
-        self.log.setStyleSheet("color: #555;")
+        self.runner = ExportRunner(self)  # the same export job as workbench-cli export
+        self.runner.busy_changed.connect(self._on_busy)
+        self.runner.exported.connect(self._exported)
+        self.runner.cancelled.connect(self._export_cancelled)
+        self.runner.failed.connect(self._export_failed)
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.hide()
         self.error.setStyleSheet("color: #c62828; font-weight: bold;")
-        status = QHBoxLayout()
-        status.addWidget(self.busy)
-        status.addWidget(self.log, 1)
-        self._relay.line.connect(self.log.setText)
-        return status
 
     def _build_stack(self, details: QWidget) -> None:
         """The empty, not-exported and details views, one shown at a time (self.stack)."""
@@ -171,7 +154,7 @@ class ExportPage(QWidget):
             self._explain_unfinished(selected)
         else:
             self._set_error("")
-        self.export_btn.setEnabled(run_id is not None and not self._busy)
+        self.export_btn.setEnabled(run_id is not None and not self.is_busy())
         self.folder_btn.setEnabled(run_id is not None)
         self.combo.setPlaceholderText("No finished variants yet")
         if run_id is None:
@@ -181,6 +164,7 @@ class ExportPage(QWidget):
             return
         self.summary.show()
         v = self.state.workspace.get(run_id)
+        self.runner.show_card(v.card)
         row = variant_row(v)
         notes = [f"<span style='color:#c62828'>files missing: {html.escape(v.missing)}</span>"] \
             if v.missing else []
@@ -217,27 +201,20 @@ class ExportPage(QWidget):
 
     # -- actions -------------------------------------------------------------------
     def export_selected(self) -> None:
-        """Run engine.export_variant for the shown variant on a worker thread."""
+        """Re-export the shown variant as a job (progress, Cancel) on a worker thread."""
         run_id = self.current_id()
-        if run_id is None or self._busy:
+        if run_id is None or self.is_busy():
             return
-        from engine.export_variant import export_variant
-
-        ws, relay = self.state.workspace, self._relay
         self._set_error("")
-        self._set_busy(True, "Exporting to ONNX and checking it in onnxruntime…")
-        self._call = BackgroundCall(
-            lambda: export_variant(ws, run_id, log=relay.line.emit, isolate=True),
-            self._exported,
-            self._export_failed,
-        )
+        self.runner.start(self.state.workspace, run_id)
 
     def _exported(self, _onnx: Any) -> None:
-        self._set_busy(False, "Export finished.")
         self.state.variants_changed.emit()  # the card changed: every page re-reads the store
 
+    def _export_cancelled(self) -> None:
+        self._set_error("Export cancelled; the previous ONNX file and card are unchanged.")
+
     def _export_failed(self, message: str) -> None:
-        self._set_busy(False)
         self._set_error(f"Export failed: {message}")
 
     def _keep_in_fp32(self, step: int, names: list[str]) -> None:
@@ -256,17 +233,13 @@ class ExportPage(QWidget):
         self.error.setText(text)
         self.error.setVisible(bool(text))
 
-    def _set_busy(self, busy: bool, text: str = "") -> None:
-        self._busy = busy
-        self.busy.setVisible(busy)
-        self.log.setText(text)
-        self.log.setVisible(busy or bool(text))
+    def _on_busy(self, busy: bool) -> None:
         self.export_btn.setEnabled(not busy and self.current_id() is not None)
         self.combo.setEnabled(not busy)
 
     def is_busy(self) -> bool:
         """Whether an export is running."""
-        return self._busy
+        return self.runner.is_busy()
 
     def folder_url(self) -> QUrl | None:
         """file:// URL of the shown variant's run folder (what Open folder opens)."""
