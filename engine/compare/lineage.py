@@ -10,7 +10,7 @@ of kind "artifact". The CLI's `tree` and the Compare page's Lineage tab draw thi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +202,59 @@ def node_parts(n: Node) -> list[str]:
     if n.orphan:
         parts.append(f"parent {n.parent} deleted" if n.parent else "orphan")
     return parts
+
+
+def subtree_size(n: Node) -> int:
+    """How many nodes hang below `n` (its files included)."""
+    return sum(1 + subtree_size(c) for c in n.children)
+
+
+def matches(n: Node, text: str) -> bool:
+    """Every word of `text` is in the node's name, method, status or id (any case)."""
+    hay = " ".join((n.name, n.method or "", n.status, n.id)).lower()
+    return all(word in hay for word in text.lower().split())
+
+
+def filter_tree(roots: list[Node], text: str) -> tuple[list[Node], set[str]]:
+    """The trees cut to the nodes matching `text` and their ancestors (copies, the input is
+    untouched), and the ids of the matching nodes; an empty text keeps everything."""
+    if not text.strip():
+        return roots, {n.id for n, _ in walk(roots)}
+    hits: set[str] = set()
+
+    def keep(n: Node) -> Node | None:
+        kids = [k for k in (keep(c) for c in n.children) if k is not None]
+        if matches(n, text):
+            hits.add(n.id)
+        return replace(n, children=kids) if kids or n.id in hits else None
+
+    return [k for k in (keep(r) for r in roots) if k is not None], hits
+
+
+def collapse(roots: list[Node], collapsed: set[str]) -> tuple[list[Node], dict[str, int]]:
+    """The trees with the subtrees of `collapsed` nodes cut off (copies), and per cut node
+    how many nodes it hides."""
+    hidden: dict[str, int] = {}
+
+    def cut(n: Node) -> Node:
+        if n.id in collapsed and n.children:
+            hidden[n.id] = subtree_size(n)
+            return replace(n, children=[])
+        return replace(n, children=[cut(c) for c in n.children])
+
+    return [cut(r) for r in roots], hidden
+
+
+def ancestors(roots: list[Node], node_id: str) -> list[str]:
+    """The ids above `node_id`, root first ([] for a root or an id not in the trees)."""
+
+    def path(nodes: list[Node], trail: list[str]) -> list[str] | None:
+        for n in nodes:
+            if n.id == node_id:
+                return trail
+            found = path(n.children, trail + [n.id])
+            if found is not None:
+                return found
+        return None
+
+    return path(roots, []) or []

@@ -8,12 +8,12 @@ selection, wherever it was made).
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTabWidget, QWidget
 
 from engine.compare.lineage import lineage
 from engine.store import Variant, Workspace
 from gui.widgets.compare_teacher import TeacherPanel, beside
-from gui.widgets.lineage_view import LineageView
+from gui.widgets.lineage_tab import LineageTab
 from gui.widgets.variant_diff import VariantDiffView
 
 
@@ -25,8 +25,9 @@ class CompareTabs(QTabWidget):
         self.setDocumentMode(True)
         self.plot_tab = beside(plot, teacher)
         self.addTab(self.plot_tab, "Plot")
-        self.lineage = LineageView()
-        self.addTab(_with_key(self.lineage), "Lineage")
+        self.lineage_tab = LineageTab()  # filter, fold, save as PNG over the tree
+        self.lineage = self.lineage_tab.view
+        self.addTab(self.lineage_tab, "Lineage")
         self.setTabToolTip(1, "every variant as a tree: baseline → children → their files; "
                               "click a box to select the variant")
         self.diff = VariantDiffView()
@@ -62,20 +63,3 @@ class CompareTabs(QTabWidget):
         for i in range(self.count()):
             if self.tabText(i) == title:
                 self.setCurrentIndex(i)
-
-
-def _with_key(view: LineageView) -> QWidget:
-    """The tree under a one-line key to its colours and clicks."""
-    key = QLabel(
-        "<span style='color:#c62828'>red</span>: failed · "
-        "<span style='color:#8a8a8a'>grey dashed</span>: cancelled · small boxes: a variant's "
-        "files · click: select · double-click: Export page"
-    )
-    key.setStyleSheet("color: #555;")
-    key.setWordWrap(True)  # never what sets the page's width
-    box = QWidget()
-    col = QVBoxLayout(box)
-    col.setContentsMargins(0, 4, 0, 0)
-    col.addWidget(key)
-    col.addWidget(view, 1)
-    return box
