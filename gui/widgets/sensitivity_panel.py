@@ -1,45 +1,44 @@
 """Sensitivity analysis dialog: metric vs sparsity per layer, and per-layer amounts to apply.
 
-The analysis (engine.sensitivity.run_sensitivity) runs in a BackgroundCall; progress crosses
-back as a signal and Cancel sets a flag the engine checks between evaluations. Changing the
-target only re-runs the cheap proposal, never the analysis. "Apply to form" writes the
+The analysis runs as the same ContextJob as `workbench-cli sensitivity`
+(engine.sensitivity_store.sensitivity_work, on a worker thread through GuiContextJob):
+progress crosses back as a signal, Cancel stops it at the next evaluation, and the finished
+scan is stored in the workspace. "Past scans" lists the stored scans of the current model
+and shows one again without re-running. Changing the target only re-runs the cheap
+proposal, never the analysis. "Apply to form" writes the
 proposal into the recipe's first unstructured pruning step through AppState, so the
 Optimize page refreshes its forms the same way it does for a loaded recipe file.
 """
 
 from __future__ import annotations
 
-import threading
+from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
-    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.sensitivity import (
-    DEFAULT_EVAL_BATCHES,
-    DEFAULT_LEVELS,
-    MAX_AMOUNT,
     SensitivityResult,
     apply_proposal,
     first_prune_step,
     noise_warning,
     propose_amounts,
-    run_sensitivity,
 )
+from engine.sensitivity_store import model_key, scan_result, sensitivity_work
 from gui.state import AppState
-from gui.threads import BackgroundCall
 from gui.widgets.config_form import CAPTION_COLOR, ERROR_COLOR
+from gui.widgets.context_job import GuiContextJob
+from gui.widgets.sensitivity_controls import SensitivityControls
+from gui.widgets.sensitivity_history import ScanPicker
 from gui.widgets.sensitivity_plot import SensitivityPlot
 from gui.widgets.sensitivity_table import WARNING_COLOR, SensitivityTable
 from gui.widgets.sensitivity_text import parse_levels, proposal_summary, result_status
@@ -48,7 +47,7 @@ from gui.widgets.sensitivity_text import parse_levels, proposal_summary, result_
 class SensitivityPanel(QDialog):
     """Levels + target in, curves + per-layer proposal out; Apply writes the pruning step."""
 
-    progress_changed = Signal(float, str)  # emitted from the worker thread, delivered queued
+    progress_changed = Signal(float, str)  # the job's Progress events, on the GUI thread
     applied = Signal(object)  # the recipe with the proposal applied
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
@@ -56,8 +55,8 @@ class SensitivityPanel(QDialog):
         self.state = state
         self.result: SensitivityResult | None = None
         self.proposal: dict[str, float] = {}
-        self.call: BackgroundCall | None = None
-        self._cancel = threading.Event()
+        self.call: GuiContextJob | None = None
+        self.record: dict[str, Any] | None = None  # the stored scan shown (None: not stored)
         self.setWindowTitle("Sensitivity analysis")
         self.resize(1100, 680)
         self._build()
@@ -76,6 +75,9 @@ class SensitivityPanel(QDialog):
         intro.setWordWrap(True)
         intro.setStyleSheet(f"color: {CAPTION_COLOR};")
         controls = self._build_controls()
+        self.picker = ScanPicker()  # a damaged file's line shows as the status
+        self.picker.chosen.connect(self.show_record)
+        self.picker.problem.connect(lambda text: self._set_status(text, error=True))
         self._build_status()
         split = self._build_results()
         bottom = self._build_bottom()
@@ -84,46 +86,24 @@ class SensitivityPanel(QDialog):
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(8)
         layout.addWidget(intro)
-        layout.addLayout(controls)
+        layout.addWidget(controls)
+        layout.addWidget(self.picker)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.noise_label)
         layout.addWidget(split, 1)
         layout.addLayout(bottom)
 
-    def _build_controls(self) -> QHBoxLayout:
+    def _build_controls(self) -> QWidget:
         """Levels, target sparsity and eval-batches fields with the Analyze and Cancel buttons."""
-        self.levels_edit = QLineEdit(", ".join(f"{v:g}" for v in DEFAULT_LEVELS))
-        self.levels_edit.setToolTip("Sparsities to try for each layer, comma-separated, in (0, 1]")
-        self.target_spin = QDoubleSpinBox()
-        self.target_spin.setRange(0.0, MAX_AMOUNT * 100)
-        self.target_spin.setSingleStep(5.0)
-        self.target_spin.setDecimals(1)
-        self.target_spin.setSuffix(" %")
-        self.target_spin.setValue(50.0)
-        self.target_spin.setToolTip("Overall sparsity over the analysed layers (size-weighted)")
+        row = SensitivityControls(self.state.recipe.train.eval_batches)
+        self.levels_edit, self.target_spin = row.levels_edit, row.target_spin
+        self.batches_spin, self.run_button = row.batches_spin, row.run_button
+        self.cancel_button = row.cancel_button
         self.target_spin.valueChanged.connect(lambda _v: self._repropose())
-        self.batches_spin = QSpinBox()
-        self.batches_spin.setRange(1, 10_000)
-        self.batches_spin.setValue(self.state.recipe.train.eval_batches or DEFAULT_EVAL_BATCHES)
-        self.batches_spin.setToolTip("Validation batches per measurement: fewer is faster, noisier")
-        self.run_button = QPushButton("Analyze ▶")
-        self.run_button.setDefault(True)
         self.run_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
-        controls = QHBoxLayout()
-        for text, widget, stretch in (
-            ("Levels:", self.levels_edit, 3), ("Target overall sparsity:", self.target_spin, 0),
-            ("Eval batches:", self.batches_spin, 0),
-        ):  # fmt: skip
-            controls.addWidget(QLabel(text))
-            controls.addWidget(widget, stretch)
-            controls.addSpacing(10)
-        controls.addWidget(self.run_button)
-        controls.addWidget(self.cancel_button)
-        return controls
+        return row
 
     def _build_status(self) -> None:
         """The progress bar, the status line and the (hidden) noise warning."""
@@ -185,21 +165,19 @@ class SensitivityPanel(QDialog):
             self._set_status(str(exc), error=True)
             return False
         recipe, target, batches = self.state.recipe, self.target, self.batches_spin.value()
-        workspace = self.state.workspace.root
-        self._cancel.clear()
+        work = sensitivity_work(recipe, tuple(levels), target, batches, self.state.workspace.root, "gui")
+        self.call = call = GuiContextJob("sensitivity", work, None, recipe.model.path, self)
+        for signal, slot in ((call.progress, self.progress_changed), (call.finished, self._on_done),
+                             (call.cancelled, lambda: self._on_failed("")), (call.failed, self._on_failed)):
+            signal.connect(slot)
         self._running(True)
         self._set_status(f"Loading {recipe.model.path} and its data…")
-
-        def work() -> tuple[SensitivityResult, dict[str, float]]:
-            return run_sensitivity(recipe, levels, target, batches, self.progress_changed.emit,
-                                   self._cancel.is_set, workspace)  # fmt: skip
-
-        self.call = BackgroundCall(work, self._on_done, self._on_failed)
         return True
 
     def cancel(self) -> None:
         """Ask the running analysis to stop at the next evaluation."""
-        self._cancel.set()
+        if self.call is not None:
+            self.call.cancel()
         self.cancel_button.setEnabled(False)
         self._set_status("Cancelling…")
 
@@ -217,17 +195,35 @@ class SensitivityPanel(QDialog):
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
-        if not self._cancel.is_set():
+        if self.call is not None and not self.call.is_cancelling():
             self._set_status(f"{fraction:.0%} · {message}")
 
-    def _on_done(self, value: tuple[SensitivityResult, dict[str, float]]) -> None:
+    def _on_done(self, record: dict[str, Any]) -> None:
         self.call = None
         self._running(False)
-        self.show_result(value[0])
+        self.show_record(record)
+        self.refresh_scans(select=record["id"])
+
+    def refresh_scans(self, select: str | None = None) -> int:
+        """List the stored scans of the current recipe's model in the picker."""
+        return self.picker.refresh(self.state.workspace.root, model_key(self.state.recipe.model), select)
+
+    def show_record(self, record: dict[str, Any]) -> None:
+        """Show a stored scan (new or picked): its curves, target and stored proposal; no re-run."""
+        result, proposal, target = scan_result(record)
+        with QSignalBlocker(self.target_spin):  # its own proposal, not a recomputed one
+            self.target_spin.setValue(target * 100)
+        self.levels_edit.setText(", ".join(f"{v:g}" for v in result.levels))
+        self.batches_spin.setValue(result.eval_batches or self.batches_spin.value())
+        self.show_result(result)
+        self.record, self.proposal = record, proposal
+        self._show_proposal()
+        when = str(record.get("created") or "")[:16].replace("T", " ")
+        self._set_status(f"{self.status.text()} · scan {record['id']}, {when} by {record.get('by')}")
 
     def show_result(self, result: SensitivityResult) -> None:
         """Plot `result` and propose amounts for the current target (also for saved results)."""
-        self.result = result
+        self.result, self.record = result, None
         self.proposal = propose_amounts(result, self.target)
         self.progress.setValue(1000)
         self._set_status(result_status(result))
@@ -238,10 +234,10 @@ class SensitivityPanel(QDialog):
         self._show_proposal()
 
     def _on_failed(self, message: str) -> None:
+        """The scan failed (message) or was cancelled ('')."""
         self.call = None
         self._running(False)
-        cancelled = self._cancel.is_set()
-        self._set_status("Cancelled." if cancelled else f"Failed: {message}", error=not cancelled)
+        self._set_status(f"Failed: {message}" if message else "Cancelled.", error=bool(message))
 
     # -- proposal ------------------------------------------------------------------------
     @property
@@ -283,6 +279,11 @@ class SensitivityPanel(QDialog):
     def _set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
         self.status.setStyleSheet(f"color: {ERROR_COLOR if error else CAPTION_COLOR};")
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        """Opening the panel lists the stored scans of the model the recipe now names."""
+        self.refresh_scans()
+        super().showEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         """Cancel a running analysis when the main window closes (it then waits for it)."""
