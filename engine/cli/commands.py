@@ -12,6 +12,7 @@ from engine.cli.control_file import watching
 from engine.cli.drive import drive
 from engine.cli.format import ProgressPrinter, results_table
 from engine.cli.relay import relay_run, run_rank, under_torchrun, wants_torchrun
+from engine.cli.tracking_opts import tracking_listeners
 from engine.deploy.config import use_workspace
 from engine.deploy.text import card_check_lines
 from engine.events import Event, Log, event_to_json
@@ -34,11 +35,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         recipe = recipe.replace(name=args.name)
     use_workspace(args.workspace or default_workspace())  # deploy.targets may name its own
     recipe.validate()
+    listeners = _listeners(args)  # --mlflow / $MLFLOW_TRACKING_URI: one more (engine.tracking)
+    listeners += tracking_listeners(args, listeners, args.workspace or default_workspace(),
+                                    args.recipe.resolve())
     if wants_torchrun(recipe):  # more than one process: torchrun starts them, we relay rank 0
-        return relay_run(args, recipe, _listeners(args))
+        return relay_run(args, recipe, listeners)
     if under_torchrun():  # one of torchrun's ranks
-        return run_rank(args, recipe, _listeners(args))
-    job = Job(recipe, _listeners(args), workspace=_workspace(args))
+        return run_rank(args, recipe, listeners)
+    job = Job(recipe, listeners, workspace=_workspace(args))
     with watching(args.control_file, job):  # --control-file: pause/resume from outside
         return drive(job, args)
 
@@ -56,7 +60,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
                          "resuming a multi-process run is not supported yet: run its recipe again")
     if args.trust:
         recipe = recipe.replace(model=dataclasses.replace(recipe.model, trust=True))
-    return drive(Job(recipe, _listeners(args), workspace=ws, resume_run=v.id), args)
+    listeners = _listeners(args)
+    listeners += tracking_listeners(args, listeners, ws)  # continues the run's MLflow run
+    return drive(Job(recipe, listeners, workspace=ws, resume_run=v.id), args)
 
 
 def cmd_mark_crashed(args: argparse.Namespace) -> int:
