@@ -24,6 +24,7 @@ from engine.cli.compare_cmds import add_compare_command
 from engine.cli.export_cmd import add_export_command
 from engine.cli.launch_cmd import add_launch_command
 from engine.cli.profile_cmd import add_profile_command
+from engine.cli.report_cmd import add_report_command
 from engine.cli.sensitivity import cmd_sensitivity
 from engine.cli.target_cmds import add_targets_command
 from engine.cli.tree_cmd import add_tree_command
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_targets_command(sub)
     add_compare_command(sub)
     add_tree_command(sub)
+    add_report_command(sub)
     add_export_command(sub)
     return p
 

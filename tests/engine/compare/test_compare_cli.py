@@ -9,26 +9,14 @@ import pytest
 
 from engine.cli import main
 from engine.compare.graph_diff import graph_diff
-from engine.job import Job
-from engine.methods.prune.structured import StructuredPruneConfig
-from engine.recipe import ModelSpec, TrainConfig
-from engine.registry import method_config_class
-from tests.engine.conftest import tiny_recipe
+from tests.engine.compare.pair_workspace import exported_pair
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    """(workspace, parent id, child id): both exported; the child also has an int8 file."""
-    root = tmp_path_factory.mktemp("ws")
-    train = TrainConfig(max_steps=2, batch_size=8, eval_every=2)
-    base = Job(tiny_recipe(name="base", methods=(), train=train), workspace=root).run()
-    assert base.ok, base.error
-    int8 = method_config_class("int8_dynamic")()
-    child = Job(tiny_recipe(name="cut", model=ModelSpec(source="variant", path=base.run_id),
-                            methods=(StructuredPruneConfig(target="ffn", amount=0.5), int8),
-                            train=train), workspace=root).run()
-    assert child.ok, child.error
-    return root, base.run_id, child.run_id
+    """(workspace, parent id, child id): both exported; the child also has an int8 file
+    (shared with the report tests: the two jobs run once per process)."""
+    return exported_pair(tmp_path_factory)
 
 
 def _run(capsys, *argv):

@@ -1,0 +1,47 @@
+"""The machine and library versions a report was made with (what its numbers depend on)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("model-optimization-workbench", "torch", "onnxruntime", "onnx", "transformers",
+            "torch-pruning", "numpy")
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, else what platform reports)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def gpu_names() -> list[str]:
+    """The CUDA devices torch sees (none on a CPU-only machine)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+
+
+def environment() -> list[tuple[str, str]]:
+    """(label, value) rows: OS, Python, CPU, cores, GPU, then the library versions."""
+    gpus = gpu_names()
+    rows = [("OS", platform.platform()), ("Python", platform.python_version()),
+            ("CPU", cpu_model()), ("cores", str(os.cpu_count() or "?")),
+            ("GPU", ", ".join(gpus) if gpus else "none (CPU only)")]
+    return rows + [(name, _version(name)) for name in PACKAGES]
