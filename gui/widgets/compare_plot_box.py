@@ -23,7 +23,8 @@ class ComparePlotBox(QWidget):
         self.axis_picker.setToolTip("X axis: a cost (ONNX latency, file size, parameters, FLOPs, "
                                     "energy from a profile); quantized files are their own points")
         self.scatter = CompareScatter()
-        add_plot_export(self.scatter.plot, lambda: f"compare {self.axis()}", data=lambda: scatter_table(self.scatter))
+        add_plot_export(self.scatter.plot, lambda: f"compare {self.axis()}", data=lambda: scatter_table(self.scatter),
+                        corner="left")  # the legend holds the top right
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()

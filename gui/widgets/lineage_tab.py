@@ -65,7 +65,8 @@ class LineageTab(QWidget):
         """'3 of 9 match' while a filter is on; the folded count otherwise."""
         v = self.view
         if v.filter_text.strip():
-            self.count.setText(f"{len(v.matched)} match")
+            n = len(v.matched)
+            self.count.setText(f"{n} match{'es' * (n != 1)}")
         else:
             hidden = sum(b.hidden for b in v.boxes.values())
             self.count.setText(f"{hidden} folded away" if hidden else "")

@@ -51,9 +51,10 @@ def write_table(path: Path, header: list[str], rows: list[list[Any]]) -> None:
 class PlotExport(QObject):
     """The save button and menu entries of one plot; `save_png`/`save_csv` do the writing."""
 
-    def __init__(self, plot: pg.PlotWidget, name: str | Callable[[], str], data: TableFn | None = None):
+    def __init__(self, plot: pg.PlotWidget, name: str | Callable[[], str], data: TableFn | None = None,
+                 corner: str = "right"):
         super().__init__(plot)
-        self.plot, self._name, self.data = plot, name, data
+        self.plot, self._name, self.data, self.corner = plot, name, data, corner
         self.menu = QMenu(plot)
         self.menu.addAction(PNG_TEXT, self.ask_png)
         self.menu.addAction(CSV_TEXT, self.ask_csv)
@@ -91,7 +92,8 @@ class PlotExport(QObject):
 
     def _place(self) -> None:
         if hasattr(self, "button"):
-            self.button.move(self.plot.width() - self.button.width() - 2, 2)
+            x = 2 if self.corner == "left" else self.plot.width() - self.button.width() - 2
+            self.button.move(x, 2)
             self.button.raise_()
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
@@ -149,9 +151,11 @@ class PlotExport(QObject):
         return path
 
 
-def add_plot_export(plot: pg.PlotWidget, name: str | Callable[[], str], data: TableFn | None = None) -> PlotExport:
-    """Give `plot` its save button and right-click entries; kept as `plot.plot_export`."""
-    export = PlotExport(plot, name, data)
+def add_plot_export(plot: pg.PlotWidget, name: str | Callable[[], str], data: TableFn | None = None,
+                    corner: str = "right") -> PlotExport:
+    """Give `plot` its save button (top `corner`: "left" where a legend holds the top right)
+    and right-click entries; kept as `plot.plot_export`."""
+    export = PlotExport(plot, name, data, corner)
     plot.plot_export = export  # type: ignore[attr-defined]  (tests and pages reach it here)
     return export
 

@@ -88,7 +88,8 @@ class VariantDiffView(QWidget):
         self.chart = pg.PlotWidget(background="w")
         self.chart.setLabel("left", "parameters")
         self.chart.addLegend(offset=(-10, 10))
-        add_plot_export(self.chart, "variant diff parameters", data=lambda: bar_columns(self.chart))
+        add_plot_export(self.chart, "variant diff parameters", data=lambda: bar_columns(self.chart),
+                        corner="left")
         self.graph_label = QLabel("")
         self.graph_label.setWordWrap(True)
         lay = QVBoxLayout(self)

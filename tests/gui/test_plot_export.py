@@ -132,3 +132,22 @@ def test_family_chart_csv_has_full_variant_names(qtbot, tmp_path):
     chart.size_plot.addItem(pg.BarGraphItem(x0=0, y=[1, 0], height=0.6, width=[12.5, 6.25]))
     rows = _rows(plot_export_of(chart.size_plot).save_csv(tmp_path / "f.csv"))
     assert rows == [["variant", "size_mb"], ["baseline-model-with-a-long-name", "12.5"], ["pruned", "6.25"]]
+
+
+def test_compare_scatter_csv_names_every_point_and_the_front(qtbot, tmp_path):
+    from gui.pages.compare_page import ComparePage
+    from gui.state import AppState
+    from tests.engine.compare.lineage_workspace import build
+
+    by_name = build(tmp_path / "ws")
+    page = ComparePage(AppState(tmp_path / "ws"))
+    qtbot.addWidget(page)
+    export = plot_export_of(page.plot_box.scatter.plot)
+    assert file_stem(export.name) == "compare-latency" and export.corner == "left"
+    rows = _rows(export.save_csv(tmp_path / "scatter.csv"))
+    assert rows[0] == ["variant", "id", "file", "ONNX latency p50 (ms, lower is better)", "perplexity", "on_front"]
+    got = {(r[0], r[2]): (float(r[3]), float(r[4]), r[5]) for r in rows[1:]}
+    assert got[("prune-50", "fp32")] == (7.0, 6.32, "False")  # slower than base's int8 file and worse
+    assert got[("int8", "onnx-int8-dynamic")] == (5.0, 6.12, "True")
+    assert {name for name, _ in got} == {"tiny-gpt (base)", "prune-50", "prune-50-distilled", "int8"}
+    assert by_name["prune-bad"].id not in {r[1] for r in rows}  # failed: no point, no row
