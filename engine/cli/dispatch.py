@@ -27,6 +27,7 @@ from engine.cli.profile_cmd import add_profile_command
 from engine.cli.report_cmd import add_report_command
 from engine.cli.sensitivity import cmd_sensitivity
 from engine.cli.target_cmds import add_targets_command
+from engine.cli.tracking_opts import add_tracking_options
 from engine.cli.tree_cmd import add_tree_command
 from engine.config_fields import ConfigError
 
@@ -54,6 +55,7 @@ def add_run_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--control-file", type=Path, metavar="PATH",
                    help="pause/resume from outside: the job pauses while PATH says 'pause' and "
                    "goes on when it says 'run' (every rank of a multi-process run with it)")
+    add_tracking_options(r)  # --mlflow URI (engine/cli/tracking_opts.py)
     add_workspace_option(r)
     r.set_defaults(func=cmd_run)
 
@@ -63,6 +65,7 @@ def add_run_commands(sub: argparse._SubParsersAction) -> None:
     rs.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     rs.add_argument("--trust", action="store_true",
                     help="allow unpickling the run's model file (only for files you made yourself)")
+    add_tracking_options(rs)
     add_workspace_option(rs)
     rs.set_defaults(func=cmd_resume)
 
