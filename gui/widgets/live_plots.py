@@ -168,10 +168,13 @@ class LivePlots(PlotOptions, QWidget):
                     self.curves[name].setZValue(10)
                 if symbols:
                     self._points[name] = plot.plot([], [], pen=None, symbol="o", **dots)
+                    self._points[name].opts["name"] = label  # the CSV export: measured points ...
+                    self.curves[name].csv_skip = True  # ... not the step's corners
             else:  # a lone first point of a line gets a dot too, or it would not show
                 self.curves[name] = plot.plot([], [], pen=pen, name=label, symbol="o" if symbols else None, **dots)
                 self._raw[name] = plot.plot([], [], pen=pg.mkPen(color, width=1))
                 self._raw[name].setOpacity(0.25)
+                self._raw[name].opts["name"] = f"{label} (unsmoothed)"  # its CSV columns (no legend entry)
             self.curves[name].setZValue(max(self.curves[name].zValue(), 5))  # the live run on top
             self.buffers[name] = RingBuffer(self.capacity)
             self._drawn[name] = (0, -np.inf)

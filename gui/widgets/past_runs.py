@@ -46,6 +46,7 @@ class PastRunCurves:
                 [], [], pen=pg.mkPen(color, width=1.5, style=style), symbolSize=5, symbolBrush=color, symbolPen=None,
             )  # fmt: skip
             item.setOpacity(0.8)
+            item.opts["name"] = f"{run_id} {name}"  # its CSV columns (no legend entry)
             entries.append((name, x, y, item))
         self.runs[run_id] = entries
         self._draw(entries, smoothing)

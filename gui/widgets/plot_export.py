@@ -48,6 +48,17 @@ def write_table(path: Path, header: list[str], rows: list[list[Any]]) -> None:
         writer.writerows(rows)
 
 
+class CurvesCSV(pg_exporters.CSVExporter):
+    """pyqtgraph's CSVExporter without empty items and items marked `csv_skip` (a step curve's
+    corners, drawn for looks: its measured points are written instead)."""
+
+    def _exportPlotDataItem(self, item: Any) -> None:  # noqa: N802 (pyqtgraph's name)
+        data = item.getOriginalDataset() if hasattr(item, "getOriginalDataset") else item.getData()
+        if getattr(item, "csv_skip", False) or data[0] is None or len(data[0]) == 0:
+            return None
+        return super()._exportPlotDataItem(item)
+
+
 class PlotExport(QObject):
     """The save button and menu entries of one plot; `save_png`/`save_csv` do the writing."""
 
@@ -125,7 +136,7 @@ class PlotExport(QObject):
             header, rows = self.data()
             write_table(path, header, rows)
         else:
-            pg_exporters.CSVExporter(self.plot.getPlotItem()).export(str(path))
+            CurvesCSV(self.plot.getPlotItem()).export(str(path))
         return path
 
     # -- asking where ----------------------------------------------------------------

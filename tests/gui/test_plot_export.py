@@ -151,3 +151,22 @@ def test_compare_scatter_csv_names_every_point_and_the_front(qtbot, tmp_path):
     assert got[("int8", "onnx-int8-dynamic")] == (5.0, 6.12, "True")
     assert {name for name, _ in got} == {"tiny-gpt (base)", "prune-50", "prune-50-distilled", "int8"}
     assert by_name["prune-bad"].id not in {r[1] for r in rows}  # failed: no point, no row
+
+
+def test_live_loss_csv_has_the_smoothed_and_the_measured_curve_named(qtbot, tmp_path):
+    from engine.events import Metric
+    from gui.widgets.live_plots import LivePlots
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    for step in range(1, 5):
+        plots.on_event(Metric("train/loss", step, 1.0 / step))
+    plots.set_smoothing(0.5)
+    plots.redraw()
+    rows = _rows(plot_export_of(plots.plots["loss"]).save_csv(tmp_path / "loss.csv"))
+    assert rows[0] == ["train loss_x", "train loss_y", "train loss (unsmoothed)_x", "train loss (unsmoothed)_y"]
+    assert [float(r[3]) for r in rows[1:]] == pytest.approx([1.0, 0.5, 1 / 3, 0.25], abs=1e-9)  # as measured
+    assert float(rows[2][1]) == pytest.approx(2 / 3)  # the EMA drawn
+    plots.set_smoothing(0.0)
+    plots.redraw()  # no smoothing: the faint copy is empty and leaves no empty columns
+    assert _rows(plot_export_of(plots.plots["loss"]).save_csv(tmp_path / "l2.csv"))[0] == ["train loss_x", "train loss_y"]
