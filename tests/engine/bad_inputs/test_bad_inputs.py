@@ -15,6 +15,7 @@ from engine.cli import main
 from tests.engine.bad_inputs import (
     cases_distill,
     cases_files,
+    cases_parity,
     cases_profile,
     cases_quantize,
     cases_recipe,
@@ -27,7 +28,8 @@ from tests.engine.bad_inputs.common import MARKER, Case, snapshot
 
 CASES: list[Case] = [*cases_recipe.CASES, *cases_files.CASES, *cases_workspace.CASES,
                      *cases_user_models.CASES, *cases_quantize.CASES, *cases_distill.CASES,
-                     *cases_train.CASES, *cases_targets.CASES, *cases_profile.CASES]
+                     *cases_train.CASES, *cases_targets.CASES, *cases_profile.CASES,
+                     *cases_parity.CASES]
 
 
 def test_the_table_is_large_and_its_ids_unique():
