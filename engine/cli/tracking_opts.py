@@ -50,10 +50,12 @@ def tracking_listeners(args: argparse.Namespace, listeners: list[Callable[[Event
     if choice is None or not logs_here(args):
         return []
 
+    others = list(listeners)  # as they are now: the caller adds this one to its list
+
     def warn(message: str) -> None:
-        if not listeners:  # --quiet: the warning is still said, once
+        if not others:  # --quiet: the warning is still said, once
             print(f"warning: {message}", file=sys.stderr, flush=True)
-        for listener in listeners:
+        for listener in others:
             listener(Log(message, "warning"))
 
     return [mlflow_listener(choice, workspace, recipe_path=recipe_path, warn=warn)]

@@ -16,6 +16,7 @@ end waits at most `end_timeout_s` for the last upload.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -114,6 +115,9 @@ class MlflowLogger:
         uri = self.choice.uri
         if uri.startswith(("http://", "https://")):
             _probe(uri, self.probe_timeout_s)
+        # the user chose to send this run to their tracker, not usage data to MLflow's makers
+        # (MLflow 3 sends it by default); MLFLOW_DISABLE_TELEMETRY=false turns it back on
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         from mlflow import MlflowClient
 
         self.client = MlflowClient(tracking_uri=uri)
