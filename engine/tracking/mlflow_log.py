@@ -16,6 +16,7 @@ end waits at most `end_timeout_s` for the last upload.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import queue
 import threading
@@ -37,6 +38,7 @@ from engine.tracking.mlflow_record import (
 END_STATUS = {Finished: "FINISHED", Failed: "FAILED", Cancelled: "KILLED"}
 TAG_RUN, TAG_PARENT, TAG_RECIPE = "workbench.run_id", "workbench.parent_id", "workbench.recipe"
 TAG_FOLDER, TAG_ERROR = "workbench.folder", "workbench.error"
+DATABASES = ("sqlite", "postgresql", "mysql", "mssql")  # MLflow's SQLAlchemy stores
 
 
 class MlflowLogger:
@@ -86,7 +88,7 @@ class MlflowLogger:
         try:
             self._connect()
         except Exception as exc:  # one line, then the run goes on without MLflow
-            self._stop(f"MLflow: cannot log to {self.choice.uri}: {_short(exc)}; the run goes "
+            self._stop(f"MLflow: cannot log to {self.choice.uri}: {_hint(exc)}; the run goes "
                        "on without it")
             self._done.set()
             return
@@ -118,6 +120,10 @@ class MlflowLogger:
         # the user chose to send this run to their tracker, not usage data to MLflow's makers
         # (MLflow 3 sends it by default); MLFLOW_DISABLE_TELEMETRY=false turns it back on
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        scheme = uri.split(":", 1)[0].split("+", 1)[0] if "://" in uri else ""
+        if scheme in DATABASES and importlib.util.find_spec("sqlalchemy") is None:
+            raise RuntimeError(f"a {scheme} store needs SQLAlchemy and Alembic: pip install "
+                               "sqlalchemy alembic (or the full mlflow package)")
         from mlflow import MlflowClient
 
         self.client = MlflowClient(tracking_uri=uri)
@@ -241,6 +247,15 @@ def _variant_name(folder: Path) -> str:
 
 def _finite(value: float) -> bool:
     return value == value and value not in (float("inf"), float("-inf"))
+
+
+def _hint(exc: BaseException) -> str:
+    """The reason in one line, with the fix for what MLflow 3 refuses by default."""
+    if "MLFLOW_ALLOW_FILE_STORE" in str(exc):
+        return ("MLflow 3 refuses a folder store unless MLFLOW_ALLOW_FILE_STORE=true is set; "
+                "set it, or log to sqlite:///mlflow.db (pip install sqlalchemy alembic) or "
+                "to a server (http://host:5000)")
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:

@@ -175,3 +175,12 @@ def test_only_the_process_speaking_for_the_run_logs(monkeypatch, tmp_path):
     assert logs_here(args)  # rank 0 under the user's own torchrun
     args.events_json = True  # rank 0 under `run`'s relay: the relay logs
     assert not logs_here(args)
+
+
+def test_a_store_mlflow_refuses_is_one_line_naming_the_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    said: list[str] = []
+    logger = mlflow_listener(TrackingChoice(str(tmp_path / "mlruns")), warn=said.append)
+    assert logger.wait(30)
+    logger(Finished("x"))  # after giving up: dropped at once
+    assert len(said) == 1 and "MLFLOW_ALLOW_FILE_STORE=true" in said[0], said
