@@ -91,7 +91,7 @@ class PlotExport(QObject):
         button.setMenu(self.menu)
         button.setStyleSheet("QToolButton::menu-indicator { image: none; }")
         self._faded = QGraphicsOpacityEffect(button)  # present but quiet until pointed at
-        self._faded.setOpacity(0.5)
+        self._faded.setOpacity(0.6)
         button.setGraphicsEffect(self._faded)
         button.installEventFilter(self)
         self._place()
@@ -111,7 +111,7 @@ class PlotExport(QObject):
         if obj is self.plot and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
             self._place()
         elif obj is self.button and event.type() in (QEvent.Type.Enter, QEvent.Type.Leave):
-            self._faded.setOpacity(1.0 if event.type() == QEvent.Type.Enter else 0.5)
+            self._faded.setOpacity(1.0 if event.type() == QEvent.Type.Enter else 0.6)
         return False
 
     def _clicked(self, ev: Any) -> None:

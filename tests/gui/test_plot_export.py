@@ -170,3 +170,26 @@ def test_live_loss_csv_has_the_smoothed_and_the_measured_curve_named(qtbot, tmp_
     plots.set_smoothing(0.0)
     plots.redraw()  # no smoothing: the faint copy is empty and leaves no empty columns
     assert _rows(plot_export_of(plots.plots["loss"]).save_csv(tmp_path / "l2.csv"))[0] == ["train loss_x", "train loss_y"]
+
+
+def test_right_click_on_a_plot_without_pyqtgraphs_menu_opens_the_save_menu(qtbot):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtWidgets import QApplication
+
+    from gui.widgets.anatomy_chart import AnatomyChart
+
+    chart = AnatomyChart()
+    chart.resize(400, 300)
+    qtbot.addWidget(chart)
+    chart.show()
+    qtbot.waitExposed(chart)
+    export = plot_export_of(chart.plot)
+    assert chart.plot.getPlotItem().getViewBox().menu is None  # a static chart: no pyqtgraph menu
+    centre = QPoint(chart.plot.width() // 2, chart.plot.height() // 2)
+    qtbot.mouseClick(chart.plot.viewport(), Qt.MouseButton.RightButton, pos=centre)
+    qtbot.waitUntil(lambda: export.menu.isVisible())
+    assert QApplication.activePopupWidget() is export.menu
+    export.menu.close()
+    # the save button sits in the top-right corner, inside the plot
+    assert export.button.geometry().right() <= chart.plot.width() and export.button.y() == 2
+    assert export.button.x() > chart.plot.width() - 30
