@@ -24,6 +24,13 @@ FLAGS = {"model.task": "--task", "model.num_labels": "--num-labels",
 DEFAULT_SEQ = 128  # tokens per example for text models' FLOPs: a typical short input
 
 
+def _stored_variant(target: str, args: argparse.Namespace) -> Any:
+    """The finished variant `target` names in the command's workspace (none is made), or None."""
+    from engine.cli.profile_cmd import _open_workspace, _variant
+
+    return _variant(target, _open_workspace(getattr(args, "workspace", None)))
+
+
 def spec_for(target: str, args: argparse.Namespace) -> ModelSpec:
     """The ModelSpec a command-line target names, with the command's overrides applied."""
     from engine.models.builtin import BUILTIN_MODELS
@@ -42,6 +49,8 @@ def spec_for(target: str, args: argparse.Namespace) -> ModelSpec:
         spec = ModelSpec(source=source, path=str(path))
     elif target.strip() in BUILTIN_MODELS:
         spec = ModelSpec(source="builtin", path=target.strip())
+    elif (v := _stored_variant(target, args)) is not None:  # the Model page's Variant menu
+        spec = ModelSpec(source="variant", path=v.id)
     else:
         raise ValueError(f"{target}: no such file or folder, and not a built-in model "
                          f"({', '.join(BUILTIN_MODELS)}); give a model file or folder, "
@@ -179,7 +188,8 @@ def add_inspect_command(sub: argparse._SubParsersAction) -> None:
     ins = sub.add_parser(
         "inspect", help="a model's anatomy (parameters, bytes, FLOPs, layer types) without a job"
     )
-    ins.add_argument("target", help="model file or folder, built-in name, or recipe .yaml")
+    ins.add_argument("target", help="model file or folder, built-in name, recipe .yaml, or a "
+                     "finished variant (id or name) of the workspace")
     ins.add_argument("--json", action="store_true", help="print the anatomy as JSON")
     ins.add_argument("--seq", type=int, default=DEFAULT_SEQ,
                      help=f"tokens per example for a text model's FLOPs (default {DEFAULT_SEQ})")
