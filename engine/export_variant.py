@@ -167,3 +167,9 @@ def history_entry(action: str, by: str, onnx: dict[str, Any]) -> dict[str, Any]:
         "verb": EXPORT_VERBS.get(by, by),
         **{k: onnx.get(k) for k in ("size_bytes", "latency_ms_p50", "max_abs_diff", "exporter")},
     }
+
+
+def history_lines(card: dict[str, Any]) -> list[str]:
+    """The card's history as lines for `workbench-cli show`: what, when, by which verb."""
+    return [f"{h.get('action')}: {str(h.get('at'))[:19].replace('T', ' ')} by {h.get('verb')}"
+            for h in card.get("history") or [] if isinstance(h, dict)]

@@ -16,6 +16,7 @@ from engine.cli.tracking_opts import tracking_listeners
 from engine.deploy.config import use_workspace
 from engine.deploy.text import card_check_lines
 from engine.events import Event, Log, event_to_json
+from engine.export_variant import history_lines
 from engine.fair_parent import PARENT_NOTE, comparison_parent, control_recipe, needs_control
 from engine.job import Job
 from engine.methods.distill.teacher_link import teacher_lines
@@ -145,6 +146,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         for line in teacher_lines(v, ws.variants()):  # a distilled student next to its teacher
             print(line)
         for line in card_check_lines(v.card):  # deploy.targets: each file's verdict
+            print(line)
+        for line in history_lines(v.card):  # re-exports: when, by the GUI or which verb
             print(line)
         if v.error:
             print(f"error: {v.error}")

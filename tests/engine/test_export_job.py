@@ -71,3 +71,5 @@ def test_cli_export_streams_job_events_and_records_who_exported(ws_copy, capsys)
     assert entry["action"] == "export" and entry["by"] == "cli"
     assert entry["verb"] == "workbench-cli export"
     assert entry["size_bytes"] == card["onnx"]["size_bytes"]
+    assert main(["show", run_id, "-w", str(ws.root)]) == 0  # the card's text shows it too
+    assert f"export: {entry['at'][:19].replace('T', ' ')} by workbench-cli export" in capsys.readouterr().out
