@@ -29,6 +29,7 @@ from gui.widgets.compare_tabs import CompareTabs
 from gui.widgets.compare_teacher import TeacherPanel
 from gui.widgets.fair_parent_note import FairParentNote
 from gui.widgets.hint_box import hint_box
+from gui.widgets.report_button import ReportButton
 from gui.widgets.table_copy import add_copy_actions
 from gui.widgets.variant_actions import VariantActions
 from gui.widgets.variant_metrics import PRIMARY_METRICS, primary_metric
@@ -88,12 +89,14 @@ class ComparePage(QWidget):
         self.csv_btn = QPushButton("Export CSV…")
         self.csv_btn.setToolTip("Every variant as one CSV row (raw numbers, deltas vs the fair parent)")
         self.csv_btn.clicked.connect(lambda: self.actions.export_csv())
+        self.report_btn = ReportButton(self.state, self.selected, self)  # HTML report, as the CLI
+        self.report_btn.done.connect(self._show_message)
         self.refresh_btn = QPushButton("Refresh")
         self.refresh_btn.clicked.connect(self.refresh)
         top = QHBoxLayout()
         top.addWidget(self.title)
         top.addStretch(1)
-        for b in (self.rename_btn, self.delete_btn, self.csv_btn, self.refresh_btn):
+        for b in (self.rename_btn, self.delete_btn, self.csv_btn, self.report_btn, self.refresh_btn):
             top.addWidget(b)
         self.message = QLabel()
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
