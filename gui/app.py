@@ -23,6 +23,7 @@ from gui.state import AppState
 from gui.threads import BackgroundCall
 from gui.widgets.live_plots import use_light_theme
 from gui.widgets.table_copy import install_table_copy
+from gui.widgets.tracking_settings import install_tracking_setting
 from gui.workspace_prompt import open_workspace_interactively
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # gui/ sits in the repository root
@@ -96,6 +97,7 @@ def finish_window(window: MainWindow, recipe: Recipe, page: str | None, problem:
     load the recipe's model (off the GUI thread, as the Model page's own picker does)."""
     window.state.set_recipe(recipe)
     window.build_pages()
+    install_tracking_setting(window)  # Settings ▸ MLflow logging… (after File and Go)
     if page:
         window.show_page(page)
     if problem:

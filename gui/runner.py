@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from engine.events import Log
 from engine.job import Job, JobResult
 from engine.recipe import Recipe
 from engine.store import Workspace
+from engine.tracking import listeners_from_env
 from gui.process_runner import ProcessJobRunner, default_cli_command  # noqa: F401 (re-exported)
 from gui.runner_base import BUSY_MESSAGE, RunnerBase  # noqa: F401 (BUSY_MESSAGE: re-exported)
 
@@ -69,8 +71,10 @@ class JobRunner(RunnerBase):
             self._thread.wait()
         # Called on the job's thread: emitting a signal of this GUI-thread object
         # from there queues the event to the GUI thread, in order.
-        self.job = Job(recipe, [self.event.emit], workspace=workspace, resume_run=resume_run,
-                       isolate_export=self.isolate_export)
+        # MLflow too when the user set a URI (Settings ▸ MLflow logging…, or the shell's)
+        mlflow = listeners_from_env(workspace, lambda text: self.event.emit(Log(text, "warning")))
+        self.job = Job(recipe, [self.event.emit, *mlflow], workspace=workspace,
+                       resume_run=resume_run, isolate_export=self.isolate_export)
         self._thread = QThread()
         self._thread.setObjectName("workbench-job")
         self._worker = _JobWorker(self.job)
