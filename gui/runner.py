@@ -72,7 +72,8 @@ class JobRunner(RunnerBase):
         # Called on the job's thread: emitting a signal of this GUI-thread object
         # from there queues the event to the GUI thread, in order.
         # MLflow too when the user set a URI (Settings ▸ MLflow logging…, or the shell's)
-        mlflow = listeners_from_env(workspace, lambda text: self.event.emit(Log(text, "warning")))
+        mlflow = listeners_from_env(
+            workspace, lambda text, level: self.event.emit(Log(text, level)))
         self.job = Job(recipe, [self.event.emit, *mlflow], workspace=workspace,
                        resume_run=resume_run, isolate_export=self.isolate_export)
         self._thread = QThread()

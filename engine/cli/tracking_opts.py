@@ -44,7 +44,7 @@ def tracking_listeners(args: argparse.Namespace, listeners: list[Callable[[Event
                        workspace: Any, recipe_path: str | Path | None = None,
                        ) -> list[Callable[[Event], None]]:  # fmt: skip
     """[the MLflow listener] when the user set a tracking URI (option or environment) and this
-    process logs the run, else []. Its warning goes where the run's other lines go."""
+    process logs the run, else []. Its lines go where the run's other lines go."""
     choice = tracking_choice(getattr(args, "mlflow", None), getattr(args, "mlflow_experiment", None),
                              getattr(args, "mlflow_artifacts", None))
     if choice is None or not logs_here(args):
@@ -52,10 +52,10 @@ def tracking_listeners(args: argparse.Namespace, listeners: list[Callable[[Event
 
     others = list(listeners)  # as they are now: the caller adds this one to its list
 
-    def warn(message: str) -> None:
-        if not others:  # --quiet: the warning is still said, once
+    def tell(message: str, level: str) -> None:
+        if not others and level == "warning":  # --quiet: the warning is still said, once
             print(f"warning: {message}", file=sys.stderr, flush=True)
         for listener in others:
-            listener(Log(message, "warning"))
+            listener(Log(message, level))
 
-    return [mlflow_listener(choice, workspace, recipe_path=recipe_path, warn=warn)]
+    return [mlflow_listener(choice, workspace, recipe_path=recipe_path, tell=tell)]

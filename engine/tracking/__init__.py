@@ -57,31 +57,37 @@ def tracking_choice(uri: str | None = None, experiment: str | None = None,
     return TrackingChoice(uri, name, onnx)
 
 
-def stderr_warning(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+Tell = Callable[[str, str], None]  # (message, level "info" | "warning")
+
+
+def stderr_warning(message: str, level: str = "warning") -> None:
+    """The default way to tell: warnings on stderr, the info line left out."""
+    if level == "warning":
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def mlflow_listener(choice: TrackingChoice, workspace: Any = None,
                     recipe_path: str | Path | None = None,
-                    warn: Callable[[str], None] = stderr_warning) -> Callable[[Any], None]:
+                    tell: Tell = stderr_warning) -> Callable[[Any], None]:
     """A Job listener that logs the run to MLflow (engine.tracking.mlflow_log.MlflowLogger).
 
     `workspace` (an engine.store.Workspace) gives the parent id of a run that ended without a
-    card; `recipe_path` is recorded as a tag; `warn` gets the one line said when MLflow cannot
-    be reached or stops answering (the run goes on regardless)."""
+    card; `recipe_path` is recorded as a tag; `tell` gets the info line saying where the run
+    is logged, and the one warning said when MLflow cannot be reached or stops answering (the
+    run goes on regardless)."""
     from engine.tracking.mlflow_log import MlflowLogger
 
-    return MlflowLogger(choice, workspace=workspace, recipe_path=recipe_path, warn=warn)
+    return MlflowLogger(choice, workspace=workspace, recipe_path=recipe_path, tell=tell)
 
 
 def listeners_from_env(workspace: Any = None,
-                       warn: Callable[[str], None] = stderr_warning) -> list[Callable[[Any], None]]:
+                       tell: Tell = stderr_warning) -> list[Callable[[Any], None]]:
     """[the MLflow listener] when the environment names a tracking URI, else []. For the GUI's
     in-process runs (its setting sets the variable); a bad WORKBENCH_MLFLOW_ARTIFACTS is said
-    with `warn` and the files are left out."""
+    with `tell` and the files are left out."""
     try:
         choice = tracking_choice()
     except ValueError as exc:
-        warn(f"MLflow: {exc}; ONNX files are not uploaded")
+        tell(f"MLflow: {exc}; ONNX files are not uploaded", "warning")
         choice = tracking_choice(artifacts="")
-    return [] if choice is None else [mlflow_listener(choice, workspace, warn=warn)]
+    return [] if choice is None else [mlflow_listener(choice, workspace, tell=tell)]

@@ -21,12 +21,11 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from engine.events import Artifact, Cancelled, Event, Failed, Finished, Metric
-from engine.tracking import TrackingChoice, stderr_warning
+from engine.tracking import Tell, TrackingChoice, stderr_warning
 from engine.tracking.mlflow_record import (
     RECIPE_FILE,
     card_metrics,
@@ -46,7 +45,7 @@ class MlflowLogger:
 
     def __init__(self, choice: TrackingChoice, workspace: Any = None,
                  recipe_path: str | Path | None = None,
-                 warn: Callable[[str], None] = stderr_warning, flush_events: int = 200,
+                 tell: Tell = stderr_warning, flush_events: int = 200,
                  flush_seconds: float = 5.0, end_timeout_s: float = 60.0,
                  probe_timeout_s: float = 5.0):  # fmt: skip
         self.choice = choice
@@ -54,7 +53,7 @@ class MlflowLogger:
         self.recipe_path = str(recipe_path) if recipe_path else None
         self.flush_events, self.flush_seconds = flush_events, flush_seconds
         self.end_timeout_s, self.probe_timeout_s = end_timeout_s, probe_timeout_s
-        self._warn = warn
+        self._tell = tell
         self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._stopped = threading.Event()  # gave up: later events are dropped
         self._done = threading.Event()  # the worker has ended
@@ -81,7 +80,7 @@ class MlflowLogger:
     def _stop(self, message: str) -> None:
         if not self._stopped.is_set():
             self._stopped.set()
-            self._warn(message)
+            self._tell(message, "warning")
 
     # -- the worker thread ---------------------------------------------------------------
     def _work(self) -> None:
@@ -149,15 +148,18 @@ class MlflowLogger:
         self._folder, run_id = folder, folder.name
         earlier = self.client.search_runs([self.experiment_id], f"tags.`{TAG_RUN}` = '{run_id}'",
                                           max_results=1)  # fmt: skip
+        name = _variant_name(folder)
         if earlier:
             self.mlflow_run_id = earlier[0].info.run_id
             self._params_logged = True  # an MLflow param cannot change: the first ones stand
             self.client.update_run(self.mlflow_run_id, status="RUNNING")
-            return
-        tags = {TAG_RUN: run_id, TAG_FOLDER: str(folder),
-                TAG_RECIPE: self.recipe_path or str(folder / RECIPE_FILE)}
-        run = self.client.create_run(self.experiment_id, run_name=_variant_name(folder), tags=tags)
-        self.mlflow_run_id = run.info.run_id
+        else:
+            tags = {TAG_RUN: run_id, TAG_FOLDER: str(folder),
+                    TAG_RECIPE: self.recipe_path or str(folder / RECIPE_FILE)}
+            run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+            self.mlflow_run_id = run.info.run_id
+        self._tell(f"MLflow: {'continuing' if earlier else 'logging'} {name} at "
+                   f"{self.choice.uri}, experiment {self.choice.experiment}", "info")
 
     def _log_params(self, path: Path) -> None:
         if self._params_logged or not path.is_file():

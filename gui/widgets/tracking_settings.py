@@ -89,10 +89,11 @@ class TrackingSettingsDialog(QDialog):
         form.addRow("Tracking URI", self.uri)
         form.addRow("Experiment", self.experiment)
         form.addRow("", self.onnx)
-        intro = QLabel("Every run is also logged to this MLflow tracking server: the recipe's "
-                       "settings as params, every training metric with its step, the card's "
-                       "final numbers, the recipe, card and metrics files, and how the run ended. "
-                       "If the server cannot be reached, the run goes on and says so once.")
+        intro = QLabel("With a tracking URI, every run started from this app is also logged "
+                       "to MLflow: the recipe's settings as params, every training metric with "
+                       "its step, the card's final numbers, the recipe, card and metrics files, "
+                       "and how the run ended. If the server cannot be reached, the run goes on "
+                       "and says so once. Empty: off.")
         trust = QLabel("Only this setting, $MLFLOW_TRACKING_URI or workbench-cli --mlflow choose "
                        "the server: a recipe file cannot send your runs anywhere.")
         self.notes = [intro, trust]

@@ -98,8 +98,9 @@ def test_cancel_is_killed_and_resume_continues_the_same_mlflow_run(tmp_path, sto
     assert run.data.tags["workbench.parent_id"] == result.parent_id  # from the index: no card
     assert "report.json" not in {a.path for a in client.list_artifacts(run.info.run_id)}
 
-    out = cli("resume", result.run_id, "-w", str(ws), "-q", "--mlflow", uri)
+    out = cli("resume", result.run_id, "-w", str(ws), "--mlflow", uri)
     assert out.returncode == 0, out.stderr
+    assert f"MLflow: continuing tiny-prune at {uri}, experiment workbench" in out.stderr
     again = only_run(client)  # the same MLflow run, continued
     assert again.info.run_id == run.info.run_id and again.info.status == "FINISHED"
     steps = [m.step for m in client.get_metric_history(run.info.run_id, "train/loss")]
@@ -180,7 +181,9 @@ def test_only_the_process_speaking_for_the_run_logs(monkeypatch, tmp_path):
 def test_a_store_mlflow_refuses_is_one_line_naming_the_fix(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
     said: list[str] = []
-    logger = mlflow_listener(TrackingChoice(str(tmp_path / "mlruns")), warn=said.append)
+    logger = mlflow_listener(TrackingChoice(str(tmp_path / "mlruns")),
+                             tell=lambda text, level: said.append(f"{level}: {text}"))
     assert logger.wait(30)
     logger(Finished("x"))  # after giving up: dropped at once
-    assert len(said) == 1 and "MLFLOW_ALLOW_FILE_STORE=true" in said[0], said
+    assert len(said) == 1 and said[0].startswith("warning: MLflow"), said
+    assert "MLFLOW_ALLOW_FILE_STORE=true" in said[0]

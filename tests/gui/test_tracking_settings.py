@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QLabel, QMainWindow
 
+from engine.events import Log
 from gui.runner import JobRunner
 from gui.widgets import tracking_settings as ts
 from tests.gui.conftest import fast_recipe
@@ -77,9 +78,12 @@ def test_window_menu_and_an_in_process_run_logged_to_mlflow(qtbot, app_state, tm
     runner = JobRunner()
     results: list = []
     runner.finished.connect(results.append)
+    said: list[str] = []
+    runner.event.connect(lambda e: said.append(e.message) if isinstance(e, Log) else None)
     assert runner.start(fast_recipe(), app_state.workspace)
     qtbot.waitUntil(lambda: bool(results), timeout=90000)
     assert results[0].ok, results[0].error
+    assert f"MLflow: logging gui-test at {uri}, experiment workbench" in said  # the Run page's log
     client = mlflow.MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("workbench").experiment_id])
     assert [r.data.tags["workbench.run_id"] for r in runs] == [results[0].run_id]
