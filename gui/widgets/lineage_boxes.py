@@ -9,11 +9,18 @@ A box kept by the filter only because a match lies below it is drawn faded.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsSimpleTextItem, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsItem,
+    QGraphicsRectItem,
+    QGraphicsSimpleTextItem,
+    QWidget,
+)
 
 from engine.compare.lineage import MARKED, Node, node_parts
 
@@ -144,7 +151,8 @@ class NodeBox(QGraphicsRectItem):
         event.accept()
 
     def mouseDoubleClickEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
-        if event.button() == Qt.MouseButton.LeftButton:
+        # the second click of a double-click on a toggle lands here when the fold moved the boxes
+        if event.button() == Qt.MouseButton.LeftButton and not _just_toggled(self.view):
             self.view.opened.emit(self.node.run_id)
         event.accept()
 
@@ -192,8 +200,15 @@ class ToggleMarker(QGraphicsItem):
         event.accept()
         if event.button() == Qt.MouseButton.LeftButton:
             node_id = self.box.node.id
+            self.box.view.toggled_at = time.monotonic()
             # after this event: the redraw deletes this item
             QTimer.singleShot(0, lambda: self.box.view.toggle(node_id))
 
     def mouseDoubleClickEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
-        self.mousePressEvent(event)  # a quick second click toggles back, as a click would
+        event.accept()  # a double-click folds once, as a click does
+
+
+def _just_toggled(view: Any) -> bool:
+    """A toggle was clicked within the double-click interval (this click is its second half)."""
+    since = time.monotonic() - getattr(view, "toggled_at", float("-inf"))
+    return since < QApplication.doubleClickInterval() / 1000
