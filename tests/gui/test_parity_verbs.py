@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from engine.cli import main  # noqa: E402
 from engine.cli.sensitivity import sensitivity_table  # noqa: E402
+from engine.events import Finished, Progress, StageStarted, event_from_json  # noqa: E402
 from engine.recipe import Recipe  # noqa: E402
 from engine.sensitivity import SensitivityResult  # noqa: E402
 from engine.store import Workspace  # noqa: E402
@@ -51,14 +52,22 @@ def test_gui_and_cli_export_leave_the_same_record(qtbot, tmp_path, capsys):
     by_gui = ws.get(v.id).card
     assert page.runner.last.text().endswith("by Export page: Export / re-export")
 
-    assert main(["export", v.id, "-w", str(root), "-q"]) == 0
-    assert f"exported prune-50 ({v.id})" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["export", v.id, "-w", str(root), "--events-json"]) == 0
+    events = [event_from_json(line) for line in capsys.readouterr().out.splitlines()]
+    assert isinstance(events[0], StageStarted) and events[0].stage == "export"
+    cli_fractions = [e.fraction for e in events if isinstance(e, Progress)]
+    assert cli_fractions == sorted(cli_fractions) and cli_fractions[-1] == 1.0
+    assert isinstance(events[-1], Finished) and events[-1].run_id == v.id
     by_cli = ws.get(v.id).card
     assert set(by_cli) == set(by_gui) and set(by_cli["onnx"]) == set(by_gui["onnx"])
     gui_entry, cli_entry = by_cli["history"]
     assert set(gui_entry) == set(cli_entry)
     assert (gui_entry["by"], cli_entry["by"]) == ("gui", "cli")
     assert cli_entry["verb"] == "workbench-cli export"
+    assert main(["show", v.id, "-w", str(root)]) == 0  # the card's text lists both
+    shown = capsys.readouterr().out
+    assert shown.index("by Export page: Export / re-export") < shown.index("by workbench-cli export")
     assert by_cli["onnx"]["checker_ok"] and by_cli["onnx"]["path"] == by_gui["onnx"]["path"]
     page.refresh()  # the CLI wrote the card; the page reads it again
     assert page.runner.last.text().endswith("by workbench-cli export")
