@@ -9,6 +9,7 @@ or environment). mlflow itself is imported on the logger's thread, never at CLI 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.events import Event, Log
-from engine.tracking import ARTIFACT_CHOICES, mlflow_listener, tracking_choice
+from engine.tracking import ARTIFACT_CHOICES, INSTALL_HINT, mlflow_listener, tracking_choice
 from engine.train.strategy import under_torchrun
 
 
@@ -49,6 +50,10 @@ def tracking_listeners(args: argparse.Namespace, listeners: list[Callable[[Event
                              getattr(args, "mlflow_artifacts", None))
     if choice is None or not logs_here(args):
         return []
+    if getattr(args, "mlflow", None) and importlib.util.find_spec("mlflow") is None:
+        # asked for on this command line: refused before the run (the variable, which a shell
+        # may set for every project, costs a warning instead)
+        raise ValueError(f"--mlflow: MLflow is not installed here: {INSTALL_HINT}")
 
     others = list(listeners)  # as they are now: the caller adds this one to its list
 

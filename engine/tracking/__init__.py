@@ -22,6 +22,7 @@ ENV_EXPERIMENT = "MLFLOW_EXPERIMENT_NAME"  # MLflow's own variable too
 ENV_ARTIFACTS = "WORKBENCH_MLFLOW_ARTIFACTS"  # "onnx": also upload the ONNX files
 DEFAULT_EXPERIMENT = "workbench"
 ARTIFACT_CHOICES = ("onnx",)
+INSTALL_HINT = "pip install 'model-optimization-workbench[mlflow]' (or mlflow-skinny)"
 
 
 @dataclass(frozen=True)

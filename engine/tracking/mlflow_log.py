@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.events import Artifact, Cancelled, Event, Failed, Finished, Metric
-from engine.tracking import Tell, TrackingChoice, stderr_warning
+from engine.tracking import INSTALL_HINT, Tell, TrackingChoice, stderr_warning
 from engine.tracking.mlflow_record import (
     RECIPE_FILE,
     card_metrics,
@@ -114,6 +114,8 @@ class MlflowLogger:
     def _connect(self) -> None:
         """Import mlflow, check the server answers, find or create the experiment."""
         uri = self.choice.uri
+        if importlib.util.find_spec("mlflow") is None:  # before the probe, which uses its requests
+            raise ModuleNotFoundError("no mlflow", name="mlflow")
         if uri.startswith(("http://", "https://")):
             _probe(uri, self.probe_timeout_s)
         # the user chose to send this run to their tracker, not usage data to MLflow's makers
@@ -253,6 +255,8 @@ def _finite(value: float) -> bool:
 
 def _hint(exc: BaseException) -> str:
     """The reason in one line, with the fix for what MLflow 3 refuses by default."""
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("mlflow"):
+        return f"MLflow is not installed here: {INSTALL_HINT}"
     if "MLFLOW_ALLOW_FILE_STORE" in str(exc):
         return ("MLflow 3 refuses a folder store unless MLFLOW_ALLOW_FILE_STORE=true is set; "
                 "set it, or log to sqlite:///mlflow.db (pip install sqlalchemy alembic) or "

@@ -27,13 +27,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.tracking import DEFAULT_EXPERIMENT, ENV_ARTIFACTS, ENV_EXPERIMENT, ENV_URI
+from engine.tracking import (
+    DEFAULT_EXPERIMENT,
+    ENV_ARTIFACTS,
+    ENV_EXPERIMENT,
+    ENV_URI,
+    INSTALL_HINT,
+)
 
 KEY_URI, KEY_EXPERIMENT, KEY_ONNX = ("tracking/mlflow_uri", "tracking/mlflow_experiment",
                                      "tracking/mlflow_onnx")  # fmt: skip
 # what the shell set before this app changed anything: an empty field gives it back
 SHELL = {name: os.environ.get(name) for name in (ENV_URI, ENV_EXPERIMENT, ENV_ARTIFACTS)}
-INSTALL_HINT = "pip install 'model-optimization-workbench[mlflow]'"
 
 
 def stored(settings: QSettings) -> tuple[str, str, bool]:
