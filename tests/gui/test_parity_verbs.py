@@ -72,6 +72,12 @@ def test_gui_and_cli_export_leave_the_same_record(qtbot, tmp_path, capsys):
     page.refresh()  # the CLI wrote the card; the page reads it again
     assert page.runner.last.text().endswith("by workbench-cli export")
 
+    with qtbot.waitSignal(page.runner.cancelled, timeout=60_000):  # Cancel: nothing changes
+        page.export_btn.click()
+        page.runner.cancel_btn.click()
+    assert ws.get(v.id).card == by_cli and not page.is_busy() and page.export_btn.isEnabled()
+    assert page.error.text() == "Export cancelled; the previous ONNX file and card are unchanged."
+
 
 def _cli_json(capsys, *argv: str):
     capsys.readouterr()
