@@ -92,7 +92,7 @@ def _facts(v: Variant) -> list[tuple[str, str]]:
              ("latency p95", _fmt(onnx.get("latency_ms_p95"), "{:.2f} ms", "-")),
              ("FLOPs", _fmt(((card.get("model") or {}).get("flops") or 0) / 1e6 or None,
                             "{:.1f} M", "-")),
-             ("training", f"{train['steps']} steps in {train.get('seconds', 0):.1f} s"
+             ("training", f"{train['steps']} steps, {train.get('seconds', 0):.1f} s"
               if _num(train.get("steps")) else "-")]
     return [(k, val) for k, val in facts if val and val != "-"]
 

@@ -81,14 +81,14 @@ def pareto_points(variants: Sequence[Variant], metric: str) -> list[Point]:
 
 def _figure(width: float, height: float) -> Figure:
     """A figure on its own Agg canvas: no pyplot state, so a worker thread may draw it."""
-    fig = Figure(figsize=(width, height))
+    fig = Figure(figsize=(width, height), layout="constrained")  # same pixel size every time
     FigureCanvasAgg(fig)
     return fig
 
 
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
     return buf.getvalue()
 
 
@@ -108,6 +108,7 @@ def pareto_png(points: Sequence[Point], metric: str, axis: str) -> bytes | None:
 def _draw_pareto(ax: Any, pts: list[tuple[Point, float]], front: set[int], metric: str,
                  xlabel: str, axis: str) -> None:
     xs, ys = [x for _, x in pts], [p.value for p, _ in pts]
+    middle = (min(xs) + max(xs)) / 2
     if len(front) > 1:
         sx, sy = staircase([(xs[i], ys[i]) for i in sorted(front)])
         ax.plot(sx, sy, color="#f57c00", lw=1.5, zorder=1, label="Pareto front")
@@ -117,7 +118,9 @@ def _draw_pareto(ax: Any, pts: list[tuple[Point, float]], front: set[int], metri
         ax.scatter([x], [p.value], marker=marker, s=70 if on else 45, color=colour,
                    alpha=1.0 if on else 0.35, edgecolors="#f57c00" if on else "white",
                    linewidths=1.5 if on else 0.5, zorder=3)
-        ax.annotate(p.label, (x, p.value), textcoords="offset points", xytext=(6, 5),
+        right = x > middle and len(pts) > 1  # labels point inwards, never off the figure
+        ax.annotate(p.label, (x, p.value), textcoords="offset points",
+                    xytext=(-7 if right else 7, 5), ha="right" if right else "left",
                     fontsize=7.5, color="#333" if on else "#999")
     ax.set_xlabel(xlabel)
     better = "lower" if lower_is_better(metric) else "higher"
@@ -156,7 +159,6 @@ def curves_png(ws: Workspace, v: Variant) -> bytes | None:
         for ax, names, title in zip(fig.subplots(1, 2), (losses, metrics), ("loss", "validation metric"),
                                     strict=True):
             _draw_curves(ax, log.series, names, f"{v.name}: {title}")
-        fig.tight_layout()
         return _png(fig)
 
 

@@ -31,31 +31,74 @@ def _wait(app, done, seconds: float) -> None:  # noqa: ANN001
         time.sleep(0.01)
 
 
-def main(html: str, png: str, width: int = 1200) -> dict:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
-    if "--no-sandbox" not in flags:  # Chromium's sandbox refuses to run as root
-        os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = (flags + " --no-sandbox").strip()
+def _load(app, html: str, width: int, height: int):  # noqa: ANN001, ANN202
+    """A shown view of (width, height) with the page loaded: (view, load ok)."""
     from PySide6.QtCore import QUrl
+    from PySide6.QtWebEngineCore import QWebEngineSettings
     from PySide6.QtWebEngineWidgets import QWebEngineView
-    from PySide6.QtWidgets import QApplication
 
-    app = QApplication([])
     view = QWebEngineView()
-    view.resize(width, 900)
+    # no scroll bar in the screenshot tiles (scrolling by script still works)
+    view.settings().setAttribute(QWebEngineSettings.WebAttribute.ShowScrollBars, False)
+    view.resize(width, height)
     loaded: list[bool] = []
     view.loadFinished.connect(loaded.append)
     view.load(QUrl.fromLocalFile(os.path.abspath(html)))
     view.show()
     _wait(app, lambda: bool(loaded), 60)
-    result: list[str] = []
-    view.page().runJavaScript(PROBE_JS, 0, result.append)
-    _wait(app, lambda: bool(result), 30)
-    state = {"ok": bool(loaded and loaded[0]), **(json.loads(result[0]) if result else {})}
-    view.resize(width, min(int(state.get("height", 900)) + 20, 12000))  # the whole page
-    _wait(app, lambda: False, 1.0)  # let Chromium paint the taller viewport
-    state["saved"] = view.grab().save(png)
+    return view, bool(loaded and loaded[0])
+
+
+def _js(app, view, script: str, seconds: float = 30):  # noqa: ANN001, ANN202
+    result: list = []
+    view.page().runJavaScript(script, 0, result.append)
+    _wait(app, lambda: bool(result), seconds)
+    return result[0] if result else None
+
+
+def _whole_page(app, view, width: int, height: int, tile: int):  # noqa: ANN001, ANN202
+    """The whole page as one QImage, grabbed a viewport at a time (one very tall offscreen
+    view paints nothing at all past a few thousand pixels)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    out = QImage(width, height, QImage.Format.Format_RGB32)
+    out.fill(0xFFFFFF)
+    painter = QPainter(out)
+    y = 0
+    while y < height:
+        top = int(_js(app, view, f"window.scrollTo(0, {y}); window.scrollY") or 0)
+        _wait(app, lambda: False, 0.6)  # let Chromium paint the scrolled viewport
+        painter.drawImage(0, top, view.grab().toImage())
+        y = top + tile
+    painter.end()
+    return out
+
+
+def main(html: str, png: str, width: int = 1200, tile: int = 1500) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+    if "--no-sandbox" not in flags:  # Chromium's sandbox refuses to run as root
+        os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = (flags + " --no-sandbox").strip()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    view, ok = _load(app, html, width, tile)
+    probe = _js(app, view, PROBE_JS)
+    state = {"ok": ok, **(json.loads(probe) if probe else {})}
+    image = _whole_page(app, view, width, min(int(state.get("height", tile)), 20000), tile)
+    state["saved"] = image.save(png)
+    state["bottom_ink"] = _ink(image, image.height() * 3 // 4)
     return state
+
+
+def _ink(image, top: int) -> float:  # noqa: ANN001
+    """Share of non-white pixels below `top` (sampled): 0 when Chromium painted nothing there."""
+    hits = total = 0
+    for y in range(top, image.height(), 7):
+        for x in range(0, image.width(), 7):
+            total += 1
+            hits += image.pixelColor(x, y).lightness() < 235
+    return hits / max(total, 1)
 
 
 if __name__ == "__main__":

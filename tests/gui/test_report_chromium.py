@@ -97,4 +97,5 @@ def test_report_opens_in_chromium_with_every_image_loaded(pair, tmp_path):
     from PySide6.QtGui import QImage
 
     image = QImage(shot)
-    assert image.width() == 1200 and image.height() > 2000  # the whole page, not the viewport
+    assert image.width() == 1200 and image.height() == state["height"] > 2000  # the whole page
+    assert state["bottom_ink"] > 0.005, state  # painted down to the end, not a blank canvas
