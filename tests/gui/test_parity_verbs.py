@@ -93,6 +93,8 @@ def test_a_stored_scan_is_listed_and_shown_the_same_by_cli_and_gui(qtbot, tmp_pa
     (head,) = _cli_json(capsys, "sensitivity", "--list", "--json", "-w", ws)
     assert head["id"] == ran["id"] and head["by"] == "cli" and head["model"] == "builtin:tiny-gpt"
     assert head["levels"] == [0.5, 0.9] and head["layers"] == 4
+    assert _cli_json(capsys, "sensitivity", "--list", "--model", "builtin:tiny-bert", "--json",
+                     "-w", ws) == []  # fmt: skip
     shown = _cli_json(capsys, "sensitivity", "--show", ran["id"], "--json", "-w", ws)
     assert shown == ran  # the stored scan prints exactly as the scan did
 
