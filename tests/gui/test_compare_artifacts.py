@@ -8,24 +8,18 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
-from engine.job import Job  # noqa: E402
-from engine.recipe import Recipe  # noqa: E402
 from engine.store import Workspace  # noqa: E402
 from gui.pages.compare_page import ComparePage  # noqa: E402
 from gui.state import AppState  # noqa: E402
 from gui.widgets.compare_artifact_points import KIND_STYLES  # noqa: E402
-
-RECIPE = "assets/recipes/quantize-int8-dynamic-tiny.yaml"
+from tests.gui.quantized_run import quantized_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def quantized(tmp_path_factory):
-    """A real dynamic-int8 run of the tiny GPT (baseline + variant with an int8 file)."""
-    root = tmp_path_factory.mktemp("wsq")
-    result = Job(Recipe.load(RECIPE), workspace=root).run()
-    assert result.ok, result.error
-    variant = next(v for v in Workspace(root).variants() if v.card and v.card.get("artifacts"))
-    return root, variant
+    """The shared real dynamic-int8 run of the tiny GPT (baseline + variant with an int8 file)."""
+    root, run_id = quantized_run(tmp_path_factory)
+    return root, Workspace(root).get(run_id)
 
 
 @pytest.fixture
