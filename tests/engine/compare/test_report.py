@@ -125,3 +125,20 @@ def test_bad_input_is_one_line_and_exit_2_and_old_report_is_replaced(report, tmp
     assert main(["report", a, "--out", str(old), "-w", str(ws.root)]) == 0
     assert old.read_text().startswith("<!DOCTYPE html>") and "old report" not in old.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.html"]  # no temp file left
+
+
+def test_failed_and_cancelled_runs_are_reported_with_why(tmp_path):
+    """The lineage workspace (cards written by the store, no jobs): branches, int8 / int4
+    files, a failed and a cancelled run without cards."""
+    from engine.compare.report_html import write_report
+    from tests.engine.compare.lineage_workspace import build
+
+    build(tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws")
+    html = write_report(ws, ws.variants(), tmp_path / "r.html").read_text(encoding="utf-8")
+    flat = re.sub(r"\s+", " ", html)
+    assert re.search(r'prune-bad <span class="badge failed">failed</span>', flat)
+    assert '<div class="error">methods[0].amount must be in [0, 1), got 1.5</div>' in html
+    assert re.search(r'prune-50-kd-stopped <span class="badge cancelled">cancelled</span>', flat)
+    assert len(_images(html)) == 2  # the Pareto plots only: these runs logged no curves
+    assert html.count('class="tnode artifact ok"') == 3  # int8's fp32, int8 and int4 files
