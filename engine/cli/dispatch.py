@@ -23,6 +23,7 @@ from engine.cli.commands import (
 from engine.cli.compare_cmds import add_compare_command
 from engine.cli.export_cmd import add_export_command
 from engine.cli.launch_cmd import add_launch_command
+from engine.cli.pareto_cmd import add_pareto_command
 from engine.cli.profile_cmd import add_profile_command
 from engine.cli.report_cmd import add_report_command
 from engine.cli.sensitivity import cmd_sensitivity
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tree_command(sub)
     add_report_command(sub)
     add_export_command(sub)
+    add_pareto_command(sub)
     return p
 
 

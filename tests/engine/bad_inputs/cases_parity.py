@@ -1,4 +1,4 @@
-"""Bad input to the GUI-parity verbs: `export` (re-export a variant) and stored sensitivity scans."""
+"""Bad input to the GUI-parity verbs: `export` (re-export a variant), stored sensitivity scans, `pareto`."""
 
 from __future__ import annotations
 
@@ -57,4 +57,7 @@ CASES = [
     Case("show a damaged sensitivity scan", _damaged_scan,
          "sensitivity scan 20260101-000000-abcdef is damaged", workspace="copy"),
     Case("sensitivity without a recipe", _verb("sensitivity"), "give a recipe file to scan"),
+    Case("pareto of a metric no variant has", _verb("pareto", "--metric", "bleu"),
+         "has a measured bleu and ONNX latency"),
+    Case("pareto without a workspace", _verb("pareto"), "no workspace at", workspace="own"),
 ]
