@@ -140,7 +140,8 @@ def add_sensitivity_command(sub: argparse._SubParsersAction) -> None:
     )
     se.add_argument("--json", action="store_true", help="print the curves and proposal as JSON")
     se.add_argument(
-        "--out", type=Path, help="write the recipe with the proposal as pruning overrides"
+        "--out", type=Path, help="write the recipe with the proposal as pruning overrides "
+        "(with --show: the stored scan's recipe)"
     )
     se.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     stored = se.add_mutually_exclusive_group()

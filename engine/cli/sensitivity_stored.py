@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,4 +58,12 @@ def cmd_show_scan(args: argparse.Namespace) -> int:
         print(f"scan {record['id']}: {record.get('recipe')} ({record.get('model')}), "
               f"{record.get('created')} by {record.get('verb')}")
     print_scan(result, proposal, target, args.json, record)
+    if args.out:  # the panel's "Apply to form", on the recipe the scan was made for
+        from engine.atomic_io import atomic_write_text
+        from engine.recipe import Recipe
+        from engine.sensitivity import apply_proposal
+
+        recipe = Recipe.from_yaml(record["recipe_yaml"]).untrusted()  # a file never grants trust
+        atomic_write_text(args.out, apply_proposal(recipe, proposal, target).to_yaml())
+        print(f"wrote {args.out}", file=sys.stderr)
     return 0

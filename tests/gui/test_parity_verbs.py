@@ -113,6 +113,11 @@ def test_a_stored_scan_is_listed_and_shown_the_same_by_cli_and_gui(qtbot, tmp_pa
                 f"{panel.proposal[panel.table.item(r, 0).data(Qt.ItemDataRole.UserRole)]:.1%}"
                 for r in range(panel.table.rowCount())}  # fmt: skip
     assert gui_rows == cli_rows
+    panel.apply()  # Apply to form == sensitivity --show ID --out FILE
+    out = tmp_path / "applied.yaml"
+    assert main(["sensitivity", "--show", ran["id"], "--out", str(out), "-w", ws]) == 0
+    assert Recipe.load(out).methods == state.recipe.methods
+    assert state.recipe.methods[0].overrides == ran["proposal"]
 
     panel.levels_edit.setText("0.9")  # a scan from the GUI: stored, listed by the CLI
     assert panel.start()
