@@ -48,13 +48,14 @@ def write_user_files(folder: Path) -> None:
 
 
 def small(recipe: Recipe, export: bool) -> Recipe:
-    """The recipe as shipped, on less data and fewer steps."""
+    """The recipe as shipped, on less data and fewer steps, exported by TorchScript (opset 17:
+    seconds where dynamo takes tens; dynamo on an HF BERT is test_prune_structured's [hf-bert])."""
     return recipe.replace(
         data=dataclasses.replace(recipe.data, max_samples=30, max_length=32),
         train=dataclasses.replace(recipe.train, epochs=1, max_steps=2, eval_every=2,
                                   batch_size=8, warmup_steps=0),
         export=dataclasses.replace(recipe.export, enabled=export, parity_batches=1,
-                                   latency_runs=3, latency_seq=32),
+                                   latency_runs=3, latency_seq=32, opset=17),
     )
 
 
