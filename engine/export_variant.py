@@ -139,7 +139,7 @@ def export_variant(
     loaded, data, recipe = _load_stored(ws, v, trust)
     ctx.checkpoint()
     folder = ws.run_dir(v.id)
-    staging = Path(tempfile.mkdtemp(prefix=".reexport-", suffix=".tmp", dir=folder))  # litter if killed
+    staging = Path(tempfile.mkdtemp(prefix=".reexport-", suffix=".tmp", dir=folder))  # .*.tmp: litter cleanup clears it
     try:
         report = export_loaded(
             loaded, data, staging / "model.onnx", cfg or recipe.export, say, isolate=isolate,
