@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from engine.compare.lineage import Node, ancestors, collapse, filter_tree, walk
 from gui.widgets.lineage_boxes import SELECTED, STYLES, NodeBox, layout
+from gui.widgets.scene_image import save_scene_png, scene_image
 
 __all__ = ["SELECTED", "STYLES", "LineageView"]
 BACKGROUND = "#fbfbfb"
@@ -161,23 +162,11 @@ class LineageView(QGraphicsView):
     # -- image --------------------------------------------------------------------------
     def image(self, scale: float = 2.0) -> QImage:
         """The whole drawing (also what is scrolled out of view) at `scale` × its scene size."""
-        rect: QRectF = self.scene().sceneRect()
-        img = QImage(max(1, round(rect.width() * scale)), max(1, round(rect.height() * scale)),
-                     QImage.Format.Format_ARGB32)
-        img.fill(QColor("#ffffff"))
-        painter = QPainter(img)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-        self.scene().render(painter, QRectF(img.rect()), rect)
-        painter.end()
-        return img
+        return scene_image(self.scene(), scale)
 
     def save_png(self, path: str | Path, scale: float = 2.0) -> Path:
         """The whole drawing as a PNG file (OSError when it cannot be written)."""
-        path = Path(path)
-        if not self.image(scale).save(str(path), "PNG"):
-            raise OSError(f"could not write {path}")
-        return path
+        return save_scene_png(self.scene(), path, scale)
 
     def _fit(self) -> None:
         """Whole tree in view where it fits at 60-100 % scale; otherwise scroll bars."""

@@ -8,7 +8,8 @@ a long recipe scrolls sideways instead.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen, QPolygonF
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
+    QMenu,
     QSizePolicy,
     QWidget,
 )
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
 from engine.compare.flowchart import FlowNode, recipe_flow
 from engine.events import Failed, Finished, StageStarted
 from engine.recipe import Recipe
+from gui.widgets.scene_image import ask_save_scene, save_scene_png
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QBoxLayout
@@ -62,6 +65,16 @@ class RecipeFlowchart(QGraphicsView):
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name) — never asks its page for width
         return QSize(400, self.height())
+
+    def contextMenuEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        menu = QMenu(self)
+        menu.addAction("Save flowchart as PNG…",
+                       lambda: ask_save_scene(self, self.scene(), "Save flowchart", "recipe-flowchart"))
+        menu.exec(event.globalPos())
+
+    def save_png(self, path: str | Path, scale: float = 2.0) -> Path:
+        """The whole flowchart (also what is scrolled out of view) as a PNG file."""
+        return save_scene_png(self.scene(), path, scale)
 
     def show_recipe(self, recipe: Recipe) -> None:
         """Draw `recipe`'s stages, every box pending."""

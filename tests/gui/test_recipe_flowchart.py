@@ -98,3 +98,22 @@ def test_a_real_run_lights_each_stage_and_ends_all_ticked(qtbot, app_state):
         [stage for stage, _ in boxed] == ["load", "baseline", "methods", "train", "save", "check"]
     assert {state for _, state in boxed} == {"running"}
     assert set(page.flowchart.states) == {"done"}
+
+
+def test_the_whole_flowchart_saves_as_png_even_when_scrolled(qtbot, tmp_path):
+    from PySide6.QtGui import QImage
+
+    chart = RecipeFlowchart()
+    qtbot.addWidget(chart)
+    chart.resize(200, chart.height())  # narrower than the drawing: it scrolls sideways
+    chart.show_recipe(_recipe())
+    chart.set_stage("train", "running")
+    path = chart.save_png(tmp_path / "flow.png", scale=2.0)
+    img = QImage(str(path))
+    scene = chart.scene().sceneRect()
+    assert (img.width(), img.height()) == (round(scene.width() * 2), round(scene.height() * 2))
+    assert img.width() > 2 * 200  # wider than the view: the part scrolled out is in the file
+    # the running box's fill is in the picture (the train box, drawn in its highlight colour)
+    box = chart._boxes[3][0].sceneBoundingRect()
+    x, y = (box.center().x() - scene.left()) * 2, (box.top() - scene.top() + 4) * 2
+    assert img.pixelColor(round(x), round(y)).name() == COLORS["running"][0]
