@@ -116,11 +116,19 @@ def variant_entry(ws: Workspace, v: Variant, extra_checks: Sequence[dict[str, An
         "parent_name": parent, "method": method_summary(v) or "–",
         "error": v.error or (f"files missing: {v.missing}" if v.missing else ""),
         "facts": _facts(v), "verdict": str((card.get("shrink") or {}).get("verdict") or ""),
+        "notes": _notes(card),
         "artifacts": artifact_rows(card), "recipe": readable_recipe(v.recipe),
         "flow": flow, "flow_note": flow_note,
         "checks": check_rows([*(card.get("target_checks") or []), *extra_checks]),
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created)) if v.created else "",
     }  # fmt: skip
+
+
+def _notes(card: dict[str, Any]) -> list[str]:
+    """What the run noted on its card: each step's notes, then its warnings."""
+    notes = [f"Step {s.get('step', '?')}: {n}" for s in card.get("steps") or []
+             if isinstance(s, dict) for n in s.get("notes") or []]
+    return notes + [f"Warning: {w}" for w in card.get("warnings") or []]
 
 
 def _parent_name(ws: Workspace, parent: str | None) -> str:

@@ -163,12 +163,16 @@ def curves_png(ws: Workspace, v: Variant) -> bytes | None:
 
 
 def _draw_curves(ax: Any, series: dict[str, Any], names: list[str], title: str) -> None:
+    seen: set[float] = set()
     for name in names:
         steps, values = series[name]
+        seen.update(float(s) for s in steps)
         ax.plot(steps, values, marker="o" if len(steps) < 12 else None, ms=4, lw=1.4, label=name)
     ax.set_title(title)
     ax.set_xlabel("step")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+    if 0 < len(seen) <= 3:  # a very short run: tick its steps, not 1.900 ... 2.100
+        ax.set_xticks(sorted(seen))
     if names:
         ax.legend(fontsize=7, loc="best", framealpha=0.85)
     else:
