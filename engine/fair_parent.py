@@ -19,7 +19,7 @@ from engine.config_fields import ConfigError
 from engine.recipe import Recipe
 from engine.store import Variant
 
-PARENT_NOTE = "parent not fine-tuned: the comparison mixes training with pruning"
+PARENT_NOTE = "parent not fine-tuned: the comparison mixes what training did with what the method did"
 CONTROL_SUFFIX = "-dense-control"
 # training settings that change what is learnt (logging, checkpoints and the device do not)
 _NOT_LEARNING = ("eval_every", "log_every", "checkpoint_every", "device")

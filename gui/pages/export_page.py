@@ -70,6 +70,7 @@ class ExportPage(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(self.note)
+        layout.addWidget(details.teacher)  # also over 'Not exported yet' for a student
         layout.addWidget(self.runner)
         layout.addWidget(self.error)
         layout.addWidget(self.stack, 1)
@@ -160,6 +161,7 @@ class ExportPage(QWidget):
         if run_id is None:
             self.summary.setText("")
             self.summary.hide()
+            self.details.teacher.hide()
             self.stack.setCurrentWidget(self.empty)
             return
         self.summary.show()
@@ -176,6 +178,7 @@ class ExportPage(QWidget):
             f"{row['metric']} · "
             f"{row['params']} params ({row['sparsity']} zero)" + "".join(f"<br>{n}" for n in notes)
         )
+        self.details.teacher.show_for(v.card, self._variants)
         if not v.card.get("onnx"):
             self.note.hide()
             self.stack.setCurrentWidget(self.not_exported)

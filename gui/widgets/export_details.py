@@ -89,7 +89,7 @@ class ExportDetails(QWidget):
         columns.addWidget(self.tabs, 4)
         d_layout = QVBoxLayout(self)
         d_layout.setContentsMargins(0, 0, 0, 0)
-        d_layout.addWidget(self.teacher)
+        # self.teacher sits on the page above these details (a student not exported yet shows it too)
         d_layout.addWidget(self.tiles)
         d_layout.addLayout(columns, 1)
 

@@ -98,6 +98,17 @@ def test_export_details_show_the_teacher_line_and_jump_to_it(qtbot, runs):
     assert line.text().startswith(f"Teacher: {runs.student.card['name']} (perplexity ")
 
 
+def test_a_student_not_exported_yet_still_shows_its_teacher(qtbot, runs):
+    page = _page(qtbot, ExportPage, runs, 1024, 700)
+    page.state.select_variant(runs.outsider.run_id)  # distilled, export disabled
+    assert page.stack.currentWidget() is page.not_exported
+    line = page.details.teacher
+    assert line.isVisible() and line.text().startswith("Teacher: ")
+    assert line.button.isHidden()  # its teacher is the built-in model, not a run to jump to
+    page.state.select_variant(runs.student.parent_id)  # the baseline was not distilled
+    assert line.isHidden()
+
+
 def _optimize(qtbot, runs, teacher: str) -> tuple[OptimizePage, VariantPathPicker]:
     recipe = Recipe.from_yaml(f"""
 name: taught
