@@ -162,6 +162,17 @@ def test_the_uri_comes_from_the_user_never_from_a_recipe(monkeypatch):
         tracking_choice(artifacts="pt")
 
 
+def test_a_bad_artifact_kind_is_one_line_and_nothing_runs(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(TINY_RECIPE)
+    out = cli("run", str(recipe), "-w", str(tmp_path / "ws"), "--mlflow", "http://x:5000",
+              "--mlflow-artifacts", "onnx,pt")
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("error: --mlflow-artifacts: unknown artifact kind 'pt'; "
+                                  "choose from: onnx")
+    assert not (tmp_path / "ws" / "runs").exists()
+
+
 def test_only_the_process_speaking_for_the_run_logs(monkeypatch, tmp_path):
     import argparse
 
