@@ -7,6 +7,7 @@ sits in the whole job.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -92,3 +93,32 @@ class JobContext:
                 self.log("resumed")
         if self.control.cancelled.is_set():
             raise JobCancelled()
+
+
+class Controllable:
+    """What Job and ContextJob share: thread-safe cancel/pause/resume on `self.control`, and
+    `_emit`, which hands an event to every listener in `self.listeners`."""
+
+    control: JobControl
+    listeners: list[Callable[[Event], None]]
+
+    def cancel(self) -> None:
+        self.control.cancel()
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.control.paused
+
+    def _emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception as exc:  # a broken listener must not kill the work
+                print(f"warning: an event listener failed: {type(exc).__name__}: {exc}",
+                      file=sys.stderr)

@@ -9,11 +9,10 @@ stores it with the record it leaves in the workspace.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from engine.context import JobCancelled, JobContext, JobControl
+from engine.context import Controllable, JobCancelled, JobContext, JobControl
 from engine.events import Cancelled, Event, Failed, Finished, Log, StageStarted
 from engine.job import JobResult
 
@@ -21,7 +20,7 @@ Work = Callable[[JobContext], dict[str, Any]]
 EXPECTED = (ValueError, KeyError, OSError, RuntimeError)  # bad input or a failed step: one line
 
 
-class ContextJob:
+class ContextJob(Controllable):
     """`ContextJob(stage, work, listeners).run()` -> JobResult; cancel/pause from any thread."""
 
     def __init__(self, stage: str, work: Work, listeners: Iterable[Callable[[Event], None]] = (),
@@ -32,27 +31,6 @@ class ContextJob:
         self.run_id = run_id  # the variant it acts on (None for a recipe's sensitivity scan)
         self.message = message
         self.control = JobControl()
-
-    def cancel(self) -> None:
-        self.control.cancel()
-
-    def pause(self) -> None:
-        self.control.pause()
-
-    def resume(self) -> None:
-        self.control.resume()
-
-    @property
-    def paused(self) -> bool:
-        return self.control.paused
-
-    def _emit(self, event: Event) -> None:
-        for listener in self.listeners:
-            try:
-                listener(event)
-            except Exception as exc:  # a broken listener must not kill the work
-                print(f"warning: an event listener failed: {type(exc).__name__}: {exc}",
-                      file=sys.stderr)
 
     def run(self) -> JobResult:
         """Run the work; status finished (card = its record), cancelled or failed; never raises."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config_fields import ConfigError
-from engine.context import JobCancelled, JobContext, JobControl
+from engine.context import Controllable, JobCancelled, JobContext, JobControl
 from engine.deploy.config import use_workspace
 from engine.events import (
     Artifact,
@@ -53,7 +52,7 @@ class JobResult:
         return self.status == "finished"
 
 
-class Job:
+class Job(Controllable):
     """`Job(recipe, listeners, workspace).run()`; cancel/pause/resume from any thread."""
 
     def __init__(
@@ -73,29 +72,7 @@ class Job:
         self.control = JobControl()
         self.run_id: str | None = None
 
-    # -- control (thread-safe) ---------------------------------------------------
-    def cancel(self) -> None:
-        self.control.cancel()
-
-    def pause(self) -> None:
-        self.control.pause()
-
-    def resume(self) -> None:
-        self.control.resume()
-
-    @property
-    def paused(self) -> bool:
-        return self.control.paused
-
-    # -- running -----------------------------------------------------------------
-    def _emit(self, event: Event) -> None:
-        for listener in self.listeners:
-            try:
-                listener(event)
-            except Exception as exc:  # a broken listener must not kill the job
-                print(f"warning: an event listener failed: {type(exc).__name__}: {exc}",
-                      file=sys.stderr)
-
+    # cancel / pause / resume / paused / _emit: Controllable (thread-safe)
     def run(self) -> JobResult:
         """Run every stage; returns the result (status finished / cancelled / failed)."""
         ctx = JobContext(self._emit, self.control)
