@@ -1,9 +1,12 @@
 """Every table of the GUI copies as TSV (tab-separated, a header row first), pasting cleanly
 into a spreadsheet: Ctrl+C and a right-click "Copy as TSV".
 
-Done once for the whole application: `install_table_copy(app)` puts an event filter on the
-QApplication that serves every QTableView (QTableWidget included), present or future. What
-is copied: the selected cells' rows and columns (the rectangle around a selection), or the
+Done once for the whole application: `install_table_copy(app)` watches the application's focus
+changes, and the first time a table (QTableView, QTableWidget included) or its viewport gets
+focus (a click or a right-click gives it) that table gets its own small event filter. An
+application-wide event filter would run Python for every event of every object, including
+objects half-way through destruction during a garbage collection, which crashes PySide.
+What is copied: the selected cells' rows and columns (the rectangle around a selection), or the
 whole table when nothing is selected; hidden columns and rows are left out, headers are the
 column titles as shown. A table that has its own right-click menu (the Compare table) adds the
 same entries with `add_copy_actions(menu, view)`.
@@ -74,34 +77,48 @@ def _table_of(obj: QObject) -> QTableView | None:
 
 
 class TableCopyFilter(QObject):
-    """The application-wide filter: Ctrl+C and a right-click menu on every table."""
+    """One table's filter (on the table and its viewport): Ctrl+C and the right-click menu."""
+
+    def __init__(self, view: QTableView):
+        super().__init__(view)
+        self.view = view
+        view.installEventFilter(self)
+        view.viewport().installEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         kind = event.type()
-        if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and isinstance(obj, QTableView):
+        view = self.view
+        if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and obj is view:
             if event.matches(QKeySequence.StandardKey.Copy):
                 if kind == QEvent.Type.ShortcutOverride:  # the table, not a window action, gets it
                     event.accept()
                     return True
-                copy_table(obj)
+                copy_table(view)
                 return True
-        elif kind == QEvent.Type.ContextMenu:
-            view = _table_of(obj)
+        elif kind == QEvent.Type.ContextMenu and obj is view.viewport() \
+                and view.contextMenuPolicy() == Qt.ContextMenuPolicy.DefaultContextMenu:
             # a table with its own menu (CustomContextMenu) adds our entries to it instead
-            if view is not None and obj is view.viewport() \
-                    and view.contextMenuPolicy() == Qt.ContextMenuPolicy.DefaultContextMenu:
-                menu = copy_menu(view)
-                menu.exec(event.globalPos())
-                menu.deleteLater()
-                return True
+            menu = copy_menu(view)
+            menu.exec(event.globalPos())
+            menu.deleteLater()
+            return True
         return False
 
 
-def install_table_copy(app: QApplication) -> TableCopyFilter:
-    """Install the filter once on `app` (again: the same one); kept alive by the app."""
-    existing = app.findChild(TableCopyFilter)
-    if existing is not None:
-        return existing
-    flt = TableCopyFilter(app)
-    app.installEventFilter(flt)
-    return flt
+def enable_table_copy(view: QTableView) -> TableCopyFilter:
+    """Ctrl+C and right-click copy on `view` (again: the same filter); lives as its child."""
+    existing = view.findChild(TableCopyFilter, options=Qt.FindChildOption.FindDirectChildrenOnly)
+    return existing if existing is not None else TableCopyFilter(view)
+
+
+def _focused(_old: QObject | None, new: QObject | None) -> None:
+    view = _table_of(new) if new is not None else None
+    if view is not None:
+        enable_table_copy(view)
+
+
+def install_table_copy(app: QApplication) -> None:
+    """Give every table, present or future, its copy filter when it first gets focus (once)."""
+    if not app.property("table_copy_installed"):
+        app.setProperty("table_copy_installed", True)
+        app.focusChanged.connect(_focused)

@@ -1,4 +1,5 @@
-"""Tables copy as TSV with a header row: Ctrl+C and right-click, through one app-wide filter."""
+"""Tables copy as TSV with a header row: Ctrl+C and right-click; a table gets its copy filter
+the first time it has focus (install_table_copy watches the application's focus changes)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QContextMenuEvent, QStandardItem, QStandardItemModel  # noqa: E402
 from PySide6.QtWidgets import QApplication, QTableView, QTableWidget, QTableWidgetItem  # noqa: E402
 
-from gui.widgets.table_copy import COPY_ALL_TEXT, COPY_TEXT, install_table_copy, table_tsv  # noqa: E402
+from gui.widgets.table_copy import (  # noqa: E402
+    COPY_ALL_TEXT,
+    COPY_TEXT,
+    TableCopyFilter,
+    install_table_copy,
+    table_tsv,
+)
 
 HEADER = ["layer", "params", "note"]
 ROWS = [["fc1", "1,024", "kept"], ["fc2", "512", "cut\tin half"], ["head", "64", "line\nbreak"]]
@@ -28,7 +35,10 @@ def table(qtbot):
     qtbot.addWidget(t)
     t.show()
     qtbot.waitExposed(t)
+    t.activateWindow()
     t.setFocus()
+    # focus, as a click gives it, is what hands the table its filter: nothing is set up by hand
+    qtbot.waitUntil(lambda: t.findChild(TableCopyFilter) is not None, timeout=3000)
     QApplication.clipboard().clear()
     return t
 
@@ -94,3 +104,20 @@ def test_the_compare_table_menu_keeps_its_entries_and_adds_copy(qtbot, tmp_path)
     qtbot.addWidget(page)
     texts = [a.text() for a in page.context_menu().actions()]
     assert "Rename…" in texts and texts[-2:] == [COPY_TEXT, COPY_ALL_TEXT]
+
+
+def test_no_application_wide_filter_and_one_filter_per_table(qtbot, table):
+    install_table_copy(QApplication.instance())  # a second install changes nothing
+    assert QApplication.instance().findChild(TableCopyFilter) is None  # never on every event
+    assert len(table.findChildren(TableCopyFilter)) == 1
+    other = QTableWidget(1, 1)
+    qtbot.addWidget(other)
+    other.show()
+    qtbot.waitExposed(other)
+    other.activateWindow()
+    other.setFocus()
+    qtbot.waitUntil(lambda: other.findChild(TableCopyFilter) is not None, timeout=3000)
+    table.activateWindow()
+    table.setFocus()
+    qtbot.waitUntil(lambda: table.hasFocus(), timeout=3000)
+    assert len(table.findChildren(TableCopyFilter)) == 1
