@@ -210,7 +210,8 @@ class ProfilePage(QWidget):
         self.job = ProfileJob(profile_work(source, cfg, self.state.workspace), self)
         self.job.progress.connect(self._progress)
         self.job.finished.connect(lambda record, key=source.key: self._done(key, record))
-        self.job.failed.connect(self._failed)
+        self.job.failed.connect(lambda message: self._failed(f"Profile failed: {message}"))
+        self.job.cancelled.connect(lambda: self._failed("Profile cancelled."))
         self._set_busy(True, "Profiling…")
         return True
 

@@ -1,8 +1,8 @@
 """Run a profile off the GUI thread: what to profile, its progress events, Cancel.
 
-`ProfileJob` wraps one `engine.analysis.profile.run_profile` call in a BackgroundCall with a
-JobContext whose events cross to the GUI thread as Qt signals; Cancel sets the JobControl flag
-that run_profile checks between measurements (JobCancelled ends the call).
+`ProfileJob` runs one `engine.analysis.profile.run_profile` call as a ContextJob on a worker
+thread (gui.widgets.context_job, as re-export and sensitivity do); Cancel sets the JobControl
+flag that run_profile checks between measurements.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
-from engine.context import JobCancelled, JobContext, JobControl
-from engine.events import Log, Progress
-from gui.threads import BackgroundCall
+from engine.context import JobContext
+from gui.widgets.context_job import GuiContextJob
 
 MODEL = "__model__"  # the source key of the model loaded on the Model page
 
@@ -45,62 +44,21 @@ def variant_artifacts(card: dict[str, Any], run_dir: Path) -> tuple[tuple[str, P
     return tuple((kind, p) for p, kind in out.items())
 
 
-class _Relay(QObject):
-    """Carries the worker thread's events to the GUI thread (a queued signal)."""
+class ProfileJob(GuiContextJob):
+    """One profile run: the ContextJob re-export and sensitivity use, under the stage "profile".
 
-    event = Signal(object)
+    `progress(fraction, text)` (a log line comes as fraction -1), then `finished(record)`,
+    `cancelled()` or `failed(message)`.
+    """
 
-
-class ProfileJob(QObject):
-    """One profile run; `progress(fraction, text)`, then `finished(record)` or `failed(message)`."""
-
-    progress = Signal(float, str)
-    finished = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, work: Callable[[JobContext], dict[str, Any] | None], parent: QObject | None = None):
-        super().__init__(parent)
-        self.control = JobControl()
-        self._relay = _Relay(self)
-        self._relay.event.connect(self._on_event)
-        ctx = JobContext(self._relay.event.emit, self.control)
-        self.call = BackgroundCall(lambda: work(ctx), self._done, self._failed)
-
-    def cancel(self) -> None:
-        self.control.cancel()
-
-    def cancelled(self) -> bool:
-        return self.control.cancelled.is_set()
-
-    def wait(self, ms: int = 30000) -> bool:
-        return self.call.wait(ms)
-
-    def _on_event(self, event: Any) -> None:
-        if isinstance(event, Progress):
-            self.progress.emit(event.fraction, event.message)
-        elif isinstance(event, Log):
-            self.progress.emit(-1.0, event.message)
-
-    def _done(self, record: dict[str, Any] | None) -> None:
-        if record is None:  # stopped by Cancel
-            self._failed("cancelled")
-        else:
-            self.finished.emit(record)
-
-    def _failed(self, message: str) -> None:
-        self.failed.emit("Profile cancelled." if self.cancelled() else f"Profile failed: {message}")
+    def __init__(self, work: Callable[[JobContext], dict[str, Any]], parent: QObject | None = None):
+        super().__init__("profile", work, parent=parent)
+        self.log.connect(lambda text: self.progress.emit(-1.0, text))
 
 
-def profile_work(source: Source, cfg: Any, workspace: Any) -> Callable[[JobContext], dict[str, Any] | None]:
+def profile_work(source: Source, cfg: Any, workspace: Any) -> Callable[[JobContext], dict[str, Any]]:
     """The worker's call: load a variant if needed, profile it, store profile.json by the variant."""
-
-    def work(ctx: JobContext) -> dict[str, Any] | None:
-        try:
-            return _profile(source, cfg, workspace, ctx)
-        except JobCancelled:  # an answer, not an error: no traceback on the console
-            return None
-
-    return work
+    return lambda ctx: _profile(source, cfg, workspace, ctx)
 
 
 def _profile(source: Source, cfg: Any, workspace: Any, ctx: JobContext) -> dict[str, Any]:
