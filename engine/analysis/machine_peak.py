@@ -73,7 +73,7 @@ def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith("model name"):
+                if line.lower().startswith(("model name", "hardware")):  # x86; some ARM boards
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
-from pathlib import Path
+
+from engine.analysis.machine_peak import cpu_name
 
 PACKAGES = ("model-optimization-workbench", "torch", "onnxruntime", "onnx", "transformers",
             "torch-pruning", "numpy")
@@ -16,17 +17,6 @@ def _version(name: str) -> str:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "not installed"
-
-
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo on Linux, else what platform reports)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.lower().startswith(("model name", "hardware")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def gpu_names() -> list[str]:
@@ -42,6 +32,6 @@ def environment() -> list[tuple[str, str]]:
     """(label, value) rows: OS, Python, CPU, cores, GPU, then the library versions."""
     gpus = gpu_names()
     rows = [("OS", platform.platform()), ("Python", platform.python_version()),
-            ("CPU", cpu_model()), ("cores", str(os.cpu_count() or "?")),
+            ("CPU", cpu_name()), ("cores", str(os.cpu_count() or "?")),
             ("GPU", ", ".join(gpus) if gpus else "none (CPU only)")]
     return rows + [(name, _version(name)) for name in PACKAGES]
