@@ -22,7 +22,7 @@ from engine.context import JobContext, JobControl
 from engine.data import load_data
 from engine.export import ExportReport, export_and_check
 from engine.export.isolated import export_and_check_isolated
-from engine.export.onnx_export import _commit as commit_staged
+from engine.export.onnx_export import commit_staged
 from engine.export.progress import with_progress
 from engine.models.loaders import load_model
 from engine.models.text_adapter import TextAdapter

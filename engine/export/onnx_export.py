@@ -53,7 +53,7 @@ def _state_bytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def _commit(staging: Path, path: Path) -> None:
+def commit_staged(staging: Path, path: Path) -> None:
     """Move the staged model (and its data file) into place, the .onnx file last."""
     staged = sorted(p.name for p in staging.iterdir())
     # Data first: whoever opens model.onnx after the final rename finds its data complete.
@@ -146,7 +146,7 @@ def export_onnx_detailed(
             continue
         try:
             written_opset = onnx_opset(staging / path.name)
-            _commit(staging, path)
+            commit_staged(staging, path)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         if written_opset != opset:
