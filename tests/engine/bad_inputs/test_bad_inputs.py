@@ -19,6 +19,7 @@ from tests.engine.bad_inputs import (
     cases_profile,
     cases_quantize,
     cases_recipe,
+    cases_report,
     cases_targets,
     cases_train,
     cases_user_models,
@@ -29,7 +30,7 @@ from tests.engine.bad_inputs.common import MARKER, Case, snapshot
 CASES: list[Case] = [*cases_recipe.CASES, *cases_files.CASES, *cases_workspace.CASES,
                      *cases_user_models.CASES, *cases_quantize.CASES, *cases_distill.CASES,
                      *cases_train.CASES, *cases_targets.CASES, *cases_profile.CASES,
-                     *cases_parity.CASES]
+                     *cases_parity.CASES, *cases_report.CASES]
 
 
 def test_the_table_is_large_and_its_ids_unique():
