@@ -116,6 +116,8 @@ def _run_child(payload: Path, err_path: Path, log: Callable[[str], None],
         if proc.stdin:
             proc.stdin.close()
     if "report" in answer:
+        if code != 0:  # the answer stands; say so rather than hide a crash at the child's exit
+            log(f"(the ONNX export process answered, then ended with code {code})")
         d = dict(answer["report"])
         d["latency_shape"] = tuple(d["latency_shape"]) if d.get("latency_shape") is not None else None
         return ExportReport(**d)
@@ -138,8 +140,13 @@ def _parse(raw: bytes) -> dict[str, Any]:
 
 # -- the child -----------------------------------------------------------------------
 def _exit_when_parent_dies() -> None:
-    """The parent holds our stdin open; EOF means it is gone (killed, crashed or done)."""
-    sys.stdin.buffer.read()
+    """The parent holds our stdin open; EOF means it is gone (killed, crashed or done).
+
+    Reads the raw descriptor: a daemon thread blocked in sys.stdin's buffered read holds that
+    buffer's lock, and the interpreter aborted at exit trying to take it (SIGABRT, a core dump).
+    """
+    while os.read(0, 65536):
+        pass
     os._exit(1)
 
 

@@ -52,6 +52,8 @@ def test_child_export_reports_parity_latency_and_relays_its_log(tmp_path):
     assert report.checker_ok and report.max_abs_diff is not None and report.max_abs_diff < 1e-3
     assert report.latency_ms_p50 is not None and report.latency_shape == (2, 8)
     assert any(line.startswith("ONNX export: wrote m.onnx") for line in lines)  # the child's log
+    # the child exits cleanly (it aborted at exit when its stdin watcher used sys.stdin's buffer)
+    assert not any("ended with code" in line for line in lines), lines
     assert not _children_running()
 
 
