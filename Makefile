@@ -43,11 +43,14 @@ run: setup
 
 # two pytest-xdist workers, one torch thread each (tests/conftest.py); each test file runs whole
 # on one worker (--dist loadfile). TEST_WORKERS=0: one process, as `pytest FILE`.
+# --max-worker-restart=0: a worker that dies (a segfault) ends the run at once and the summary
+# names the test it died in; with loadfile, xdist 3.8 hangs forever replacing a crashed worker
 TEST_WORKERS ?= 2
+TEST_XDIST = $(if $(filter 0,$(TEST_WORKERS)),,--dist loadfile --max-worker-restart=0)
 
 test: setup
 	$(VENV)/bin/ruff check engine gui tests bench tools
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=30
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -p no:cacheprovider -n $(TEST_WORKERS) $(TEST_XDIST) --durations=30
 
 # the slow real-model tests (100M-parameter export memory, pretrained MiniLM, dynamo layer names)
 test-slow: setup
