@@ -14,6 +14,7 @@ from engine.recipe import Recipe
 from engine.store import Workspace
 from gui.recipe_runner import PausableProcessRunner, RecipeRunner
 from gui.widgets.rank_table import RankTable, fmt_rate
+from tests.conftest import ROOT
 
 ROW = RankState(0, 2, host="node-a", device="cpu", step=3, samples_per_s=41.7,
                 tokens_per_s=1234.0, peak_mb=612.4)  # fmt: skip
@@ -110,7 +111,7 @@ def test_the_page_shows_rank_rows_only_for_a_multi_process_recipe(qtbot, tmp_pat
     done = [sys.executable, "-c", f"print({event_to_json(Finished(''))!r})", "run", "x"]
     runner = RecipeRunner(thread_runner=PausableProcessRunner(command=lambda p, w: done),
                           process_runner=PausableProcessRunner(command=lambda p, w: replay))  # fmt: skip
-    recipe = Recipe.load("assets/recipes/tiny-gpt-ddp.yaml")
+    recipe = Recipe.load(ROOT / "assets/recipes/tiny-gpt-ddp.yaml")
     page = RunPage(AppState(Workspace(tmp_path / "ws"), recipe), runner)
     qtbot.addWidget(page)
     page.show()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from engine.recipe import Recipe
 from engine.stages import STAGES
 from gui.pages.run_text import artifacts_text, card_summary, stage_title, summary_text
+from tests.conftest import ROOT
 
 PRUNE = """
 name: p
@@ -24,7 +25,7 @@ def test_every_stage_of_the_job_has_a_readable_name():
     # without a quantize step the deploy stage only measures the fp32 file
     prune = Recipe.from_yaml(PRUNE)
     assert stage_title("deploy", prune) == "measuring the ONNX file"
-    assert stage_title("deploy", Recipe.load("assets/recipes/quantize-int8-dynamic-tiny.yaml")) == (
+    assert stage_title("deploy", Recipe.load(ROOT / "assets/recipes/quantize-int8-dynamic-tiny.yaml")) == (
         "quantizing & measuring files")
 
 
