@@ -12,8 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.store import Workspace, default_workspace
-
 
 def add_report_command(sub: argparse._SubParsersAction) -> None:
     """Add the `report` sub-command."""
@@ -49,10 +47,11 @@ def _writable(out: Path) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report and say where it went."""
     from engine.cli.commands import _one_variant
+    from engine.cli.export_cmd import open_existing_workspace
     from engine.compare.report_html import write_report
 
-    ws = Workspace(args.workspace or default_workspace())
     _writable(args.out)
+    ws = open_existing_workspace(args.workspace)  # a report never creates a workspace
     if args.variants:
         variants = [_one_variant(ws, name) for name in args.variants]
     else:

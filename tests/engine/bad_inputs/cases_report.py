@@ -19,7 +19,13 @@ def _out_is_a_folder(tmp: Path, ws: Path) -> list[str]:
     return ["report", "tiny-prune", "--out", str(tmp), "-w", str(ws)]
 
 
+def _no_workspace(tmp: Path, ws: Path) -> list[str]:
+    return ["report", "--out", str(tmp / "r.html"), "-w", str(tmp / "no-such-workspace")]
+
+
 CASES = [
+    # nothing is created there: a mistyped -w must not leave an empty workspace behind
+    Case("report on a folder that holds no workspace", _no_workspace, "no workspace at"),
     Case("report on an unknown variant", _report("nope"), "no variant named or numbered 'nope'"),
     Case("report into a folder that does not exist", _report("tiny-prune", out="missing/r.html"),
          "does not exist; create it or choose another file"),

@@ -125,6 +125,9 @@ def test_bad_input_is_one_line_and_exit_2_and_old_report_is_replaced(report, tmp
     assert main(["report", a, "--out", str(old), "-w", str(ws.root)]) == 0
     assert old.read_text().startswith("<!DOCTYPE html>") and "old report" not in old.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.html"]  # no temp file left
+    # a mistyped -w is refused and leaves no empty workspace behind
+    assert main(["report", "--out", str(tmp_path / "r.html"), "-w", str(tmp_path / "typo")]) == 2
+    assert "no workspace at" in capsys.readouterr().err and not (tmp_path / "typo").exists()
 
 
 def test_failed_and_cancelled_runs_are_reported_with_why(tmp_path):
