@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -19,6 +18,7 @@ from engine.config_fields import ConfigError
 from engine.recipe import Recipe
 from engine.store import default_workspace
 from gui.main_window import PAGES, MainWindow, app_settings
+from gui.qt_gc import GuiCollector
 from gui.state import AppState
 from gui.threads import BackgroundCall
 from gui.widgets.live_plots import use_light_theme
@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     app.setStyle("Fusion")
     install_table_copy(app)  # every table: Ctrl+C / right-click copy as TSV
     use_light_theme()
-    # Python's cyclic GC may otherwise run in a worker thread and free Qt objects there, which
-    # crashes Qt (seen: a segfault while a background export ran); collect on the GUI thread only
-    collector = GarbageCollector(interval=1.0)  # noqa: F841  (kept alive for the app's life)
+    # Python's cyclic GC may otherwise run in a worker thread and free Qt objects there, or
+    # tear a dropped widget tree down in the wrong order; both crash Qt (gui/qt_gc.py)
+    collector = GuiCollector(interval=1.0, parent=app)  # noqa: F841  (lives as long as the app)
 
     settings = app_settings()
     workspace = args.workspace or settings.value("workspace") or default_workspace()

@@ -74,7 +74,11 @@ def _attempt(
     staged = staging / path.name
     try:
         run_exporter(name, req, staged, log)
-        gc.collect()  # whatever the exporter left in reference cycles, before a session starts
+        if gc.isenabled():
+            # whatever the exporter left in reference cycles, before a session starts; not in a
+            # GUI process, which turned automatic GC off because a collection on a worker thread
+            # can free Qt objects off their thread (gui/qt_gc.py collects on the GUI thread)
+            gc.collect()
         check_dynamic_axes(staged, req)
         return staging, probe_export(staged, req) if verify else "not probed"
     except BaseException:

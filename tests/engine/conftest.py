@@ -58,3 +58,16 @@ def run_cancelled_at(recipe: Recipe, workspace, step: int):
     result = job.run()
     assert result.status == "cancelled", result.error
     return result
+
+
+@pytest.fixture(autouse=True)
+def python_gc_on():
+    """Engine tests run with Python's cyclic GC on, also after a GUI test in the same worker
+    turned it off (tests/gui/conftest.py): a job's garbage is freed as it would be in the CLI."""
+    import gc
+
+    was_on = gc.isenabled()
+    gc.enable()
+    yield
+    if not was_on:
+        gc.disable()
