@@ -87,7 +87,7 @@ def export_loaded(
 def exportable(ws: Workspace, name_or_id: str) -> Variant:
     """The finished variant `name_or_id` names, with its files; ValueError saying what is wrong."""
     try:
-        v = ws.resolve(name_or_id.strip(), any_status=True)
+        v = ws.one(name_or_id.strip())
     except KeyError:
         raise ValueError(f"no variant named or numbered {name_or_id!r} in workspace {ws.root} "
                          "(workbench-cli list shows them)") from None

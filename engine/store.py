@@ -242,6 +242,17 @@ class Workspace(WorkspaceEdits, WorkspaceCrashes):
             )
         return self._row(row)
 
+    def one(self, name_or_id: str) -> Variant:
+        """A variant by id, or by a name only one variant has (any status); KeyError when none
+        matches, ValueError when several share the name."""
+        v = self.resolve(name_or_id, any_status=True)
+        if v.id != name_or_id:
+            same = [x.id for x in self.variants() if x.name == name_or_id]
+            if len(same) > 1:
+                raise ValueError(f"{len(same)} variants are named {name_or_id!r} ({', '.join(same)}); "
+                                 "give the id (workbench-cli list shows them)")
+        return v
+
     def _row(self, r: sqlite3.Row) -> Variant:
         try:
             card = json.loads(r["card"] or "{}")

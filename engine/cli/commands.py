@@ -174,20 +174,9 @@ def _print_comparison(ws: Workspace, v: Variant) -> None:
               f"(same model, data and training, no methods): workbench-cli control {v.id}")
 
 
-def _one_variant(ws: Workspace, name_or_id: str) -> Variant:
-    """A variant by id, or by a name only one variant has (any status)."""
-    v = ws.resolve(name_or_id, any_status=True)
-    if v.id != name_or_id:
-        same = [x.id for x in ws.variants() if x.name == name_or_id]
-        if len(same) > 1:
-            raise ValueError(f"{len(same)} variants are named {name_or_id!r} ({', '.join(same)}); "
-                             "give the id (workbench-cli list shows them)")
-    return v
-
-
 def cmd_delete(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    v = ws.delete(_one_variant(ws, args.variant).id)
+    v = ws.delete(ws.one(args.variant).id)
     children = [x.name for x in ws.variants() if x.parent == v.id]
     print(f"deleted {v.name} ({v.id}) and its run folder" + (
         f"; {len(children)} variant(s) derived from it keep their files ({', '.join(children)})"
@@ -197,7 +186,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_rename(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    v = _one_variant(ws, args.variant)
+    v = ws.one(args.variant)
     ws.rename(v.id, args.new_name)
     print(f"renamed {v.name} ({v.id}) to {args.new_name}")
     return 0
@@ -217,7 +206,7 @@ def cmd_export_csv(args: argparse.Namespace) -> int:
 def cmd_control(args: argparse.Namespace) -> int:
     """Write the dense fine-tuned control recipe of a variant (to run it: workbench-cli run)."""
     ws = _workspace(args)
-    recipe = control_recipe(_one_variant(ws, args.variant))
+    recipe = control_recipe(ws.one(args.variant))
     out = args.out or Path(f"{recipe.name}.yaml")
     if out.is_dir() or not out.parent.is_dir():
         raise ValueError(f"cannot write {out}: give a file path in an existing folder")

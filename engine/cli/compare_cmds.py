@@ -36,9 +36,7 @@ def add_compare_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _variant(ws: Workspace, name_or_id: str) -> Variant:
-    from engine.cli.commands import _one_variant
-
-    return _one_variant(ws, name_or_id)
+    return ws.one(name_or_id)
 
 
 def artifact_path(ws: Workspace, v: Variant, kind: str) -> Path | None:

@@ -46,14 +46,13 @@ def _writable(out: Path) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report and say where it went."""
-    from engine.cli.commands import _one_variant
     from engine.cli.export_cmd import open_existing_workspace
     from engine.compare.report_html import write_report
 
     _writable(args.out)
     ws = open_existing_workspace(args.workspace)  # a report never creates a workspace
     if args.variants:
-        variants = [_one_variant(ws, name) for name in args.variants]
+        variants = [ws.one(name) for name in args.variants]
     else:
         variants = ws.variants()
         if not variants:

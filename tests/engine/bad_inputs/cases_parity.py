@@ -15,6 +15,20 @@ def _verb(*args: str):
     return build
 
 
+def _twin_named(verb: str):
+    """A cancelled second run named tiny-prune, then `verb tiny-prune`: which one is meant?"""
+
+    def build(tmp: Path, ws: Path) -> list[str]:
+        from engine.store import Workspace
+
+        store = Workspace(ws)
+        store.mark(store.new_run("tiny-prune", "name: tiny-prune\n").id, "cancelled", "by the user")
+        extra = ["--out", str(tmp / "r.html")] if verb == "report" else []
+        return [verb, "tiny-prune", *extra, "-w", str(ws)]
+
+    return build
+
+
 def _variant_dir(ws: Path, name: str = "tiny-prune") -> tuple[str, Path]:
     from engine.store import Workspace
 
@@ -44,6 +58,10 @@ def _damaged_scan(tmp: Path, ws: Path) -> list[str]:
 
 
 CASES = [
+    Case("export by a name two variants have", _twin_named("export"), "2 variants are named 'tiny-prune'",
+         workspace="copy"),
+    Case("report on a name two variants have", _twin_named("report"), "2 variants are named 'tiny-prune'",
+         workspace="copy"),
     Case("export an unknown variant", _verb("export", "nope"),
          "no variant named or numbered 'nope'"),
     Case("export a variant whose model file is gone", _no_checkpoint,
