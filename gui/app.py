@@ -120,8 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     use_light_theme()
     # Python's cyclic GC may otherwise run in a worker thread and free Qt objects there, or
     # tear a dropped widget tree down in the wrong order; both crash Qt (gui/qt_gc.py)
-    collector = GuiCollector(interval=1.0, parent=app)  # noqa: F841  (lives as long as the app)
+    collector = GuiCollector(interval=1.0)
+    try:
+        return _run(args, app)
+    finally:
+        collector.stop()  # main() may return to a caller that goes on (a test)
 
+
+def _run(args: argparse.Namespace, app: QApplication) -> int:
+    """Open the workspace and the window, then run the event loop (or save screenshots)."""
     settings = app_settings()
     workspace = args.workspace or settings.value("workspace") or default_workspace()
     ws, ws_problem = open_workspace_interactively(workspace)

@@ -71,6 +71,7 @@ class GuiCollector(QObject):
         super().__init__(parent)
         self.threshold = gc.get_threshold()
         self._handed: list[QWidget] = []  # given to Qt last time; held until Qt deleted them
+        self._was_enabled = gc.isenabled()
         gc.disable()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.check)
@@ -87,6 +88,7 @@ class GuiCollector(QObject):
         self._handed += collect_handing_widgets_to_qt(generation)
 
     def stop(self) -> None:
-        """Back to Python's automatic collection (tests, and the app's end)."""
+        """Stop collecting; automatic collection is back on if it was on before (the app's end)."""
         self.timer.stop()
-        gc.enable()
+        if self._was_enabled:
+            gc.enable()

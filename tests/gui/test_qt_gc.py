@@ -62,3 +62,20 @@ def test_a_dropped_scatter_in_a_cycle_is_deleted_by_qt_and_freed(mode):
     proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", SCRIPT, mode], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "freed ok" in proc.stdout, proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("was_on", [True, False])
+def test_the_collector_turns_automatic_gc_off_and_stop_puts_it_back(qapp, was_on):
+    import gc
+
+    from gui.qt_gc import GuiCollector
+
+    before = gc.isenabled()
+    (gc.enable if was_on else gc.disable)()
+    try:
+        collector = GuiCollector(interval=60)
+        assert not gc.isenabled() and collector.timer.isActive()
+        collector.stop()  # gui.app.main() does this on its way out (tests call main in process)
+        assert gc.isenabled() == was_on and not collector.timer.isActive()
+    finally:
+        (gc.enable if before else gc.disable)()
