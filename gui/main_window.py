@@ -245,11 +245,11 @@ class MainWindow(QMainWindow):
 
     # -- settings and exit ---------------------------------------------------------
     def _restore_geometry(self) -> None:
-        geometry = self.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(default_size(self.screen().availableGeometry().size()))
+        geometry, fallback = self.settings.value("window/geometry"), default_size(self.screen().availableGeometry().size())
+        # a remembered window too small to use (347 × 213 was seen) opens at the default size
+        if geometry is None or not self.restoreGeometry(geometry) or \
+                self.width() < fallback.width() // 2 or self.height() < fallback.height() // 2:
+            self.resize(fallback)
         window_state = self.settings.value("window/state")
         if window_state is not None:
             self.restoreState(window_state)

@@ -108,3 +108,19 @@ def test_a_first_window_fits_the_screen_it_opens_on(qtbot, tmp_path):
     qtbot.addWidget(window)
     available = window.screen().availableGeometry().size()
     assert window.width() <= available.width() and window.height() <= available.height()
+
+
+def test_a_remembered_window_too_small_to_use_opens_at_the_default_size(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from gui.main_window import MainWindow, default_size
+    from gui.state import AppState
+
+    settings = QSettings(str(tmp_path / "small.ini"), QSettings.Format.IniFormat)
+    tiny = MainWindow(AppState(tmp_path / "ws"), settings, defer_pages=True)
+    qtbot.addWidget(tiny)
+    tiny.resize(347, 213)  # what a real settings file held: the window opened as a sliver
+    tiny.save_settings()
+    again = MainWindow(AppState(tmp_path / "ws"), settings, defer_pages=True)
+    qtbot.addWidget(again)
+    assert again.size() == default_size(again.screen().availableGeometry().size())
