@@ -8,7 +8,7 @@ Two ways a collection crashes PySide:
   method of the widget that owns the plot is enough) is torn down from inside the collection:
   the collector frees the Python wrappers in its own order, one of them deletes its C++ object
   and the children with it, and Qt then touches a child that is already gone. PySide6 6.11 +
-  pyqtgraph 0.14 segfault there (tests/gui/test_qt_cleanup.py builds that case).
+  pyqtgraph 0.14 segfault there (tests/gui/test_qt_gc.py builds that case).
 
 So automatic collection is off, and `GuiCollector` collects from a GUI-thread timer in two
 steps: a collection with DEBUG_SAVEALL finds the unreachable objects without freeing any; the
