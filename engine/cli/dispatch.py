@@ -144,6 +144,9 @@ def add_sensitivity_command(sub: argparse._SubParsersAction) -> None:
         "(with --show: the stored scan's recipe)"
     )
     se.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    se.add_argument("--control-file", type=Path, metavar="PATH",
+                    help="hold the scan while PATH says 'pause', go on when it says 'run' "
+                    "(as run --control-file; Ctrl+C still cancels)")
     stored = se.add_mutually_exclusive_group()
     stored.add_argument("--list", action="store_true", help="list the stored scans, newest first")
     stored.add_argument("--show", metavar="ID", help="print a stored scan (no re-run)")

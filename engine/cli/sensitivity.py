@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from engine.cli.control_file import watching
 from engine.cli.drive import run_in_thread
 from engine.cli.format import ProgressPrinter
 from engine.context_job import ContextJob
@@ -128,7 +129,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                             args.workspace or default_workspace(), "cli")  # fmt: skip
     job = ContextJob("sensitivity", work, [_listener(args.quiet)],
                      message=f"{recipe.model.path}: each layer pruned alone")
-    result = run_in_thread(job)  # Ctrl+C cancels at the next measurement; the layer is restored
+    with watching(args.control_file, job):  # --control-file: pause / resume from outside
+        result = run_in_thread(job)  # Ctrl+C cancels at the next measurement; the layer is restored
     if result.status == "cancelled":
         print("sensitivity analysis cancelled; nothing was stored", file=sys.stderr)
         return 130

@@ -48,6 +48,15 @@ class GuiContextJob(QObject):
     def is_cancelling(self) -> bool:
         return self.job.control.cancelled.is_set()
 
+    def toggle_pause(self) -> bool:
+        """Hold the work at its next checkpoint, or let a held one go on; True when now paused.
+        (A re-export in a child process is not held: its checkpoint only polls for a cancel.)"""
+        (self.job.resume if self.job.paused else self.job.pause)()
+        return self.job.paused
+
+    def is_paused(self) -> bool:
+        return self.job.paused
+
     def wait(self, ms: int = 60_000) -> bool:
         """Block until the worker thread has ended."""
         return self.call.wait(ms)

@@ -1,4 +1,4 @@
-"""The sensitivity dialog's input row: levels, target, eval batches, Analyze and Cancel."""
+"""The sensitivity dialog's input row: levels, target, eval batches, Analyze, Pause and Cancel."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.sensitivity import DEFAULT_EVAL_BATCHES, DEFAULT_LEVELS, MAX_AMOUNT
+from gui.widgets.config_form import CAPTION_COLOR
 
 
 class SensitivityControls(QWidget):
@@ -35,6 +36,9 @@ class SensitivityControls(QWidget):
         self.batches_spin.setToolTip("Validation batches per measurement: fewer is faster, noisier")
         self.run_button = QPushButton("Analyze ▶")
         self.run_button.setDefault(True)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setEnabled(False)
+        self.pause_button.setToolTip("Hold the analysis after the measurement under way; Resume goes on")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         row = QHBoxLayout(self)
@@ -47,4 +51,17 @@ class SensitivityControls(QWidget):
             row.addWidget(widget, stretch)
             row.addSpacing(10)
         row.addWidget(self.run_button)
+        row.addWidget(self.pause_button)
         row.addWidget(self.cancel_button)
+
+
+def intro_label() -> QLabel:
+    """What the analysis does, in one caption above the controls."""
+    intro = QLabel(
+        "Prunes one layer at a time to each level (smallest |w| first), measures the "
+        "validation metric, then proposes per-layer amounts that reach the target overall "
+        "sparsity while sparing the layers whose metric drops first."
+    )
+    intro.setWordWrap(True)
+    intro.setStyleSheet(f"color: {CAPTION_COLOR};")
+    return intro

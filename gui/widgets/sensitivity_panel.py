@@ -37,7 +37,7 @@ from engine.sensitivity_store import model_key, scan_result, sensitivity_work
 from gui.state import AppState
 from gui.widgets.config_form import CAPTION_COLOR, ERROR_COLOR
 from gui.widgets.context_job import GuiContextJob
-from gui.widgets.sensitivity_controls import SensitivityControls
+from gui.widgets.sensitivity_controls import SensitivityControls, intro_label
 from gui.widgets.sensitivity_history import ScanPicker
 from gui.widgets.sensitivity_plot import SensitivityPlot
 from gui.widgets.sensitivity_table import WARNING_COLOR, SensitivityTable
@@ -67,13 +67,7 @@ class SensitivityPanel(QDialog):
 
     # -- layout --------------------------------------------------------------------------
     def _build(self) -> None:
-        intro = QLabel(
-            "Prunes one layer at a time to each level (smallest |w| first), measures the "
-            "validation metric, then proposes per-layer amounts that reach the target overall "
-            "sparsity while sparing the layers whose metric drops first."
-        )
-        intro.setWordWrap(True)
-        intro.setStyleSheet(f"color: {CAPTION_COLOR};")
+        intro = intro_label()
         controls = self._build_controls()
         self.picker = ScanPicker()  # a damaged file's line shows as the status
         self.picker.chosen.connect(self.show_record)
@@ -99,9 +93,10 @@ class SensitivityPanel(QDialog):
         row = SensitivityControls(self.state.recipe.train.eval_batches)
         self.levels_edit, self.target_spin = row.levels_edit, row.target_spin
         self.batches_spin, self.run_button = row.batches_spin, row.run_button
-        self.cancel_button = row.cancel_button
+        self.cancel_button, self.pause_button = row.cancel_button, row.pause_button
         self.target_spin.valueChanged.connect(lambda _v: self._repropose())
         self.run_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.toggle_pause)
         self.cancel_button.clicked.connect(self.cancel)
         return row
 
@@ -112,6 +107,7 @@ class SensitivityPanel(QDialog):
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(8)
         self.status = QLabel("Not run yet.")
+        self.status.setWordWrap(True)  # a long summary wraps instead of widening the dialog
         self.status.setStyleSheet(f"color: {CAPTION_COLOR};")
         self.noise_label = QLabel("")  # the summary warning when most changes are noise
         self.noise_label.setWordWrap(True)
@@ -122,8 +118,8 @@ class SensitivityPanel(QDialog):
         """The metric-vs-sparsity plot beside the per-layer table."""
         self.plot = SensitivityPlot()
         self.plot.setMinimumSize(420, 300)
-        self.plot.hovered.connect(self._select_row)
         self.table = SensitivityTable()
+        self.plot.hovered.connect(self.table.select_layer)
         self.table.itemSelectionChanged.connect(self._on_row)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.plot)
@@ -174,11 +170,20 @@ class SensitivityPanel(QDialog):
         self._set_status(f"Loading {recipe.model.path} and its data…")
         return True
 
+    def toggle_pause(self) -> None:
+        """Hold the analysis after the measurement under way, or let a held one go on."""
+        if self.call is not None and not self.call.is_cancelling():
+            paused = self.call.toggle_pause()
+            self.pause_button.setText("Resume" if paused else "Pause")
+            self._set_status("Paused after the measurement under way; Resume goes on, Cancel stops."
+                             if paused else "Resuming…")
+
     def cancel(self) -> None:
-        """Ask the running analysis to stop at the next evaluation."""
+        """Ask the running analysis to stop at the next evaluation (a paused one too)."""
         if self.call is not None:
             self.call.cancel()
         self.cancel_button.setEnabled(False)
+        self.pause_button.setEnabled(False)
         self._set_status("Cancelling…")
 
     def wait(self, ms: int = 60_000) -> bool:
@@ -188,6 +193,8 @@ class SensitivityPanel(QDialog):
     def _running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
+        self.pause_button.setEnabled(running)
+        self.pause_button.setText("Pause")
         self.levels_edit.setEnabled(not running)
         self.batches_spin.setEnabled(not running)
         self.apply_button.setEnabled(not running and self.result is not None)
@@ -195,7 +202,7 @@ class SensitivityPanel(QDialog):
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
-        if self.call is not None and not self.call.is_cancelling():
+        if self.call is not None and not (self.call.is_cancelling() or self.call.is_paused()):
             self._set_status(f"{fraction:.0%} · {message}")
 
     def _on_done(self, record: dict[str, Any]) -> None:
@@ -272,9 +279,6 @@ class SensitivityPanel(QDialog):
     def _on_row(self) -> None:
         items = self.table.selectedItems()
         self.plot.highlight(items[0].data(Qt.ItemDataRole.UserRole) if items else "")
-
-    def _select_row(self, name: str) -> None:
-        self.table.select_layer(name)
 
     def _set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)

@@ -236,3 +236,35 @@ def test_cli_json_out_and_bad_input(tmp_path, capsys):
         assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
     assert cli_main(["sensitivity", str(tmp_path / "missing.yaml")]) == 2
     assert "recipe file not found" in capsys.readouterr().err
+
+
+def test_cli_control_file_holds_the_scan_and_run_lets_it_finish(tmp_path, capsys):
+    import threading
+    import time
+
+    from engine.cli.control_file import write_control
+
+    recipe, ctl, ws = tmp_path / "r.yaml", tmp_path / "ctl", tmp_path / "ws"
+    recipe.write_text(GPT_RECIPE)
+    write_control(ctl, "pause")  # held from its first measurement on
+    args = ["sensitivity", str(recipe), "--levels", "0.5", "--eval-batches", "1", "--json",
+            "--control-file", str(ctl), "--workspace", str(ws)]
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(cli_main(args)), daemon=True)
+    thread.start()
+    out = err = ""
+    deadline = time.monotonic() + 120
+    while "paused" not in err and time.monotonic() < deadline:
+        time.sleep(0.1)
+        captured = capsys.readouterr()
+        out, err = out + captured.out, err + captured.err
+    assert "paused" in err, err
+    time.sleep(1.5)  # held: nothing measured, nothing stored
+    held = capsys.readouterr()
+    assert thread.is_alive() and held.out == "" and "%" not in held.err
+    assert not list((ws / "sensitivity").glob("*.json"))
+    write_control(ctl, "run")
+    thread.join(120)
+    assert codes == [0]
+    data = json.loads(out + capsys.readouterr().out)
+    assert list(data["layers"]) == GPT_LAYERS and len(list((ws / "sensitivity").glob("*.json"))) == 1

@@ -105,6 +105,34 @@ def test_cancel_and_bad_levels(qtbot, page):
     assert panel.status.text() == "Cancelled." and panel.result is None
 
 
+def test_pause_holds_the_analysis_and_resume_finishes_it(qtbot, page):
+    panel = page.open_sensitivity()
+    panel.levels_edit.setText("0.5, 0.9")
+    assert not panel.pause_button.isEnabled()  # nothing to pause yet
+    assert panel.start() and panel.pause_button.isEnabled()
+    panel.pause_button.click()
+    assert panel.pause_button.text() == "Resume" and panel.status.text().startswith("Paused")
+    fractions: list[float] = []
+    panel.call.progress.connect(lambda f, _m: fractions.append(f))
+    qtbot.wait(2500)  # the measurement under way may end; none starts after it
+    held = len(fractions)
+    qtbot.wait(1500)
+    assert len(fractions) == held and panel.call is not None and panel.result is None
+    assert panel.status.text().startswith("Paused")  # progress did not overwrite it
+    panel.pause_button.click()
+    assert panel.pause_button.text() == "Pause"
+    qtbot.waitUntil(lambda: panel.call is None, timeout=60_000)
+    assert panel.result is not None and panel.result.levels == (0.5, 0.9)
+    assert not panel.pause_button.isEnabled() and panel.pause_button.text() == "Pause"
+
+    assert panel.start()  # Cancel while paused: the held scan wakes and stops
+    panel.pause_button.click()
+    panel.cancel_button.click()
+    assert not panel.pause_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.call is None, timeout=60_000)
+    assert panel.status.text() == "Cancelled."
+
+
 def test_noise_is_shown_per_layer_and_warned_about(qtbot, page, app_state, tmp_path):
     """An untrained tiny-gpt (a bare state_dict file): every change is noise, the panel says so."""
     from safetensors.torch import save_file
