@@ -281,3 +281,10 @@ def default_workspace() -> Path:
         return Path(env)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "workbench" / "workspace"
+
+
+def existing_workspace(path: str | Path | None) -> Workspace | None:
+    """The workspace at `path` (default: the user's) when one is there, else None; reading
+    commands use it so that a mistyped folder never becomes an empty workspace."""
+    root = Path(path or default_workspace()).expanduser()
+    return Workspace(root) if (root / "workspace.sqlite").is_file() else None

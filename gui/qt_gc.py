@@ -38,14 +38,12 @@ def unreachable_top_level_widgets(generation: int = 2) -> list[QWidget]:
         gc.garbage.clear()
 
 
-def collect_handing_widgets_to_qt(generation: int = 2) -> list[QWidget]:
-    """One collection of `generation`: the dropped widget trees are given to Qt (deleteLater)
-    and returned; keep them until Qt has deleted them, or a collection frees them first."""
+def hand_dropped_widgets_to_qt(generation: int = 2) -> list[QWidget]:
+    """The dropped widget trees (unreachable top-level widgets), each given to Qt (deleteLater);
+    keep the list until Qt has deleted them, or a collection frees them first."""
     doomed = unreachable_top_level_widgets(generation)
     for widget in doomed:
         widget.deleteLater()
-    # the rest of the garbage, now one generation older (the doomed are still referenced here)
-    gc.collect(min(generation + 1, 2))
     return doomed
 
 
@@ -53,11 +51,9 @@ def free_now() -> int:
     """Collect everything, letting Qt delete the dropped widget trees at once (at a point where
     no widget code is running: the end of a test, the end of the app); returns how many."""
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # deleteLater'd already
-    doomed = unreachable_top_level_widgets()
-    for widget in doomed:
-        widget.deleteLater()
-    count = len(doomed)
+    doomed = hand_dropped_widgets_to_qt()  # held until Qt has deleted them, just below
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    count = len(doomed)
     del doomed
     gc.collect()  # the wrappers Qt just marked dead, and the rest of the garbage
     return count
@@ -85,7 +81,9 @@ class GuiCollector(QObject):
             return  # not enough allocated since the last collection
         # as Python picks: the oldest generation whose count is past its threshold
         generation = next(gen for gen in (2, 1, 0) if gen == 0 or counts[gen] > self.threshold[gen])
-        self._handed += collect_handing_widgets_to_qt(generation)
+        self._handed += hand_dropped_widgets_to_qt(generation)
+        # the rest of the garbage, now one generation older (the handed ones are held above)
+        gc.collect(min(generation + 1, 2))
 
     def stop(self) -> None:
         """Stop collecting; automatic collection is back on if it was on before (the app's end)."""

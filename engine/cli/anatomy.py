@@ -26,9 +26,10 @@ DEFAULT_SEQ = 128  # tokens per example for text models' FLOPs: a typical short 
 
 def _stored_variant(target: str, args: argparse.Namespace) -> Any:
     """The finished variant `target` names in the command's workspace (none is made), or None."""
-    from engine.cli.profile_cmd import _open_workspace, _variant
+    from engine.cli.profile_cmd import _variant
+    from engine.store import existing_workspace
 
-    return _variant(target, _open_workspace(getattr(args, "workspace", None)))
+    return _variant(target, existing_workspace(getattr(args, "workspace", None)))
 
 
 def spec_for(target: str, args: argparse.Namespace) -> ModelSpec:

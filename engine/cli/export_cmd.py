@@ -18,12 +18,13 @@ from engine.cli.drive import run_in_thread
 
 def open_existing_workspace(path: Path | None) -> Any:
     """The workspace at `path` (default: the user's); ValueError when there is none (none is made)."""
-    from engine.store import Workspace, default_workspace
+    from engine.store import default_workspace, existing_workspace
 
-    root = Path(path or default_workspace()).expanduser()
-    if not (root / "workspace.sqlite").is_file():
+    ws = existing_workspace(path)
+    if ws is None:
+        root = Path(path or default_workspace()).expanduser()
         raise ValueError(f"no workspace at {root} (workbench-cli run makes one; -w names another)")
-    return Workspace(root)
+    return ws
 
 
 def export_line(name: str, run_id: str, onnx: dict[str, Any]) -> str:

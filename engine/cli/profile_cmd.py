@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config_fields import ConfigError
+from engine.store import existing_workspace
 
 # ProfileConfig field -> this command's flag (the rest are the field name with dashes)
 _FLAG_FIELDS = ("batch", "seq", "runs", "threads", "kv_context", "kv_batch", "sweep_batches",
@@ -44,14 +45,6 @@ def _sizes(text: str) -> tuple[int, ...]:
     if not values:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers like 1,8")
     return values
-
-
-def _open_workspace(path: Path | None) -> Any:
-    """The workspace when one exists there (profiling a path never creates one), else None."""
-    from engine.store import Workspace, default_workspace
-
-    root = Path(path or default_workspace()).expanduser()
-    return Workspace(root) if (root / "workspace.sqlite").is_file() else None
 
 
 def _variant(target: str, ws: Any) -> Any:
@@ -87,7 +80,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from engine.models.loaders import load_model
 
     target = args.target
-    ws = None if Path(target).expanduser().exists() else _open_workspace(args.workspace)
+    ws = None if Path(target).expanduser().exists() else existing_workspace(args.workspace)
     v = _variant(target, ws)
     if v is not None:
         from engine.models.variant_source import load_variant
@@ -102,7 +95,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
                          "such file or folder, and not a built-in model "
                          f"({', '.join(BUILTIN_MODELS)}); workbench-cli list shows the variants")
     spec = spec_for(target, args)
-    return load_model(spec, _open_workspace(args.workspace) if spec.source == "variant" else None), None, None
+    return load_model(spec, existing_workspace(args.workspace) if spec.source == "variant" else None), None, None
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
